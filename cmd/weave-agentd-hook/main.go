@@ -1,0 +1,17 @@
+// Command weave-agentd-hook is the hook Claude Code and Cursor run on every
+// event. It is deliberately tiny (standard library and the hooks package
+// only): it hands the event to the daemon, or to the inbox journal when the
+// daemon is away, prints exactly what the agent expects, and exits 0.
+//
+//	weave-agentd-hook [claude|cursor] < payload.json
+package main
+
+import (
+	"os"
+
+	"github.com/weave-agentd/weave-agentd/hooks"
+)
+
+func main() {
+	os.Exit(hooks.RunHook(os.Args[1:], os.Stdin, os.Stdout, os.Getenv))
+}

@@ -1,0 +1,24 @@
+package main
+
+import (
+	"context"
+
+	"github.com/weave-agentd/weave-agentd/hooks"
+)
+
+func hookCommand() command {
+	return command{
+		Name:  "hook",
+		Usage: "[claude|cursor] < payload.json",
+		Short: "the hook client (same as weave-agentd-hook), for tests",
+		Long: `Reads one hook payload from stdin, hands it to the daemon (or to the inbox
+journal when the daemon does not answer within 200 ms), prints what the agent
+expects on stdout and exits 0, always. The agent is detected from the payload;
+the argument is only a hint. Agents run the smaller weave-agentd-hook binary,
+which does exactly the same.`,
+		Run: func(_ context.Context, e *env, _ any, args []string) error {
+			hooks.RunHook(args, e.Stdin, e.Stdout, e.Getenv)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/weave-agentd/weave-agentd/daemon"
+	"github.com/weave-agentd/weave-agentd/hooks"
+)
+
+// Exit codes of status, as `systemctl status` uses them.
+const (
+	exitExportFailing = 1
+	exitNoDaemon      = 3
+)
+
+// call sends one control request to the daemon.
+func call(e *env, op string, args any, timeout time.Duration) (*hooks.Response, hooks.Paths, error) {
+	paths, err := hooks.ResolvePaths(e.Getenv)
+	if err != nil {
+		return nil, paths, err
+	}
+	req := &hooks.Request{Op: op}
+	if args != nil {
+		b, err := json.Marshal(args)
+		if err != nil {
+			return nil, paths, err
+		}
+		req.Args = b
+	}
+	resp, err := hooks.Call(paths.Socket, timeout, req)
+	return resp, paths, err
+}
+
+// noDaemon is the error for commands that need a running daemon.
+func noDaemon(paths hooks.Paths, err error) error {
+	return &exitError{code: exitNoDaemon, err: fmt.Errorf("no daemon answers on %s (%v)\nhint: start it with 'weave-agentd run' (foreground) or 'weave-agentd start' (installed service)", paths.Socket, err)}
+}
+
+type statusFlags struct{ json bool }
+
+func statusCommand() command {
+	return command{
+		Name:  "status",
+		Usage: "[--json]",
+		Short: "is the daemon up, and is the spool draining?",
+		Long: `Shows whether the daemon answers, where spans go, how many wait in the spool
+(and for how long), how many were exported, failed or dead-lettered, the last
+export error, and the sessions and files being followed.
+
+Exit status: 0 the daemon answers and exports are healthy (dead letters are
+reported, not an error); 1 it answers but the latest export failed and spans
+are waiting; 3 no daemon answers.`,
+		Flags: func(fs *flag.FlagSet) any {
+			f := &statusFlags{}
+			fs.BoolVar(&f.json, "json", false, "print the status as JSON")
+			return f
+		},
+		Run: func(_ context.Context, e *env, opts any, _ []string) error {
+			f := opts.(*statusFlags)
+			resp, paths, err := call(e, hooks.OpStatus, nil, 2*time.Second)
+			if err != nil {
+				if f.json {
+					b, _ := json.Marshal(map[string]any{"running": false, "socket": paths.Socket, "error": err.Error()})
+					fmt.Fprintln(e.Stdout, string(b))
+					return silentExit(exitNoDaemon)
+				}
+				fmt.Fprintf(e.Stdout, "weave-agentd: not running (no answer on %s)\n", paths.Socket)
+				fmt.Fprintln(e.Stdout, "  start it: weave-agentd run (foreground) or weave-agentd start (service)")
+				return silentExit(exitNoDaemon)
+			}
+			var st daemon.Status
+			if err := json.Unmarshal(resp.Body, &st); err != nil {
+				return fmt.Errorf("decode status: %w", err)
+			}
+			if f.json {
+				b, _ := json.MarshalIndent(struct {
+					Running bool `json:"running"`
+					daemon.Status
+				}{true, st}, "", "  ")
+				fmt.Fprintln(e.Stdout, string(b))
+			} else {
+				printStatus(e.Stdout, &st)
+			}
+			if !st.ExportHealthy {
+				return silentExit(exitExportFailing)
+			}
+			return nil
+		},
+	}
+}
+
+func printStatus(w io.Writer, st *daemon.Status) {
+	up := time.Duration(st.UptimeSeconds * float64(time.Second)).Round(time.Second)
+	fmt.Fprintf(w, "weave-agentd %s: running (pid %d, up %s)\n", st.Version, st.PID, up)
+	if st.Endpoint == "" {
+		fmt.Fprintf(w, "  endpoint:   none configured; writing OTLP/JSON to %s\n", st.SinkFile)
+	} else {
+		fmt.Fprintf(w, "  endpoint:   %s (from %s)\n", st.Endpoint, st.EndpointSource)
+	}
+	health := "healthy"
+	if !st.ExportHealthy {
+		health = "FAILING"
+		if st.FailingSince != nil {
+			health += " since " + st.FailingSince.Local().Format(time.DateTime)
+		}
+	}
+	fmt.Fprintf(w, "  exports:    %s; %d exported, %d failed attempts, %d dead-lettered, %d dropped by the size cap\n",
+		health, st.Counters["exported"], st.Counters["failed"], st.Counters["dead_lettered"], st.Counters["dropped"])
+	if st.Spool.LastError != nil {
+		fmt.Fprintf(w, "  last error: %s (%s)\n", st.Spool.LastError.Message, st.Spool.LastError.Time.Local().Format(time.DateTime))
+	}
+	oldest := "-"
+	if st.Spool.Depth > 0 {
+		oldest = time.Duration(st.OldestAgeSec * float64(time.Second)).Round(time.Second).String()
+	}
+	fmt.Fprintf(w, "  spool:      %d span(s) waiting, %s, oldest %s; %d event(s) pending\n",
+		st.Spool.Depth, humanBytes(st.Spool.Bytes), oldest, st.Spool.PendingEvents)
+	fmt.Fprintf(w, "  sessions:   %d active, %d file(s) watched\n", st.ActiveSessions, len(st.WatchedFiles))
+	if st.Spool.DeadLetters > 0 {
+		fmt.Fprintf(w, "  note:       %d dead letter(s): see 'weave-agentd deadletters list'\n", st.Spool.DeadLetters)
+	}
+	if n := st.Counters["bad_events"]; n > 0 {
+		fmt.Fprintf(w, "  note:       %d malformed hook event(s) skipped\n", n)
+	}
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+type flushFlags struct{ timeout time.Duration }
+
+func flushCommand() command {
+	return command{
+		Name:  "flush",
+		Usage: "[--timeout D]",
+		Short: "export everything the daemon holds now, skipping any backoff",
+		Long: `Exports, right now and skipping any backoff wait, everything the daemon holds at
+the moment of the call: the spool, the inbox journal, and spans from transcript
+bytes already on disk. Exits 0 when all of it was accepted by the server (dead
+letters never block it); 1 on timeout, saying what remains.
+
+Example: weave-agentd flush --timeout 1m`,
+		Flags: func(fs *flag.FlagSet) any {
+			f := &flushFlags{}
+			fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "how long to wait for the server to accept everything")
+			return f
+		},
+		Run: func(_ context.Context, e *env, opts any, _ []string) error {
+			f := opts.(*flushFlags)
+			if f.timeout <= 0 {
+				return usageError{"--timeout must be positive, e.g. 30s"}
+			}
+			resp, paths, err := call(e, hooks.OpFlush, daemon.FlushArgs{TimeoutMS: f.timeout.Milliseconds()}, f.timeout+5*time.Second)
+			if err != nil {
+				if resp == nil {
+					return noDaemon(paths, err)
+				}
+				return err
+			}
+			var res daemon.FlushResult
+			if err := json.Unmarshal(resp.Body, &res); err != nil {
+				return fmt.Errorf("decode flush result: %w", err)
+			}
+			if !res.Done {
+				return &exitError{code: 1, err: errors.New("not everything was exported: " + strings.TrimSpace(res.Message))}
+			}
+			fmt.Fprintln(e.Stdout, "flushed: everything held was accepted")
+			return nil
+		},
+	}
+}

@@ -1,0 +1,150 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"github.com/weave-agentd/weave-agentd/hooks"
+	"github.com/weave-agentd/weave-agentd/spool"
+)
+
+// warnAfter is how long exports must have failed before hooks surface a
+// warning to the user (Claude Code SessionStart systemMessage).
+const warnAfter = 10 * time.Minute
+
+// Status is what `weave-agentd status` shows; the JSON form is a contract
+// for scripts.
+type Status struct {
+	Version        string           `json:"version"`
+	PID            int              `json:"pid"`
+	Started        time.Time        `json:"started"`
+	UptimeSeconds  float64          `json:"uptime_seconds"`
+	Endpoint       string           `json:"endpoint"`        // "" when writing the local file
+	EndpointSource string           `json:"endpoint_source"` // config, weave, OTEL_* or none
+	SinkFile       string           `json:"sink_file,omitempty"`
+	Socket         string           `json:"socket"`
+	SpoolFile      string           `json:"spool_file"`
+	Spool          spool.Stats      `json:"spool"`
+	OldestAgeSec   float64          `json:"oldest_age_seconds"`
+	ExportHealthy  bool             `json:"export_healthy"`
+	FailingSince   *time.Time       `json:"failing_since,omitempty"`
+	ActiveSessions int              `json:"active_sessions"`
+	WatchedFiles   []string         `json:"watched_files"`
+	Counters       map[string]int64 `json:"counters"`
+}
+
+// FlushArgs and FlushResult are the flush request's body.
+type FlushArgs struct {
+	TimeoutMS int64 `json:"timeout_ms"`
+}
+
+// FlushResult reports what remains after a flush.
+type FlushResult struct {
+	Done      bool   `json:"done"`
+	Remaining int64  `json:"remaining"`
+	Message   string `json:"message,omitempty"`
+}
+
+func (d *Daemon) handle(_ net.Conn, req *hooks.Request) *hooks.Response {
+	switch req.Op {
+	case hooks.OpEvent:
+		if req.Event == nil {
+			return &hooks.Response{Error: "event request without an event"}
+		}
+		if err := d.ingest.accept(req.Event); err != nil {
+			d.log.Error("storing a hook event", "err", err)
+			return &hooks.Response{Error: "store: " + err.Error()}
+		}
+		return &hooks.Response{OK: true, Warning: d.exportWarning()}
+	case hooks.OpStatus:
+		st, err := d.Status()
+		if err != nil {
+			return &hooks.Response{Error: err.Error()}
+		}
+		return okBody(st)
+	case hooks.OpFlush:
+		var args FlushArgs
+		_ = json.Unmarshal(req.Args, &args)
+		timeout := time.Duration(args.TimeoutMS) * time.Millisecond
+		if timeout <= 0 {
+			timeout = 30 * time.Second
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		return okBody(d.Flush(ctx))
+	default:
+		return &hooks.Response{Error: fmt.Sprintf("unknown operation %q (is the daemon older than this client? run 'weave-agentd restart')", req.Op)}
+	}
+}
+
+func okBody(v any) *hooks.Response {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return &hooks.Response{Error: err.Error()}
+	}
+	return &hooks.Response{OK: true, Body: b}
+}
+
+// Flush exports everything held at the moment of the call: the inbox, spans
+// from transcript bytes already on disk, and the spool.
+func (d *Daemon) Flush(ctx context.Context) FlushResult {
+	if err := d.ingest.drainInbox(); err != nil {
+		d.log.Warn("inbox drain during flush", "err", err)
+	}
+	if err := d.sess.flush(ctx); err != nil {
+		return FlushResult{Message: "transcripts not fully read: " + err.Error()}
+	}
+	if err := d.fwd.flush(ctx); err != nil {
+		st, _ := d.store.Stats()
+		return FlushResult{Remaining: st.Depth, Message: err.Error()}
+	}
+	return FlushResult{Done: true}
+}
+
+// Status snapshots the daemon's health.
+func (d *Daemon) Status() (Status, error) {
+	st, err := d.store.Stats()
+	if err != nil {
+		return Status{}, err
+	}
+	now := d.set.Now()
+	ok, since := d.fwd.health()
+	active, files := d.sess.stats()
+	s := Status{
+		Version: d.set.Version, PID: os.Getpid(), Started: d.started, UptimeSeconds: now.Sub(d.started).Seconds(),
+		Endpoint: d.set.Target.URL, EndpointSource: d.set.Target.Source,
+		Socket: d.set.Paths.Socket, SpoolFile: d.set.Paths.Spool, Spool: st,
+		ExportHealthy: ok || st.Depth == 0, ActiveSessions: active, WatchedFiles: files, Counters: st.Counters,
+	}
+	if files == nil {
+		s.WatchedFiles = []string{}
+	}
+	if d.set.Target.URL == "" {
+		s.SinkFile = SinkFile(d.set.Paths.SinkDir)
+	}
+	if !st.Oldest.IsZero() {
+		s.OldestAgeSec = now.Sub(st.Oldest).Seconds()
+	}
+	if !since.IsZero() {
+		s.FailingSince = &since
+	}
+	return s, nil
+}
+
+func (d *Daemon) exportWarning() string {
+	ok, since := d.fwd.health()
+	if ok || since.IsZero() || d.set.Now().Sub(since) < warnAfter {
+		return ""
+	}
+	st, _ := d.store.Stats()
+	msg := fmt.Sprintf("weave-agentd: exports have failed since %s; %d span(s) are kept safely in the spool.",
+		since.Format("15:04"), st.Depth)
+	if st.LastError != nil {
+		msg += " Last error: " + truncate(st.LastError.Message, 160) + "."
+	}
+	return msg + " Run 'weave-agentd status' for details."
+}

@@ -1,0 +1,210 @@
+// Package daemon is weave-agentd's long-running process: the Unix socket
+// server the hooks talk to, one ordered actor per agent session that tails
+// transcripts and builds spans, the forwarder that exports the spool over
+// OTLP, and the status/flush control surface.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/weave-agentd/weave-agentd/hooks"
+	"github.com/weave-agentd/weave-agentd/installer/config"
+	"github.com/weave-agentd/weave-agentd/spool"
+	"github.com/weave-agentd/weave-agentd/transcript"
+)
+
+// BuilderFactory makes the span builder for one session of an agent. The
+// first event of the session (nil when the session is discovered from a file)
+// and the transcript path known so far are given as hints.
+type BuilderFactory func(agent, session, transcriptPath string) transcript.Builder
+
+// Settings are injected by the caller (cmd, or tests), as in the Collector.
+type Settings struct {
+	Paths    hooks.Paths
+	Config   *config.Config
+	Target   config.Target
+	Logger   *slog.Logger
+	Version  string
+	Builders map[string]BuilderFactory // by agent: genai.AgentClaudeCode, genai.AgentCursor
+	Now      func() time.Time          // nil: time.Now
+
+	// Tunables; zero values take production defaults.
+	TickInterval   time.Duration // session actors' periodic step (1s)
+	InboxInterval  time.Duration // inbox re-scan while running (2s)
+	ExportBackoff  Backoff
+	ExportBatch    int   // spans per request (512)
+	ExportMaxBytes int   // bytes per request before gzip (4 MiB)
+	SinkMaxBytes   int64 // file sink rotation size (64 MiB)
+}
+
+// Daemon is the running daemon. Create with New, then Start and Shutdown.
+type Daemon struct {
+	set     Settings
+	log     *slog.Logger
+	store   *spool.Store
+	server  *server
+	ingest  *ingest
+	sess    *sessions
+	fwd     *forwarder
+	started time.Time
+
+	wg     sync.WaitGroup
+	cancel context.CancelFunc
+}
+
+// New validates settings; it opens nothing yet.
+func New(set Settings) (*Daemon, error) {
+	if set.Logger == nil {
+		set.Logger = slog.New(slog.DiscardHandler)
+	}
+	if set.Config == nil {
+		return nil, errors.New("daemon: no config")
+	}
+	if set.Now == nil {
+		set.Now = time.Now
+	}
+	if set.TickInterval <= 0 {
+		set.TickInterval = time.Second
+	}
+	if set.InboxInterval <= 0 {
+		set.InboxInterval = 2 * time.Second
+	}
+	if set.ExportBatch <= 0 {
+		set.ExportBatch = 512
+	}
+	if set.ExportMaxBytes <= 0 {
+		set.ExportMaxBytes = 4 << 20
+	}
+	if set.SinkMaxBytes <= 0 {
+		set.SinkMaxBytes = 64 << 20
+	}
+	set.ExportBackoff = set.ExportBackoff.withDefaults()
+	return &Daemon{set: set, log: set.Logger}, nil
+}
+
+// Start opens the spool, takes the socket, drains the inbox and starts the
+// actors and the forwarder. A second daemon on the same home fails here with
+// a clear message.
+func (d *Daemon) Start(ctx context.Context) error {
+	if err := os.MkdirAll(d.set.Paths.StateDir, 0o700); err != nil {
+		return fmt.Errorf("state folder: %w", err)
+	}
+	store, err := spool.Open(d.set.Paths.Spool, spool.Options{MaxBytes: d.set.Config.SpoolMaxBytes})
+	if errors.Is(err, spool.ErrLocked) {
+		return fmt.Errorf("another weave-agentd daemon is already running for this home (%s): use 'weave-agentd status', or stop it first", d.set.Paths.StateDir)
+	}
+	if err != nil {
+		return err
+	}
+	d.store = store
+	d.started = d.set.Now()
+
+	red, err := NewRedactor(d.set.Config)
+	if err != nil {
+		store.Close()
+		return err
+	}
+	res, err := newResources(ctx, d.set)
+	if err != nil {
+		store.Close()
+		return err
+	}
+	exp, err := newExporter(d.set)
+	if err != nil {
+		store.Close()
+		return err
+	}
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	d.cancel = cancel
+	d.fwd = newForwarder(d.set, store, exp)
+	d.sess = newSessions(d.set, store, red, res, d.fwd.notify)
+	d.ingest = newIngest(d.set, store, red, d.sess)
+
+	srv, err := listen(d.set.Paths.Socket, d.log)
+	if err != nil {
+		cancel()
+		store.Close()
+		return err
+	}
+	d.server = srv
+	if err := d.ingest.drainInbox(); err != nil {
+		d.log.Warn("inbox drain failed; will retry", "err", err)
+	}
+	if err := d.sess.restore(runCtx); err != nil {
+		d.log.Warn("restoring sessions", "err", err)
+	}
+	d.goRun(func() { d.fwd.run(runCtx) })
+	d.goRun(func() { d.ingest.runInbox(runCtx) })
+	d.goRun(func() { d.server.serve(d.handle) })
+	d.log.Info("weave-agentd started", "version", d.set.Version, "socket", d.set.Paths.Socket,
+		"target", targetLabel(d.set.Target), "spool", d.set.Paths.Spool)
+	return nil
+}
+
+func (d *Daemon) goRun(fn func()) {
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		fn()
+	}()
+}
+
+// Shutdown stops accepting, lets in-flight writes finish, stops the actors
+// (their state is already committed) and closes the spool.
+func (d *Daemon) Shutdown(ctx context.Context) error {
+	if d.server != nil {
+		d.server.close() // stop accepting; in-flight handlers finish below
+	}
+	if d.sess != nil {
+		d.sess.stop()
+	}
+	if d.cancel != nil {
+		d.cancel()
+	}
+	done := make(chan struct{})
+	go func() { d.wg.Wait(); done <- struct{}{} }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("shutdown: %w", ctx.Err())
+	}
+	if d.server != nil {
+		d.server.wait()
+	}
+	if d.fwd != nil {
+		d.fwd.close()
+	}
+	if d.store != nil {
+		if cerr := d.store.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	d.log.Info("weave-agentd stopped")
+	return err
+}
+
+// Run is Start, wait for ctx, Shutdown: what `weave-agentd run` does.
+func (d *Daemon) Run(ctx context.Context) error {
+	if err := d.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return d.Shutdown(sctx)
+}
+
+func targetLabel(t config.Target) string {
+	if t.URL == "" {
+		return "local OTLP/JSON file"
+	}
+	return t.URL
+}

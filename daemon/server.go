@@ -1,0 +1,139 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/weave-agentd/weave-agentd/hooks"
+)
+
+// server accepts connections on the Unix socket; each connection carries one
+// request and one response.
+type server struct {
+	ln   *net.UnixListener
+	path string
+	log  *slog.Logger
+	wg   sync.WaitGroup
+
+	mu     sync.Mutex
+	closed bool
+}
+
+// listen takes the socket path: a private folder (0700, ours), a stale
+// socket from a crashed run replaced, a live one refused.
+func listen(path string, log *slog.Logger) (*server, error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("socket folder: %w", err)
+	}
+	if err := checkPrivateDir(dir); err != nil {
+		return nil, err
+	}
+	if _, err := os.Lstat(path); err == nil {
+		if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("another weave-agentd daemon is listening on %s: use 'weave-agentd status', or stop it first", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("remove stale socket %s: %w", path, err)
+		}
+	}
+	old := umask(0o177)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	ln.SetUnlinkOnClose(true)
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("socket mode: %w", err)
+	}
+	return &server{ln: ln, path: path, log: log}, nil
+}
+
+// checkPrivateDir makes sure dir belongs to us and nobody else can enter it.
+func checkPrivateDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("socket folder: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("socket folder %s is not a directory", dir)
+	}
+	if uid, ok := fileUID(fi); ok && uid != os.Getuid() {
+		return fmt.Errorf("socket folder %s belongs to uid %d, not to you (uid %d): remove it or set WEAVE_AGENTD_HOME", dir, uid, os.Getuid())
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("socket folder %s is open to others and cannot be made private: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+type handler func(conn net.Conn, req *hooks.Request) *hooks.Response
+
+func (s *server) serve(h handler) {
+	for {
+		conn, err := s.ln.AcceptUnix()
+		if err != nil {
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.log.Warn("accept failed", "err", err)
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.handleConn(conn, h)
+		}()
+	}
+}
+
+func (s *server) handleConn(conn *net.UnixConn, h handler) {
+	defer conn.Close()
+	if uid, ok := peerUID(conn); ok && uid != os.Getuid() {
+		s.log.Warn("refused a connection from another user", "uid", uid)
+		return
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var req hooks.Request
+	if err := hooks.ReadFrame(conn, hooks.MaxFrame, &req); err != nil {
+		s.log.Debug("bad request frame", "err", err)
+		_ = hooks.WriteFrame(conn, &hooks.Response{V: hooks.ProtocolVersion, Error: "bad request: " + err.Error()})
+		return
+	}
+	if req.V != hooks.ProtocolVersion {
+		_ = hooks.WriteFrame(conn, &hooks.Response{V: hooks.ProtocolVersion,
+			Error: fmt.Sprintf("protocol v%d is not supported by this daemon (v%d): upgrade both binaries together and restart the daemon", req.V, hooks.ProtocolVersion)})
+		return
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+	resp := h(conn, &req)
+	resp.V = hooks.ProtocolVersion
+	_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if err := hooks.WriteFrame(conn, resp); err != nil {
+		s.log.Debug("write response", "err", err)
+	}
+}
+
+func (s *server) close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.ln.Close()
+}
+
+func (s *server) wait() { s.wg.Wait() }

@@ -1,0 +1,555 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/hooks"
+	"github.com/weave-agentd/weave-agentd/spool"
+	"github.com/weave-agentd/weave-agentd/transcript"
+)
+
+// stepBudget bounds the transcript bytes one actor step reads before it
+// commits, so memory stays flat and progress is saved on huge files.
+const stepBudget = 8 << 20
+
+// idleEvict is how long an idle actor stays in memory.
+const idleEvict = 10 * time.Minute
+
+// sessionRecord is what the spool keeps per session.
+type sessionRecord struct {
+	Agent      string    `json:"agent"`
+	Session    string    `json:"session"`
+	Transcript string    `json:"transcript,omitempty"`
+	LastActive time.Time `json:"last_active"`
+	State      []byte    `json:"state,omitempty"`
+}
+
+// sessions owns one actor per (agent, session): a goroutine that applies that
+// session's hook events and transcript lines in order and commits the spans,
+// offsets and builder state together.
+type sessions struct {
+	set      Settings
+	log      *slog.Logger
+	store    *spool.Store
+	red      *Redactor
+	res      *resources
+	exported func() // wakes the forwarder
+
+	watcher *fsnotify.Watcher
+
+	mu      sync.Mutex
+	actors  map[string]*actor
+	watched map[string]int // dir -> number of files watched in it
+	stopped bool
+	wg      sync.WaitGroup
+	ctx     context.Context
+	cancel  context.CancelFunc
+}
+
+func newSessions(set Settings, store *spool.Store, red *Redactor, res *resources, wake func()) *sessions {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &sessions{set: set, log: set.Logger, store: store, red: red, res: res, exported: wake,
+		actors: map[string]*actor{}, watched: map[string]int{}, ctx: ctx, cancel: cancel}
+	if w, err := fsnotify.NewWatcher(); err == nil {
+		s.watcher = w
+		s.wg.Add(1)
+		go s.watch()
+	} else {
+		s.log.Warn("file watching unavailable; polling every tick instead", "err", err)
+	}
+	return s
+}
+
+func sessionKey(agent, session string) string { return agent + "\x00" + session }
+
+// agentName maps the wire agent name to the span agent name.
+func agentName(a string) string {
+	switch a {
+	case hooks.AgentCursor:
+		return genai.AgentCursor
+	default:
+		return genai.AgentClaudeCode
+	}
+}
+
+// deliver routes a committed event (spool sequence seq) to its actor.
+func (s *sessions) deliver(seq uint64, ev *hooks.Event) {
+	agent := agentName(ev.Agent)
+	var common hooks.Common
+	_ = json.Unmarshal(ev.Payload, &common)
+	a := s.actor(agent, ev.Session, common.TranscriptPath)
+	if a == nil {
+		return
+	}
+	a.enqueue(queuedEvent{seq: seq, ev: transcript.Event{
+		ID: ev.ID, Agent: agent, Name: ev.Name, ReceivedAt: time.Unix(0, ev.RecvNS), Payload: ev.Payload,
+	}})
+}
+
+// actor returns the live actor for a session, starting (and restoring) it.
+func (s *sessions) actor(agent, session, transcriptPath string) *actor {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return nil
+	}
+	key := sessionKey(agent, session)
+	if a, ok := s.actors[key]; ok {
+		return a
+	}
+	factory := s.set.Builders[agent]
+	if factory == nil {
+		s.log.Warn("no span builder for agent; events are stored but not traced", "agent", agent)
+		factory = func(string, string, string) transcript.Builder { return nopBuilder{} }
+	}
+	a := &actor{s: s, key: key, agent: agent, session: session, wake: make(chan struct{}, 1),
+		tailers: map[string]*tailer{}, log: s.log.With("agent", agent, "session", session)}
+	var rec sessionRecord
+	_ = s.store.View(func(t *spool.Tx) error {
+		if b := t.Session(key); b != nil {
+			_ = json.Unmarshal(b, &rec)
+		}
+		return nil
+	})
+	if transcriptPath == "" {
+		transcriptPath = rec.Transcript
+	}
+	a.transcript = transcriptPath
+	a.b = factory(agent, session, transcriptPath)
+	if len(rec.State) > 0 {
+		if err := a.b.RestoreState(rec.State); err != nil {
+			a.log.Warn("could not restore session state; continuing from the saved offsets", "err", err)
+		}
+	}
+	s.actors[key] = a
+	s.wg.Add(1)
+	go a.run(s.ctx)
+	return a
+}
+
+// restore re-creates actors for events still pending in the spool (stored
+// but not yet turned into spans when the daemon stopped).
+func (s *sessions) restore(ctx context.Context) error {
+	// Sessions active in the last day resume tailing at once: a turn may have
+	// been open when the daemon stopped.
+	cutoff := s.set.Now().Add(-24 * time.Hour)
+	var recent []sessionRecord
+	_ = s.store.View(func(t *spool.Tx) error {
+		t.Sessions(func(_ string, v []byte) {
+			var rec sessionRecord
+			if json.Unmarshal(v, &rec) == nil && rec.LastActive.After(cutoff) {
+				recent = append(recent, rec)
+			}
+		})
+		return nil
+	})
+	for _, rec := range recent {
+		s.actor(rec.Agent, rec.Session, rec.Transcript)
+	}
+	pend, err := s.store.PendingEvents(1 << 30)
+	if err != nil {
+		return err
+	}
+	for _, p := range pend {
+		var ev hooks.Event
+		if err := json.Unmarshal(p.Data, &ev); err != nil {
+			_ = s.store.Update(func(t *spool.Tx) error { return t.DeleteEvent(p.Seq) })
+			continue
+		}
+		s.deliver(p.Seq, &ev)
+	}
+	return nil
+}
+
+// flush makes every live actor read its files to EOF and commit, and waits.
+func (s *sessions) flush(ctx context.Context) error {
+	s.mu.Lock()
+	actors := make([]*actor, 0, len(s.actors))
+	for _, a := range s.actors {
+		actors = append(actors, a)
+	}
+	s.mu.Unlock()
+	for _, a := range actors {
+		done := make(chan struct{})
+		a.requestFlush(done)
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// stats reports live sessions and watched files for status.
+func (s *sessions) stats() (active int, files []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range s.actors {
+		active++
+		a.mu.Lock()
+		for p := range a.tailers {
+			files = append(files, p)
+		}
+		a.mu.Unlock()
+	}
+	sort.Strings(files)
+	return active, files
+}
+
+func (s *sessions) stop() {
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
+	s.cancel()
+	if s.watcher != nil {
+		s.watcher.Close()
+	}
+	s.wg.Wait()
+}
+
+func (s *sessions) remove(a *actor) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.actors[a.key] == a {
+		delete(s.actors, a.key)
+	}
+	for p := range a.tailers {
+		s.unwatchLocked(p)
+	}
+}
+
+// watchFile asks fsnotify for changes in the file's folder (watching the
+// folder survives the file being created, replaced or rotated).
+func (s *sessions) watchFile(path string) {
+	if s.watcher == nil {
+		return
+	}
+	dir := filepath.Dir(path)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.watched[dir] == 0 {
+		if err := s.watcher.Add(dir); err != nil {
+			s.log.Debug("cannot watch folder; relying on the periodic rescan", "dir", dir, "err", err)
+			return
+		}
+	}
+	s.watched[dir]++
+}
+
+func (s *sessions) unwatchLocked(path string) {
+	if s.watcher == nil {
+		return
+	}
+	dir := filepath.Dir(path)
+	if s.watched[dir] == 0 {
+		return
+	}
+	s.watched[dir]--
+	if s.watched[dir] == 0 {
+		delete(s.watched, dir)
+		_ = s.watcher.Remove(dir)
+	}
+}
+
+// watch wakes the actors whose files changed. Waking is cheap and coalesced
+// (one pending wake per actor), which is the debounce.
+func (s *sessions) watch() {
+	defer s.wg.Done()
+	for {
+		select {
+		case ev, ok := <-s.watcher.Events:
+			if !ok {
+				return
+			}
+			s.mu.Lock()
+			for _, a := range s.actors {
+				if a.owns(ev.Name) {
+					a.poke()
+				}
+			}
+			s.mu.Unlock()
+		case err, ok := <-s.watcher.Errors:
+			if !ok {
+				return
+			}
+			s.log.Debug("file watcher", "err", err)
+		}
+	}
+}
+
+type queuedEvent struct {
+	seq uint64
+	ev  transcript.Event
+}
+
+// actor is one session's ordered worker.
+type actor struct {
+	s          *sessions
+	key        string
+	agent      string
+	session    string
+	transcript string
+	b          transcript.Builder
+	log        *slog.Logger
+	wake       chan struct{}
+
+	mu      sync.Mutex
+	queue   []queuedEvent
+	flushes []chan struct{}
+	tailers map[string]*tailer
+}
+
+func (a *actor) enqueue(q queuedEvent) {
+	a.mu.Lock()
+	a.queue = append(a.queue, q)
+	a.mu.Unlock()
+	a.poke()
+}
+
+func (a *actor) requestFlush(done chan struct{}) {
+	a.mu.Lock()
+	a.flushes = append(a.flushes, done)
+	a.mu.Unlock()
+	a.poke()
+}
+
+func (a *actor) poke() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (a *actor) owns(path string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, ok := a.tailers[path]
+	return ok
+}
+
+func (a *actor) run(ctx context.Context) {
+	defer a.s.wg.Done()
+	tick := time.NewTicker(a.s.set.TickInterval)
+	defer tick.Stop()
+	lastActive := a.s.set.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.wake:
+		case <-tick.C:
+		}
+		a.mu.Lock()
+		flushes := a.flushes
+		a.flushes = nil
+		a.mu.Unlock()
+		active, err := a.step(len(flushes) > 0)
+		if err != nil {
+			a.log.Error("session step failed; will retry from the last commit", "err", err)
+			a.reload()
+		}
+		for _, f := range flushes {
+			close(f)
+		}
+		now := a.s.set.Now()
+		if active {
+			lastActive = now
+		} else if a.b.Idle() && now.Sub(lastActive) > idleEvict && a.queueLen() == 0 {
+			a.s.remove(a)
+			return
+		}
+	}
+}
+
+func (a *actor) queueLen() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.queue)
+}
+
+// step applies queued events and new transcript lines, then commits the
+// resulting spans, offsets, builder state and event deletions in ONE
+// transaction. With toEOF it keeps going until every file is read to EOF.
+func (a *actor) step(toEOF bool) (active bool, err error) {
+	for {
+		a.mu.Lock()
+		evs := a.queue
+		a.queue = nil
+		a.mu.Unlock()
+		for _, q := range evs {
+			a.b.Hook(q.ev)
+			if a.transcript == "" {
+				var c hooks.Common
+				_ = json.Unmarshal(q.ev.Payload, &c)
+				a.transcript = c.TranscriptPath
+			}
+		}
+		eof := true
+		var read int64
+		for _, path := range a.files() {
+			t := a.tailer(path)
+			n, atEOF, rerr := t.read(stepBudget-read, func(line []byte) { a.b.Line(path, line) })
+			read += n
+			if rerr != nil {
+				a.log.Warn("reading transcript", "file", path, "err", rerr)
+			}
+			if !atEOF {
+				eof = false
+			}
+			if read >= stepBudget {
+				eof = false
+				break
+			}
+		}
+		a.b.Tick(a.s.set.Now())
+		spans := a.b.Take()
+		if len(evs) == 0 && read == 0 && len(spans) == 0 && !toEOF {
+			return false, nil
+		}
+		if err := a.commit(evs, spans); err != nil {
+			a.requeue(evs)
+			return true, err
+		}
+		if len(spans) > 0 {
+			a.s.exported()
+		}
+		if eof || (!toEOF && read < stepBudget) {
+			return true, nil
+		}
+	}
+}
+
+func (a *actor) requeue(evs []queuedEvent) {
+	a.mu.Lock()
+	a.queue = append(evs, a.queue...)
+	a.mu.Unlock()
+}
+
+// reload re-reads the builder state and offsets from the spool after a failed
+// commit, so memory matches what was committed.
+func (a *actor) reload() {
+	var rec sessionRecord
+	offsets := map[string]fileState{}
+	_ = a.s.store.View(func(t *spool.Tx) error {
+		if b := t.Session(a.key); b != nil {
+			_ = json.Unmarshal(b, &rec)
+		}
+		for p := range a.tailers {
+			offsets[p] = decodeFileState(t.Offset(p))
+		}
+		return nil
+	})
+	factory := a.s.set.Builders[a.agent]
+	if factory != nil {
+		a.b = factory(a.agent, a.session, a.transcript)
+		if len(rec.State) > 0 {
+			_ = a.b.RestoreState(rec.State)
+		}
+	}
+	a.mu.Lock()
+	for p, t := range a.tailers {
+		t.st = offsets[p]
+	}
+	a.mu.Unlock()
+}
+
+func (a *actor) files() []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(p string) {
+		if p != "" && !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	add(a.transcript)
+	for _, p := range a.b.Files() {
+		add(p)
+	}
+	return out
+}
+
+func (a *actor) tailer(path string) *tailer {
+	a.mu.Lock()
+	t, ok := a.tailers[path]
+	a.mu.Unlock()
+	if ok {
+		return t
+	}
+	t = &tailer{path: path}
+	_ = a.s.store.View(func(tx *spool.Tx) error {
+		t.st = decodeFileState(tx.Offset(path))
+		return nil
+	})
+	a.mu.Lock()
+	a.tailers[path] = t
+	a.mu.Unlock()
+	a.s.watchFile(path)
+	return t
+}
+
+func (a *actor) commit(evs []queuedEvent, spans []genai.Span) error {
+	state, err := a.b.MarshalState()
+	if err != nil {
+		return err
+	}
+	rec, err := json.Marshal(sessionRecord{Agent: a.agent, Session: a.session, Transcript: a.transcript,
+		LastActive: a.s.set.Now(), State: state})
+	if err != nil {
+		return err
+	}
+	type enc struct{ res, span []byte }
+	encoded := make([]enc, 0, len(spans))
+	for i := range spans {
+		res, span, err := a.s.encode(&spans[i])
+		if err != nil {
+			a.log.Warn("could not encode a span; skipped", "name", spans[i].Name, "err", err)
+			continue
+		}
+		encoded = append(encoded, enc{res, span})
+	}
+	now := a.s.set.Now()
+	return a.s.store.Update(func(t *spool.Tx) error {
+		for _, e := range encoded {
+			if err := t.Enqueue(e.res, e.span, now); err != nil {
+				return err
+			}
+		}
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		for p, tl := range a.tailers {
+			if err := t.SetOffset(p, tl.st.encode()); err != nil {
+				return err
+			}
+		}
+		for _, q := range evs {
+			if err := t.DeleteEvent(q.seq); err != nil {
+				return err
+			}
+		}
+		return t.SetSession(a.key, rec)
+	})
+}
+
+// nopBuilder stands in when no builder exists for an agent: events are
+// stored and consumed, nothing is traced.
+type nopBuilder struct{}
+
+func (nopBuilder) Line(string, []byte)           {}
+func (nopBuilder) Hook(transcript.Event)         {}
+func (nopBuilder) Tick(time.Time)                {}
+func (nopBuilder) Take() []genai.Span            { return nil }
+func (nopBuilder) Files() []string               { return nil }
+func (nopBuilder) Idle() bool                    { return true }
+func (nopBuilder) MarshalState() ([]byte, error) { return nil, nil }
+func (nopBuilder) RestoreState([]byte) error     { return nil }
+func (nopBuilder) Stats() transcript.Stats       { return transcript.Stats{} }

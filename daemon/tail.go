@@ -1,0 +1,168 @@
+package daemon
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+const (
+	headLen   = 64       // bytes hashed to recognise a replaced file
+	readChunk = 1 << 20  // bytes read per syscall
+	maxLine   = 32 << 20 // longer transcript lines are skipped and counted
+)
+
+// fileState is what survives a restart for one tailed file; it is committed
+// in the same transaction as the spans built from the bytes before Offset.
+type fileState struct {
+	Offset  int64  `json:"offset"`
+	Ino     uint64 `json:"ino,omitempty"`
+	Head    string `json:"head,omitempty"` // sha256 of the first HeadLen bytes
+	HeadLen int    `json:"head_len,omitempty"`
+}
+
+func decodeFileState(b []byte) fileState {
+	var st fileState
+	if len(b) > 0 {
+		_ = json.Unmarshal(b, &st)
+	}
+	return st
+}
+
+func (st fileState) encode() []byte {
+	b, _ := json.Marshal(st)
+	return b
+}
+
+// tailer reads complete lines of one append-only file from a saved offset.
+// A partial last line is left for later; a truncated or replaced file is
+// detected and read again from the start.
+type tailer struct {
+	path    string
+	st      fileState
+	skipped int64 // oversized lines skipped
+	resets  int64 // truncations or replacements seen
+	buf     []byte
+}
+
+// read feeds complete lines to fn until EOF or until about budget bytes were
+// consumed. It reports the bytes consumed and whether EOF was reached.
+func (t *tailer) read(budget int64, fn func(line []byte)) (int64, bool, error) {
+	f, err := os.Open(t.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, true, nil // not written yet, or deleted: nothing to read
+	}
+	if err != nil {
+		return 0, true, fmt.Errorf("open %s: %w", t.path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, true, err
+	}
+	if err := t.checkIdentity(f, fi); err != nil {
+		return 0, true, err
+	}
+	if _, err := f.Seek(t.st.Offset, io.SeekStart); err != nil {
+		return 0, true, err
+	}
+	var consumed int64
+	skipping := false
+	pending := t.buf[:0]
+	chunk := make([]byte, readChunk)
+	for consumed < budget {
+		n, rerr := f.Read(chunk)
+		data := chunk[:n]
+		for len(data) > 0 {
+			i := bytes.IndexByte(data, '\n')
+			if i < 0 {
+				if !skipping {
+					if len(pending)+len(data) > maxLine {
+						skipping = true
+						consumed += int64(len(pending) + len(data))
+						pending = pending[:0]
+					} else {
+						pending = append(pending, data...)
+					}
+				} else {
+					consumed += int64(len(data))
+				}
+				break
+			}
+			line := data[:i]
+			data = data[i+1:]
+			if skipping {
+				skipping = false
+				t.skipped++
+				consumed += int64(i + 1)
+				continue
+			}
+			if len(pending) > 0 {
+				pending = append(pending, line...)
+				line = pending
+			}
+			if len(line)+1 > maxLine {
+				t.skipped++
+			} else if len(bytes.TrimSpace(line)) > 0 {
+				fn(bytes.TrimSuffix(line, []byte("\r")))
+			}
+			consumed += int64(len(line) + 1)
+			pending = pending[:0]
+		}
+		if rerr == io.EOF || n == 0 {
+			t.st.Offset += consumed
+			t.keepBuf(pending)
+			return consumed, true, nil
+		}
+		if rerr != nil {
+			t.st.Offset += consumed
+			return consumed, true, rerr
+		}
+	}
+	t.st.Offset += consumed
+	t.keepBuf(pending)
+	return consumed, false, nil
+}
+
+func (t *tailer) keepBuf(b []byte) {
+	if cap(b) <= 4<<20 {
+		t.buf = b[:0]
+	} else {
+		t.buf = nil // don't pin a huge buffer
+	}
+}
+
+// checkIdentity resets the offset when the file was truncated or replaced.
+func (t *tailer) checkIdentity(f *os.File, fi os.FileInfo) error {
+	ino := fileIno(fi)
+	head := make([]byte, min(int64(headLen), fi.Size()))
+	if _, err := io.ReadFull(f, head); err != nil {
+		return fmt.Errorf("read head of %s: %w", t.path, err)
+	}
+	sum := sha256.Sum256(head)
+	reset := false
+	switch {
+	case t.st.Ino != 0 && ino != 0 && ino != t.st.Ino:
+		reset = true // replaced by another file
+	case fi.Size() < t.st.Offset:
+		reset = true // truncated
+	case t.st.HeadLen > 0 && len(head) >= t.st.HeadLen:
+		old := sha256.Sum256(head[:t.st.HeadLen])
+		reset = hex.EncodeToString(old[:]) != t.st.Head
+	}
+	if reset && t.st.Offset > 0 {
+		t.resets++
+		t.st.Offset = 0
+	}
+	t.st.Ino = ino
+	if len(head) >= t.st.HeadLen || reset {
+		t.st.HeadLen = len(head)
+		t.st.Head = hex.EncodeToString(sum[:])
+	}
+	return nil
+}

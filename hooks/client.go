@@ -1,0 +1,125 @@
+package hooks
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"time"
+)
+
+// DefaultTimeout is how long the hook waits for the daemon's ack before it
+// falls back to the inbox journal.
+const DefaultTimeout = 200 * time.Millisecond
+
+// maxStdin bounds what the hook reads; anything beyond is discarded.
+const maxStdin = 64 << 20
+
+// Call sends one request to the daemon at socket and waits for its answer
+// until timeout.
+func Call(socket string, timeout time.Duration, req *Request) (*Response, error) {
+	deadline := time.Now().Add(timeout)
+	conn, err := net.DialTimeout("unix", socket, timeout)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(deadline); err != nil {
+		return nil, err
+	}
+	req.V = ProtocolVersion
+	if err := WriteFrame(conn, req); err != nil {
+		return nil, err
+	}
+	var resp Response
+	if err := ReadFrame(conn, 64<<20, &resp); err != nil {
+		return nil, fmt.Errorf("read answer: %w", err)
+	}
+	if resp.V != ProtocolVersion {
+		return &resp, fmt.Errorf("the daemon speaks protocol v%d, this client v%d: restart the daemon after upgrading (weave-agentd restart)", resp.V, ProtocolVersion)
+	}
+	if !resp.OK {
+		return &resp, errors.New(resp.Error)
+	}
+	return &resp, nil
+}
+
+// NewEventID returns a random 128-bit id in hex.
+func NewEventID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// RunHook is the whole hook program, shared by weave-agentd-hook and
+// `weave-agentd hook`: read the payload, hand it to the daemon (or the inbox),
+// print exactly what the agent expects, and return 0 — always.
+func RunHook(args []string, stdin io.Reader, stdout io.Writer, getenv func(string) string) int {
+	named := ""
+	if len(args) > 0 {
+		named = args[0]
+	}
+	raw, _ := io.ReadAll(io.LimitReader(stdin, maxStdin))
+	recv := time.Now()
+	raw = StripBOM(raw)
+	agent, common := Detect(raw, named)
+	ev := &Event{
+		ID:      NewEventID(),
+		Agent:   agent,
+		Name:    common.HookEventName,
+		Session: common.Session(),
+		RecvNS:  recv.UnixNano(),
+	}
+	warning := ""
+	if getenv("WEAVE_AGENTD_DISABLED") != "1" && len(raw) > 0 {
+		if json.Valid(raw) {
+			ev.Payload = raw
+		} else {
+			ev.Invalid = string(raw[:min(len(raw), 1024)])
+		}
+		Shrink(ev)
+		warning = deliver(ev, getenv)
+	}
+	if out := Answer(agent, ev.Name, warning); len(out) > 0 {
+		_, _ = stdout.Write(out)
+	}
+	return 0
+}
+
+// deliver sends ev to the daemon, falling back to the inbox. It returns the
+// daemon's warning for the user, if any. Errors are swallowed on purpose: the
+// hook must never disturb the agent.
+func deliver(ev *Event, getenv func(string) string) string {
+	paths, err := ResolvePaths(getenv)
+	if err != nil {
+		return ""
+	}
+	timeout := DefaultTimeout
+	if v := getenv("WEAVE_AGENTD_HOOK_TIMEOUT_MS"); v != "" {
+		if ms, err := strconv.Atoi(v); err == nil && ms > 0 {
+			timeout = time.Duration(ms) * time.Millisecond
+		}
+	}
+	resp, err := Call(paths.Socket, timeout, &Request{Op: OpEvent, Event: ev})
+	if err == nil {
+		return resp.Warning
+	}
+	if err := AppendInbox(paths.Inbox, ev); err != nil {
+		// Last resort: nothing else we can do without disturbing the agent.
+		_, _ = fmt.Fprintf(io.Discard, "inbox: %v", err)
+	}
+	return ""
+}
+
+// ensureDir creates dir with mode 0700 if missing.
+func ensureDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,140 @@
+package hooks
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// AppendInbox appends ev as one JSON line to the inbox journal (mode 0600),
+// under an exclusive flock so concurrent hooks and the draining daemon never
+// interleave. If the daemon renamed the journal away between our open and our
+// lock, we reopen, so no event lands in a file that is about to be deleted.
+func AppendInbox(path string, ev *Event) error {
+	line, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode inbox event: %w", err)
+	}
+	line = append(line, '\n')
+	if err := ensureDir(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("inbox folder: %w", err)
+	}
+	for attempt := 0; attempt < 5; attempt++ {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return fmt.Errorf("open inbox: %w", err)
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+			f.Close()
+			return fmt.Errorf("lock inbox: %w", err)
+		}
+		if !sameFile(f, path) {
+			f.Close() // renamed or removed by the daemon meanwhile: retry
+			continue
+		}
+		_, werr := f.Write(line)
+		cerr := f.Close() // also releases the lock
+		if werr != nil {
+			return fmt.Errorf("append inbox: %w", werr)
+		}
+		return cerr
+	}
+	return errors.New("inbox kept moving while appending")
+}
+
+func sameFile(f *os.File, path string) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(path)
+	if err != nil {
+		return false
+	}
+	return os.SameFile(a, b)
+}
+
+// DrainInbox takes the journal at path away from the hooks (rename under the
+// lock), calls fn with each event in order, and deletes the taken file only
+// when fn succeeded for all of them. A journal left over from an interrupted
+// drain is processed first. Malformed lines are passed to bad and skipped.
+func DrainInbox(path string, fn func([]*Event) error, bad func(line []byte, err error)) (int, error) {
+	taken := path + ".draining"
+	if _, err := os.Stat(taken); errors.Is(err, os.ErrNotExist) {
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if errors.Is(err, os.ErrNotExist) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("open inbox: %w", err)
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+			f.Close()
+			return 0, fmt.Errorf("lock inbox: %w", err)
+		}
+		err = os.Rename(path, taken)
+		f.Close()
+		if err != nil {
+			return 0, fmt.Errorf("take inbox: %w", err)
+		}
+	}
+	f, err := os.Open(taken)
+	if err != nil {
+		return 0, fmt.Errorf("open taken inbox: %w", err)
+	}
+	defer f.Close()
+	n := 0
+	r := bufio.NewReaderSize(f, 64<<10)
+	batch := make([]*Event, 0, 256)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := fn(batch); err != nil {
+			return err
+		}
+		n += len(batch)
+		batch = batch[:0]
+		return nil
+	}
+	for {
+		line, err := r.ReadBytes('\n')
+		if len(bytes.TrimSpace(line)) > 0 {
+			if err == io.EOF {
+				// A partial last line (a hook killed mid-write) is garbage.
+				bad(line, errors.New("partial line"))
+			} else {
+				var ev Event
+				if jerr := json.Unmarshal(line, &ev); jerr != nil || ev.ID == "" {
+					bad(line, fmt.Errorf("malformed inbox line: %v", jerr))
+				} else {
+					batch = append(batch, &ev)
+				}
+			}
+		}
+		if len(batch) == cap(batch) {
+			if ferr := flush(); ferr != nil {
+				return n, ferr
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return n, fmt.Errorf("read inbox: %w", err)
+		}
+	}
+	if err := flush(); err != nil {
+		return n, err
+	}
+	if err := os.Remove(taken); err != nil {
+		return n, fmt.Errorf("remove drained inbox: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,163 @@
+// Package hooks holds what the hook client needs and nothing more: hook
+// payload types, agent detection, the per-event stdout answers, the state and
+// socket paths, the socket wire format, the client itself and the inbox
+// journal. It imports only the standard library, because it is linked into
+// weave-agentd-hook, which runs on every agent event.
+package hooks
+
+import (
+	"bytes"
+	"encoding/json"
+)
+
+// Agent names, as used on the command line and in the wire format.
+const (
+	AgentClaude = "claude"
+	AgentCursor = "cursor"
+)
+
+// Common holds the fields both agents' payloads may carry and that routing
+// needs. Unknown fields are ignored.
+type Common struct {
+	HookEventName string `json:"hook_event_name"`
+
+	// Claude Code
+	SessionID      string `json:"session_id"`
+	TranscriptPath string `json:"transcript_path"`
+	Cwd            string `json:"cwd"`
+	PromptID       string `json:"prompt_id"`
+	AgentID        string `json:"agent_id"`
+	AgentType      string `json:"agent_type"`
+
+	// Cursor
+	ConversationID string   `json:"conversation_id"`
+	GenerationID   string   `json:"generation_id"`
+	CursorVersion  string   `json:"cursor_version"`
+	WorkspaceRoots []string `json:"workspace_roots"`
+}
+
+// Session returns the conversation id the event belongs to.
+func (c *Common) Session() string {
+	if c.ConversationID != "" {
+		return c.ConversationID
+	}
+	return c.SessionID
+}
+
+// ClaudeEvent is a Claude Code hook payload (FORMATS.md §1.5–1.6).
+type ClaudeEvent struct {
+	Common
+	PermissionMode       string          `json:"permission_mode"`
+	Source               string          `json:"source"`
+	Model                string          `json:"model"`
+	Prompt               string          `json:"prompt"`
+	ToolName             string          `json:"tool_name"`
+	ToolInput            json.RawMessage `json:"tool_input"`
+	ToolResponse         json.RawMessage `json:"tool_response"`
+	ToolUseID            string          `json:"tool_use_id"`
+	DurationMS           *float64        `json:"duration_ms"`
+	Error                json.RawMessage `json:"error"` // string on PostToolUseFailure, code on StopFailure
+	ErrorDetails         string          `json:"error_details"`
+	IsInterrupt          bool            `json:"is_interrupt"`
+	StopHookActive       bool            `json:"stop_hook_active"`
+	LastAssistantMessage string          `json:"last_assistant_message"`
+	AgentTranscriptPath  string          `json:"agent_transcript_path"`
+	Trigger              string          `json:"trigger"`
+	CustomInstructions   string          `json:"custom_instructions"`
+	Reason               string          `json:"reason"`
+	Message              string          `json:"message"`
+	NotificationType     string          `json:"notification_type"`
+	BackgroundTasks      json.RawMessage `json:"background_tasks"`
+}
+
+// CursorEvent is a Cursor hook payload (FORMATS.md §3.3–3.4).
+type CursorEvent struct {
+	Common
+	Model              string          `json:"model"`
+	ModelID            string          `json:"model_id"`
+	UserEmail          *string         `json:"user_email"`
+	IsBackgroundAgent  bool            `json:"is_background_agent"`
+	ComposerMode       string          `json:"composer_mode"`
+	Prompt             string          `json:"prompt"`
+	ToolName           string          `json:"tool_name"`
+	ToolInput          json.RawMessage `json:"tool_input"` // object, or a JSON string for MCP
+	ToolOutput         string          `json:"tool_output"`
+	ToolUseID          string          `json:"tool_use_id"`
+	Duration           *float64        `json:"duration"`
+	DurationMS         *float64        `json:"duration_ms"`
+	ErrorMessage       string          `json:"error_message"`
+	FailureType        string          `json:"failure_type"`
+	IsInterrupt        bool            `json:"is_interrupt"`
+	Command            string          `json:"command"`
+	Output             string          `json:"output"`
+	ResultJSON         string          `json:"result_json"`
+	FilePath           string          `json:"file_path"`
+	Edits              json.RawMessage `json:"edits"`
+	Text               string          `json:"text"`
+	Status             string          `json:"status"`
+	Reason             string          `json:"reason"`
+	FinalStatus        string          `json:"final_status"`
+	LoopCount          int             `json:"loop_count"`
+	SubagentID         string          `json:"subagent_id"`
+	SubagentType       string          `json:"subagent_type"`
+	Task               string          `json:"task"`
+	Summary            string          `json:"summary"`
+	ParentConversation string          `json:"parent_conversation_id"`
+	ToolCallID         string          `json:"tool_call_id"`
+	AgentTranscript    string          `json:"agent_transcript_path"`
+	Trigger            string          `json:"trigger"`
+}
+
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// StripBOM removes a leading UTF-8 byte-order mark (cursor-agent writes one).
+func StripBOM(b []byte) []byte { return bytes.TrimPrefix(b, utf8BOM) }
+
+// Detect tells which agent sent payload. The payload's shape wins over the
+// name the hook was registered with, because Cursor also runs hooks
+// registered in Claude Code's settings and sends them Cursor-shaped payloads.
+// It returns the agent ("" when it cannot tell) and the decoded common fields.
+func Detect(payload []byte, named string) (string, Common) {
+	var c Common
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return named, c
+	}
+	switch {
+	case c.CursorVersion != "" || c.ConversationID != "" || startsLower(c.HookEventName):
+		return AgentCursor, c
+	case c.HookEventName != "" || c.SessionID != "":
+		return AgentClaude, c
+	}
+	return named, c
+}
+
+func startsLower(s string) bool { return s != "" && s[0] >= 'a' && s[0] <= 'z' }
+
+// cursorPermissionEvents ask a permission; we never register them, but if one
+// reaches us we must allow, never block.
+var cursorPermissionEvents = map[string]bool{
+	"preToolUse": true, "beforeShellExecution": true, "beforeMCPExecution": true,
+	"beforeReadFile": true, "subagentStart": true, "beforeTabFileRead": true,
+}
+
+// Answer returns exactly what the hook must print on stdout for an event.
+// Claude Code gets nothing (plain stdout would be fed to the model), except
+// a JSON systemMessage on SessionStart when warning is set. Cursor always
+// gets one JSON object and a newline, and never a followup_message.
+func Answer(agent, event, warning string) []byte {
+	if agent == AgentCursor {
+		switch {
+		case event == "beforeSubmitPrompt":
+			return []byte("{\"continue\":true}\n")
+		case cursorPermissionEvents[event]:
+			return []byte("{\"permission\":\"allow\"}\n")
+		default:
+			return []byte("{}\n")
+		}
+	}
+	if agent == AgentClaude && event == "SessionStart" && warning != "" {
+		b, _ := json.Marshal(map[string]string{"systemMessage": warning})
+		return append(b, '\n')
+	}
+	return nil
+}
