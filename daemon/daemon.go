@@ -134,11 +134,12 @@ func (d *Daemon) Start(ctx context.Context) error {
 		return err
 	}
 	d.server = srv
-	if err := d.ingest.drainInbox(); err != nil {
-		d.log.Warn("inbox drain failed; will retry", "err", err)
-	}
+	// Events stored before a stop come first, then the hooks' journal.
 	if err := d.sess.restore(runCtx); err != nil {
 		d.log.Warn("restoring sessions", "err", err)
+	}
+	if err := d.ingest.drainInbox(); err != nil {
+		d.log.Warn("inbox drain failed; will retry", "err", err)
 	}
 	d.goRun(func() { d.fwd.run(runCtx) })
 	d.goRun(func() { d.ingest.runInbox(runCtx) })

@@ -111,7 +111,7 @@ func (s *sessions) actor(agent, session, transcriptPath string) *actor {
 		factory = func(string, string, string) transcript.Builder { return nopBuilder{} }
 	}
 	a := &actor{s: s, key: key, agent: agent, session: session, wake: make(chan struct{}, 1),
-		tailers: map[string]*tailer{}, log: s.log.With("agent", agent, "session", session)}
+		tailers: map[string]*tailer{}, pending: map[uint64]bool{}, log: s.log.With("agent", agent, "session", session)}
 	var rec sessionRecord
 	_ = s.store.View(func(t *spool.Tx) error {
 		if b := t.Session(key); b != nil {
@@ -304,12 +304,18 @@ type actor struct {
 
 	mu      sync.Mutex
 	queue   []queuedEvent
+	pending map[uint64]bool // seqs queued or being applied, not yet committed
 	flushes []chan struct{}
 	tailers map[string]*tailer
 }
 
 func (a *actor) enqueue(q queuedEvent) {
 	a.mu.Lock()
+	if a.pending[q.seq] {
+		a.mu.Unlock()
+		return // already queued (restore and live delivery can overlap)
+	}
+	a.pending[q.seq] = true
 	a.queue = append(a.queue, q)
 	a.mu.Unlock()
 	a.poke()
@@ -419,6 +425,11 @@ func (a *actor) step(toEOF bool) (active bool, err error) {
 			a.requeue(evs)
 			return true, err
 		}
+		a.mu.Lock()
+		for _, q := range evs {
+			delete(a.pending, q.seq)
+		}
+		a.mu.Unlock()
 		if len(spans) > 0 {
 			a.s.exported()
 		}

@@ -543,9 +543,9 @@ type LastError struct {
 
 // Stats is a snapshot for `status`.
 type Stats struct {
-	Depth          int64            `json:"depth"`        // spans waiting
-	Bytes          int64            `json:"bytes"`        // their size
-	Oldest         time.Time        `json:"oldest"`       // enqueue time of the oldest
+	Depth          int64            `json:"depth"`  // spans waiting
+	Bytes          int64            `json:"bytes"`  // their size
+	Oldest         time.Time        `json:"oldest"` // enqueue time of the oldest
 	PendingEvents  int64            `json:"pending_events"`
 	DeadLetters    int64            `json:"dead_letters"` // records in the bucket
 	Counters       map[string]int64 `json:"counters"`

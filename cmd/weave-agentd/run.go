@@ -59,7 +59,7 @@ func runOnce(ctx context.Context, e *env) (bool, error) {
 	}
 	d, err := daemon.New(daemon.Settings{
 		Paths: paths, Config: cfg, Target: target, Logger: log, Version: version,
-		Builders: daemon.DefaultBuilders(e.Getenv, log),
+		Builders: defaultBuilders(e.Getenv, log),
 	})
 	if err != nil {
 		return false, err
