@@ -23,7 +23,11 @@ type ingest struct {
 	sess  *sessions
 
 	drainMu sync.Mutex
-	ignore  sync.Map // cwd -> bool (project has .weave-agentd-ignore or matches exclude)
+	ignore  sync.Map
+
+	mu         sync.Mutex
+	waiting    []*commitReq
+	committing bool // cwd -> bool (project has .weave-agentd-ignore or matches exclude)
 }
 
 func newIngest(set Settings, store *spool.Store, red *Redactor, sess *sessions) *ingest {
@@ -31,25 +35,67 @@ func newIngest(set Settings, store *spool.Store, red *Redactor, sess *sessions) 
 }
 
 // accept stores one event from a live hook. It returns after the commit.
+// Concurrent hooks are group-committed: one transaction (one fsync) holds
+// every event that arrived while the previous commit was running, and a lone
+// event waits for no timer.
 func (in *ingest) accept(ev *hooks.Event) error {
 	rec, ok := in.prepare(ev)
 	if !ok {
 		return nil
 	}
-	var seq uint64
-	var isNew bool
-	err := in.store.Batch(func(t *spool.Tx) error {
-		var err error
-		seq, isNew, err = t.PutEvent(ev.ID, rec, in.set.Now())
-		return err
-	})
-	if err != nil {
-		return err
+	req := &commitReq{id: ev.ID, rec: rec, ev: ev, done: make(chan error, 1)}
+	in.mu.Lock()
+	in.waiting = append(in.waiting, req)
+	leader := !in.committing
+	if leader {
+		in.committing = true
 	}
-	if isNew {
-		in.sess.deliver(seq, ev)
+	in.mu.Unlock()
+	if leader {
+		in.commitLoop()
 	}
-	return nil
+	return <-req.done
+}
+
+type commitReq struct {
+	id   string
+	rec  []byte
+	ev   *hooks.Event
+	seq  uint64
+	new  bool
+	done chan error
+}
+
+// commitLoop commits queued events until none are left; only one goroutine
+// (the leader) runs it at a time.
+func (in *ingest) commitLoop() {
+	for {
+		in.mu.Lock()
+		batch := in.waiting
+		in.waiting = nil
+		if len(batch) == 0 {
+			in.committing = false
+			in.mu.Unlock()
+			return
+		}
+		in.mu.Unlock()
+		err := in.store.Update(func(t *spool.Tx) error {
+			for _, r := range batch {
+				var err error
+				r.seq, r.new, err = t.PutEvent(r.id, r.rec, in.set.Now())
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		for _, r := range batch {
+			if err == nil && r.new {
+				in.sess.deliver(r.seq, r.ev)
+			}
+			r.done <- err
+		}
+	}
 }
 
 // prepare validates, filters and redacts an event and encodes the record to

@@ -1,0 +1,45 @@
+# weave-agentd — build, test, benchmark, install.
+# `make test` is the test command (README, .ci/run); `make bench` writes
+# BENCHMARKS.md's raw numbers to bench.out.
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+GO      ?= go
+BIN     := bin
+
+.PHONY: all build test unit e2e vet fuzz bench install clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/weave-agentd ./cmd/weave-agentd
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/weave-agentd-hook ./cmd/weave-agentd-hook
+
+vet:
+	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt needed on the files above" && exit 1)
+	$(GO) vet ./...
+	cd e2e && $(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+# End-to-end: real hook binary, real daemon, the Collector's OTLP receiver,
+# and the real Claude Code CLI (installed from npm by the test) offline.
+e2e:
+	cd e2e && $(GO) test -count=1 -timeout 15m ./...
+
+# Short fuzzing of the decoders and the transcript parser.
+fuzz:
+	$(GO) test ./hooks -run '^$$' -fuzz FuzzReadFrame -fuzztime 10s
+	$(GO) test ./hooks -run '^$$' -fuzz FuzzDetect -fuzztime 10s
+
+test: vet unit e2e
+
+bench: build
+	./bench.sh | tee bench.out
+
+install: build
+	./$(BIN)/weave-agentd install
+
+clean:
+	rm -rf $(BIN) bench.out
