@@ -1,0 +1,212 @@
+// Package claude rebuilds OpenTelemetry GenAI spans from Claude Code
+// transcripts (~/.claude/projects/<dir>/<session>.jsonl and its subagent
+// files) and Claude Code hook events. It implements transcript.Builder.
+//
+// One Builder handles one session. Every span id is derived from the session,
+// the turn key (the transcript's promptId, else the uuid of the user record
+// that opened the turn) and a per-span key, as DESIGN.md fixes it, so that
+// replays, restarts, live capture and backfill agree.
+package claude
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/transcript"
+)
+
+// Options configures a Builder.
+type Options struct {
+	// TranscriptPath is the session's main transcript. It may be empty: it
+	// is then learned from hook events (transcript_path) or discovered
+	// under ClaudeHome.
+	TranscriptPath string
+	// ClaudeHome is Claude Code's config dir ($CLAUDE_CONFIG_DIR or
+	// ~/.claude), used to find the transcript and subagent files.
+	ClaudeHome string
+	// IdleTimeout closes a turn when nothing has happened for this long
+	// (default 10 minutes).
+	IdleTimeout time.Duration
+	// StopWait bounds the wait, after a Stop hook, for the transcript to
+	// catch up with last_assistant_message (default 2 s).
+	StopWait time.Duration
+	// Logger receives debug notes; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// maxLine is the longest transcript line parsed; longer ones are skipped.
+const maxLine = 64 << 20
+
+const (
+	defaultIdleTimeout = 10 * time.Minute
+	defaultStopWait    = 2 * time.Second
+)
+
+// Builder rebuilds the spans of one Claude Code session.
+type Builder struct {
+	session string
+	opts    Options
+	log     *slog.Logger
+
+	st  state
+	out []genai.Span
+
+	// Indexes rebuilt from st.
+	turnIdx  map[string]*turn
+	agentIdx map[string]*agent
+	emitted  map[genai.SpanID]bool
+}
+
+var _ transcript.Builder = (*Builder)(nil)
+
+// New returns a Builder for the Claude Code session with the given id.
+func New(session string, opts Options) *Builder {
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = defaultIdleTimeout
+	}
+	if opts.StopWait <= 0 {
+		opts.StopWait = defaultStopWait
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	b := &Builder{session: session, opts: opts, log: opts.Logger}
+	b.st.StateVersion = stateVersion
+	b.reindex()
+	if opts.TranscriptPath != "" {
+		b.st.Main = filepath.Clean(opts.TranscriptPath)
+	}
+	b.discover()
+	return b
+}
+
+// Files lists the transcript files to tail: the main transcript first, then
+// subagent files in discovery order.
+func (b *Builder) Files() []string {
+	var fs []string
+	if b.st.Main != "" {
+		fs = append(fs, b.st.Main)
+	}
+	return append(fs, b.st.SubFiles...)
+}
+
+// Take returns the spans finished since the previous call.
+func (b *Builder) Take() []genai.Span {
+	out := b.out
+	b.out = nil
+	return out
+}
+
+// Idle reports whether no turn is open.
+func (b *Builder) Idle() bool {
+	for _, t := range b.st.Turns {
+		if !t.Closed {
+			return false
+		}
+	}
+	return true
+}
+
+// Stats reports counters.
+func (b *Builder) Stats() transcript.Stats { return b.st.Stats }
+
+// MarshalState encodes everything needed to continue after a restart.
+func (b *Builder) MarshalState() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // keep raw JSON (tool inputs) byte-identical across a restore
+	if err := enc.Encode(&b.st); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// RestoreState replaces the builder's state with one from MarshalState.
+func (b *Builder) RestoreState(data []byte) error {
+	var st state
+	if err := json.Unmarshal(data, &st); err != nil {
+		return err
+	}
+	if st.StateVersion != stateVersion {
+		b.log.Warn("claude builder: ignoring state of another version", "have", st.StateVersion, "want", stateVersion)
+		return nil
+	}
+	if st.Main == "" {
+		st.Main = b.st.Main
+	}
+	b.st = st
+	b.reindex()
+	return nil
+}
+
+func (b *Builder) reindex() {
+	b.turnIdx = make(map[string]*turn, len(b.st.Turns))
+	for _, t := range b.st.Turns {
+		b.turnIdx[t.Key] = t
+	}
+	b.agentIdx = make(map[string]*agent, len(b.st.Agents))
+	for _, a := range b.st.Agents {
+		b.agentIdx[a.ID] = a
+	}
+	b.emitted = make(map[genai.SpanID]bool, len(b.st.Emitted))
+	for _, s := range b.st.Emitted {
+		b.emitted[parseSpanID(s)] = true
+	}
+}
+
+func parseSpanID(s string) genai.SpanID {
+	var id genai.SpanID
+	_, _ = hex.Decode(id[:], []byte(s))
+	return id
+}
+
+// Line consumes one complete transcript line.
+func (b *Builder) Line(path string, line []byte) {
+	b.st.Stats.Lines++
+	if len(line) > maxLine {
+		b.st.Stats.SkippedLines++
+		return
+	}
+	r, err := parseLine(line)
+	if err != nil {
+		b.st.Stats.SkippedLines++
+		return
+	}
+	if path != "" {
+		path = filepath.Clean(path)
+		if !b.st.FileSeen[path] {
+			if b.st.FileSeen == nil {
+				b.st.FileSeen = map[string]bool{}
+			}
+			b.st.FileSeen[path] = true
+		}
+	}
+	b.record(path, r, line)
+}
+
+// Hook consumes one hook event.
+func (b *Builder) Hook(ev transcript.Event) {
+	b.st.Stats.Events++
+	var p hookPayload
+	if err := json.Unmarshal(ev.Payload, &p); err != nil {
+		return
+	}
+	name := p.HookEventName
+	if name == "" {
+		name = ev.Name
+	}
+	b.hook(name, ev, &p)
+}
+
+// Tick fires the time-based rules.
+func (b *Builder) Tick(now time.Time) {
+	if now.After(b.st.Now) {
+		b.st.Now = now
+	}
+	b.tick(now)
+}

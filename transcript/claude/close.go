@@ -1,0 +1,215 @@
+package claude
+
+import (
+	"time"
+
+	"github.com/weave-agentd/weave-agentd/genai"
+)
+
+const (
+	// maxClosedTurns closed turns stay in memory so that late lines (a
+	// Stop hook that let the model continue, a result after an idle close,
+	// a background subagent) still land in the right trace.
+	maxClosedTurns = 16
+	// maxEmitted span ids are remembered to refuse emitting one twice.
+	maxEmitted = 4096
+	// rescanEvery is how often (daemon time) subagent files are looked for.
+	rescanEvery = 2 * time.Second
+)
+
+// finishTurn ends a turn: its open responses become chat spans; with cancel,
+// tool calls that never got a result are closed as cancelled. The turn span
+// follows once its foreground subagents are done.
+func (b *Builder) finishTurn(t *turn, cancel bool, ts time.Time) {
+	if t.Done {
+		return
+	}
+	t.Done = true
+	t.Ending = false
+	t.StopAt = time.Time{}
+	t.StopText = ""
+	c := b.mainCtx(t)
+	b.flushThread(c)
+	if cancel {
+		if ts.IsZero() {
+			ts = t.End
+		}
+		b.cancelPending(c, ts)
+	}
+	b.tryEmitTurn(t, false)
+}
+
+// waiting reports whether a finished turn still expects lines from a
+// foreground subagent or from its compaction call.
+func (b *Builder) waiting(t *turn) bool {
+	for _, a := range b.st.Agents {
+		if a.Done || !a.Linked || a.TurnKey != t.Key || a.Session != t.Session {
+			continue
+		}
+		if !a.Compact && !a.Background {
+			return true
+		}
+	}
+	for _, cmp := range t.Compactions {
+		if cmp.Agent != "" {
+			continue
+		}
+		// A compaction call file we know of but have not read yet?
+		for _, a := range b.st.Agents {
+			if a.Compact && !a.Linked && a.File != "" && !b.st.FileSeen[a.File] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// tryEmitTurn emits a finished turn's span unless it waits for children
+// (force: it does not wait any longer).
+func (b *Builder) tryEmitTurn(t *turn, force bool) {
+	if t.Closed || !t.Done {
+		return
+	}
+	if !force && b.waiting(t) {
+		return
+	}
+	// Compaction calls are part of the turn: count them now.
+	for _, a := range b.st.Agents {
+		if a.Compact && a.Linked && !a.Done && a.TurnKey == t.Key && a.Session == t.Session {
+			b.finishAgent(a)
+		}
+	}
+	t.Closed = true
+	if t.Weak && t.Th.Chats == 0 && len(t.Compactions) == 0 {
+		return // a local slash command (/model, /mcp …): no model call, no turn
+	}
+	b.emit(b.turnSpan(t))
+	b.prune()
+}
+
+func (b *Builder) emit(s genai.Span) {
+	if b.emitted == nil {
+		b.emitted = map[genai.SpanID]bool{}
+	}
+	if b.emitted[s.SpanID] {
+		b.log.Debug("claude builder: span already emitted", "span", s.SpanID.String(), "name", s.Name)
+		return
+	}
+	b.emitted[s.SpanID] = true
+	b.st.Emitted = append(b.st.Emitted, s.SpanID.String())
+	if n := len(b.st.Emitted); n > maxEmitted {
+		for _, old := range b.st.Emitted[:n-maxEmitted] {
+			delete(b.emitted, parseSpanID(old))
+		}
+		b.st.Emitted = append([]string(nil), b.st.Emitted[n-maxEmitted:]...)
+	}
+	b.out = append(b.out, s)
+	b.st.Stats.Spans++
+}
+
+func (b *Builder) tick(now time.Time) {
+	if b.st.Scanned.IsZero() || now.Sub(b.st.Scanned) >= rescanEvery || now.Before(b.st.Scanned) {
+		b.st.Scanned = now
+		b.discover()
+	}
+	b.flushWaitingTools(now, false)
+
+	for _, a := range b.st.Agents {
+		if a.Done {
+			continue
+		}
+		if a.SeenAt.IsZero() {
+			a.SeenAt = now
+			continue
+		}
+		quiet := now.Sub(a.SeenAt)
+		switch {
+		case !a.Linked:
+			if len(a.Buffer) > 0 && quiet >= linkWait {
+				if a.Compact {
+					b.linkCompactions()
+				}
+				if !a.Linked {
+					b.placeByTime(a)
+				}
+			}
+		case !a.StopAt.IsZero() && !now.Before(a.StopAt.Add(b.opts.StopWait)),
+			a.Ending && quiet >= b.opts.StopWait,
+			a.Compact && len(a.Th.Open) > 0 && quiet >= b.opts.StopWait,
+			quiet >= b.opts.IdleTimeout:
+			b.finishAgent(a)
+		}
+	}
+
+	for _, t := range b.st.Turns {
+		if t.Closed {
+			continue
+		}
+		if t.SeenAt.IsZero() {
+			t.SeenAt = now // first seen by the daemon now (backfill before any tick)
+		}
+		if !t.Done && !t.StopAt.IsZero() && !now.Before(t.StopAt.Add(b.opts.StopWait)) {
+			b.finishTurn(t, false, time.Time{})
+			continue
+		}
+		last := t.SeenAt
+		if t.LastEvent.After(last) {
+			last = t.LastEvent
+		}
+		if now.Sub(last) >= b.opts.IdleTimeout {
+			b.finishTurn(t, false, time.Time{})
+			b.flushWaitingTools(now, true)
+			b.tryEmitTurn(t, true)
+			continue
+		}
+		if t.Done {
+			b.tryEmitTurn(t, false)
+		}
+	}
+	for id, h := range b.st.HookTools {
+		if !h.At.IsZero() && now.Sub(h.At) >= b.opts.IdleTimeout {
+			delete(b.st.HookTools, id)
+		}
+	}
+}
+
+// prune forgets the oldest closed turns beyond maxClosedTurns, and the
+// Agent tool calls that belonged to them.
+func (b *Builder) prune() {
+	closed := 0
+	for _, t := range b.st.Turns {
+		if t.Closed {
+			closed++
+		}
+	}
+	if closed <= maxClosedTurns {
+		return
+	}
+	drop := closed - maxClosedTurns
+	kept := b.st.Turns[:0]
+	for _, t := range b.st.Turns {
+		if drop > 0 && t.Closed && t.Key != b.st.Cur && len(t.Th.Pending) == 0 && !b.hasOpenAgents(t) {
+			drop--
+			delete(b.turnIdx, t.Key)
+			for id, at := range b.st.AgentTools {
+				if at.Turn == t.Key && at.Session == t.Session {
+					if a := b.agentIdx[at.Agent]; a == nil || a.Done {
+						delete(b.st.AgentTools, id)
+					}
+				}
+			}
+			continue
+		}
+		kept = append(kept, t)
+	}
+	b.st.Turns = kept
+}
+
+func (b *Builder) hasOpenAgents(t *turn) bool {
+	for _, a := range b.st.Agents {
+		if !a.Done && a.Linked && a.TurnKey == t.Key && a.Session == t.Session {
+			return true
+		}
+	}
+	return false
+}

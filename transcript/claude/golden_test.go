@@ -1,0 +1,294 @@
+package claude
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weave-agentd/weave-agentd/genai"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// goldenCase is one real transcript (plus the subagent files discovery finds).
+type goldenCase struct {
+	name    string
+	main    string // relative to the fixtures dir
+	session string
+}
+
+var goldenCases = []goldenCase{
+	{"v1.0.98-inline-sidechains", "claude-code/claude-code-viewer-v1.0.98/fe5e1c67-53e7-4862-81ae-d0e013e3270b.jsonl", "fe5e1c67-53e7-4862-81ae-d0e013e3270b"},
+	{"v2.1.29-image", "claude-code/entire-checkpoints-v2.1.29-32/26-dcd5518fea-0-full.jsonl", ""},
+	{"v2.1.32-mcp", "claude-code/entire-checkpoints-v2.1.29-32/ad-a8171575ce-0-full.jsonl", ""},
+	{"v2.1.38-short", "claude-code/spotter-v2.1.38-39/short.jsonl", ""},
+	{"v2.1.38-tool-heavy", "claude-code/spotter-v2.1.38-39/tool_heavy.jsonl", ""},
+	{"v2.1.38-subagent-progress-only", "claude-code/spotter-v2.1.38-39/subagent.jsonl", ""},
+	{"v2.1.39-subagent-compaction", "claude-code/spotter-v2.1.38-39/4d5611e5-241a-462a-8d15-5122611a9569.jsonl", "4d5611e5-241a-462a-8d15-5122611a9569"},
+	{"v2.1.291-hooks", "claude-code/forgelore-hooks-v2.1.289-291/2.1.291/transcript.jsonl", "7ee671e6-598e-454b-abd9-a0db9258f0da"},
+	{"synthetic-rewind-compact", "synthetic/claude-code-log_dag_compact_after_rewind.jsonl", "s1"},
+}
+
+// sessionOf finds the session id in a transcript when the file name is not it.
+func sessionOf(t testing.TB, path string) string {
+	for _, l := range readLines(t, path) {
+		r, err := parseLine(l)
+		if err == nil && looksLikeUUID(r.SessionID) {
+			return r.SessionID
+		}
+	}
+	return "unknown"
+}
+
+// loadCase returns the session, options and the lines of a case in backfill
+// order: the main transcript, then each subagent file Files() discovered.
+func loadCase(t testing.TB, fx string, gc goldenCase) (string, Options, []feedLine) {
+	main := filepath.Join(fx, gc.main)
+	session := gc.session
+	if session == "" {
+		session = sessionOf(t, main)
+	}
+	opts := Options{TranscriptPath: main}
+	files := New(session, opts).Files()
+	return session, opts, fixtureFeed(t, files[0], files[1:]...)
+}
+
+func TestGolden(t *testing.T) {
+	fx := fixturesDir(t)
+	for _, gc := range goldenCases {
+		t.Run(gc.name, func(t *testing.T) {
+			session, opts, feed := loadCase(t, fx, gc)
+			spans := runFeed(session, opts, feed)
+			checkNoDuplicates(t, spans)
+			got := renderTree(gc.main, spans)
+			path := filepath.Join("testdata", gc.name+".golden")
+			if *update {
+				if err := os.MkdirAll("testdata", 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./transcript/claude -update)", err)
+			}
+			if string(want) != got {
+				t.Errorf("span tree differs from %s (run with -update and review the diff):\n%s", path, lineDiff(string(want), got))
+			}
+		})
+	}
+}
+
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := 0; i < len(w) || i < len(g); i++ {
+		var a, b string
+		if i < len(w) {
+			a = w[i]
+		}
+		if i < len(g) {
+			b = g[i]
+		}
+		if a != b {
+			return fmt.Sprintf("line %d:\n- %s\n+ %s", i+1, a, b)
+		}
+	}
+	return ""
+}
+
+// renderTree prints spans as an indented tree (indentation = parent/child),
+// one trace after another in time order, with the attributes that matter.
+func renderTree(title string, spans []genai.Span) string {
+	var sb strings.Builder
+	counts := map[string]int{}
+	for _, s := range spans {
+		counts[strings.SplitN(s.Name, " ", 2)[0]+":"+attrMap(s)["gen_ai.operation.name"]]++
+	}
+	fmt.Fprintf(&sb, "# %s\n# %d spans:", title, len(spans))
+	for _, k := range sortedKeysInt(counts) {
+		fmt.Fprintf(&sb, " %s=%d", k, counts[k])
+	}
+	sb.WriteString("\n")
+
+	byID := map[genai.SpanID]bool{}
+	for _, s := range spans {
+		byID[s.SpanID] = true
+	}
+	children := map[genai.SpanID][]genai.Span{}
+	var roots []genai.Span
+	for _, s := range spans {
+		if s.ParentID.IsZero() || !byID[s.ParentID] {
+			roots = append(roots, s)
+		} else {
+			children[s.ParentID] = append(children[s.ParentID], s)
+		}
+	}
+	sortSpans(roots)
+	var walk func(s genai.Span, depth int)
+	walk = func(s genai.Span, depth int) {
+		sb.WriteString(strings.Repeat("  ", depth))
+		sb.WriteString(describe(s))
+		sb.WriteString("\n")
+		kids := children[s.SpanID]
+		sortSpans(kids)
+		for _, k := range kids {
+			walk(k, depth+1)
+		}
+	}
+	for _, r := range roots {
+		if !r.ParentID.IsZero() {
+			sb.WriteString("(parent " + r.ParentID.String() + " not emitted) ")
+		}
+		walk(r, 0)
+	}
+	return sb.String()
+}
+
+func sortSpans(ss []genai.Span) {
+	sort.SliceStable(ss, func(i, j int) bool {
+		if !ss[i].Start.Equal(ss[j].Start) {
+			return ss[i].Start.Before(ss[j].Start)
+		}
+		if ss[i].Name != ss[j].Name {
+			return ss[i].Name < ss[j].Name
+		}
+		return ss[i].SpanID.String() < ss[j].SpanID.String()
+	})
+}
+
+func sortedKeysInt(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func short(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
+}
+
+// messageText extracts the text of the first message's parts (for display).
+func messageText(js string) string {
+	var out []string
+	for _, key := range []string{`"content":"`} {
+		rest := js
+		for {
+			i := strings.Index(rest, key)
+			if i < 0 {
+				break
+			}
+			rest = rest[i+len(key):]
+			j := 0
+			for j < len(rest) && !(rest[j] == '"' && (j == 0 || rest[j-1] != '\\')) {
+				j++
+			}
+			out = append(out, rest[:j])
+			rest = rest[j:]
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+func partTypes(js string) string {
+	var types []string
+	rest := js
+	for {
+		i := strings.Index(rest, `{"type":"`)
+		if i < 0 {
+			break
+		}
+		rest = rest[i+9:]
+		j := strings.IndexByte(rest, '"')
+		if j < 0 {
+			break
+		}
+		types = append(types, rest[:j])
+	}
+	return strings.Join(types, ",")
+}
+
+func describe(s genai.Span) string {
+	a := attrMap(s)
+	var sb strings.Builder
+	sb.WriteString(s.Name)
+	fmt.Fprintf(&sb, " [%s %s] %s +%s", s.TraceID.String()[:8], s.SpanID.String()[:8],
+		s.Start.UTC().Format("2006-01-02T15:04:05.000"), s.End.Sub(s.Start).Round(time.Millisecond))
+	if s.Status == genai.StatusError {
+		fmt.Fprintf(&sb, " ERROR(%s)", a["error.type"])
+		if s.StatusMessage != "" {
+			fmt.Fprintf(&sb, " %q", short(s.StatusMessage, 50))
+		}
+	}
+	tokens := func() {
+		if a["gen_ai.usage.input_tokens"] != "" {
+			fmt.Fprintf(&sb, " tokens(in=%s out=%s cache_read=%s cache_write=%s",
+				a["gen_ai.usage.input_tokens"], a["gen_ai.usage.output_tokens"],
+				a["gen_ai.usage.cache_read.input_tokens"], a["gen_ai.usage.cache_creation.input_tokens"])
+			if r := a["gen_ai.usage.reasoning.output_tokens"]; r != "" {
+				fmt.Fprintf(&sb, " reasoning=%s", r)
+			}
+			sb.WriteString(")")
+		}
+	}
+	switch a["gen_ai.operation.name"] {
+	case "invoke_agent":
+		if id := a["gen_ai.agent.id"]; id != "" {
+			fmt.Fprintf(&sb, " agent=%s", id)
+		}
+		if m := a["gen_ai.request.model"]; m != "" {
+			fmt.Fprintf(&sb, " model=%s", m)
+		}
+		tokens()
+		if v := a["gen_ai.input.messages"]; v != "" {
+			fmt.Fprintf(&sb, " prompt=%q", short(messageText(v), 60))
+		}
+		if v := a["gen_ai.output.messages"]; v != "" {
+			fmt.Fprintf(&sb, " answer=%q", short(messageText(v), 40))
+		}
+		if a["gen_ai.system_instructions"] != "" {
+			sb.WriteString(" +system_instructions")
+		}
+		if a["gen_ai.tool.definitions"] != "" {
+			sb.WriteString(" +tool_definitions")
+		}
+		for _, e := range s.Events {
+			fmt.Fprintf(&sb, "\n%s  event %s @%s", "", e.Name, e.Time.UTC().Format("15:04:05.000"))
+			for _, kv := range e.Attrs {
+				if kv.Key == "claude_code.compaction.summary" {
+					fmt.Fprintf(&sb, " summary=%q", short(kv.Value.AsString(), 40))
+					continue
+				}
+				fmt.Fprintf(&sb, " %s=%s", strings.TrimPrefix(string(kv.Key), "claude_code.compaction."), kv.Value.Emit())
+			}
+		}
+	case "chat":
+		fmt.Fprintf(&sb, " id=%s", a["gen_ai.response.id"])
+		tokens()
+		if f := a["gen_ai.response.finish_reasons"]; f != "" {
+			fmt.Fprintf(&sb, " finish=%s", f)
+		}
+		if v := a["gen_ai.output.messages"]; v != "" {
+			fmt.Fprintf(&sb, " parts=%s", partTypes(strings.TrimPrefix(v, `[{"role":"assistant","parts":`)))
+		}
+		if a["claude_code.compaction"] == "true" {
+			sb.WriteString(" compaction")
+		}
+	case "execute_tool":
+		fmt.Fprintf(&sb, " id=%s args=%q", a["gen_ai.tool.call.id"], short(a["gen_ai.tool.call.arguments"], 50))
+	}
+	return sb.String()
+}

@@ -1,0 +1,294 @@
+package claude
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"time"
+)
+
+// record is one transcript line, decoded only as far as the builder needs.
+// Fields the builder never reads are left out so encoding/json skips them
+// without allocating; large payloads we only look at (images, tool results)
+// use small custom decoders.
+type record struct {
+	Type              string  `json:"type"`
+	Subtype           string  `json:"subtype"`
+	UUID              string  `json:"uuid"`
+	ParentUUID        *string `json:"parentUuid"`
+	LogicalParentUUID string  `json:"logicalParentUuid"`
+	IsSidechain       bool    `json:"isSidechain"`
+	AgentID           string  `json:"agentId"`
+	SessionID         string  `json:"sessionId"`
+	Timestamp         string  `json:"timestamp"`
+	Version           string  `json:"version"`
+	PromptID          string  `json:"promptId"`
+	IsMeta            bool    `json:"isMeta"`
+	IsCompactSummary  bool    `json:"isCompactSummary"`
+	IsAPIErrorMessage bool    `json:"isApiErrorMessage"`
+	RequestID         string  `json:"requestId"`
+	Cwd               string  `json:"cwd"`
+	GitBranch         string  `json:"gitBranch"`
+	PermissionMode    string  `json:"permissionMode"`
+	Entrypoint        string  `json:"entrypoint"`
+	APIBlockIndex     *int    `json:"apiBlockIndex"`
+
+	Message       *message       `json:"message"`
+	ToolUseResult *toolUseResult `json:"toolUseResult"`
+
+	// progress records
+	Data            *progressData `json:"data"`
+	ParentToolUseID string        `json:"parentToolUseID"`
+	ToolUseID       string        `json:"toolUseID"`
+
+	// system records
+	Content         sysContent   `json:"content"`
+	CompactMetadata *compactMeta `json:"compactMetadata"`
+	DurationMs      float64      `json:"durationMs"`
+	Level           string       `json:"level"`
+	APIError        *apiError    `json:"error"`
+	RetryAttempt    int          `json:"retryAttempt"`
+
+	// attachment records
+	Attachment *attachment `json:"attachment"`
+
+	// api-request-shape records
+	Shape *requestShape `json:"shape"`
+
+	// queue-operation
+	Operation string `json:"operation"`
+}
+
+type message struct {
+	ID         string  `json:"id"`
+	Model      string  `json:"model"`
+	Role       string  `json:"role"`
+	StopReason *string `json:"stop_reason"`
+	Content    content `json:"content"`
+	Usage      *usage  `json:"usage"`
+}
+
+type usage struct {
+	InputTokens              int64 `json:"input_tokens"`
+	OutputTokens             int64 `json:"output_tokens"`
+	CacheCreationInputTokens int64 `json:"cache_creation_input_tokens"`
+	CacheReadInputTokens     int64 `json:"cache_read_input_tokens"`
+	CacheCreation            *struct {
+		Ephemeral5m int64 `json:"ephemeral_5m_input_tokens"`
+		Ephemeral1h int64 `json:"ephemeral_1h_input_tokens"`
+	} `json:"cache_creation"`
+	OutputTokensDetails *struct {
+		ThinkingTokens int64 `json:"thinking_tokens"`
+	} `json:"output_tokens_details"`
+}
+
+// content is a message's content: a plain string or an array of blocks.
+type content struct {
+	Text   string
+	IsText bool
+	Blocks []block
+}
+
+func (c *content) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return nil
+	}
+	switch b[0] {
+	case '"':
+		c.IsText = true
+		return json.Unmarshal(b, &c.Text)
+	case '[':
+		return json.Unmarshal(b, &c.Blocks)
+	}
+	return nil
+}
+
+type block struct {
+	Type      string          `json:"type"`
+	Text      string          `json:"text"`
+	Thinking  string          `json:"thinking"`
+	ID        string          `json:"id"`
+	Name      string          `json:"name"`
+	Input     json.RawMessage `json:"input"`
+	ToolUseID string          `json:"tool_use_id"`
+	Content   content         `json:"content"`
+	IsError   bool            `json:"is_error"`
+	Source    *imageSource    `json:"source"`
+}
+
+// maxInlineImage is the largest base64 image kept inline in a message part;
+// larger ones become a placeholder naming type and size.
+const maxInlineImage = 16 << 10
+
+type imageSource struct {
+	Type      string     `json:"type"`
+	MediaType string     `json:"media_type"`
+	Data      cappedData `json:"data"`
+}
+
+// cappedData keeps a JSON string only when it is small, and its size always.
+type cappedData struct {
+	Size int
+	Data string
+}
+
+func (d *cappedData) UnmarshalJSON(b []byte) error {
+	d.Size = len(b) - 2
+	if d.Size < 0 {
+		d.Size = 0
+	}
+	if len(b) <= maxInlineImage+2 && len(b) >= 2 && b[0] == '"' {
+		return json.Unmarshal(b, &d.Data)
+	}
+	return nil
+}
+
+// toolUseResult is the sibling of message on tool_result lines: a string on
+// errors, an object otherwise (we keep only the few fields we use).
+type toolUseResult struct {
+	Str    string
+	IsStr  bool
+	Status string
+	// AgentID links a Task/Agent result to the subagent it ran.
+	AgentID         string
+	TotalDurationMs float64
+	Interrupted     bool
+}
+
+func (t *toolUseResult) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return nil
+	}
+	switch b[0] {
+	case '"':
+		t.IsStr = true
+		return json.Unmarshal(b, &t.Str)
+	case '{':
+		var o struct {
+			Status          string  `json:"status"`
+			AgentID         string  `json:"agentId"`
+			TotalDurationMs float64 `json:"totalDurationMs"`
+			Interrupted     bool    `json:"interrupted"`
+		}
+		if err := json.Unmarshal(b, &o); err != nil {
+			return nil // a shape we do not know: ignore, not fatal
+		}
+		t.Status, t.AgentID, t.TotalDurationMs, t.Interrupted = o.Status, o.AgentID, o.TotalDurationMs, o.Interrupted
+	}
+	return nil
+}
+
+type progressData struct {
+	Type    string `json:"type"`
+	AgentID string `json:"agentId"`
+	Prompt  string `json:"prompt"`
+	// hook_progress
+	HookEvent string `json:"hookEvent"`
+}
+
+// sysContent is a system record's content: usually a string.
+type sysContent struct{ Text string }
+
+func (s *sysContent) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		_ = json.Unmarshal(b, &s.Text)
+	}
+	return nil
+}
+
+type compactMeta struct {
+	Trigger    string  `json:"trigger"`
+	PreTokens  int64   `json:"preTokens"`
+	PostTokens int64   `json:"postTokens"`
+	DurationMs float64 `json:"durationMs"`
+}
+
+type apiError struct {
+	Status int `json:"status"`
+	Error  *struct {
+		Type  string `json:"type"`
+		Error *struct {
+			Type    string `json:"type"`
+			Message string `json:"message"`
+		} `json:"error"`
+	} `json:"error"`
+}
+
+type attachment struct {
+	Type         string          `json:"type"`
+	SystemPrompt json.RawMessage `json:"systemPrompt"`
+	Tools        json.RawMessage `json:"tools"`
+}
+
+type requestShape struct {
+	System json.RawMessage `json:"system"`
+	Tools  json.RawMessage `json:"tools"`
+}
+
+// parseLine decodes one transcript line. It never panics; a line that is not
+// a JSON object yields an error.
+func parseLine(line []byte) (*record, error) {
+	var r record
+	if err := json.Unmarshal(line, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// parseTime parses the transcript's ISO-8601 timestamps; zero on failure.
+func parseTime(s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// looksLikeUUID reports whether s has the 8-4-4-4-12 shape of a session id.
+func looksLikeUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// promptKind classifies the text of a user line.
+type promptKind int
+
+const (
+	notPrompt    promptKind = iota
+	realPrompt              // typed (or injected) user prompt: opens a turn
+	commandLine             // <command-name>… wrapper: a turn only if the model answers
+	interruption            // [Request interrupted by user…]
+)
+
+func classifyUserText(s string) promptKind {
+	t := strings.TrimLeft(s, " \t\r\n")
+	switch {
+	case strings.HasPrefix(t, "[Request interrupted by user"):
+		return interruption
+	case strings.HasPrefix(t, "<local-command-"):
+		return notPrompt
+	case strings.HasPrefix(t, "<command-name>"), strings.HasPrefix(t, "<command-message>"):
+		return commandLine
+	}
+	return realPrompt
+}
