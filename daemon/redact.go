@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -43,7 +42,7 @@ var builtinRules = []secretRule{
 	{name: "url-credentials", literal: []string{"://"},
 		re: regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.\-]*://)[^/\s:@"'\\]+:[^/\s@"'\\]+@`), repl: "${1}[REDACTED]@"},
 	{name: "secret-assignment", literal: []string{"secret", "password", "passwd", "token", "api_key", "apikey", "access_key", "private_key"}, fold: true,
-		re: regexp.MustCompile(`(?i)\b([A-Z0-9_]*(?:SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|APIKEY|ACCESS_KEY|PRIVATE_KEY)[A-Z0-9_]*)(\s*[=:]\s*)["']?([^\s"'\\,;]{4,})`), repl: "${1}${2}[REDACTED]"},
+		re: regexp.MustCompile(`(?i)\b([A-Z0-9_]*(?:SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|APIKEY|ACCESS_KEY|PRIVATE_KEY)[A-Z0-9_]*)(\\?["']?\s*[=:]\s*\\?["']?)([^\s"'\\,;{}\[\]]*[A-Za-z_\-/+][^\s"'\\,;{}\[\]]{3,})`), repl: "${1}${2}[REDACTED]"},
 }
 
 // contentKeys are the span attributes that carry prompts, responses and tool
@@ -178,5 +177,3 @@ func (r *Redactor) capString(s string) string {
 }
 
 func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
-
-var _ = bytes.Equal

@@ -1,0 +1,99 @@
+package daemon
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/installer/config"
+)
+
+func TestRedactorMasksSecrets(t *testing.T) {
+	r, err := NewRedactor(&config.Config{Redact: []string{`ACME-[0-9]{6}`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ in, secret string }{
+		{"key sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789", "sk-ant-api03-AbCdEfGh"},
+		{"export OPENAI_API_KEY=sk-proj-abcdefghijklmnopqrstuvwxyz123456", "sk-proj-abcdefghij"},
+		{"aws AKIAIOSFODNN7EXAMPLE here", "AKIAIOSFODNN7EXAMPLE"},
+		{"token ghp_abcdefghijklmnopqrstuvwxyz0123456789AB", "ghp_abcdefghijklmnop"},
+		{"slack xoxb-123456789012-abcdefghij", "xoxb-123456789012"},
+		{"google AIzaSyA1234567890abcdefghijklmnopqrstuv", "AIzaSyA1234567890"},
+		{"Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc", "eyJhbGciOiJIUzI1NiJ9"},
+		{"clone https://user:hunter2@github.com/x.git", "hunter2"},
+		{"DB_PASSWORD=correct-horse-battery", "correct-horse"},
+		{"\"client_secret\": \"s3cr3tvalue\"", "s3cr3tvalue"},
+		{"-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\n-----END RSA PRIVATE KEY-----", "MIIEpAIBAAKCAQEA"},
+		{"internal ticket ACME-123456", "ACME-123456"},
+	}
+	for _, tt := range tests {
+		got := r.String(tt.in)
+		if strings.Contains(got, tt.secret) || !strings.Contains(got, "REDACTED") {
+			t.Errorf("String(%q) = %q: secret %q survived", tt.in, got, tt.secret)
+		}
+	}
+	for _, clean := range []string{`"usage":{"input_tokens":1234,"cache_read_input_tokens":35110,"output_tokens_details":{"thinking_tokens":12}}`,
+		`{"stop_reason":"max_tokens"}`, "go build ./...", "the token count was 42", "see https://example.com/docs", "task-123"} {
+		if got := r.String(clean); got != clean {
+			t.Errorf("String(%q) = %q: changed clean text", clean, got)
+		}
+	}
+}
+
+func TestRedactJSONStaysValid(t *testing.T) {
+	r, _ := NewRedactor(&config.Config{})
+	in := `{"tool_input":{"command":"curl -H 'Authorization: Bearer abcdefghijklmnopqrstuvwxyz' https://u:p4ssw0rd@h/x"},"tool_response":{"stdout":"AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"}}`
+	out := r.RedactJSON([]byte(in))
+	if !json.Valid(out) {
+		t.Fatalf("invalid JSON: %s", out)
+	}
+	for _, s := range []string{"abcdefghijklmnopqrstuvwxyz", "p4ssw0rd", "wJalrXUtnFEMI"} {
+		if strings.Contains(string(out), s) {
+			t.Errorf("%q survived in %s", s, out)
+		}
+	}
+}
+
+func TestMetadataModeDropsContent(t *testing.T) {
+	r, _ := NewRedactor(&config.Config{Content: "metadata", MaxAttributeBytes: 1 << 10})
+	out := r.RedactJSON([]byte(`{"session_id":"s","prompt":"my secret plan","tool_input":{"a":1}}`))
+	if strings.Contains(string(out), "secret plan") || !strings.Contains(string(out), `"session_id":"s"`) {
+		t.Fatalf("payload = %s", out)
+	}
+	sp := genai.Span{Attrs: []attribute.KeyValue{
+		attribute.String("gen_ai.input.messages", "[...]"),
+		attribute.String("gen_ai.tool.call.result", "out"),
+		attribute.String("gen_ai.tool.name", "Bash"),
+		attribute.Int("gen_ai.usage.input_tokens", 3),
+	}}
+	r.Span(&sp)
+	if len(sp.Attrs) != 2 || sp.Attrs[0].Key != "gen_ai.tool.name" {
+		t.Fatalf("attrs = %v", sp.Attrs)
+	}
+}
+
+func TestAttributeCapTruncatesWithMarker(t *testing.T) {
+	r, _ := NewRedactor(&config.Config{MaxAttributeBytes: 10})
+	sp := genai.Span{Attrs: []attribute.KeyValue{attribute.String("k", "ééééééééééééé")}}
+	r.Span(&sp)
+	v := sp.Attrs[0].Value.AsString()
+	if !strings.Contains(v, "…[truncated ") || !strings.HasPrefix(v, "ééééé") || len(v) > 40 {
+		t.Fatalf("capped = %q", v)
+	}
+}
+
+func FuzzRedactJSON(f *testing.F) {
+	r, _ := NewRedactor(&config.Config{})
+	f.Add([]byte(`{"a":"sk-ant-xxxxxxxxxxxxxxxxxxxxxxxx"}`))
+	f.Add([]byte(`{"u":"https://a:b@c"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		out := r.RedactJSON(b)
+		if json.Valid(b) && !json.Valid(out) {
+			t.Fatalf("redaction broke JSON: %s -> %s", b, out)
+		}
+	})
+}
