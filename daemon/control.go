@@ -95,6 +95,7 @@ func (d *Daemon) Flush(ctx context.Context) FlushResult {
 	if err := d.ingest.drainInbox(); err != nil {
 		d.log.Warn("inbox drain during flush", "err", err)
 	}
+	d.disc.rescanNow(ctx)
 	if err := d.sess.flush(ctx); err != nil {
 		return FlushResult{Message: "transcripts not fully read: " + err.Error()}
 	}

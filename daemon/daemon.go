@@ -38,9 +38,12 @@ type Settings struct {
 	TickInterval   time.Duration // session actors' periodic step (1s)
 	InboxInterval  time.Duration // inbox re-scan while running (2s)
 	ExportBackoff  Backoff
-	ExportBatch    int   // spans per request (512)
-	ExportMaxBytes int   // bytes per request before gzip (4 MiB)
-	SinkMaxBytes   int64 // file sink rotation size (64 MiB)
+	Discover       []DiscoverRoot // transcript folders watched even without hooks
+	DiscoverWindow time.Duration  // discover files modified this recently at start (1h)
+	RescanInterval time.Duration  // periodic discovery rescan (30s)
+	ExportBatch    int            // spans per request (512)
+	ExportMaxBytes int            // bytes per request before gzip (4 MiB)
+	SinkMaxBytes   int64          // file sink rotation size (64 MiB)
 }
 
 // Daemon is the running daemon. Create with New, then Start and Shutdown.
@@ -52,6 +55,7 @@ type Daemon struct {
 	ingest  *ingest
 	sess    *sessions
 	fwd     *forwarder
+	disc    *discovery
 	started time.Time
 
 	wg     sync.WaitGroup
@@ -83,6 +87,12 @@ func New(set Settings) (*Daemon, error) {
 	}
 	if set.SinkMaxBytes <= 0 {
 		set.SinkMaxBytes = 64 << 20
+	}
+	if set.DiscoverWindow <= 0 {
+		set.DiscoverWindow = time.Hour
+	}
+	if set.RescanInterval <= 0 {
+		set.RescanInterval = 30 * time.Second
 	}
 	set.ExportBackoff = set.ExportBackoff.withDefaults()
 	return &Daemon{set: set, log: set.Logger}, nil
@@ -144,6 +154,8 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.goRun(func() { d.fwd.run(runCtx) })
 	d.goRun(func() { d.ingest.runInbox(runCtx) })
 	d.goRun(func() { d.server.serve(d.handle) })
+	d.disc = newDiscovery(d.set, d.sess, d.ingest.ignoredDir)
+	d.goRun(func() { d.disc.run(runCtx) })
 	d.log.Info("weave-agentd started", "version", d.set.Version, "socket", d.set.Paths.Socket,
 		"target", targetLabel(d.set.Target), "spool", d.set.Paths.Spool)
 	return nil

@@ -497,3 +497,34 @@ func TestExcludedProjectIsNeverSpooled(t *testing.T) {
 		t.Fatalf("excluded project spooled: %+v", st.Counters)
 	}
 }
+
+func TestTranscriptWithoutHooksIsDiscovered(t *testing.T) {
+	srv := newFakeOTLP(t)
+	home := t.TempDir()
+	root := filepath.Join(home, "claude", "projects")
+	proj := filepath.Join(root, "-home-me-proj")
+	os.MkdirAll(proj, 0o700)
+	ignoredProj := filepath.Join(root, "-home-me-private")
+	os.MkdirAll(ignoredProj, 0o700)
+	os.MkdirAll(filepath.Join(home, "private"), 0o700)
+	os.WriteFile(filepath.Join(home, "private", ".weave-agentd-ignore"), nil, 0o600)
+
+	writeTranscript(t, filepath.Join(proj, "s-untrusted.jsonl"), `{"cwd":"/home/me/proj"}`, "l2")
+	writeTranscript(t, filepath.Join(proj, "agent-a1.jsonl"), "subagent file: found by its session's builder, not as a session")
+	writeTranscript(t, filepath.Join(ignoredProj, "s-private.jsonl"), fmt.Sprintf(`{"cwd":%q}`, filepath.Join(home, "private")))
+	td := startTestDaemon(t, home, config.Target{URL: srv.URL}, func(s *Settings) {
+		s.Discover = []DiscoverRoot{{Agent: genai.AgentClaudeCode, Dir: root}}
+	})
+	if res := td.flush(t, 5*time.Second); !res.Done {
+		t.Fatalf("flush: %+v", res)
+	}
+	got := srv.accepted()
+	if got["l2"] != 1 || len(got) != 2 {
+		t.Fatalf("received %v", got)
+	}
+	writeTranscript(t, filepath.Join(proj, "s-untrusted.jsonl"), "l3")
+	td.flush(t, 5*time.Second)
+	if got := srv.accepted(); got["l3"] != 1 || got["l2"] != 1 {
+		t.Fatalf("after append: %v", got)
+	}
+}

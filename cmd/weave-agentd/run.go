@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
 	"github.com/weave-agentd/weave-agentd/daemon"
+	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/hooks"
 	"github.com/weave-agentd/weave-agentd/installer/config"
 )
@@ -60,6 +62,7 @@ func runOnce(ctx context.Context, e *env) (bool, error) {
 	d, err := daemon.New(daemon.Settings{
 		Paths: paths, Config: cfg, Target: target, Logger: log, Version: version,
 		Builders: defaultBuilders(e.Getenv, log),
+		Discover: []daemon.DiscoverRoot{{Agent: genai.AgentClaudeCode, Dir: filepath.Join(claudeHome(e.Getenv), "projects")}},
 	})
 	if err != nil {
 		return false, err
