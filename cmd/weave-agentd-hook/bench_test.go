@@ -94,4 +94,3 @@ func BenchmarkHookProcess(b *testing.B) {
 		runProcesses(b, []string{"WEAVE_AGENTD_HOME=" + home}, bin, "claude")
 	})
 }
-
