@@ -103,9 +103,21 @@ func (b *Builder) Take() []genai.Span {
 }
 
 // Idle reports whether no turn is open.
+// A subagent still running or a tool call waiting for its hook also keeps
+// the session busy, since only Tick can finish them.
 func (b *Builder) Idle() bool {
 	for _, t := range b.st.Turns {
 		if !t.Closed {
+			return false
+		}
+		for _, tc := range t.Th.Pending {
+			if tc.Done {
+				return false
+			}
+		}
+	}
+	for _, a := range b.st.Agents {
+		if !a.Done && (a.Linked || len(a.Buffer) > 0) {
 			return false
 		}
 	}

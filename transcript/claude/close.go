@@ -12,7 +12,7 @@ const (
 	// a background subagent) still land in the right trace.
 	maxClosedTurns = 16
 	// maxEmitted span ids are remembered to refuse emitting one twice.
-	maxEmitted = 4096
+	maxEmitted = 1024
 	// rescanEvery is how often (daemon time) subagent files are looked for.
 	rescanEvery = 2 * time.Second
 )
@@ -22,6 +22,17 @@ const (
 // follows once its foreground subagents are done.
 func (b *Builder) finishTurn(t *turn, cancel bool, ts time.Time) {
 	if t.Done {
+		// Already over (closed by idle timeout or Stop): late lines may
+		// have added responses and tool calls; complete those.
+		t.Ending = false
+		c := b.mainCtx(t)
+		b.flushThread(c)
+		if cancel {
+			if ts.IsZero() {
+				ts = t.End
+			}
+			b.cancelPending(c, ts)
+		}
 		return
 	}
 	t.Done = true
@@ -143,6 +154,10 @@ func (b *Builder) tick(now time.Time) {
 
 	for _, t := range b.st.Turns {
 		if t.Closed {
+			// Late responses under a closed turn: complete them once quiet.
+			if len(t.Th.Open) > 0 && now.Sub(t.SeenAt) >= b.opts.StopWait {
+				b.flushThread(b.mainCtx(t))
+			}
 			continue
 		}
 		if t.SeenAt.IsZero() {
@@ -174,7 +189,8 @@ func (b *Builder) tick(now time.Time) {
 }
 
 // prune forgets the oldest closed turns beyond maxClosedTurns, and the
-// Agent tool calls that belonged to them.
+// Agent tool calls that belonged to them. Turns still holding a tool call
+// without result or a running subagent are kept, up to four times as many.
 func (b *Builder) prune() {
 	closed := 0
 	for _, t := range b.st.Turns {
@@ -186,23 +202,32 @@ func (b *Builder) prune() {
 		return
 	}
 	drop := closed - maxClosedTurns
+	hard := max(0, closed-4*maxClosedTurns)
 	kept := b.st.Turns[:0]
 	for _, t := range b.st.Turns {
-		if drop > 0 && t.Closed && t.Key != b.st.Cur && len(t.Th.Pending) == 0 && !b.hasOpenAgents(t) {
-			drop--
-			delete(b.turnIdx, t.Key)
-			for id, at := range b.st.AgentTools {
-				if at.Turn == t.Key && at.Session == t.Session {
-					if a := b.agentIdx[at.Agent]; a == nil || a.Done {
-						delete(b.st.AgentTools, id)
-					}
-				}
+		if drop > 0 && t.Closed && t.Key != b.st.Cur {
+			clean := len(t.Th.Pending) == 0 && !b.hasOpenAgents(t)
+			if clean || hard > 0 {
+				drop--
+				hard--
+				b.forgetTurn(t)
+				continue
 			}
-			continue
 		}
 		kept = append(kept, t)
 	}
 	b.st.Turns = kept
+}
+
+func (b *Builder) forgetTurn(t *turn) {
+	delete(b.turnIdx, t.Key)
+	for id, at := range b.st.AgentTools {
+		if at.Turn == t.Key && at.Session == t.Session {
+			if a := b.agentIdx[at.Agent]; a == nil || a.Done {
+				delete(b.st.AgentTools, id)
+			}
+		}
+	}
 }
 
 func (b *Builder) hasOpenAgents(t *turn) bool {

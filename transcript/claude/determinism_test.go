@@ -2,7 +2,6 @@ package claude
 
 import (
 	"fmt"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -102,37 +101,23 @@ func checkNoDuplicates(t testing.TB, spans []genai.Span) {
 
 func TestDeterminismSplit(t *testing.T) {
 	fx := fixturesDir(t)
-	cases := []struct {
-		name  string
-		main  string
-		every bool // split at every boundary (else ~40 sampled ones)
-	}{
-		{"2.1.291", "claude-code/forgelore-hooks-v2.1.289-291/2.1.291/transcript.jsonl", true},
-		{"short", "claude-code/spotter-v2.1.38-39/short.jsonl", true},
-		{"tool_heavy", "claude-code/spotter-v2.1.38-39/tool_heavy.jsonl", true},
-		{"subagent", "claude-code/spotter-v2.1.38-39/subagent.jsonl", true},
-		{"rewind", "synthetic/claude-code-log_dag_compact_after_rewind.jsonl", true},
-		{"1.0.98", "claude-code/claude-code-viewer-v1.0.98/fe5e1c67-53e7-4862-81ae-d0e013e3270b.jsonl", false},
-		{"2.1.39", "claude-code/spotter-v2.1.38-39/4d5611e5-241a-462a-8d15-5122611a9569.jsonl", false},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			main := filepath.Join(fx, tc.main)
-			feed := fixtureFeed(t, main)
-			opts := Options{TranscriptPath: main}
-			ref := runFeed("s", opts, feed)
+	for _, gc := range goldenCases {
+		t.Run(gc.name, func(t *testing.T) {
+			session, opts, feed := loadCase(t, fx, gc)
+			ref := runFeed(session, opts, feed)
 			checkNoDuplicates(t, ref)
 			want := canonical(ref)
 			// Same input twice: same spans.
-			if got := canonical(runFeed("s", opts, feed)); strings.Join(got, "") != strings.Join(want, "") {
+			if got := canonical(runFeed(session, opts, feed)); strings.Join(got, "") != strings.Join(want, "") {
 				t.Fatal("two runs over the same input differ")
 			}
+			// Persist and restore at every line boundary (sampled on big files).
 			step := 1
-			if !tc.every {
-				step = max(1, len(feed)/40)
+			if len(feed) > 200 {
+				step = len(feed)/60 + 1
 			}
 			for k := 0; k <= len(feed); k += step {
-				got := runSplit(t, "s", opts, feed, k)
+				got := runSplit(t, session, opts, feed, k)
 				checkNoDuplicates(t, got)
 				if g := canonical(got); strings.Join(g, "") != strings.Join(want, "") {
 					t.Fatalf("split at line %d: %d spans differ from the %d of one run:\n%s", k, len(g), len(want), firstDiff(want, g))
@@ -140,6 +125,69 @@ func TestDeterminismSplit(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFeedOrder: lines of the main and subagent files interleaved as they
+// were written (live tailing) give the same spans as file after file
+// (backfill).
+func TestFeedOrder(t *testing.T) {
+	fx := fixturesDir(t)
+	for _, gc := range goldenCases {
+		t.Run(gc.name, func(t *testing.T) {
+			session, opts, feed := loadCase(t, fx, gc)
+			want := canonical(runFeed(session, opts, feed))
+			live := byTimestamp(feed)
+			got := canonical(runFeed(session, opts, live))
+			if strings.Join(got, "") != strings.Join(want, "") {
+				t.Fatalf("interleaved feed: %d spans, backfill: %d:\n%s", len(got), len(want), firstDiff(want, got))
+			}
+		})
+	}
+}
+
+// byTimestamp merges the files of a feed by line timestamp, keeping each
+// file's own order (lines without a timestamp follow their predecessor).
+func byTimestamp(feed []feedLine) []feedLine {
+	type cursor struct {
+		lines []feedLine
+		ts    []time.Time
+	}
+	var order []string
+	files := map[string]*cursor{}
+	for _, f := range feed {
+		c := files[f.path]
+		if c == nil {
+			c = &cursor{}
+			files[f.path] = c
+			order = append(order, f.path)
+		}
+		var ts time.Time
+		if r, err := parseLine(f.line); err == nil {
+			ts = parseTime(r.Timestamp)
+		}
+		if ts.IsZero() && len(c.ts) > 0 {
+			ts = c.ts[len(c.ts)-1]
+		}
+		c.lines = append(c.lines, f)
+		c.ts = append(c.ts, ts)
+	}
+	var out []feedLine
+	for len(out) < len(feed) {
+		best := ""
+		for _, p := range order {
+			c := files[p]
+			if len(c.lines) == 0 {
+				continue
+			}
+			if best == "" || c.ts[0].Before(files[best].ts[0]) {
+				best = p
+			}
+		}
+		c := files[best]
+		out = append(out, c.lines[0])
+		c.lines, c.ts = c.lines[1:], c.ts[1:]
+	}
+	return out
 }
 
 func firstDiff(want, got []string) string {

@@ -1,6 +1,7 @@
 package claude
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -181,23 +182,18 @@ func short(s string, n int) string {
 	return s
 }
 
-// messageText extracts the text of the first message's parts (for display).
+// messageText joins the text parts of a messages attribute (for display).
 func messageText(js string) string {
+	var msgs []genai.Message
+	if json.Unmarshal([]byte(js), &msgs) != nil {
+		return js
+	}
 	var out []string
-	for _, key := range []string{`"content":"`} {
-		rest := js
-		for {
-			i := strings.Index(rest, key)
-			if i < 0 {
-				break
+	for _, m := range msgs {
+		for _, p := range m.Parts {
+			if p.Content != "" {
+				out = append(out, p.Content)
 			}
-			rest = rest[i+len(key):]
-			j := 0
-			for j < len(rest) && !(rest[j] == '"' && (j == 0 || rest[j-1] != '\\')) {
-				j++
-			}
-			out = append(out, rest[:j])
-			rest = rest[j:]
 		}
 	}
 	return strings.Join(out, " ")

@@ -15,9 +15,17 @@ import (
 // directory holding go.mod), or skips the test when it is absent.
 func fixturesDir(t testing.TB) string {
 	t.Helper()
+	fx, ok := fixturesDirOK()
+	if !ok {
+		t.Skipf("fixtures absent (%s)", fx)
+	}
+	return fx
+}
+
+func fixturesDirOK() (string, bool) {
 	dir, err := os.Getwd()
 	if err != nil {
-		t.Skip("no working directory")
+		return "", false
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
@@ -25,15 +33,15 @@ func fixturesDir(t testing.TB) string {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Skip("go.mod not found")
+			return "go.mod not found", false
 		}
 		dir = parent
 	}
 	fx := filepath.Join(dir, "..", "shared", "fixtures")
 	if _, err := os.Stat(fx); err != nil {
-		t.Skipf("fixtures absent (%s)", fx)
+		return fx, false
 	}
-	return fx
+	return fx, true
 }
 
 // readLines returns the complete lines of a file.

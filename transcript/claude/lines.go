@@ -96,7 +96,7 @@ func (b *Builder) touchTurn(t *turn, ts time.Time, extend bool) {
 
 // endCheck completes a turn whose final response was followed by another record.
 func (b *Builder) endCheck() {
-	if t := b.cur(); t != nil && t.Ending && !t.Done {
+	if t := b.cur(); t != nil && t.Ending {
 		b.finishTurn(t, false, time.Time{})
 	}
 }
@@ -343,7 +343,7 @@ func (b *Builder) mainAssistant(r *record, ts time.Time) {
 		}
 		t = b.openTurn(key, r, ts)
 	}
-	if t.Ending && id != t.Th.LastMsg && !t.Done {
+	if t.Ending && id != t.Th.LastMsg {
 		b.finishTurn(t, false, time.Time{})
 	}
 	if !t.Closed {
@@ -360,11 +360,11 @@ func (b *Builder) mainAssistant(r *record, ts time.Time) {
 		t.ErrorType = "api_error"
 		t.StatusMsg = strings.Join(t.Th.Answer, "\n")
 	}
-	if t.Done {
-		return
-	}
 	if isFinal(t.Th.Finish) && len(t.Th.Pending) == 0 {
 		t.Ending = true
+	}
+	if t.Done {
+		return
 	}
 	if !t.StopAt.IsZero() && t.StopText != "" && answerMatches(t.Th.Answer, t.StopText) {
 		b.finishTurn(t, false, time.Time{})
@@ -402,16 +402,15 @@ func (b *Builder) mainSystem(r *record, ts time.Time) {
 		if m := r.CompactMetadata; m != nil {
 			cmp.Trigger, cmp.PreTokens, cmp.PostTokens, cmp.DurationMs = m.Trigger, m.PreTokens, m.PostTokens, m.DurationMs
 		}
-		if t != nil && !t.Closed && !(t.Done && t.Ending) {
+		// Mid-turn (the model was using tools, or the turn is a /compact
+		// command with no response yet): the compaction belongs to this turn.
+		// After a final answer it was triggered by the next prompt.
+		if t != nil && !t.Done && !t.Ending && (t.Th.HasTool || len(t.Th.Pending) > 0 || t.Th.LastMsg == "") {
 			t.Compactions = append(t.Compactions, cmp)
-			b.touchTurn(t, ts, !t.Done)
+			b.touchTurn(t, ts, true)
 		} else {
 			b.endCheck()
-			if t = b.cur(); t != nil && !t.Done {
-				t.Compactions = append(t.Compactions, cmp)
-			} else {
-				b.st.Compact = cmp
-			}
+			b.st.Compact = cmp
 		}
 		b.linkCompactions()
 		return

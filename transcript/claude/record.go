@@ -228,13 +228,180 @@ type requestShape struct {
 }
 
 // parseLine decodes one transcript line. It never panics; a line that is not
-// a JSON object yields an error.
+// a JSON object yields an error. Only the members the builder uses are
+// decoded, and the big ones only for the record types that need them.
 func parseLine(line []byte) (*record, error) {
 	var r record
-	if err := json.Unmarshal(line, &r); err != nil {
+	var msg, tur, data, cont, cmeta, apiErr, att, shape []byte
+	err := eachField(line, func(k, v []byte) {
+		switch string(k) {
+		case "type":
+			r.Type = jstr(v)
+		case "subtype":
+			r.Subtype = jstr(v)
+		case "uuid":
+			r.UUID = jstr(v)
+		case "parentUuid":
+			if len(v) > 0 && v[0] == '"' {
+				s := jstr(v)
+				r.ParentUUID = &s
+			}
+		case "logicalParentUuid":
+			r.LogicalParentUUID = jstr(v)
+		case "isSidechain":
+			r.IsSidechain = jbool(v)
+		case "agentId":
+			r.AgentID = jstr(v)
+		case "sessionId":
+			r.SessionID = jstr(v)
+		case "timestamp":
+			r.Timestamp = jstr(v)
+		case "version":
+			r.Version = jstr(v)
+		case "promptId":
+			r.PromptID = jstr(v)
+		case "isMeta":
+			r.IsMeta = jbool(v)
+		case "isCompactSummary":
+			r.IsCompactSummary = jbool(v)
+		case "isApiErrorMessage":
+			r.IsAPIErrorMessage = jbool(v)
+		case "requestId":
+			r.RequestID = jstr(v)
+		case "cwd":
+			r.Cwd = jstr(v)
+		case "gitBranch":
+			r.GitBranch = jstr(v)
+		case "permissionMode":
+			r.PermissionMode = jstr(v)
+		case "entrypoint":
+			r.Entrypoint = jstr(v)
+		case "apiBlockIndex":
+			if len(v) > 0 && v[0] >= '0' && v[0] <= '9' {
+				n := jint(v)
+				r.APIBlockIndex = &n
+			}
+		case "parentToolUseID":
+			r.ParentToolUseID = jstr(v)
+		case "toolUseID":
+			r.ToolUseID = jstr(v)
+		case "level":
+			r.Level = jstr(v)
+		case "durationMs":
+			r.DurationMs = jfloat(v)
+		case "retryAttempt":
+			r.RetryAttempt = jint(v)
+		case "operation":
+			r.Operation = jstr(v)
+		case "message":
+			msg = v
+		case "toolUseResult":
+			tur = v
+		case "data":
+			data = v
+		case "content":
+			cont = v
+		case "compactMetadata":
+			cmeta = v
+		case "error":
+			apiErr = v
+		case "attachment":
+			att = v
+		case "shape":
+			shape = v
+		}
+	})
+	if err != nil {
 		return nil, err
 	}
+	switch r.Type {
+	case "user", "assistant":
+		if isObject(msg) {
+			r.Message = new(message)
+			if err := json.Unmarshal(msg, r.Message); err != nil {
+				return nil, err
+			}
+		}
+		if r.Type == "user" && len(tur) > 0 {
+			r.ToolUseResult = parseToolUseResult(tur)
+		}
+	case "progress":
+		if isObject(data) {
+			r.Data = new(progressData)
+			_ = eachField(data, func(k, v []byte) {
+				switch string(k) {
+				case "type":
+					r.Data.Type = jstr(v)
+				case "agentId":
+					r.Data.AgentID = jstr(v)
+				case "hookEvent":
+					r.Data.HookEvent = jstr(v)
+				}
+			})
+		}
+	case "system":
+		r.Content.Text = jstr(cont)
+		if isObject(cmeta) {
+			r.CompactMetadata = new(compactMeta)
+			_ = json.Unmarshal(cmeta, r.CompactMetadata)
+		}
+		if isObject(apiErr) {
+			r.APIError = new(apiError)
+			_ = json.Unmarshal(apiErr, r.APIError)
+		}
+	case "attachment":
+		if isObject(att) {
+			var typ string
+			_ = eachField(att, func(k, v []byte) {
+				if string(k) == "type" {
+					typ = jstr(v)
+				}
+			})
+			r.Attachment = &attachment{Type: typ}
+			if typ == "prompt_snapshot" {
+				_ = json.Unmarshal(att, r.Attachment)
+			}
+		}
+	case "api-request-shape":
+		if isObject(shape) {
+			r.Shape = new(requestShape)
+			_ = json.Unmarshal(shape, r.Shape)
+		}
+	}
 	return &r, nil
+}
+
+// maxResultString caps a string toolUseResult that is decoded (error texts
+// are short; a huge one is not an error message we classify).
+const maxResultString = 64 << 10
+
+// parseToolUseResult keeps the few members of toolUseResult we use,
+// skipping the (often large) rest.
+func parseToolUseResult(v []byte) *toolUseResult {
+	t := &toolUseResult{}
+	switch {
+	case len(v) > 0 && v[0] == '"':
+		t.IsStr = true
+		if len(v) <= maxResultString {
+			t.Str = jstr(v)
+		} else {
+			t.Str = jstr(append(append([]byte(nil), v[:maxResultString]...), '"'))
+		}
+	case isObject(v):
+		_ = eachField(v, func(k, val []byte) {
+			switch string(k) {
+			case "status":
+				t.Status = jstr(val)
+			case "agentId":
+				t.AgentID = jstr(val)
+			case "totalDurationMs":
+				t.TotalDurationMs = jfloat(val)
+			case "interrupted":
+				t.Interrupted = jbool(val)
+			}
+		})
+	}
+	return t
 }
 
 // parseTime parses the transcript's ISO-8601 timestamps; zero on failure.

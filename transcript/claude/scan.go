@@ -1,0 +1,194 @@
+package claude
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"unicode/utf8"
+)
+
+// A small JSON scanner: it walks the top level of an object and hands out
+// the raw bytes of each value without decoding them, so that the builder
+// decodes only the fields it uses. Large values it never needs (tool
+// results echoed in toolUseResult, subagent message copies in progress
+// records, file snapshots) are skipped at memchr speed instead of being
+// decoded. It never panics; malformed input yields errBadJSON.
+
+var errBadJSON = errors.New("malformed JSON")
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\r', '\n':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// skipString returns the index just past the string starting at b[i] == '"'.
+func skipString(b []byte, i int) (int, error) {
+	j := i + 1
+	for {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return 0, errBadJSON
+		}
+		q := j + k
+		n := 0
+		for p := q - 1; p > i && b[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q + 1, nil
+		}
+		j = q + 1
+	}
+}
+
+// skipValue returns the index just past the value starting at b[i].
+func skipValue(b []byte, i int) (int, error) {
+	if i >= len(b) {
+		return 0, errBadJSON
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); {
+			switch b[j] {
+			case '"':
+				e, err := skipString(b, j)
+				if err != nil {
+					return 0, err
+				}
+				j = e
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1, nil
+				}
+			}
+			j++
+		}
+		return 0, errBadJSON
+	default:
+		j := i
+		for j < len(b) {
+			switch b[j] {
+			case ',', '}', ']', ' ', '\t', '\r', '\n':
+				if j == i {
+					return 0, errBadJSON
+				}
+				return j, nil
+			}
+			j++
+		}
+		if j == i {
+			return 0, errBadJSON
+		}
+		return j, nil
+	}
+}
+
+// eachField calls fn for every top-level member of the object in b, with
+// the raw key (without quotes, escapes left as they are) and raw value.
+func eachField(b []byte, fn func(key, val []byte)) error {
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return errBadJSON
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		if skipWS(b, i+1) != len(b) {
+			return errBadJSON
+		}
+		return nil
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return errBadJSON
+		}
+		e, err := skipString(b, i)
+		if err != nil {
+			return err
+		}
+		key := b[i+1 : e-1]
+		i = skipWS(b, e)
+		if i >= len(b) || b[i] != ':' {
+			return errBadJSON
+		}
+		i = skipWS(b, i+1)
+		e, err = skipValue(b, i)
+		if err != nil {
+			return err
+		}
+		fn(key, b[i:e])
+		i = skipWS(b, e)
+		if i >= len(b) {
+			return errBadJSON
+		}
+		if b[i] == '}' {
+			if skipWS(b, i+1) != len(b) {
+				return errBadJSON
+			}
+			return nil
+		}
+		if b[i] != ',' {
+			return errBadJSON
+		}
+		i = skipWS(b, i+1)
+	}
+}
+
+// jstr decodes a JSON string value ("" for anything else).
+func jstr(v []byte) string {
+	if len(v) < 2 || v[0] != '"' {
+		return ""
+	}
+	inner := v[1 : len(v)-1]
+	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		ok := true
+		for _, c := range inner {
+			if c < 0x20 {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return string(inner)
+		}
+	}
+	var s string
+	if json.Unmarshal(v, &s) != nil {
+		return ""
+	}
+	return s
+}
+
+func jbool(v []byte) bool { return string(v) == "true" }
+
+func jint(v []byte) int {
+	n, err := strconv.Atoi(string(v))
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+func jfloat(v []byte) float64 {
+	f, err := strconv.ParseFloat(string(v), 64)
+	if err != nil {
+		return 0
+	}
+	return f
+}
+
+func isObject(v []byte) bool { return len(v) > 0 && v[0] == '{' }

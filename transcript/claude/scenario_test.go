@@ -1,0 +1,202 @@
+package claude
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/transcript"
+)
+
+// Synthetic transcripts: small, hand-written lines in the shapes of
+// FORMATS.md, for behaviour no fixture shows (hooks, background agents,
+// 2.0.x flat files, API errors, multi-block ≥2.1.97 responses).
+
+const sess = "11111111-2222-3333-4444-555555555555"
+
+var t0 = time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC)
+
+func at(sec float64) string {
+	return t0.Add(time.Duration(sec * float64(time.Second))).Format("2006-01-02T15:04:05.000Z")
+}
+
+type obj = map[string]any
+
+func js(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func env(typ, uuid string, sec float64, extra obj) obj {
+	m := obj{"type": typ, "uuid": uuid, "timestamp": at(sec), "sessionId": sess, "version": "2.1.300", "isSidechain": false}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return m
+}
+
+func prompt(uuid string, sec float64, text string, extra obj) []byte {
+	m := env("user", uuid, sec, extra)
+	m["message"] = obj{"role": "user", "content": text}
+	return js(m)
+}
+
+func use(in, out, cr, cc int) obj {
+	return obj{"input_tokens": in, "output_tokens": out, "cache_read_input_tokens": cr, "cache_creation_input_tokens": cc}
+}
+
+func asst(uuid string, sec float64, msgID string, stop any, u obj, block obj, extra obj) []byte {
+	m := env("assistant", uuid, sec, extra)
+	m["requestId"] = "req_" + msgID
+	m["message"] = obj{"id": msgID, "type": "message", "role": "assistant", "model": "claude-test-1",
+		"content": []any{block}, "stop_reason": stop, "usage": u}
+	return js(m)
+}
+
+func text(s string) obj     { return obj{"type": "text", "text": s} }
+func thinking(s string) obj { return obj{"type": "thinking", "thinking": s, "signature": "sig"} }
+func toolUse(id, name string, input obj) obj {
+	return obj{"type": "tool_use", "id": id, "name": name, "input": input}
+}
+
+func result(uuid string, sec float64, toolID string, content any, isErr bool, tur any, extra obj) []byte {
+	m := env("user", uuid, sec, extra)
+	m["message"] = obj{"role": "user", "content": []any{obj{"type": "tool_result", "tool_use_id": toolID, "content": content, "is_error": isErr}}}
+	if tur != nil {
+		m["toolUseResult"] = tur
+	}
+	return js(m)
+}
+
+func sys(uuid string, sec float64, subtype string, extra obj) []byte {
+	m := env("system", uuid, sec, extra)
+	m["subtype"] = subtype
+	return js(m)
+}
+
+func hookEv(name string, sec float64, payload obj) transcript.Event {
+	p := obj{"session_id": sess, "hook_event_name": name}
+	for k, v := range payload {
+		p[k] = v
+	}
+	return transcript.Event{Agent: genai.AgentClaudeCode, Name: name, ReceivedAt: t0.Add(time.Duration(sec * float64(time.Second))), Payload: js(p)}
+}
+
+// step is one input to a builder; at most one field is set.
+type step struct {
+	file string // relative to the test dir; "" = main transcript
+	line []byte
+	hook *transcript.Event
+	tick float64 // seconds after t0 (when > 0)
+	// expect, after this step, the names of the spans Take returns.
+	expect []string
+}
+
+func ln(b []byte) step                   { return step{line: b} }
+func sub(file string, b []byte) step     { return step{file: file, line: b} }
+func hk(ev transcript.Event) step        { return step{hook: &ev} }
+func tk(sec float64) step                { return step{tick: sec} }
+func want(names ...string) step          { return step{expect: append([]string{}, names...)} }
+
+type run struct {
+	b     *Builder
+	dir   string
+	spans []genai.Span
+}
+
+func newRun(t *testing.T, opts Options) *run {
+	dir := t.TempDir()
+	main := filepath.Join(dir, sess+".jsonl")
+	if err := os.WriteFile(main, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts.TranscriptPath = main
+	return &run{b: New(sess, opts), dir: dir}
+}
+
+// play runs the steps. Every span must be announced by a want step right
+// after the input that produced it (this checks freshness too).
+func (r *run) play(t *testing.T, steps []step) {
+	t.Helper()
+	var pending []genai.Span
+	for i, s := range steps {
+		switch {
+		case s.expect != nil:
+			var names []string
+			for _, sp := range pending {
+				names = append(names, sp.Name)
+			}
+			if strings.Join(names, "|") != strings.Join(s.expect, "|") {
+				t.Fatalf("step %d: got spans %q, want %q", i, names, s.expect)
+			}
+			pending = nil
+			continue
+		case s.line != nil:
+			p := r.b.st.Main
+			if s.file != "" {
+				p = filepath.Join(r.dir, s.file)
+			}
+			r.b.Line(p, s.line)
+		case s.hook != nil:
+			r.b.Hook(*s.hook)
+		case s.tick > 0:
+			r.b.Tick(t0.Add(time.Duration(s.tick * float64(time.Second))))
+		}
+		got := r.b.Take()
+		if len(pending) > 0 && len(got) > 0 || len(pending) > 0 {
+			var names []string
+			for _, sp := range pending {
+				names = append(names, sp.Name)
+			}
+			t.Fatalf("step %d: spans %q were not expected before it", i, names)
+		}
+		pending = got
+		r.spans = append(r.spans, got...)
+	}
+	if len(pending) > 0 {
+		var names []string
+		for _, sp := range pending {
+			names = append(names, sp.Name)
+		}
+		t.Fatalf("unexpected spans at the end: %q", names)
+	}
+	checkNoDuplicates(t, r.spans)
+}
+
+func (r *run) find(t *testing.T, name string) genai.Span {
+	t.Helper()
+	for _, s := range r.spans {
+		if s.Name == name {
+			return s
+		}
+	}
+	t.Fatalf("no span %q among %d", name, len(r.spans))
+	return genai.Span{}
+}
+
+func (r *run) byID(t *testing.T, id string) genai.Span {
+	t.Helper()
+	for _, s := range r.spans {
+		a := attrMap(s)
+		if a["gen_ai.tool.call.id"] == id || a["gen_ai.response.id"] == id || a["gen_ai.agent.id"] == id {
+			return s
+		}
+	}
+	t.Fatalf("no span for %q", id)
+	return genai.Span{}
+}
+
+func turnIDs(key string) (genai.TraceID, genai.SpanID) {
+	tr := genai.NewTraceID(genai.AgentClaudeCode, sess, key)
+	return tr, genai.NewSpanID(tr, genai.KindTurn, "turn")
+}
+
+var _ = fmt.Sprint
