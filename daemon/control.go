@@ -2,11 +2,15 @@ package daemon
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
 	"os"
 	"time"
+
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/weave-agentd/weave-agentd/hooks"
 	"github.com/weave-agentd/weave-agentd/spool"
@@ -76,6 +80,8 @@ func (d *Daemon) handle(_ net.Conn, req *hooks.Request) *hooks.Response {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		return okBody(d.Flush(ctx))
+	case hooks.OpCall:
+		return d.call(req.Method, req.Args)
 	default:
 		return &hooks.Response{Error: fmt.Sprintf("unknown operation %q (is the daemon older than this client? run 'weave-agentd restart')", req.Op)}
 	}
@@ -148,4 +154,54 @@ func (d *Daemon) exportWarning() string {
 		msg += " Last error: " + truncate(st.LastError.Message, 160) + "."
 	}
 	return msg + " Run 'weave-agentd status' for details."
+}
+
+// DeadLetterView is one dead letter as `deadletters list` shows it.
+type DeadLetterView struct {
+	Seq    uint64    `json:"seq"`
+	Time   time.Time `json:"time"`
+	Reason string    `json:"reason"`
+	Span   string    `json:"span,omitempty"` // name
+	Trace  string    `json:"trace_id,omitempty"`
+	SpanID string    `json:"span_id,omitempty"`
+}
+
+// DeadLetterResult answers retry and drop.
+type DeadLetterResult struct {
+	Count int `json:"count"`
+}
+
+// call dispatches the named methods of OpCall.
+func (d *Daemon) call(method string, _ json.RawMessage) *hooks.Response {
+	switch method {
+	case "deadletters.list":
+		dls, err := d.store.DeadLetters(10000)
+		if err != nil {
+			return &hooks.Response{Error: err.Error()}
+		}
+		views := make([]DeadLetterView, 0, len(dls))
+		for _, dl := range dls {
+			v := DeadLetterView{Seq: dl.Seq, Time: dl.Time, Reason: dl.Reason}
+			var sp tracepb.Span
+			if len(dl.Span) > 0 && proto.Unmarshal(dl.Span, &sp) == nil {
+				v.Span, v.Trace, v.SpanID = sp.Name, hex.EncodeToString(sp.TraceId), hex.EncodeToString(sp.SpanId)
+			}
+			views = append(views, v)
+		}
+		return okBody(views)
+	case "deadletters.retry":
+		n, err := d.store.RetryDeadLetters(d.set.Now())
+		if err != nil {
+			return &hooks.Response{Error: err.Error()}
+		}
+		d.fwd.kick()
+		return okBody(DeadLetterResult{Count: n})
+	case "deadletters.drop":
+		n, err := d.store.DropDeadLetters()
+		if err != nil {
+			return &hooks.Response{Error: err.Error()}
+		}
+		return okBody(DeadLetterResult{Count: n})
+	}
+	return &hooks.Response{Error: fmt.Sprintf("unknown method %q (is the daemon older than this client? run 'weave-agentd restart')", method)}
 }

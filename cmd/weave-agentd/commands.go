@@ -70,9 +70,17 @@ func (e usageError) Error() string { return e.msg }
 func commands() []command {
 	return []command{
 		runCommand(),
+		installCommand(),
+		uninstallCommand(),
+		startCommand(),
+		stopCommand(),
+		restartCommand(),
+		hooksCommand(),
+		doctorCommand(),
 		hookCommand(),
 		statusCommand(),
 		flushCommand(),
+		deadlettersCommand(),
 		versionCommand(),
 	}
 }
@@ -115,7 +123,8 @@ func Main(ctx context.Context, args []string, e *env) int {
 	if c.Flags != nil {
 		opts = c.Flags(fs)
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	positional, err := parseInterleaved(fs, args[1:])
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printCommandHelp(e.Stdout, c)
 			return 0
@@ -123,7 +132,7 @@ func Main(ctx context.Context, args []string, e *env) int {
 		fmt.Fprintf(e.Stderr, "weave-agentd %s: %v\nUsage: weave-agentd %s %s\n", c.Name, err, c.Name, c.Usage)
 		return 2
 	}
-	err := c.Run(ctx, e, opts, fs.Args())
+	err = c.Run(ctx, e, opts, positional)
 	if err == nil {
 		return 0
 	}
@@ -141,6 +150,26 @@ func Main(ctx context.Context, args []string, e *env) int {
 	}
 	fmt.Fprintf(e.Stderr, "weave-agentd %s: %v\n", c.Name, err)
 	return 1
+}
+
+// parseInterleaved parses flags wherever they stand among the positional
+// arguments (`deadletters list --json` as well as `deadletters --json list`).
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		if args[0] == "--" {
+			return append(positional, args[1:]...), nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
 }
 
 func printHelp(w io.Writer) {

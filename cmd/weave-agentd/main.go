@@ -10,9 +10,11 @@ import (
 	"syscall"
 )
 
-func main() {
+func main() { os.Exit(process()) }
+
+// process runs one invocation with SIGINT/SIGTERM cancelling its context.
+func process() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := Main(ctx, os.Args[1:], newEnv())
-	stop()
-	os.Exit(code)
+	defer stop()
+	return Main(ctx, os.Args[1:], newEnv())
 }

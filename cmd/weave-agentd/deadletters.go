@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/weave-agentd/weave-agentd/daemon"
+	"github.com/weave-agentd/weave-agentd/hooks"
+)
+
+type deadlettersFlags struct{ json bool }
+
+func deadlettersCommand() command {
+	return command{
+		Name:  "deadletters",
+		Usage: "[list|retry|drop] [--json]",
+		Short: "inspect and act on spans the server rejected",
+		Long: `A span the server rejects for good (an HTTP 4xx other than 408 and 429) is
+isolated from its batch and kept as a dead letter with the server's reason,
+instead of being dropped silently. Spans an OTLP partial success reports as
+rejected are recorded with the count and the message.
+
+  weave-agentd deadletters list     show them (the default)
+  weave-agentd deadletters retry    put them back in the queue (after fixing the cause)
+  weave-agentd deadletters drop     delete them`,
+		Flags: func(fs *flag.FlagSet) any {
+			f := &deadlettersFlags{}
+			fs.BoolVar(&f.json, "json", false, "print JSON")
+			return f
+		},
+		Run: func(_ context.Context, e *env, opts any, args []string) error {
+			f := opts.(*deadlettersFlags)
+			action := "list"
+			if len(args) > 0 {
+				action = args[0]
+			}
+			if len(args) > 1 || (action != "list" && action != "retry" && action != "drop") {
+				return usageError{fmt.Sprintf("unknown action %q: want list, retry or drop", action)}
+			}
+			paths, err := hooks.ResolvePaths(e.Getenv)
+			if err != nil {
+				return err
+			}
+			resp, err := hooks.Call(paths.Socket, 10*time.Second, &hooks.Request{Op: hooks.OpCall, Method: "deadletters." + action})
+			if err != nil {
+				if resp == nil {
+					return noDaemon(paths, err)
+				}
+				return err
+			}
+			if f.json {
+				fmt.Fprintln(e.Stdout, string(resp.Body))
+				return nil
+			}
+			if action != "list" {
+				var r daemon.DeadLetterResult
+				_ = json.Unmarshal(resp.Body, &r)
+				verb := map[string]string{"retry": "queued again", "drop": "dropped"}[action]
+				fmt.Fprintf(e.Stdout, "%d dead letter(s) %s\n", r.Count, verb)
+				return nil
+			}
+			var views []daemon.DeadLetterView
+			if err := json.Unmarshal(resp.Body, &views); err != nil {
+				return fmt.Errorf("decode: %w", err)
+			}
+			if len(views) == 0 {
+				fmt.Fprintln(e.Stdout, "no dead letters")
+				return nil
+			}
+			tw := tabwriter.NewWriter(e.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "TIME\tSPAN\tTRACE\tREASON")
+			for _, v := range views {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.Time.Local().Format(time.DateTime), v.Span, v.Trace, v.Reason)
+			}
+			return tw.Flush()
+		},
+	}
+}
