@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/weave-agentd/weave-agentd/installer"
+)
+
+type hooksOpts struct {
+	claude, cursor bool
+	project        string
+}
+
+// register binds the flags to o, keeping what o already holds (the
+// subcommand's flags may be parsed in a second pass).
+func (o *hooksOpts) register(fs *flag.FlagSet) {
+	fs.BoolVar(&o.claude, "claude", o.claude, "Claude Code (settings.json)")
+	fs.BoolVar(&o.cursor, "cursor", o.cursor, "Cursor (hooks.json)")
+	fs.StringVar(&o.project, "project", o.project, "project `DIR` instead of your user settings (Claude Code: DIR/.claude/settings.local.json; Cursor: DIR/.cursor/hooks.json)")
+}
+
+func hooksCommand() command {
+	return command{
+		Name:  "hooks",
+		Usage: "install|uninstall|status [--claude] [--cursor] [--project DIR]",
+		Short: "register, remove or inspect only the agents' hook entries",
+		Long: `Edits only the agents' hook configs; the service and the config are left alone.
+
+  install    registers weave-agentd-hook for every event we use (for Claude Code, only those the
+             installed version knows: 'claude --version' is asked). Existing entries of ours are
+             replaced in place, also when they point at a binary that has moved.
+  uninstall  removes our entries, and only those.
+  status     shows, per agent, whether our hooks are registered, for which events, and whether
+             they run an existing weave-agentd-hook that is this install's. Exit 1 when a
+             selected (or installed) agent is not fully registered.
+
+Without --claude or --cursor, install acts on the agents found on this machine (~/.claude or
+$CLAUDE_CONFIG_DIR, ~/.cursor) and uninstall/status on both. The files keep every other key and
+hook; the previous version is saved as <file>.weave-agentd.bak; a file that is not valid JSON is
+refused and left untouched.
+
+Examples:
+  weave-agentd hooks status
+  weave-agentd hooks install --claude
+  weave-agentd hooks install --cursor --project ~/src/my-app    # that project only
+  weave-agentd hooks uninstall --claude`,
+		Flags: func(fs *flag.FlagSet) any {
+			o := &hooksOpts{}
+			o.register(fs)
+			return o
+		},
+		Run: func(ctx context.Context, e *env, opts any, args []string) error {
+			o := opts.(*hooksOpts)
+			if len(args) == 0 {
+				return usageError{"which one: install, uninstall or status?"}
+			}
+			sub := args[0]
+			// Flags may follow the subcommand: parse them into the same options.
+			fs := flag.NewFlagSet("hooks "+sub, flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			o.register(fs)
+			if err := fs.Parse(args[1:]); err != nil {
+				return usageError{err.Error()}
+			}
+			if fs.NArg() > 0 {
+				return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+			}
+			in, err := newInstaller(e)
+			if err != nil {
+				return err
+			}
+			ho := installer.HookOptions{Claude: o.claude, Cursor: o.cursor, Project: o.project}
+			switch sub {
+			case "install":
+				return in.HooksInstall(ctx, ho)
+			case "uninstall":
+				return in.HooksUninstall(ctx, ho)
+			case "status":
+				return hooksStatus(ctx, e, in, ho)
+			}
+			return usageError{fmt.Sprintf("unknown subcommand %q: want install, uninstall or status", sub)}
+		},
+	}
+}
+
+func hooksStatus(ctx context.Context, e *env, in *installer.Installer, o installer.HookOptions) error {
+	bad := false
+	var errs []error
+	for _, s := range in.HooksStatus(ctx, o) {
+		fmt.Fprintln(e.Stdout, s.Line())
+		if s.Err != nil {
+			errs = append(errs, s.Err)
+			continue
+		}
+		selected := o.Claude || o.Cursor || s.Installed
+		if selected && !s.Registered() {
+			bad = true
+		}
+	}
+	if len(errs) > 0 {
+		return &exitError{code: 1, err: errors.Join(errs...)}
+	}
+	if bad {
+		return silentExit(1)
+	}
+	return nil
+}
