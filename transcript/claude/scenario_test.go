@@ -100,11 +100,11 @@ type step struct {
 	expect []string
 }
 
-func ln(b []byte) step                   { return step{line: b} }
-func sub(file string, b []byte) step     { return step{file: file, line: b} }
-func hk(ev transcript.Event) step        { return step{hook: &ev} }
-func tk(sec float64) step                { return step{tick: sec} }
-func want(names ...string) step          { return step{expect: append([]string{}, names...)} }
+func ln(b []byte) step               { return step{line: b} }
+func sub(file string, b []byte) step { return step{file: file, line: b} }
+func hk(ev transcript.Event) step    { return step{hook: &ev} }
+func tk(sec float64) step            { return step{tick: sec} }
+func want(names ...string) step      { return step{expect: append([]string{}, names...)} }
 
 type run struct {
 	b     *Builder
