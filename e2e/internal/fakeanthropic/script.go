@@ -120,7 +120,7 @@ func (s *Server) classify(c *Call) Kind {
 
 // Classify is the built-in classification of a messages request.
 func Classify(r *MessagesRequest) Kind {
-	last := r.Last().Content.Text()
+	last := r.LastUserText()
 	for _, m := range compactMarkers {
 		if strings.Contains(last, m) {
 			return KindCompact

@@ -131,12 +131,23 @@ func (r *MessagesRequest) Last() Message {
 	return r.Messages[len(r.Messages)-1]
 }
 
-// ToolResults returns the tool_result blocks of the last message (the results
-// of the previous response's tool calls), or nil when the last message is a
-// plain user prompt.
+// LastUser returns the last message whose role is "user" (Claude Code 2.1.328
+// also puts role "system" messages into the list, for example the environment
+// block after the first prompt).
+func (r *MessagesRequest) LastUser() Message {
+	for i := len(r.Messages) - 1; i >= 0; i-- {
+		if r.Messages[i].Role == "user" {
+			return r.Messages[i]
+		}
+	}
+	return Message{}
+}
+
+// ToolResults returns the tool_result blocks of the last user message (the
+// results of the previous response's tool calls), or nil when it is a plain prompt.
 func (r *MessagesRequest) ToolResults() []Block {
 	var out []Block
-	for _, b := range r.Last().Content {
+	for _, b := range r.LastUser().Content {
 		if b.Type == "tool_result" {
 			out = append(out, b)
 		}
@@ -146,14 +157,7 @@ func (r *MessagesRequest) ToolResults() []Block {
 
 // LastUserText is the text of the last user message (system reminders and
 // other injected blocks included; see Prompt for the typed prompt).
-func (r *MessagesRequest) LastUserText() string {
-	for i := len(r.Messages) - 1; i >= 0; i-- {
-		if r.Messages[i].Role == "user" {
-			return r.Messages[i].Content.Text()
-		}
-	}
-	return ""
-}
+func (r *MessagesRequest) LastUserText() string { return r.LastUser().Content.Text() }
 
 // Prompt is the last user text block of the last user message that does not
 // look like an injected reminder (<system-reminder>, <command-...>, ...): for a

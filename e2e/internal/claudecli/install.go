@@ -1,0 +1,205 @@
+// Package claudecli installs the pinned Claude Code CLI from the npm registry
+// into a shared cache and runs it in print mode (claude -p) against a fake
+// Anthropic API, with an isolated HOME and optional hook registration.
+package claudecli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Version is the pinned Claude Code version.
+const Version = "2.1.328"
+
+// Package is the npm package.
+const Package = "@anthropic-ai/claude-code"
+
+// Env names that steer installation.
+const (
+	// EnvCache overrides the cache root (the install goes to <root>/claude-code-<Version>).
+	EnvCache = "WEAVE_E2E_CACHE"
+	// EnvBin points at an already installed claude binary of the pinned version (skips npm).
+	EnvBin = "WEAVE_E2E_CLAUDE_BIN"
+)
+
+// CacheDir is where the pinned version is (or will be) installed.
+func CacheDir() (string, error) {
+	root := os.Getenv(EnvCache)
+	if root == "" {
+		uc, err := os.UserCacheDir()
+		if err != nil {
+			return "", err
+		}
+		root = filepath.Join(uc, "weave-agentd-e2e")
+	}
+	return filepath.Join(root, "claude-code-"+Version), nil
+}
+
+// platformPackages lists the optional platform packages that could hold the
+// native binary here, most likely first. The wrapper package's postinstall
+// (install.cjs) copies that binary over bin/claude.exe; we install with
+// --ignore-scripts and use the platform package's binary directly, which also
+// avoids the wrapper's node >= 22 engine requirement.
+func platformPackages() []string {
+	arch := map[string]string{"amd64": "x64", "arm64": "arm64"}[runtime.GOARCH]
+	if arch == "" {
+		return nil
+	}
+	switch runtime.GOOS {
+	case "linux":
+		return []string{Package + "-linux-" + arch, Package + "-linux-" + arch + "-musl"}
+	case "darwin":
+		return []string{Package + "-darwin-" + arch}
+	case "windows":
+		return []string{Package + "-win32-" + arch}
+	}
+	return nil
+}
+
+// binaryIn finds a working native binary of the pinned version under an npm prefix.
+func binaryIn(prefix string) (string, error) {
+	name := "claude"
+	if runtime.GOOS == "windows" {
+		name = "claude.exe"
+	}
+	var cands []string
+	for _, p := range platformPackages() {
+		cands = append(cands, filepath.Join(prefix, "node_modules", filepath.FromSlash(p), name))
+	}
+	// After a postinstall the wrapper's bin/claude.exe is the native binary too.
+	cands = append(cands, filepath.Join(prefix, "node_modules", filepath.FromSlash(Package), "bin", "claude.exe"))
+	var errs []error
+	for _, c := range cands {
+		if _, err := os.Stat(c); err != nil {
+			continue
+		}
+		if err := checkVersion(c); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		return c, nil
+	}
+	if len(errs) == 0 {
+		return "", fmt.Errorf("no claude binary under %s (looked for %s)", prefix, strings.Join(cands, ", "))
+	}
+	return "", errors.Join(errs...)
+}
+
+func checkVersion(bin string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "--version").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s --version: %v: %s", bin, err, bytes.TrimSpace(out))
+	}
+	if !strings.HasPrefix(strings.TrimSpace(string(out)), Version+" ") {
+		return fmt.Errorf("%s --version = %q, want %s", bin, strings.TrimSpace(string(out)), Version)
+	}
+	return nil
+}
+
+var (
+	installMu  sync.Mutex
+	installBin string
+)
+
+// Install makes sure the pinned version is installed in CacheDir and returns
+// the path of its native binary. Parallel processes serialise on a lock file;
+// a finished install is reused. WEAVE_E2E_CLAUDE_BIN short-circuits it.
+func Install(ctx context.Context) (string, error) {
+	installMu.Lock()
+	defer installMu.Unlock()
+	if installBin != "" {
+		return installBin, nil
+	}
+	if b := os.Getenv(EnvBin); b != "" {
+		if err := checkVersion(b); err != nil {
+			return "", err
+		}
+		installBin = b
+		return b, nil
+	}
+	dir, err := CacheDir()
+	if err != nil {
+		return "", err
+	}
+	if b, err := binaryIn(dir); err == nil {
+		installBin = b
+		return b, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return "", err
+	}
+	unlock, err := lockFile(ctx, dir+".lock")
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	// Someone else may have finished while we waited.
+	if b, err := binaryIn(dir); err == nil {
+		installBin = b
+		return b, nil
+	}
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		return "", fmt.Errorf("npm not found: %w", err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".claude-code-install-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	ictx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	// --ignore-scripts: the platform package carries the binary; the wrapper's
+	// postinstall only copies it. --include=optional: the platform package is an
+	// optional dependency, which some npm configs omit.
+	cmd := exec.CommandContext(ictx, npm, "install", "--prefix", tmp, "--no-audit", "--no-fund",
+		"--no-save", "--ignore-scripts", "--include=optional", "--loglevel=error", Package+"@"+Version)
+	cmd.Dir = tmp
+	cmd.Env = append(os.Environ(), "npm_config_update_notifier=false")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("npm install %s@%s: %v\n%s", Package, Version, err, out)
+	}
+	if _, err := binaryIn(tmp); err != nil {
+		return "", fmt.Errorf("after npm install: %w\n%s", err, out)
+	}
+	_ = os.RemoveAll(dir)
+	if err := os.Rename(tmp, dir); err != nil {
+		return "", err
+	}
+	b, err := binaryIn(dir)
+	if err != nil {
+		return "", err
+	}
+	installBin = b
+	return b, nil
+}
+
+// Require returns the pinned binary, installing it if needed. When that is
+// impossible (no npm, no registry, unsupported platform) it skips the test,
+// unless CI=true, where it fails it.
+func Require(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	defer cancel()
+	b, err := Install(ctx)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("claude %s unavailable (CI=true): %v", Version, err)
+		}
+		t.Skipf("claude %s unavailable: %v", Version, err)
+	}
+	return b
+}
