@@ -210,9 +210,15 @@ func (in *ingest) drainInbox() error {
 	return err
 }
 
+// seenFor is how long event ids are remembered for deduplication: far
+// longer than any inbox copy of an event can be delayed.
+const seenFor = 7 * 24 * time.Hour
+
 func (in *ingest) runInbox(ctx context.Context) {
 	t := time.NewTicker(in.set.InboxInterval)
 	defer t.Stop()
+	prune := time.NewTicker(time.Hour)
+	defer prune.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -220,6 +226,10 @@ func (in *ingest) runInbox(ctx context.Context) {
 		case <-t.C:
 			if err := in.drainInbox(); err != nil {
 				in.log.Warn("inbox drain failed", "err", err)
+			}
+		case <-prune.C:
+			if _, err := in.store.PruneSeen(in.set.Now().Add(-seenFor)); err != nil {
+				in.log.Warn("pruning remembered event ids", "err", err)
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package hooks
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -56,6 +57,26 @@ func NewEventID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// CursorEventID derives a Cursor event's id from its content. Cursor also
+// runs hooks registered in Claude Code's settings, so one event can reach us
+// twice — from hooks.json and from the import — with payloads that differ
+// only in cwd (reported empty for imported tool events) and workspace_roots.
+// The same content gives the same id, and the daemon keeps it once.
+func CursorEventID(payload []byte) string {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &m); err != nil {
+		return NewEventID()
+	}
+	delete(m, "cwd")
+	delete(m, "workspace_roots")
+	canon, err := json.Marshal(m) // map keys are sorted: a canonical form
+	if err != nil {
+		return NewEventID()
+	}
+	sum := sha256.Sum256(canon)
+	return "c" + hex.EncodeToString(sum[:16])
+}
+
 // RunHook is the whole hook program, shared by weave-agentd-hook and
 // `weave-agentd hook`: read the payload, hand it to the daemon (or the inbox),
 // print exactly what the agent expects, and return 0 — always.
@@ -68,8 +89,12 @@ func RunHook(args []string, stdin io.Reader, stdout io.Writer, getenv func(strin
 	recv := time.Now()
 	raw = StripBOM(raw)
 	agent, common := Detect(raw, named)
+	id := NewEventID()
+	if agent == AgentCursor {
+		id = CursorEventID(raw)
+	}
 	ev := &Event{
-		ID:      NewEventID(),
+		ID:      id,
 		Agent:   agent,
 		Name:    common.HookEventName,
 		Session: common.Session(),

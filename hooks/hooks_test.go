@@ -321,3 +321,13 @@ func FuzzDetect(f *testing.F) {
 		_ = Answer(agent, c.HookEventName, "")
 	})
 }
+
+func TestCursorEventIDCollapsesTheImportedCopy(t *testing.T) {
+	native := `{"conversation_id":"c","generation_id":"g","hook_event_name":"postToolUse","tool_use_id":"t1","cwd":"/w","workspace_roots":["/w"],"cursor_version":"1"}`
+	imported := `{"workspace_roots":["/w"],"cwd":"","tool_use_id":"t1","hook_event_name":"postToolUse","generation_id":"g","conversation_id":"c","cursor_version":"1"}`
+	other := `{"conversation_id":"c","generation_id":"g","hook_event_name":"postToolUse","tool_use_id":"t2","cwd":"/w","cursor_version":"1"}`
+	a, b, c := CursorEventID([]byte(native)), CursorEventID([]byte(imported)), CursorEventID([]byte(other))
+	if a != b || a == c || len(a) != 33 {
+		t.Fatalf("ids %s %s %s", a, b, c)
+	}
+}

@@ -155,7 +155,7 @@ func TestInstallSequenceAndIdempotency(t *testing.T) {
 		t.Errorf("unit:\n%s", b)
 	}
 	settings, _ := os.ReadFile(filepath.Join(w.home, ".claude", "settings.json"))
-	if !strings.Contains(string(settings), "WEAVE_AGENTD_HOME="+w.env["WEAVE_AGENTD_HOME"]+" "+in.StableHook()+" claude") {
+	if !strings.Contains(string(settings), "WEAVE_AGENTD_HOME="+w.env["WEAVE_AGENTD_HOME"]+" "+in.StableHook()) {
 		t.Errorf("hook command does not carry WEAVE_AGENTD_HOME:\n%s", settings)
 	}
 }

@@ -15,13 +15,17 @@ const HookBinaryName = "weave-agentd-hook"
 // client waits at most 200 ms for the daemon; 5 s only bounds a stuck disk.
 const DefaultTimeout = 5
 
-// Command is the handler command string for agent: the absolute hook binary
-// (shell-quoted when needed) with the agent as argument, preceded by env
-// assignments (WEAVE_AGENTD_HOME for side-by-side installs, which a
-// GUI-launched agent would not otherwise pass on). A plain command string,
-// not the newer exec form (command + args), works with every agent version
-// that has hooks (FORMATS.md §1.2).
-func Command(agent Agent, spec Spec) string {
+// Command is the handler command string: the absolute hook binary
+// (shell-quoted when needed), preceded by env assignments (WEAVE_AGENTD_HOME
+// for side-by-side installs, which a GUI-launched agent would not otherwise
+// pass on). A plain command string, not the newer exec form (command + args),
+// works with every agent version that has hooks (FORMATS.md §1.2).
+//
+// It carries no agent argument: the hook detects the agent from the payload,
+// and the command is then byte-identical in Claude Code's settings and in
+// Cursor's hooks.json, so Cursor — which also runs hooks imported from Claude
+// Code's settings — can recognise the two as one handler.
+func Command(spec Spec) string {
 	var b strings.Builder
 	keys := make([]string, 0, len(spec.Env))
 	for k := range spec.Env {
@@ -35,8 +39,6 @@ func Command(agent Agent, spec Spec) string {
 		b.WriteByte(' ')
 	}
 	b.WriteString(shellQuote(spec.HookBinary))
-	b.WriteByte(' ')
-	b.WriteString(string(agent))
 	return b.String()
 }
 

@@ -77,7 +77,7 @@ func edit(agent Agent, doc []byte, events []string, spec Spec) ([]byte, error) {
 	}
 	hadAny := len(hooksObj) > 0
 	removedAny := false
-	command := Command(agent, spec)
+	command := Command(spec)
 	handler := handlerJSON(agent, command, spec.timeout())
 
 	var next object

@@ -310,7 +310,7 @@ func TestUserSettingsOrderAndOthersKept(t *testing.T) {
 	}
 	json.Unmarshal(got, &doc)
 	ptu := doc.Hooks["PostToolUse"]
-	if len(ptu) != 2 || ptu[0].Matcher != "Edit|Write" || ptu[1].Matcher != "*" || ptu[1].Hooks[0].Command != hookBin+" claude" {
+	if len(ptu) != 2 || ptu[0].Matcher != "Edit|Write" || ptu[1].Matcher != "*" || ptu[1].Hooks[0].Command != hookBin {
 		t.Errorf("PostToolUse = %+v", ptu)
 	}
 	if len(doc.Hooks["WorktreeCreate"]) != 1 || doc.Hooks["WorktreeCreate"][0].Hooks[0].Command != "/usr/local/bin/mkwt" {
@@ -344,7 +344,7 @@ func TestMovedBinaryReplacedInPlace(t *testing.T) {
 	}
 	json.Unmarshal(got, &doc)
 	ptu := doc.Hooks["PostToolUse"]
-	if len(ptu) != 1 || len(ptu[0].Hooks) != 2 || ptu[0].Hooks[0].Command != "/usr/bin/audit-tool" || ptu[0].Hooks[1].Command != hookBin+" claude" {
+	if len(ptu) != 1 || len(ptu[0].Hooks) != 2 || ptu[0].Hooks[0].Command != "/usr/bin/audit-tool" || ptu[0].Hooks[1].Command != hookBin {
 		t.Errorf("shared group not edited in place: %+v", ptu)
 	}
 	// The 4-space indentation of the file is kept.
@@ -497,15 +497,15 @@ func sorted(s []string) []string {
 
 func TestCommandQuotingAndRecognition(t *testing.T) {
 	spec := Spec{HookBinary: "/Users/me/Library/Application Support/weave-agentd/bin/weave-agentd-hook"}
-	cmd := Command(Claude, spec)
-	if cmd != `'/Users/me/Library/Application Support/weave-agentd/bin/weave-agentd-hook' claude` {
+	cmd := Command(spec)
+	if cmd != `'/Users/me/Library/Application Support/weave-agentd/bin/weave-agentd-hook'` {
 		t.Errorf("Command = %s", cmd)
 	}
 	if bin, ok := OurBinary(cmd); !ok || bin != spec.HookBinary {
 		t.Errorf("OurBinary(%s) = %q %v", cmd, bin, ok)
 	}
 	spec.Env = map[string]string{"WEAVE_AGENTD_HOME": "/tmp/w a"}
-	cmd = Command(Cursor, spec)
+	cmd = Command(spec)
 	if !strings.HasPrefix(cmd, `WEAVE_AGENTD_HOME='/tmp/w a' '/Users`) {
 		t.Errorf("Command = %s", cmd)
 	}
