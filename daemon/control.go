@@ -172,8 +172,24 @@ type DeadLetterResult struct {
 }
 
 // call dispatches the named methods of OpCall.
-func (d *Daemon) call(method string, _ json.RawMessage) *hooks.Response {
+func (d *Daemon) call(method string, args json.RawMessage) *hooks.Response {
 	switch method {
+	case "backfill.start":
+		a, err := decodeBackfillArgs(args)
+		if err != nil {
+			return &hooks.Response{Error: "backfill arguments: " + err.Error()}
+		}
+		job, err := d.bf.start(a)
+		if err != nil {
+			return &hooks.Response{Error: err.Error()}
+		}
+		return okBody(job)
+	case "backfill.progress":
+		job, ok := d.bf.progress()
+		if !ok {
+			return &hooks.Response{Error: "no backfill has run since the daemon started"}
+		}
+		return okBody(job)
 	case "deadletters.list":
 		dls, err := d.store.DeadLetters(10000)
 		if err != nil {

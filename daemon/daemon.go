@@ -56,6 +56,8 @@ type Daemon struct {
 	sess    *sessions
 	fwd     *forwarder
 	disc    *discovery
+	bf      *backfiller
+	runCtx  context.Context
 	started time.Time
 
 	wg     sync.WaitGroup
@@ -133,6 +135,8 @@ func (d *Daemon) Start(ctx context.Context) error {
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
+	d.runCtx = runCtx
+	d.bf = &backfiller{d: d}
 	d.fwd = newForwarder(d.set, store, exp)
 	d.sess = newSessions(d.set, store, red, res, d.fwd.notify)
 	d.ingest = newIngest(d.set, store, red, d.sess)

@@ -85,19 +85,25 @@ func (s *sessions) deliver(seq uint64, ev *hooks.Event) {
 	agent := agentName(ev.Agent)
 	var common hooks.Common
 	_ = json.Unmarshal(ev.Payload, &common)
-	a := s.actor(agent, ev.Session, common.TranscriptPath)
-	if a == nil {
-		return
-	}
-	a.enqueue(queuedEvent{seq: seq, ev: transcript.Event{
+	q := queuedEvent{seq: seq, ev: transcript.Event{
 		ID: ev.ID, Agent: agent, Name: ev.Name, ReceivedAt: time.Unix(0, ev.RecvNS), Payload: ev.Payload,
-	}})
+	}}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Under s.mu, so the actor cannot be evicted between lookup and enqueue.
+	if a := s.actorLocked(agent, ev.Session, common.TranscriptPath); a != nil {
+		a.enqueue(q)
+	}
 }
 
 // actor returns the live actor for a session, starting (and restoring) it.
 func (s *sessions) actor(agent, session, transcriptPath string) *actor {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.actorLocked(agent, session, transcriptPath)
+}
+
+func (s *sessions) actorLocked(agent, session, transcriptPath string) *actor {
 	if s.stopped {
 		return nil
 	}
@@ -111,7 +117,7 @@ func (s *sessions) actor(agent, session, transcriptPath string) *actor {
 		factory = func(string, string, string) transcript.Builder { return nopBuilder{} }
 	}
 	a := &actor{s: s, key: key, agent: agent, session: session, wake: make(chan struct{}, 1),
-		tailers: map[string]*tailer{}, pending: map[uint64]bool{}, log: s.log.With("agent", agent, "session", session)}
+		tailers: map[string]*tailer{}, pending: map[uint64]bool{}, quit: make(chan struct{}), log: s.log.With("agent", agent, "session", session)}
 	var rec sessionRecord
 	_ = s.store.View(func(t *spool.Tx) error {
 		if b := t.Session(key); b != nil {
@@ -216,15 +222,31 @@ func (s *sessions) stop() {
 	s.wg.Wait()
 }
 
-func (s *sessions) remove(a *actor) {
+// releaseIfIdle asks an actor to leave memory once it holds no open turn and
+// nothing queued (backfill touches thousands of sessions; memory must stay
+// flat). Its state is committed; a later event or file change revives it.
+func (s *sessions) releaseIfIdle(a *actor) {
+	a.stopOnce.Do(func() { close(a.quit) })
+}
+
+// removeIfEmpty evicts a from the table unless work arrived for it; callers
+// (the actor's own goroutine) return when it reports true.
+func (s *sessions) removeIfEmpty(a *actor) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.queue) > 0 || len(a.flushes) > 0 {
+		return false
+	}
+	a.dead = true
 	if s.actors[a.key] == a {
 		delete(s.actors, a.key)
 	}
 	for p := range a.tailers {
 		s.unwatchLocked(p)
 	}
+	return true
 }
 
 // watchFile asks fsnotify for changes in the file's folder (watching the
@@ -307,6 +329,10 @@ type actor struct {
 	pending map[uint64]bool // seqs queued or being applied, not yet committed
 	flushes []chan struct{}
 	tailers map[string]*tailer
+
+	quit     chan struct{} // closed to evict the actor
+	stopOnce sync.Once
+	dead     bool // evicted: flush requests are answered at once
 }
 
 func (a *actor) enqueue(q queuedEvent) {
@@ -323,6 +349,11 @@ func (a *actor) enqueue(q queuedEvent) {
 
 func (a *actor) requestFlush(done chan struct{}) {
 	a.mu.Lock()
+	if a.dead {
+		a.mu.Unlock()
+		close(done) // everything it read is committed
+		return
+	}
 	a.flushes = append(a.flushes, done)
 	a.mu.Unlock()
 	a.poke()
@@ -347,10 +378,17 @@ func (a *actor) run(ctx context.Context) {
 	tick := time.NewTicker(a.s.set.TickInterval)
 	defer tick.Stop()
 	lastActive := a.s.set.Now()
+	quit := a.quit
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-quit:
+			quit = nil // asked once; an open turn keeps the actor until idle
+			if a.b.Idle() && a.s.removeIfEmpty(a) {
+				return
+			}
+			continue
 		case <-a.wake:
 		case <-tick.C:
 		}
@@ -369,8 +407,7 @@ func (a *actor) run(ctx context.Context) {
 		now := a.s.set.Now()
 		if active {
 			lastActive = now
-		} else if a.b.Idle() && now.Sub(lastActive) > idleEvict && a.queueLen() == 0 {
-			a.s.remove(a)
+		} else if a.b.Idle() && now.Sub(lastActive) > idleEvict && a.s.removeIfEmpty(a) {
 			return
 		}
 	}

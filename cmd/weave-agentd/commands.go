@@ -81,6 +81,7 @@ func commands() []command {
 		statusCommand(),
 		flushCommand(),
 		deadlettersCommand(),
+		backfillCommand(),
 		versionCommand(),
 	}
 }

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/weave-agentd/weave-agentd/daemon"
+	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/hooks"
+)
+
+type backfillFlags struct {
+	since string
+	agent string
+	json  bool
+}
+
+func backfillCommand() command {
+	return command{
+		Name:  "backfill",
+		Usage: "[PATH...] [--since D] [--agent claude|cursor] [--json]",
+		Short: "import existing transcripts (safe to re-run: nothing is sent twice)",
+		Long: `Asks the daemon to import transcripts that already exist — by default every
+Claude Code transcript under $CLAUDE_CONFIG_DIR or ~/.claude/projects — with
+progress. Span ids are derived from the conversation, and the daemon remembers
+how far it read each file, so running it twice, or while the daemon follows the
+same files live, sends nothing twice; an interrupted backfill resumes.
+
+Claude Code deletes transcripts after cleanupPeriodDays (30 by default):
+backfill soon after installing to keep your history.
+
+Examples:
+  weave-agentd backfill                       everything known
+  weave-agentd backfill --since 7d            files changed in the last week
+  weave-agentd backfill ~/.claude/projects/-home-me-app`,
+		Flags: func(fs *flag.FlagSet) any {
+			f := &backfillFlags{}
+			fs.StringVar(&f.since, "since", "", "only files modified within this long (e.g. 24h, 7d)")
+			fs.StringVar(&f.agent, "agent", "", "only this agent: claude or cursor")
+			fs.BoolVar(&f.json, "json", false, "print the final progress as JSON")
+			return f
+		},
+		Run: func(ctx context.Context, e *env, opts any, args []string) error {
+			f := opts.(*backfillFlags)
+			req := daemon.BackfillArgs{Paths: args}
+			if f.since != "" {
+				d, err := parseSince(f.since)
+				if err != nil {
+					return usageError{err.Error()}
+				}
+				req.Since = d.String()
+			}
+			switch f.agent {
+			case "":
+			case "claude", genai.AgentClaudeCode:
+				req.Agent = genai.AgentClaudeCode
+			case "cursor":
+				req.Agent = genai.AgentCursor
+			default:
+				return usageError{fmt.Sprintf("--agent %q: want claude or cursor", f.agent)}
+			}
+			paths, err := hooks.ResolvePaths(e.Getenv)
+			if err != nil {
+				return err
+			}
+			body, _ := json.Marshal(req)
+			resp, err := hooks.Call(paths.Socket, 30*time.Second, &hooks.Request{Op: hooks.OpCall, Method: "backfill.start", Args: body})
+			if err != nil {
+				if resp == nil {
+					return noDaemon(paths, err)
+				}
+				return err
+			}
+			var p daemon.BackfillProgress
+			_ = json.Unmarshal(resp.Body, &p)
+			for _, s := range p.Skipped {
+				fmt.Fprintf(e.Stderr, "skipped %s: not a .jsonl transcript\n", s)
+			}
+			tty := isTTY(e.Stderr)
+			var lastLine time.Time
+			for !p.Done {
+				if !f.json && (tty || time.Since(lastLine) >= 2*time.Second) {
+					drawProgress(e.Stderr, &p, tty)
+					lastLine = time.Now()
+				}
+				select {
+				case <-ctx.Done():
+					fmt.Fprintln(e.Stderr, "\nstopped waiting; the daemon goes on with the backfill (weave-agentd backfill shows it again)")
+					return silentExit(130)
+				case <-time.After(200 * time.Millisecond):
+				}
+				resp, err := hooks.Call(paths.Socket, 10*time.Second, &hooks.Request{Op: hooks.OpCall, Method: "backfill.progress"})
+				if err != nil {
+					return fmt.Errorf("lost the daemon during the backfill (%v); run backfill again to resume", err)
+				}
+				_ = json.Unmarshal(resp.Body, &p)
+			}
+			if f.json {
+				b, _ := json.MarshalIndent(p, "", "  ")
+				fmt.Fprintln(e.Stdout, string(b))
+			} else {
+				if tty {
+					fmt.Fprint(e.Stderr, "\r\033[K")
+				}
+				fmt.Fprintf(e.Stdout, "backfill: %d file(s), %s read, %d span(s) queued for export\n", p.FilesDone, humanBytes(p.BytesDone), p.Spans)
+				if p.Files == 0 {
+					fmt.Fprintln(e.Stdout, "no transcripts found (Claude Code keeps them under ~/.claude/projects, or $CLAUDE_CONFIG_DIR/projects)")
+				}
+			}
+			if p.Error != "" {
+				return fmt.Errorf("%s", p.Error)
+			}
+			return nil
+		},
+	}
+}
+
+// parseSince accepts Go durations plus days ("7d", "1d12h").
+func parseSince(s string) (time.Duration, error) {
+	if i := strings.IndexByte(s, 'd'); i > 0 {
+		days, err := strconv.Atoi(s[:i])
+		if err != nil {
+			return 0, fmt.Errorf("--since %q: want a duration such as 24h or 7d", s)
+		}
+		rest := time.Duration(0)
+		if s[i+1:] != "" {
+			if rest, err = time.ParseDuration(s[i+1:]); err != nil {
+				return 0, fmt.Errorf("--since %q: want a duration such as 24h or 7d", s)
+			}
+		}
+		return time.Duration(days)*24*time.Hour + rest, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("--since %q: want a duration such as 24h or 7d", s)
+	}
+	return d, nil
+}
+
+func drawProgress(w io.Writer, p *daemon.BackfillProgress, tty bool) {
+	pct := 0.0
+	if p.Bytes > 0 {
+		pct = float64(p.BytesDone) / float64(p.Bytes)
+	}
+	line := fmt.Sprintf("backfill %3.0f%%  %d/%d files  %s/%s  %d spans", pct*100, p.FilesDone, p.Files,
+		humanBytes(p.BytesDone), humanBytes(p.Bytes), p.Spans)
+	if tty {
+		const width = 24
+		n := int(pct * width)
+		bar := strings.Repeat("█", n) + strings.Repeat("░", width-n)
+		fmt.Fprintf(w, "\r\033[K%s %s", bar, line)
+		return
+	}
+	fmt.Fprintln(w, line)
+}
+
+func isTTY(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

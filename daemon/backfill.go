@@ -1,0 +1,243 @@
+package daemon
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/spool"
+)
+
+// BackfillArgs asks the daemon to import existing transcripts.
+type BackfillArgs struct {
+	Paths []string `json:"paths,omitempty"` // files or folders; empty: every discovery root
+	Since string   `json:"since,omitempty"` // Go duration; files modified earlier are skipped
+	Agent string   `json:"agent,omitempty"` // claude-code or cursor; empty: all
+}
+
+// BackfillProgress reports a backfill job.
+type BackfillProgress struct {
+	ID        int       `json:"id"`
+	Started   time.Time `json:"started"`
+	Files     int       `json:"files"`
+	FilesDone int       `json:"files_done"`
+	Bytes     int64     `json:"bytes"`      // total size of the files
+	BytesDone int64     `json:"bytes_done"` // bytes of finished files
+	Spans     int64     `json:"spans"`      // spans queued since the job started
+	Current   string    `json:"current,omitempty"`
+	Done      bool      `json:"done"`
+	Error     string    `json:"error,omitempty"`
+	Skipped   []string  `json:"skipped,omitempty"` // paths that are not transcripts
+}
+
+// backfiller runs one import at a time; a new request while one runs reports
+// the running one.
+type backfiller struct {
+	d          *Daemon
+	mu         sync.Mutex
+	job        *BackfillProgress
+	n          int
+	spansStart int64 // spool span counter when the job started
+}
+
+type backfillFile struct {
+	agent, session, path string
+	size                 int64
+}
+
+func (b *backfiller) start(args BackfillArgs) (BackfillProgress, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.job != nil && !b.job.Done {
+		return *b.job, nil
+	}
+	var since time.Time
+	if args.Since != "" {
+		dur, err := time.ParseDuration(args.Since)
+		if err != nil {
+			return BackfillProgress{}, fmt.Errorf("--since %q: %w", args.Since, err)
+		}
+		since = b.d.set.Now().Add(-dur)
+	}
+	files, skipped, err := b.collect(args, since)
+	if err != nil {
+		return BackfillProgress{}, err
+	}
+	b.n++
+	st, _ := b.d.store.Stats()
+	job := &BackfillProgress{ID: b.n, Started: b.d.set.Now(), Files: len(files), Skipped: skipped}
+	for _, f := range files {
+		job.Bytes += f.size
+	}
+	b.job = job
+	b.spansStart = st.Counters[spool.CounterSpans]
+	go b.run(job, files)
+	return *job, nil
+}
+
+func (b *backfiller) progress() (BackfillProgress, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.job == nil {
+		return BackfillProgress{}, false
+	}
+	return *b.job, true
+}
+
+// collect lists the main transcripts to import, oldest first.
+func (b *backfiller) collect(args BackfillArgs, since time.Time) ([]backfillFile, []string, error) {
+	var files []backfillFile
+	var skipped []string
+	seen := map[string]bool{}
+	add := func(agent, path string, fi fs.FileInfo) {
+		name := filepath.Base(path)
+		if fi.IsDir() || !strings.HasSuffix(name, ".jsonl") || strings.HasPrefix(name, "agent-") ||
+			filepath.Base(filepath.Dir(path)) == "subagents" || fi.ModTime().Before(since) || seen[path] {
+			return
+		}
+		seen[path] = true
+		files = append(files, backfillFile{agent: agent, session: strings.TrimSuffix(name, ".jsonl"), path: path, size: fi.Size()})
+	}
+	roots := b.d.set.Discover
+	if len(args.Paths) > 0 {
+		roots = nil
+		for _, p := range args.Paths {
+			abs, err := filepath.Abs(p)
+			if err != nil {
+				return nil, nil, err
+			}
+			fi, err := os.Stat(abs)
+			if err != nil {
+				return nil, nil, fmt.Errorf("backfill %s: %w", p, err)
+			}
+			agent := genai.AgentClaudeCode
+			if strings.Contains(abs, "/.cursor/") {
+				agent = genai.AgentCursor
+			}
+			if !fi.IsDir() {
+				if !strings.HasSuffix(abs, ".jsonl") {
+					skipped = append(skipped, p)
+					continue
+				}
+				add(agent, abs, fi)
+				continue
+			}
+			roots = append(roots, DiscoverRoot{Agent: agent, Dir: abs})
+		}
+	}
+	for _, r := range roots {
+		if args.Agent != "" && r.Agent != args.Agent {
+			continue
+		}
+		if _, ok := b.d.set.Builders[r.Agent]; !ok {
+			continue
+		}
+		_ = filepath.WalkDir(r.Dir, func(path string, de fs.DirEntry, err error) error {
+			if err != nil {
+				return nil // unreadable folder: skip it, keep going
+			}
+			if de.IsDir() && de.Name() == "subagents" {
+				return filepath.SkipDir
+			}
+			if fi, err := de.Info(); err == nil {
+				add(r.Agent, path, fi)
+			}
+			return nil
+		})
+	}
+	sortFilesByModTime(files)
+	return files, skipped, nil
+}
+
+func sortFilesByModTime(files []backfillFile) {
+	mt := func(p string) time.Time {
+		if fi, err := os.Stat(p); err == nil {
+			return fi.ModTime()
+		}
+		return time.Time{}
+	}
+	times := make(map[string]time.Time, len(files))
+	for _, f := range files {
+		times[f.path] = mt(f.path)
+	}
+	// insertion sort is fine for thousands; keep it stable and simple
+	for i := 1; i < len(files); i++ {
+		for j := i; j > 0 && times[files[j].path].Before(times[files[j-1].path]); j-- {
+			files[j], files[j-1] = files[j-1], files[j]
+		}
+	}
+}
+
+// run reads each file to EOF through its session's actor (which commits
+// spans and offsets as it goes, so an interrupted backfill resumes where it
+// stopped and a second run adds nothing).
+func (b *backfiller) run(job *BackfillProgress, files []backfillFile) {
+	ctx := b.d.runCtx
+	for _, f := range files {
+		b.mu.Lock()
+		job.Current = f.path
+		b.mu.Unlock()
+		if ctx.Err() != nil {
+			b.finish(job, errors.New("daemon stopping; run backfill again to resume"))
+			return
+		}
+		if cwd := firstCwd(f.path); cwd != "" && b.d.ingest.ignoredDir(cwd) {
+			b.advance(job, f)
+			continue
+		}
+		a := b.d.sess.actor(f.agent, f.session, f.path)
+		if a == nil {
+			b.finish(job, errors.New("daemon stopping"))
+			return
+		}
+		done := make(chan struct{})
+		a.requestFlush(done)
+		select {
+		case <-done:
+		case <-ctx.Done():
+			b.finish(job, errors.New("daemon stopping; run backfill again to resume"))
+			return
+		}
+		b.d.sess.releaseIfIdle(a)
+		b.advance(job, f)
+	}
+	b.d.fwd.kick()
+	b.finish(job, nil)
+}
+
+func (b *backfiller) advance(job *BackfillProgress, f backfillFile) {
+	st, _ := b.d.store.Stats()
+	b.mu.Lock()
+	job.FilesDone++
+	job.BytesDone += f.size
+	job.Spans = st.Counters[spool.CounterSpans] - b.spansStart
+	b.mu.Unlock()
+}
+
+func (b *backfiller) finish(job *BackfillProgress, err error) {
+	st, _ := b.d.store.Stats()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	job.Done = true
+	job.Current = ""
+	job.Spans = st.Counters[spool.CounterSpans] - b.spansStart
+	if err != nil {
+		job.Error = err.Error()
+	}
+}
+
+func decodeBackfillArgs(raw json.RawMessage) (BackfillArgs, error) {
+	var a BackfillArgs
+	if len(raw) == 0 {
+		return a, nil
+	}
+	err := json.Unmarshal(raw, &a)
+	return a, err
+}
