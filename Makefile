@@ -28,12 +28,16 @@ unit:
 e2e:
 	cd e2e && $(GO) test -count=1 -timeout 15m ./...
 
-# Short fuzzing of the decoders and the transcript parser.
+# Brief fuzzing of the socket frame decoder, the hook payload decoder, the
+# redactor and the transcript parser (FUZZTIME each; longer: make fuzz FUZZTIME=5m).
+FUZZTIME ?= 5s
 fuzz:
-	$(GO) test ./hooks -run '^$$' -fuzz FuzzReadFrame -fuzztime 10s
-	$(GO) test ./hooks -run '^$$' -fuzz FuzzDetect -fuzztime 10s
+	$(GO) test ./hooks -run '^$$' -fuzz '^FuzzReadFrame$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./hooks -run '^$$' -fuzz '^FuzzDetect$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./daemon -run '^$$' -fuzz '^FuzzRedactJSON$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./transcript/claude -run '^$$' -fuzz '^FuzzLine$$' -fuzztime $(FUZZTIME)
 
-test: vet unit e2e
+test: vet unit fuzz e2e
 
 bench: build
 	./bench.sh | tee bench.out
