@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -21,6 +22,8 @@ const (
 	// maxClosedAgents closed agents stay known, so late lines are not
 	// mistaken for a new run.
 	maxClosedAgents = 64
+	// maxGone ids of forgotten agents are remembered.
+	maxGone = 1024
 )
 
 func promptKey(s string) string {
@@ -111,6 +114,10 @@ func (b *Builder) newAgent(id, file string) *agent {
 func (b *Builder) agentLine(id, path string, r *record, raw []byte) {
 	a := b.agentIdx[id]
 	if a == nil {
+		if slices.Contains(b.st.Gone, id) {
+			b.st.Stats.SkippedLines++ // a run emitted and forgotten long ago
+			return
+		}
 		a = b.newAgent(id, path)
 		if path != "" {
 			b.addSubFile(path)
@@ -128,7 +135,11 @@ func (b *Builder) agentLine(id, path string, r *record, raw []byte) {
 		}
 		if a.PromptKey == "" && r.Type == "user" && r.Message != nil && !r.IsMeta {
 			if k, tr := userKind(&r.Message.Content); !tr && k == realPrompt {
-				a.PromptKey = promptKey(userText(&r.Message.Content))
+				text := userText(&r.Message.Content)
+				a.PromptKey = promptKey(text)
+				if isCompactionPrompt(text) {
+					a.Compact = true // the compaction's model call, run as a subagent (2.1.3xx)
+				}
 			}
 		}
 		b.tryLink(a)
@@ -247,6 +258,12 @@ func (b *Builder) replay(a *agent) {
 // placeByTime places an agent nobody claimed under the turn running at its
 // first line (or, with no turn at all, in a trace of its own).
 func (b *Builder) placeByTime(a *agent) {
+	if a.PromptKey == warmupKey {
+		// 2.0.x started "Warmup" sidechains at startup: not user work.
+		a.Linked, a.Done, a.Closed = true, true, true
+		a.Buffer, a.BufBytes = nil, 0
+		return
+	}
 	var best *turn
 	for _, t := range b.st.Turns {
 		if best == nil || a.Start.IsZero() || !t.Start.After(a.Start) {
@@ -350,6 +367,10 @@ func (b *Builder) agentRecord(a *agent, r *record) {
 		if r.Data != nil && r.Data.Type == "agent_progress" && r.Data.AgentID != "" && r.ParentToolUseID != "" {
 			b.linkToolAgent(r.ParentToolUseID, r.Data.AgentID)
 		}
+	case "api-request":
+		if a.Th.Model == "" {
+			a.Th.Model = r.ReqModel
+		}
 	}
 	if !ts.IsZero() && ts.After(a.Th.LastTime) {
 		a.Th.LastTime = ts
@@ -380,6 +401,9 @@ func (b *Builder) finishAgent(a *agent) {
 	}
 	if !a.Linked {
 		b.placeByTime(a)
+		if a.Done {
+			return
+		}
 	}
 	a.Done = true
 	a.Ending = false
@@ -390,6 +414,7 @@ func (b *Builder) finishAgent(a *agent) {
 	if !a.Compact {
 		b.emit(b.agentSpan(a))
 	}
+	a.Prompt, a.Th.Answer, a.Buffer, a.BufBytes = nil, nil, nil, 0
 	if a.Inline {
 		for u, id := range b.st.SideUUIDs {
 			if id == a.ID {
@@ -425,9 +450,13 @@ func (b *Builder) pruneAgents() {
 	drop := closed - maxClosedAgents
 	kept := b.st.Agents[:0]
 	for _, a := range b.st.Agents {
-		if drop > 0 && a.Closed && a.File == "" {
+		if drop > 0 && a.Closed && len(a.Th.Pending) == 0 {
 			drop--
 			delete(b.agentIdx, a.ID)
+			b.st.Gone = append(b.st.Gone, a.ID)
+			if n := len(b.st.Gone); n > maxGone {
+				b.st.Gone = append([]string(nil), b.st.Gone[n-maxGone:]...)
+			}
 			if at := b.st.AgentTools[a.ToolUseID]; at != nil && at.Agent == a.ID {
 				delete(b.st.AgentTools, a.ToolUseID)
 			}
@@ -510,6 +539,9 @@ func (b *Builder) addSubFile(path string) {
 	}
 	a := b.agentIdx[id]
 	if a == nil {
+		if slices.Contains(b.st.Gone, id) {
+			return
+		}
 		a = b.newAgent(id, path)
 	}
 	if a.File == "" {
@@ -562,4 +594,11 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 	n, err := l.f.Read(p)
 	l.n -= n
 	return n, err
+}
+
+var warmupKey = promptKey("Warmup")
+
+// isCompactionPrompt recognises the summarisation request of a compaction.
+func isCompactionPrompt(s string) bool {
+	return strings.HasPrefix(strings.TrimSpace(s), "Your task is to create a detailed summary of the conversation")
 }

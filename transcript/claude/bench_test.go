@@ -1,7 +1,6 @@
 package claude
 
 import (
-	"bytes"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -85,5 +84,3 @@ func BenchmarkParseLine(b *testing.B) {
 		}
 	}
 }
-
-var _ = bytes.Equal

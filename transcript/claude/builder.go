@@ -1,17 +1,10 @@
-// Package claude rebuilds OpenTelemetry GenAI spans from Claude Code
-// transcripts (~/.claude/projects/<dir>/<session>.jsonl and its subagent
-// files) and Claude Code hook events. It implements transcript.Builder.
-//
-// One Builder handles one session. Every span id is derived from the session,
-// the turn key (the transcript's promptId, else the uuid of the user record
-// that opened the turn) and a per-span key, as DESIGN.md fixes it, so that
-// replays, restarts, live capture and backfill agree.
 package claude
 
 import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"time"
@@ -145,8 +138,7 @@ func (b *Builder) RestoreState(data []byte) error {
 		return err
 	}
 	if st.StateVersion != stateVersion {
-		b.log.Warn("claude builder: ignoring state of another version", "have", st.StateVersion, "want", stateVersion)
-		return nil
+		return fmt.Errorf("claude builder state version %d, want %d", st.StateVersion, stateVersion)
 	}
 	if st.Main == "" {
 		st.Main = b.st.Main
@@ -187,6 +179,7 @@ func (b *Builder) Line(path string, line []byte) {
 	r, err := parseLine(line)
 	if err != nil {
 		b.st.Stats.SkippedLines++
+		b.log.Debug("claude builder: skipping malformed line", "path", path, "err", err)
 		return
 	}
 	if path != "" {

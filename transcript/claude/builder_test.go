@@ -1,7 +1,6 @@
 package claude
 
 import (
-	"path/filepath"
 	"testing"
 
 	"github.com/weave-agentd/weave-agentd/genai"
@@ -118,5 +117,4 @@ func TestGoldenCasesIndex(t *testing.T) {
 			t.Fatalf("goldenCases[%d] = %s, want %s", i, goldenCases[i].name, want)
 		}
 	}
-	_ = filepath.Join
 }

@@ -91,10 +91,14 @@ func (b *Builder) tryEmitTurn(t *turn, force bool) {
 		}
 	}
 	t.Closed = true
-	if t.Weak && t.Th.Chats == 0 && len(t.Compactions) == 0 {
-		return // a local slash command (/model, /mcp …): no model call, no turn
+	if !(t.Weak && t.Th.Chats == 0 && len(t.Compactions) == 0) {
+		b.emit(b.turnSpan(t))
+	} // else a local slash command (/model, /mcp …): no model call, no turn
+	// What only the turn span needed is no longer kept.
+	t.Prompt, t.Extra, t.APIErrors, t.Th.Answer = nil, nil, nil, nil
+	for _, c := range t.Compactions {
+		c.Summary = ""
 	}
-	b.emit(b.turnSpan(t))
 	b.prune()
 }
 
@@ -164,6 +168,12 @@ func (b *Builder) tick(now time.Time) {
 			t.SeenAt = now // first seen by the daemon now (backfill before any tick)
 		}
 		if !t.Done && !t.StopAt.IsZero() && !now.Before(t.StopAt.Add(b.opts.StopWait)) {
+			b.finishTurn(t, false, time.Time{})
+			continue
+		}
+		// A final response (end_turn, no tool pending) and nothing since:
+		// its blocks are written together, so after StopWait it is complete.
+		if !t.Done && t.Ending && now.Sub(t.SeenAt) >= b.opts.StopWait {
 			b.finishTurn(t, false, time.Time{})
 			continue
 		}

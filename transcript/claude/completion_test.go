@@ -1,6 +1,7 @@
 package claude
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/weave-agentd/weave-agentd/genai"
@@ -42,6 +43,44 @@ func TestTurnCompletion(t *testing.T) {
 				if r.find(t, turnN).TraceID != tr {
 					t.Error("turn key is not the promptId")
 				}
+			},
+		},
+		{
+			name: "request shape: system instructions and tool definitions; redacted thinking",
+			steps: []step{
+				ln(js(obj{"type": "api-request-shape", "sessionId": sess, "shape": obj{
+					"system": []any{obj{"type": "text", "text": "You are Claude Code."}},
+					"tools":  []any{obj{"name": "Bash", "description": "Run a command", "input_schema": obj{"type": "object"}}}}})),
+				ln(prompt("u1", 0, "hi", nil)),
+				ln(asst("a1", 1, "m1", "end_turn", use(1, 2, 0, 0), obj{"type": "redacted_thinking", "data": "xyz"}, nil)),
+				ln(asst("a2", 1, "m1", "end_turn", use(1, 2, 0, 0), text("ok"), nil)),
+				ln(js(obj{"type": "last-prompt", "sessionId": sess})),
+				want(chatN, turnN),
+			},
+			check: func(t *testing.T, r *run) {
+				a := attrMap(r.find(t, turnN))
+				if a["gen_ai.system_instructions"] != `[{"type":"text","content":"You are Claude Code."}]` {
+					t.Errorf("system_instructions %s", a["gen_ai.system_instructions"])
+				}
+				if a["gen_ai.tool.definitions"] != `[{"type":"function","name":"Bash","description":"Run a command","parameters":{"type":"object"}}]` {
+					t.Errorf("tool.definitions %s", a["gen_ai.tool.definitions"])
+				}
+				c := attrMap(r.find(t, chatN))
+				if !strings.Contains(c["gen_ai.output.messages"], `{"type":"reasoning","content":"[redacted thinking]"}`) {
+					t.Errorf("chat output %s", c["gen_ai.output.messages"])
+				}
+			},
+		},
+		{
+			name: "final response and nothing after it: StopWait",
+			steps: []step{
+				ln(prompt("u1", 0, "hi", nil)),
+				ln(asst("a1", 1, "m1", "end_turn", use(1, 2, 0, 0), text("Bye."), nil)),
+				tk(1),
+				tk(2.9),
+				want(),
+				tk(3),
+				want(chatN, turnN),
 			},
 		},
 		{

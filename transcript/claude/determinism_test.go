@@ -214,3 +214,29 @@ func firstDiff(want, got []string) string {
 	}
 	return out.String()
 }
+
+// TestFeedTwice: the same lines fed twice to one builder (a replay the
+// daemon should never do, or a resumed session's copied history) emit
+// nothing the second time.
+func TestFeedTwice(t *testing.T) {
+	fx := fixturesDir(t)
+	for _, gc := range goldenCases {
+		t.Run(gc.name, func(t *testing.T) {
+			session, opts, feed := loadCase(t, fx, gc)
+			b := New(session, opts)
+			for _, f := range feed {
+				b.Line(f.path, f.line)
+			}
+			settle(b)
+			first := b.Take()
+			for _, f := range feed {
+				b.Line(f.path, f.line)
+			}
+			b.Tick(farFuture.Add(48 * time.Hour))
+			b.Tick(farFuture.Add(96 * time.Hour))
+			if again := b.Take(); len(again) != 0 {
+				t.Errorf("%d spans emitted again (first run: %d), e.g. %s", len(again), len(first), again[0].Name)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package claude
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"time"
 
@@ -74,7 +75,7 @@ func (b *Builder) hook(name string, ev transcript.Event, p *hookPayload) {
 		}
 	case "SubagentStop":
 		id := strings.TrimPrefix(p.AgentID, "agent-")
-		if p.AgentTranscriptPath != "" && isAgentFile(p.AgentTranscriptPath) {
+		if p.AgentTranscriptPath != "" && isAgentFile(p.AgentTranscriptPath) && fileExists(p.AgentTranscriptPath) {
 			b.addSubFile(p.AgentTranscriptPath)
 		} else {
 			b.discoverAgent(id)
@@ -145,4 +146,9 @@ func (b *Builder) touchByHook(p *hookPayload, at time.Time) {
 	if t != nil && !t.Closed && at.After(t.LastEvent) {
 		t.LastEvent = at
 	}
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
 }

@@ -114,19 +114,35 @@ func (b *Builder) mainLine(r *record) {
 		b.progress(r)
 		if r.Data == nil || r.Data.Type != "agent_progress" {
 			b.endCheck()
-			if t := b.cur(); t != nil && !t.Done {
-				b.touchTurn(t, ts, false)
-			}
+			b.touchQuiet(ts)
 		}
 	case "attachment":
 		b.attachmentRec(r)
 		b.endCheck()
+		b.touchQuiet(ts)
 	case "api-request-shape":
 		if r.Shape != nil {
 			b.setShape(r.Shape.System, r.Shape.Tools)
 		}
+		b.endCheck()
+		b.touchQuiet(ts)
+	case "api-request":
+		b.endCheck()
+		b.touchQuiet(ts)
+		if t := b.cur(); t != nil && !t.Done && t.Th.Model == "" && r.ReqModel != "" {
+			t.Th.Model = r.ReqModel
+		}
 	default:
 		b.endCheck()
+	}
+}
+
+// touchQuiet notes a non-conversation line (hook progress, attachment,
+// API request) of the open turn: the next response starts after it, but
+// the turn does not end later because of it.
+func (b *Builder) touchQuiet(ts time.Time) {
+	if t := b.cur(); t != nil && !t.Done {
+		b.touchTurn(t, ts, false)
 	}
 }
 
@@ -241,7 +257,13 @@ func (b *Builder) mainUser(r *record, ts time.Time) {
 		return
 	case notPrompt:
 		if t != nil && !t.Done {
-			b.touchTurn(t, ts, false)
+			// The output of a local command (/compact, /model …) ends the
+			// command's turn when the model was not involved.
+			local := t.Weak && t.Th.LastMsg == "" && isLocalOutput(c)
+			b.touchTurn(t, ts, local)
+			if local {
+				b.finishTurn(t, false, time.Time{})
+			}
 		}
 		return
 	}
@@ -255,11 +277,17 @@ func (b *Builder) mainUser(r *record, ts time.Time) {
 		return
 	}
 	if existing := b.turnIdx[key]; existing != nil {
-		// Same prompt id: another line of the same turn.
+		// Same prompt id: another line of the same turn; before any
+		// response it is part of the prompt.
 		if !existing.Done {
 			b.touchTurn(existing, ts, true)
+			if existing.Th.LastMsg == "" && len(existing.Th.Open) == 0 && existing.Th.Chats == 0 {
+				existing.Prompt = append(existing.Prompt, promptParts(c)...)
+				existing.Weak = existing.Weak && kind == commandLine
+			}
 		}
 		b.st.Cur = key
+		b.checkTaskNotification(userText(c))
 		return
 	}
 	if prev := b.cur(); prev != nil {
@@ -387,7 +415,8 @@ func answerMatches(answer []string, want string) bool {
 	if got == "" || want == "" {
 		return false
 	}
-	if got == want {
+	if got == want || strings.HasPrefix(want, got) {
+		// Task results may append "agentId: … <usage>…</usage>" to the text.
 		return true
 	}
 	n := min(len(want), 100)
@@ -599,4 +628,9 @@ func compactJSON(raw json.RawMessage) json.RawMessage {
 		return nil
 	}
 	return json.RawMessage(buf.Bytes())
+}
+
+func isLocalOutput(c *content) bool {
+	t := strings.TrimSpace(userText(c))
+	return strings.HasPrefix(t, "<local-command-stdout>") || strings.HasPrefix(t, "<local-command-stderr>")
 }

@@ -1,16 +1,13 @@
 package claude
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 	"time"
 )
 
-// record is one transcript line, decoded only as far as the builder needs.
-// Fields the builder never reads are left out so encoding/json skips them
-// without allocating; large payloads we only look at (images, tool results)
-// use small custom decoders.
+// record is one transcript line, decoded only as far as the builder needs
+// (see parseLine; the json tags name the transcript's members).
 type record struct {
 	Type              string  `json:"type"`
 	Subtype           string  `json:"subtype"`
@@ -57,6 +54,9 @@ type record struct {
 
 	// queue-operation
 	Operation string `json:"operation"`
+
+	// api-request: params.model
+	ReqModel string `json:"-"`
 }
 
 type message struct {
@@ -82,26 +82,12 @@ type usage struct {
 	} `json:"output_tokens_details"`
 }
 
-// content is a message's content: a plain string or an array of blocks.
+// content is a message's content: a plain string or an array of blocks
+// (decoded by decodeContent).
 type content struct {
 	Text   string
 	IsText bool
 	Blocks []block
-}
-
-func (c *content) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 {
-		return nil
-	}
-	switch b[0] {
-	case '"':
-		c.IsText = true
-		return json.Unmarshal(b, &c.Text)
-	case '[':
-		return json.Unmarshal(b, &c.Blocks)
-	}
-	return nil
 }
 
 type block struct {
@@ -133,17 +119,6 @@ type cappedData struct {
 	Data string
 }
 
-func (d *cappedData) UnmarshalJSON(b []byte) error {
-	d.Size = len(b) - 2
-	if d.Size < 0 {
-		d.Size = 0
-	}
-	if len(b) <= maxInlineImage+2 && len(b) >= 2 && b[0] == '"' {
-		return json.Unmarshal(b, &d.Data)
-	}
-	return nil
-}
-
 // toolUseResult is the sibling of message on tool_result lines: a string on
 // errors, an object otherwise (we keep only the few fields we use).
 type toolUseResult struct {
@@ -156,30 +131,6 @@ type toolUseResult struct {
 	Interrupted     bool
 }
 
-func (t *toolUseResult) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 {
-		return nil
-	}
-	switch b[0] {
-	case '"':
-		t.IsStr = true
-		return json.Unmarshal(b, &t.Str)
-	case '{':
-		var o struct {
-			Status          string  `json:"status"`
-			AgentID         string  `json:"agentId"`
-			TotalDurationMs float64 `json:"totalDurationMs"`
-			Interrupted     bool    `json:"interrupted"`
-		}
-		if err := json.Unmarshal(b, &o); err != nil {
-			return nil // a shape we do not know: ignore, not fatal
-		}
-		t.Status, t.AgentID, t.TotalDurationMs, t.Interrupted = o.Status, o.AgentID, o.TotalDurationMs, o.Interrupted
-	}
-	return nil
-}
-
 type progressData struct {
 	Type    string `json:"type"`
 	AgentID string `json:"agentId"`
@@ -190,13 +141,6 @@ type progressData struct {
 
 // sysContent is a system record's content: usually a string.
 type sysContent struct{ Text string }
-
-func (s *sysContent) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		_ = json.Unmarshal(b, &s.Text)
-	}
-	return nil
-}
 
 type compactMeta struct {
 	Trigger    string  `json:"trigger"`
@@ -232,7 +176,7 @@ type requestShape struct {
 // decoded, and the big ones only for the record types that need them.
 func parseLine(line []byte) (*record, error) {
 	var r record
-	var msg, tur, data, cont, cmeta, apiErr, att, shape []byte
+	var msg, tur, data, cont, cmeta, apiErr, att, shape, params []byte
 	err := eachField(line, func(k, v []byte) {
 		switch string(k) {
 		case "type":
@@ -309,6 +253,8 @@ func parseLine(line []byte) (*record, error) {
 			att = v
 		case "shape":
 			shape = v
+		case "params":
+			params = v
 		}
 	})
 	if err != nil {
@@ -318,7 +264,7 @@ func parseLine(line []byte) (*record, error) {
 	case "user", "assistant":
 		if isObject(msg) {
 			r.Message = new(message)
-			if err := json.Unmarshal(msg, r.Message); err != nil {
+			if err := decodeMessage(msg, r.Message); err != nil {
 				return nil, err
 			}
 		}
@@ -361,6 +307,14 @@ func parseLine(line []byte) (*record, error) {
 			if typ == "prompt_snapshot" {
 				_ = json.Unmarshal(att, r.Attachment)
 			}
+		}
+	case "api-request":
+		if isObject(params) {
+			_ = eachField(params, func(k, v []byte) {
+				if string(k) == "model" {
+					r.ReqModel = jstr(v)
+				}
+			})
 		}
 	case "api-request-shape":
 		if isObject(shape) {

@@ -192,3 +192,126 @@ func jfloat(v []byte) float64 {
 }
 
 func isObject(v []byte) bool { return len(v) > 0 && v[0] == '{' }
+
+// eachElem calls fn for every element of the array in b.
+func eachElem(b []byte, fn func(val []byte)) error {
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '[' {
+		return errBadJSON
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return nil
+	}
+	for {
+		e, err := skipValue(b, i)
+		if err != nil {
+			return err
+		}
+		fn(b[i:e])
+		i = skipWS(b, e)
+		if i >= len(b) {
+			return errBadJSON
+		}
+		if b[i] == ']' {
+			return nil
+		}
+		if b[i] != ',' {
+			return errBadJSON
+		}
+		i = skipWS(b, i+1)
+	}
+}
+
+// decodeMessage fills m from a message object with the scanner.
+func decodeMessage(v []byte, m *message) error {
+	var u []byte
+	err := eachField(v, func(k, val []byte) {
+		switch string(k) {
+		case "id":
+			m.ID = jstr(val)
+		case "model":
+			m.Model = jstr(val)
+		case "role":
+			m.Role = jstr(val)
+		case "stop_reason":
+			if len(val) > 0 && val[0] == '"' {
+				s := jstr(val)
+				m.StopReason = &s
+			}
+		case "content":
+			decodeContent(val, &m.Content)
+		case "usage":
+			u = val
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if isObject(u) {
+		m.Usage = new(usage)
+		if err := json.Unmarshal(u, m.Usage); err != nil {
+			m.Usage = nil
+		}
+	}
+	return nil
+}
+
+// decodeContent fills c from a string or an array of blocks.
+func decodeContent(v []byte, c *content) {
+	if len(v) == 0 {
+		return
+	}
+	switch v[0] {
+	case '"':
+		c.IsText = true
+		c.Text = jstr(v)
+	case '[':
+		_ = eachElem(v, func(el []byte) {
+			if !isObject(el) {
+				return
+			}
+			var bl block
+			_ = eachField(el, func(k, val []byte) {
+				switch string(k) {
+				case "type":
+					bl.Type = jstr(val)
+				case "text":
+					bl.Text = jstr(val)
+				case "thinking":
+					bl.Thinking = jstr(val)
+				case "id":
+					bl.ID = jstr(val)
+				case "name":
+					bl.Name = jstr(val)
+				case "input":
+					bl.Input = val
+				case "tool_use_id":
+					bl.ToolUseID = jstr(val)
+				case "content":
+					decodeContent(val, &bl.Content)
+				case "is_error":
+					bl.IsError = jbool(val)
+				case "source":
+					if isObject(val) {
+						bl.Source = new(imageSource)
+						_ = eachField(val, func(k, val []byte) {
+							switch string(k) {
+							case "type":
+								bl.Source.Type = jstr(val)
+							case "media_type":
+								bl.Source.MediaType = jstr(val)
+							case "data":
+								bl.Source.Data.Size = max(0, len(val)-2)
+								if len(val) <= maxInlineImage+2 {
+									bl.Source.Data.Data = jstr(val)
+								}
+							}
+						})
+					}
+				}
+			})
+			c.Blocks = append(c.Blocks, bl)
+		})
+	}
+}

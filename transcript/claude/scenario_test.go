@@ -2,7 +2,6 @@ package claude
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -198,5 +197,3 @@ func turnIDs(key string) (genai.TraceID, genai.SpanID) {
 	tr := genai.NewTraceID(genai.AgentClaudeCode, sess, key)
 	return tr, genai.NewSpanID(tr, genai.KindTurn, "turn")
 }
-
-var _ = fmt.Sprint

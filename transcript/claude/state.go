@@ -31,6 +31,7 @@ type state struct {
 	Agents     []*agent              `json:"agents,omitempty"`   // subagents (and compaction calls), oldest first
 	AgentTools map[string]*agentTool `json:"atools,omitempty"`   // Agent/Task tool calls by tool_use id
 	SideUUIDs  map[string]string     `json:"side,omitempty"`     // inline sidechain line uuid -> agent id (1.0.x)
+	Gone       []string              `json:"gone,omitempty"`     // ids of agents emitted and forgotten
 	HookTools  map[string]*hookTool  `json:"htools,omitempty"`   // PostToolUse data by tool_use id
 	HooksSeen  bool                  `json:"hooks,omitempty"`    // PostToolUse hooks arrive for this session
 	Compact    *compaction           `json:"pcompact,omitempty"` // compaction seen between turns

@@ -129,3 +129,23 @@ func TestTranscriptDiscovery(t *testing.T) {
 		t.Errorf("after SessionStart: %v", fs)
 	}
 }
+
+// 2.0.x "Warmup" sidechains (started at launch, announced by SubagentStop)
+// are not traced.
+func TestWarmupAgentIgnored(t *testing.T) {
+	r := newRun(t, Options{})
+	subFile := "agent-w1.jsonl"
+	writeFile(t, filepath.Join(r.dir, subFile), "")
+	ae := agentEnv("w1")
+	r.play(t, []step{
+		hk(hookEv("SubagentStop", 0.5, obj{"agent_id": "w1", "agent_transcript_path": filepath.Join(r.dir, subFile)})),
+		sub(subFile, prompt("w1u", 0, "Warmup", ae)),
+		sub(subFile, asst("w1a", 0.4, "wm1", "end_turn", use(5, 5, 0, 0), text("Ready."), ae)),
+		tk(1), tk(40), tk(4000),
+		want(),
+		ln(prompt("u1", 5000, "hello", nil)),
+		ln(asst("a1", 5001, "m1", "end_turn", use(1, 1, 0, 0), text("hi"), nil)),
+		ln(js(obj{"type": "last-prompt", "sessionId": sess})),
+		want(chatN, turnN),
+	})
+}

@@ -191,7 +191,9 @@ func (b *Builder) emitTool(c *tctx, tc *toolCall) {
 	delete(b.st.HookTools, tc.ID)
 	start, end := tc.Start, tc.End
 	if h != nil {
-		if h.HasDur && h.DurationMS >= 0 && !end.IsZero() {
+		// duration_ms is the tool's own run time (without the permission
+		// wait); not for Agent/Task, whose subagent starts before it counts.
+		if h.HasDur && h.DurationMS >= 0 && !end.IsZero() && tc.Name != "Agent" && tc.Name != "Task" {
 			start = end.Add(-time.Duration(h.DurationMS * float64(time.Millisecond)))
 		}
 		if h.Failed && !tc.IsError {
