@@ -12,6 +12,7 @@ import (
 
 	"github.com/weave-agentd/weave-agentd/daemon"
 	"github.com/weave-agentd/weave-agentd/hooks"
+	"github.com/weave-agentd/weave-agentd/installer"
 )
 
 // Exit codes of status, as `systemctl status` uses them.
@@ -62,17 +63,19 @@ are waiting; 3 no daemon answers.`,
 			fs.BoolVar(&f.json, "json", false, "print the status as JSON")
 			return f
 		},
-		Run: func(_ context.Context, e *env, opts any, _ []string) error {
+		Run: func(ctx context.Context, e *env, opts any, _ []string) error {
 			f := opts.(*statusFlags)
+			hooksState := hookSummaries(ctx, e)
 			resp, paths, err := call(e, hooks.OpStatus, nil, 2*time.Second)
 			if err != nil {
 				if f.json {
-					b, _ := json.Marshal(map[string]any{"running": false, "socket": paths.Socket, "error": err.Error()})
+					b, _ := json.Marshal(map[string]any{"running": false, "socket": paths.Socket, "error": err.Error(), "hooks": hooksState})
 					fmt.Fprintln(e.Stdout, string(b))
 					return silentExit(exitNoDaemon)
 				}
 				fmt.Fprintf(e.Stdout, "weave-agentd: not running (no answer on %s)\n", paths.Socket)
 				fmt.Fprintln(e.Stdout, "  start it: weave-agentd run (foreground) or weave-agentd start (service)")
+				printHooks(e.Stdout, hooksState)
 				return silentExit(exitNoDaemon)
 			}
 			var st daemon.Status
@@ -83,10 +86,12 @@ are waiting; 3 no daemon answers.`,
 				b, _ := json.MarshalIndent(struct {
 					Running bool `json:"running"`
 					daemon.Status
-				}{true, st}, "", "  ")
+					Hooks []hookState `json:"hooks"`
+				}{true, st, hooksState}, "", "  ")
 				fmt.Fprintln(e.Stdout, string(b))
 			} else {
 				printStatus(e.Stdout, &st)
+				printHooks(e.Stdout, hooksState)
 			}
 			if !st.ExportHealthy {
 				return silentExit(exitExportFailing)
@@ -183,5 +188,48 @@ Example: weave-agentd flush --timeout 1m`,
 			fmt.Fprintln(e.Stdout, "flushed: everything held was accepted")
 			return nil
 		},
+	}
+}
+
+// hookState is one agent's hook registration, as status reports it.
+type hookState struct {
+	Agent      string `json:"agent"`
+	Installed  bool   `json:"installed"` // the agent was found on this machine
+	Registered bool   `json:"registered"`
+	Path       string `json:"path"`
+	Summary    string `json:"summary"`
+}
+
+// hookSummaries inspects the user-scope hook registration of each agent.
+func hookSummaries(ctx context.Context, e *env) []hookState {
+	in, err := newInstaller(e)
+	if err != nil {
+		return nil
+	}
+	var out []hookState
+	for _, hs := range in.HooksStatus(ctx, installer.HookOptions{}) {
+		st := hookState{Agent: string(hs.Agent), Installed: hs.Installed, Registered: hs.Err == nil && hs.Registered(), Path: hs.Path, Summary: hs.Summary()}
+		if hs.Err != nil {
+			st.Summary = hs.Err.Error()
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+func printHooks(w io.Writer, states []hookState) {
+	for _, h := range states {
+		name := map[string]string{"claude": "Claude Code", "cursor": "Cursor"}[h.Agent]
+		if name == "" {
+			name = h.Agent
+		}
+		switch {
+		case h.Registered:
+			fmt.Fprintf(w, "  hooks:      %s registered (%s)\n", name, h.Path)
+		case !h.Installed:
+			fmt.Fprintf(w, "  hooks:      %s not found on this machine\n", name)
+		default:
+			fmt.Fprintf(w, "  hooks:      %s NOT registered: %s — run 'weave-agentd hooks install --%s'\n", name, h.Summary, h.Agent)
+		}
 	}
 }
