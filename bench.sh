@@ -14,3 +14,19 @@ if ls transcript/claude/*_test.go >/dev/null 2>&1 && grep -q 'func Benchmark' tr
   echo "# transcript parse + reconstruction"
   go test -run '^$' -bench . -benchmem ./transcript/claude
 fi
+echo "# freshness: tool result line written -> execute_tool span at the Collector"
+(cd e2e && go test -run '^$' -bench Freshness -benchtime 200x .)
+echo "# idle daemon: CPU over 30 s and resident memory"
+make -s build >/dev/null
+home=$(mktemp -d /tmp/wab-idle-XXXXXX)
+WEAVE_AGENTD_HOME="$home" HOME="$home" ./bin/weave-agentd run 2>/dev/null &
+pid=$!
+sleep 3
+t0=$(awk '{print $14+$15}' /proc/$pid/stat)
+sleep 30
+t1=$(awk '{print $14+$15}' /proc/$pid/stat)
+hz=$(getconf CLK_TCK)
+echo "idle-cpu: $(( (t1 - t0) * 1000 / hz )) ms of CPU in 30 s ($(awk -v a="$t0" -v b="$t1" -v hz="$hz" 'BEGIN{printf "%.3f", (b-a)/hz/30*100}')%)"
+grep -E 'VmRSS|VmHWM' /proc/$pid/status | tr -s ' \t' ' '
+kill -INT $pid; wait $pid 2>/dev/null || true
+rm -rf "$home"
