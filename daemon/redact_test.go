@@ -97,3 +97,33 @@ func FuzzRedactJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestRedactionWindowsNeverCutASecret(t *testing.T) {
+	r, _ := NewRedactor(&config.Config{})
+	jwt := "eyJ" + strings.Repeat("A", 2000) + ".sig" + strings.Repeat("B", 300)
+	filler := strings.Repeat("lorem ipsum https://example.com/x token count ", 2000)
+	for _, tt := range []struct{ in, secret string }{
+		{filler + "Authorization: Bearer " + jwt + " " + filler, "BBBBBBBB"},
+		{filler + "git clone https://bob:" + strings.Repeat("p", 200) + "@h/r.git" + filler, "pppppppp"},
+		{filler + "export " + strings.Repeat("X", 100) + "_SECRET_TOKEN=abc" + strings.Repeat("z", 400) + "\n" + filler, "zzzzzzzz"},
+		{filler + "key=sk-ant-api03-" + strings.Repeat("k", 300) + filler, "kkkkkkkk"},
+	} {
+		got := r.String(tt.in)
+		if strings.Contains(got, tt.secret) {
+			i := strings.Index(got, tt.secret)
+			t.Errorf("secret survived near %q", got[max(0, i-80):min(len(got), i+20)])
+		}
+		if len(got) < len(filler) {
+			t.Errorf("redaction ate the text around the secret")
+		}
+	}
+}
+
+func BenchmarkRedactToolOutput(b *testing.B) {
+	r, _ := NewRedactor(&config.Config{})
+	s := strings.Repeat("ok  \tgithub.com/x/y\t0.01s https://pkg.go.dev/token?x=1 input_tokens=42\n", 2000)
+	b.SetBytes(int64(len(s)))
+	for i := 0; i < b.N; i++ {
+		_ = r.String(s)
+	}
+}

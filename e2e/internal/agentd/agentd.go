@@ -161,6 +161,9 @@ func (d *Daemon) Log() string {
 	return d.log.String()
 }
 
+// Pid is the daemon's process id.
+func (d *Daemon) Pid() int { return d.cmd.Process.Pid }
+
 // Stop sends SIGTERM and waits (idempotent).
 func (d *Daemon) Stop() {
 	if d.cmd.ProcessState != nil {
