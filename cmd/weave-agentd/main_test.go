@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,6 +38,41 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// hupdaemon sends SIGHUP to the daemon (its pid from status) and
+			// waits until the reloaded daemon answers with a new pid-less start.
+			"hupdaemon": func(ts *testscript.TestScript, neg bool, args []string) {
+				paths, err := hooks.ResolvePaths(ts.Getenv)
+				if err != nil {
+					ts.Fatalf("%v", err)
+				}
+				resp, err := hooks.Call(paths.Socket, time.Second, &hooks.Request{Op: hooks.OpStatus})
+				if err != nil {
+					ts.Fatalf("status: %v", err)
+				}
+				var st struct {
+					PID     int       `json:"pid"`
+					Started time.Time `json:"started"`
+				}
+				_ = json.Unmarshal(resp.Body, &st)
+				if err := syscall.Kill(st.PID, syscall.SIGHUP); err != nil {
+					ts.Fatalf("kill: %v", err)
+				}
+				deadline := time.Now().Add(10 * time.Second)
+				for time.Now().Before(deadline) {
+					resp, err := hooks.Call(paths.Socket, time.Second, &hooks.Request{Op: hooks.OpStatus})
+					if err == nil {
+						var now struct {
+							Started time.Time `json:"started"`
+						}
+						_ = json.Unmarshal(resp.Body, &now)
+						if now.Started.After(st.Started) {
+							return
+						}
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+				ts.Fatalf("the daemon did not come back after SIGHUP")
+			},
 			// waitdaemon waits (up to 10s) until the daemon answers on the socket.
 			"waitdaemon": func(ts *testscript.TestScript, neg bool, args []string) {
 				paths, err := hooks.ResolvePaths(ts.Getenv)
