@@ -350,14 +350,14 @@ func httpClient(cfg *config.Config) (*http.Client, error) {
 
 func (in *Installer) doctorSpool(r *Report, daemonUp bool) {
 	if fi, err := os.Stat(in.paths.Spool); err == nil {
-		r.add(OK, fmt.Sprintf("spool %s (%s)", in.paths.Spool, humanBytes(fi.Size())), "")
+		r.add(OK, fmt.Sprintf("spool %s (%s)", in.paths.Spool, HumanBytes(fi.Size())), "")
 	} else if daemonUp {
 		r.add(Warn, "no spool at "+in.paths.Spool+" although the daemon answers", "is another instance running with a different WEAVE_AGENTD_HOME?")
 	} else {
 		r.add(Warn, "no spool yet at "+in.paths.Spool+" (the daemon creates it when it first starts)", "weave-agentd start")
 	}
 	if fi, err := os.Stat(in.paths.Inbox); err == nil && fi.Size() > 0 && !daemonUp {
-		r.add(Warn, fmt.Sprintf("the inbox holds %s of hook events waiting for the daemon", humanBytes(fi.Size())), "weave-agentd start (it takes them in on start)")
+		r.add(Warn, fmt.Sprintf("the inbox holds %s of hook events waiting for the daemon", HumanBytes(fi.Size())), "weave-agentd start (it takes them in on start)")
 	}
 }
 
@@ -392,7 +392,8 @@ func (in *Installer) doctorRetention(r *Report) {
 	}
 }
 
-func humanBytes(n int64) string {
+// HumanBytes formats a byte count for people (KiB, MiB, GiB).
+func HumanBytes(n int64) string {
 	switch {
 	case n >= 1<<30:
 		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))

@@ -49,29 +49,13 @@ const (
 	weaveTracesPath          = "/agents/otel/v1/traces"
 )
 
-// Load reads path. A missing file is not an error: it yields the defaults.
+// Load reads path and fills in the defaults. A missing file is not an
+// error: it yields the defaults. Unknown keys and invalid values are errors
+// that name them.
 func Load(path string) (*Config, error) {
-	c := &Config{}
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return c.withDefaults(), nil
-	}
+	c, _, err := LoadRaw(path)
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
-	}
-	md, err := toml.NewDecoder(bytes.NewReader(b)).Decode(c)
-	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
-		}
-		return nil, fmt.Errorf("config %s: unknown key(s) %s (see README.md for the documented keys)", path, strings.Join(keys, ", "))
-	}
-	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		return nil, err
 	}
 	return c.withDefaults(), nil
 }
@@ -131,40 +115,15 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// Save writes the config atomically with mode 0600 (it may hold credentials).
+// Save writes every key of the config atomically with mode 0600 (it may
+// hold credentials). SaveSparse writes only the keys that are set.
 func Save(path string, c *Config) error {
 	var buf bytes.Buffer
 	buf.WriteString("# weave-agentd configuration. Keys are documented in README.md.\n")
 	if err := toml.NewEncoder(&buf).Encode(c); err != nil {
 		return fmt.Errorf("encode config: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("create config folder: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".config-*.toml")
-	if err != nil {
-		return fmt.Errorf("write config: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write config: %w", err)
-	}
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write config: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write config: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write config: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write config: %w", err)
-	}
-	return nil
+	return writePrivate(path, buf.Bytes())
 }
 
 // Target is where spans go. An empty URL means the local OTLP/JSON file sink.
