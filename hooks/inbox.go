@@ -26,7 +26,7 @@ func AppendInbox(path string, ev *Event) error {
 		return fmt.Errorf("inbox folder: %w", err)
 	}
 	for attempt := 0; attempt < 5; attempt++ {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
 		if err != nil {
 			return fmt.Errorf("open inbox: %w", err)
 		}
@@ -38,6 +38,11 @@ func AppendInbox(path string, ev *Event) error {
 			f.Close() // renamed or removed by the daemon meanwhile: retry
 			continue
 		}
+		if partialLastLine(f) {
+			// A hook killed mid-write left half a line: end it, so this
+			// event is not glued onto it (the fragment is skipped as bad).
+			line = append([]byte{'\n'}, line...)
+		}
 		_, werr := f.Write(line)
 		cerr := f.Close() // also releases the lock
 		if werr != nil {
@@ -46,6 +51,19 @@ func AppendInbox(path string, ev *Event) error {
 		return cerr
 	}
 	return errors.New("inbox kept moving while appending")
+}
+
+// partialLastLine reports whether f is non-empty and does not end in '\n'.
+func partialLastLine(f *os.File) bool {
+	fi, err := f.Stat()
+	if err != nil || fi.Size() == 0 {
+		return false
+	}
+	var last [1]byte
+	if _, err := f.ReadAt(last[:], fi.Size()-1); err != nil {
+		return false
+	}
+	return last[0] != '\n'
 }
 
 func sameFile(f *os.File, path string) bool {

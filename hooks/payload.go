@@ -30,14 +30,20 @@ type Common struct {
 	AgentType      string `json:"agent_type"`
 
 	// Cursor
-	ConversationID string   `json:"conversation_id"`
-	GenerationID   string   `json:"generation_id"`
-	CursorVersion  string   `json:"cursor_version"`
-	WorkspaceRoots []string `json:"workspace_roots"`
+	ConversationID       string   `json:"conversation_id"`
+	ParentConversationID string   `json:"parent_conversation_id"`
+	GenerationID         string   `json:"generation_id"`
+	CursorVersion        string   `json:"cursor_version"`
+	WorkspaceRoots       []string `json:"workspace_roots"`
 }
 
-// Session returns the conversation id the event belongs to.
+// Session returns the conversation id the event belongs to. A Cursor
+// subagent's events belong to the conversation that started it, so they nest
+// under its Task tool call.
 func (c *Common) Session() string {
+	if c.ParentConversationID != "" {
+		return c.ParentConversationID
+	}
 	if c.ConversationID != "" {
 		return c.ConversationID
 	}

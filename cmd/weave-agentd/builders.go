@@ -6,8 +6,10 @@ import (
 
 	"github.com/weave-agentd/weave-agentd/daemon"
 	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/installer/config"
 	"github.com/weave-agentd/weave-agentd/transcript"
 	"github.com/weave-agentd/weave-agentd/transcript/claude"
+	"github.com/weave-agentd/weave-agentd/transcript/cursor"
 )
 
 // claudeHome is Claude Code's config dir: $CLAUDE_CONFIG_DIR, else ~/.claude.
@@ -18,13 +20,23 @@ func claudeHome(getenv func(string) string) string {
 	return filepath.Join(getenv("HOME"), ".claude")
 }
 
+// cursorHome is Cursor's folder, ~/.cursor.
+func cursorHome(getenv func(string) string) string {
+	return filepath.Join(getenv("HOME"), ".cursor")
+}
+
 // defaultBuilders wires the span builders of every supported agent.
-func defaultBuilders(getenv func(string) string, log *slog.Logger) map[string]daemon.BuilderFactory {
-	home := claudeHome(getenv)
+func defaultBuilders(getenv func(string) string, cfg *config.Config, log *slog.Logger) map[string]daemon.BuilderFactory {
+	chome, cuhome := claudeHome(getenv), cursorHome(getenv)
 	return map[string]daemon.BuilderFactory{
 		genai.AgentClaudeCode: func(_, session, transcriptPath string) transcript.Builder {
-			return claude.New(session, claude.Options{TranscriptPath: transcriptPath, ClaudeHome: home,
+			return claude.New(session, claude.Options{TranscriptPath: transcriptPath, ClaudeHome: chome,
 				Logger: log.With("agent", genai.AgentClaudeCode, "session", session)})
+		},
+		genai.AgentCursor: func(_, session, transcriptPath string) transcript.Builder {
+			return cursor.New(session, cursor.Options{TranscriptPath: transcriptPath, CursorHome: cuhome,
+				CaptureUserEmail: cfg.CaptureUserEmail,
+				Logger:           log.With("agent", genai.AgentCursor, "session", session)})
 		},
 	}
 }

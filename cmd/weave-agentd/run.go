@@ -61,7 +61,7 @@ func runOnce(ctx context.Context, e *env) (bool, error) {
 	}
 	d, err := daemon.New(daemon.Settings{
 		Paths: paths, Config: cfg, Target: target, Logger: log, Version: version,
-		Builders: defaultBuilders(e.Getenv, log),
+		Builders: defaultBuilders(e.Getenv, cfg, log),
 		Discover: []daemon.DiscoverRoot{{Agent: genai.AgentClaudeCode, Dir: filepath.Join(claudeHome(e.Getenv), "projects")}},
 	})
 	if err != nil {
