@@ -436,23 +436,7 @@ func (a *actor) step(toEOF bool) (active bool, err error) {
 				a.transcript = c.TranscriptPath
 			}
 		}
-		eof := true
-		var read int64
-		for _, path := range a.files() {
-			t := a.tailer(path)
-			n, atEOF, rerr := t.read(stepBudget-read, func(line []byte) { a.b.Line(path, line) })
-			read += n
-			if rerr != nil {
-				a.log.Warn("reading transcript", "file", path, "err", rerr)
-			}
-			if !atEOF {
-				eof = false
-			}
-			if read >= stepBudget {
-				eof = false
-				break
-			}
-		}
+		eof, read := a.readFiles()
 		a.b.Tick(a.s.set.Now())
 		spans := a.b.Take()
 		if len(evs) == 0 && read == 0 && len(spans) == 0 && !toEOF {
@@ -470,10 +454,109 @@ func (a *actor) step(toEOF bool) (active bool, err error) {
 		if len(spans) > 0 {
 			a.s.exported()
 		}
-		if eof || (!toEOF && read < stepBudget) {
+		if eof {
+			return true, nil
+		}
+		if !toEOF {
+			a.poke() // more to read: continue right after this commit
 			return true, nil
 		}
 	}
+}
+
+// readFiles feeds the builder the new lines of the session's files, up to
+// stepBudget bytes. With several files (a main transcript and its subagents)
+// the lines are merged in the order they were written — by their timestamps —
+// as a live reader would have seen them: reading a main transcript to its end
+// before a background subagent's file would close the subagent too early.
+func (a *actor) readFiles() (eof bool, read int64) {
+	files := a.files()
+	if len(files) == 1 {
+		path := files[0]
+		t := a.tailer(path)
+		n, atEOF, err := t.read(stepBudget, func(line []byte, _ int64) { a.b.Line(path, line) })
+		if err != nil {
+			a.log.Warn("reading transcript", "file", path, "err", err)
+		}
+		return atEOF, n
+	}
+	per := max(int64(1<<20), stepBudget/int64(max(1, len(files))))
+	cs := make([]*mergeCursor, 0, len(files))
+	for _, path := range files {
+		t := a.tailer(path)
+		lines, tail, atEOF, err := t.readLines(per)
+		if err != nil {
+			a.log.Warn("reading transcript", "file", path, "err", err)
+		}
+		cs = append(cs, &mergeCursor{path: path, t: t, lines: lines, tail: tail, eof: atEOF})
+	}
+	for {
+		next := pickNext(cs)
+		if next == nil {
+			break
+		}
+		l := next.lines[next.i]
+		next.i++
+		if l.ts != "" {
+			next.ts = l.ts
+		}
+		a.b.Line(next.path, l.b)
+		end := l.end
+		if next.i == len(next.lines) {
+			end = next.tail // blank or skipped lines after the last one
+		}
+		read += end - next.t.st.Offset
+		next.t.consume(end, next.tail)
+	}
+	eof = true
+	for _, c := range cs {
+		if len(c.lines) == 0 {
+			read += c.tail - c.t.st.Offset
+			c.t.consume(c.tail, c.tail) // only blank or skipped lines
+		}
+		if !c.eof || c.i < len(c.lines) {
+			eof = false
+		}
+	}
+	return eof, read
+}
+
+// mergeCursor walks the lines read ahead from one of a session's files.
+type mergeCursor struct {
+	path  string
+	t     *tailer
+	lines []tailLine
+	i     int
+	tail  int64
+	eof   bool
+	ts    string // timestamp of the last line fed; lines without one inherit it
+}
+
+func (c *mergeCursor) head() string {
+	if ts := c.lines[c.i].ts; ts != "" {
+		return ts
+	}
+	return c.ts
+}
+
+// pickNext returns the cursor whose next line was written first (ties go to
+// the earlier file: the main transcript before its subagents), or nil when
+// none is left or a file that is not at EOF ran out of read-ahead (its next
+// line is unknown, so nothing can safely go first).
+func pickNext(cs []*mergeCursor) *mergeCursor {
+	var next *mergeCursor
+	for _, c := range cs {
+		if c.i == len(c.lines) {
+			if !c.eof && len(c.lines) > 0 {
+				return nil
+			}
+			continue
+		}
+		if next == nil || c.head() < next.head() {
+			next = c
+		}
+	}
+	return next
 }
 
 func (a *actor) requeue(evs []queuedEvent) {

@@ -24,6 +24,9 @@ type fileState struct {
 	Ino     uint64 `json:"ino,omitempty"`
 	Head    string `json:"head,omitempty"` // sha256 of the first HeadLen bytes
 	HeadLen int    `json:"head_len,omitempty"`
+	// Skipping: Offset is inside an oversized line being skipped; resume by
+	// discarding up to its newline.
+	Skipping bool `json:"skipping,omitempty"`
 }
 
 func decodeFileState(b []byte) fileState {
@@ -48,11 +51,14 @@ type tailer struct {
 	skipped int64 // oversized lines skipped
 	resets  int64 // truncations or replacements seen
 	buf     []byte
+
+	tailSkipping bool // readLines: whether its tail offset is inside a skip
 }
 
 // read feeds complete lines to fn until EOF or until about budget bytes were
 // consumed. It reports the bytes consumed and whether EOF was reached.
-func (t *tailer) read(budget int64, fn func(line []byte)) (int64, bool, error) {
+// fn also gets the file offset just past the line.
+func (t *tailer) read(budget int64, fn func(line []byte, end int64)) (int64, bool, error) {
 	f, err := os.Open(t.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, true, nil // not written yet, or deleted: nothing to read
@@ -72,7 +78,7 @@ func (t *tailer) read(budget int64, fn func(line []byte)) (int64, bool, error) {
 		return 0, true, err
 	}
 	var consumed int64
-	skipping := false
+	skipping := t.st.Skipping
 	pending := t.buf[:0]
 	chunk := make([]byte, readChunk)
 	for consumed < budget {
@@ -106,25 +112,28 @@ func (t *tailer) read(budget int64, fn func(line []byte)) (int64, bool, error) {
 				pending = append(pending, line...)
 				line = pending
 			}
+			consumed += int64(len(line) + 1)
 			if len(line)+1 > maxLine {
 				t.skipped++
 			} else if len(bytes.TrimSpace(line)) > 0 {
-				fn(bytes.TrimSuffix(line, []byte("\r")))
+				fn(bytes.TrimSuffix(line, []byte("\r")), t.st.Offset+consumed)
 			}
-			consumed += int64(len(line) + 1)
 			pending = pending[:0]
 		}
 		if rerr == io.EOF || n == 0 {
 			t.st.Offset += consumed
+			t.st.Skipping = skipping
 			t.keepBuf(pending)
 			return consumed, true, nil
 		}
 		if rerr != nil {
 			t.st.Offset += consumed
+			t.st.Skipping = skipping
 			return consumed, true, rerr
 		}
 	}
 	t.st.Offset += consumed
+	t.st.Skipping = skipping
 	t.keepBuf(pending)
 	return consumed, false, nil
 }
@@ -158,6 +167,7 @@ func (t *tailer) checkIdentity(f *os.File, fi os.FileInfo) error {
 	if reset && t.st.Offset > 0 {
 		t.resets++
 		t.st.Offset = 0
+		t.st.Skipping = false
 	}
 	t.st.Ino = ino
 	if len(head) >= t.st.HeadLen || reset {
@@ -165,4 +175,51 @@ func (t *tailer) checkIdentity(f *os.File, fi os.FileInfo) error {
 		t.st.Head = hex.EncodeToString(sum[:])
 	}
 	return nil
+}
+
+// tailLine is one complete line read ahead, with the file offset just past it.
+type tailLine struct {
+	b   []byte
+	end int64
+	ts  string // the record's "timestamp", "" if none
+}
+
+// readLines reads complete lines from the saved offset without consuming
+// them: the caller feeds some and calls consume with the end of the last one
+// fed. tail is the offset past everything read (blank and skipped lines
+// included), to consume once every line was fed.
+func (t *tailer) readLines(budget int64) (lines []tailLine, tail int64, eof bool, err error) {
+	start, skipping := t.st.Offset, t.st.Skipping
+	_, eof, err = t.read(budget, func(line []byte, end int64) {
+		b := bytes.Clone(line)
+		lines = append(lines, tailLine{b: b, end: end, ts: recordTime(b)})
+	})
+	tail, t.tailSkipping = t.st.Offset, t.st.Skipping
+	t.st.Offset, t.st.Skipping = start, skipping
+	return lines, tail, eof, err
+}
+
+// consume marks everything up to end (a line end from readLines, or its
+// tail) as read.
+func (t *tailer) consume(end, tail int64) {
+	if end > t.st.Offset {
+		t.st.Offset = end
+		t.st.Skipping = end == tail && t.tailSkipping
+	}
+}
+
+var tsKey = []byte(`"timestamp":"`)
+
+// recordTime extracts a transcript record's ISO-8601 timestamp cheaply.
+func recordTime(line []byte) string {
+	i := bytes.Index(line, tsKey)
+	if i < 0 {
+		return ""
+	}
+	rest := line[i+len(tsKey):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 || j > 40 {
+		return ""
+	}
+	return string(rest[:j])
 }

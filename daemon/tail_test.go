@@ -11,7 +11,7 @@ func readAll(t *testing.T, tl *tailer) []string {
 	t.Helper()
 	var got []string
 	for {
-		_, eof, err := tl.read(1<<20, func(l []byte) { got = append(got, string(l)) })
+		_, eof, err := tl.read(1<<20, func(l []byte, _ int64) { got = append(got, string(l)) })
 		if err != nil {
 			t.Fatal(err)
 		}

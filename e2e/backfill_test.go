@@ -71,3 +71,40 @@ func TestBackfillFixturesTwiceSendsNothingNew(t *testing.T) {
 	}
 	assertNoDuplicates(t, rcv)
 }
+
+// Backfill of a captured background-subagent session: the subagent's own
+// model and tool calls must be kept although its file is read after the main
+// transcript has long moved on (lines are fed in the order they were written).
+func TestBackfillBackgroundSubagentKeepsItsChildren(t *testing.T) {
+	src := filepath.Join(agentd.RepoRoot(), "e2e", "testdata", "claude-2.1.328", "subagent", "projects")
+	if _, err := os.Stat(src); err != nil {
+		t.Skip("capture absent")
+	}
+	rcv := receiver.Start(t)
+	h := agentd.NewHome(t)
+	h.WriteConfig("endpoint = \"" + rcv.URL() + "\"\n")
+	old := time.Now().Add(-72 * time.Hour)
+	filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			rel, _ := filepath.Rel(src, p)
+			dst := filepath.Join(h.HOME, ".claude", "projects", rel)
+			agentd.CopyFile(t, p, dst)
+			os.Chtimes(dst, old, old)
+		}
+		return err
+	})
+	h.StartDaemon()
+	if r := h.CLI("backfill"); r.Code != 0 {
+		t.Fatalf("backfill: %s%s", r.Stdout, r.Stderr)
+	}
+	spans := waitSpans(t, rcv, func(s []receiver.Span) bool { return len(receiver.ByName(s, "invoke_agent general-purpose")) > 0 })
+	if r := h.CLI("flush", "--timeout", "30s"); r.Code != 0 {
+		t.Fatalf("flush: %s%s", r.Stdout, r.Stderr)
+	}
+	spans = rcv.UniqueSpans()
+	sub := receiver.ByName(spans, "invoke_agent general-purpose")[0]
+	inside := receiver.Children(spans, sub)
+	if len(receiver.ByName(inside, "execute_tool Bash")) != 1 || len(inside) < 3 {
+		t.Fatalf("subagent children after backfill: %v (all: %v)", names(inside), names(spans))
+	}
+}
