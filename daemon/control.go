@@ -190,6 +190,12 @@ func (d *Daemon) call(method string, args json.RawMessage) *hooks.Response {
 			return &hooks.Response{Error: "no backfill has run since the daemon started"}
 		}
 		return okBody(job)
+	case "sessions.exported":
+		var q SessionsExportedArgs
+		if err := json.Unmarshal(args, &q); err != nil {
+			return &hooks.Response{Error: "sessions.exported arguments: " + err.Error()}
+		}
+		return okBody(d.sessionsExported(q))
 	case "deadletters.list":
 		dls, err := d.store.DeadLetters(10000)
 		if err != nil {
@@ -220,4 +226,100 @@ func (d *Daemon) call(method string, args json.RawMessage) *hooks.Response {
 		return okBody(DeadLetterResult{Count: n})
 	}
 	return &hooks.Response{Error: fmt.Sprintf("unknown method %q (is the daemon older than this client? run 'weave-agentd restart')", method)}
+}
+
+// SessionsExportedArgs asks how far the daemon got with some conversations
+// (`weave-agentd sessions` shows it as EXPORTED).
+type SessionsExportedArgs struct {
+	Sessions []SessionQuery `json:"sessions"`
+}
+
+// SessionQuery names one conversation and its transcript files.
+type SessionQuery struct {
+	Agent   string   `json:"agent"`   // genai.AgentClaudeCode or genai.AgentCursor
+	Session string   `json:"session"` // session / conversation id
+	Files   []string `json:"files"`   // absolute paths: main transcript first
+}
+
+// SessionsExported answers SessionsExportedArgs.
+type SessionsExported struct {
+	Sessions []SessionExportState `json:"sessions"`
+}
+
+// SessionExportState is what the daemon knows of one conversation.
+type SessionExportState struct {
+	Agent   string `json:"agent"`
+	Session string `json:"session"`
+	// Known: a session record, or a committed offset for one of the files.
+	Known bool `json:"known"`
+	// Offsets: the committed read offset of each listed file that has one.
+	Offsets map[string]int64 `json:"offsets,omitempty"`
+	// PendingSpans: spans of the conversation still in the spool; -1 when
+	// the spool is too deep to count.
+	PendingSpans int64 `json:"pending_spans"`
+	// DeadLetters: spans of the conversation the server rejected for good.
+	DeadLetters int64 `json:"dead_letters,omitempty"`
+}
+
+// maxCountedSpans bounds the spool scan behind PendingSpans.
+const maxCountedSpans = 200000
+
+func (d *Daemon) sessionsExported(q SessionsExportedArgs) SessionsExported {
+	pending, dead, counted := d.spansByConversation()
+	out := SessionsExported{Sessions: make([]SessionExportState, 0, len(q.Sessions))}
+	_ = d.store.View(func(t *spool.Tx) error {
+		for _, s := range q.Sessions {
+			st := SessionExportState{Agent: s.Agent, Session: s.Session, PendingSpans: -1}
+			st.Known = t.Session(sessionKey(agentName(s.Agent), s.Session)) != nil
+			for _, f := range s.Files {
+				if b := t.Offset(f); b != nil {
+					if st.Offsets == nil {
+						st.Offsets = map[string]int64{}
+					}
+					st.Offsets[f] = decodeFileState(b).Offset
+					st.Known = true
+				}
+			}
+			if counted {
+				st.PendingSpans = pending[s.Session]
+			}
+			st.DeadLetters = dead[s.Session]
+			out.Sessions = append(out.Sessions, st)
+		}
+		return nil
+	})
+	return out
+}
+
+// spansByConversation counts queued and dead-lettered spans per
+// gen_ai.conversation.id; counted is false when the queue is too deep.
+func (d *Daemon) spansByConversation() (pending, dead map[string]int64, counted bool) {
+	pending, dead = map[string]int64{}, map[string]int64{}
+	conv := func(b []byte) string {
+		var sp tracepb.Span
+		if proto.Unmarshal(b, &sp) != nil {
+			return ""
+		}
+		for _, kv := range sp.Attributes {
+			if kv.Key == "gen_ai.conversation.id" {
+				return kv.Value.GetStringValue()
+			}
+		}
+		return ""
+	}
+	st, err := d.store.Stats()
+	if err == nil && st.Depth <= maxCountedSpans {
+		counted = true
+		items, _ := d.store.Peek(maxCountedSpans, 1<<40)
+		for _, it := range items {
+			pending[conv(it.Span)]++
+		}
+	}
+	dls, _ := d.store.DeadLetters(10000)
+	for _, dl := range dls {
+		if len(dl.Span) > 0 {
+			dead[conv(dl.Span)]++
+		}
+	}
+	return pending, dead, counted
 }

@@ -80,6 +80,8 @@ func commands() []command {
 		hookCommand(),
 		statusCommand(),
 		flushCommand(),
+		sessionsCommand(),
+		showCommand(),
 		deadlettersCommand(),
 		backfillCommand(),
 		versionCommand(),

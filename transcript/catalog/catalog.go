@@ -1,0 +1,380 @@
+// Package catalog finds the conversations coding agents left on disk and
+// summarises them: Claude Code transcripts under
+// $CLAUDE_CONFIG_DIR/projects or ~/.claude/projects/<project>/<session>.jsonl,
+// and Cursor's ~/.cursor/projects/<slug>/agent-transcripts.
+//
+// Listing is cheap: Find only reads folders and stats files, which is enough
+// to filter by age (a transcript's modification time is its last activity).
+// Summarize and Load replay one conversation through the agent's span
+// builder (the same code the daemon runs), streaming the file line by line:
+// Summarize keeps only counters, so its memory does not grow with the file;
+// Load keeps the spans, for rendering one conversation.
+//
+// Each agent is a source (see claudeSource); supporting another agent is one
+// function that lists its files and makes its builder.
+package catalog
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/transcript"
+)
+
+// Options says where the agents keep their transcripts and which ones to
+// consider.
+type Options struct {
+	// ClaudeHome is Claude Code's config dir ($CLAUDE_CONFIG_DIR, else
+	// ~/.claude). Empty: Claude Code is not searched.
+	ClaudeHome string
+	// CursorHome is Cursor's config dir (~/.cursor). Empty: Cursor is not
+	// searched.
+	CursorHome string
+	// Agent keeps only one agent's conversations (genai.AgentClaudeCode or
+	// genai.AgentCursor); empty means all.
+	Agent string
+	// Since skips conversations whose transcript was last modified before it.
+	Since time.Time
+}
+
+// File is one conversation's main transcript, as found on disk (no content
+// read).
+type File struct {
+	Agent   string    `json:"agent"`   // genai.AgentClaudeCode or genai.AgentCursor
+	Session string    `json:"session"` // session / conversation id
+	Path    string    `json:"path"`    // main transcript, absolute
+	Size    int64     `json:"size"`
+	ModTime time.Time `json:"modified"`
+}
+
+// Root is a folder searched for one agent's conversations.
+type Root struct {
+	Agent  string `json:"agent"`
+	Dir    string `json:"dir"`
+	Exists bool   `json:"exists"`
+	// Conversations is how many were found there (before the Since filter).
+	Conversations int `json:"conversations"`
+}
+
+// source is one agent's conversations on disk.
+type source struct {
+	agent string
+	// root is the folder listed, derived from the options ("" when the
+	// agent's home is not configured).
+	root func(Options) string
+	// list calls fn for each main transcript under root.
+	list func(root string, fn func(File))
+	// owns reports whether a transcript path given by the user belongs to
+	// this agent (Resolve of a path).
+	owns func(o Options, path string) bool
+	// session returns the session id of a transcript given by path, whose
+	// file name may not be it.
+	session func(path string) string
+	// builder makes the span builder that replays a file. nil: the agent's
+	// conversations are listed (and counted by scan) but cannot be rendered.
+	builder func(o Options, f File) transcript.Builder
+	// scan, for agents without a builder, counts turns and tool calls from
+	// one transcript line.
+	scan func(line []byte, s *Summary)
+	// project returns the working directory recorded on a transcript line,
+	// or "" (the first one found is the conversation's project).
+	project func(line []byte) string
+	// projectOf guesses the project when no line records it.
+	projectOf func(f File) string
+}
+
+// sources lists the supported agents, in the order they are searched.
+func sources() []source {
+	return []source{claudeSource(), cursorSource()}
+}
+
+func sourceFor(agent string) (source, bool) {
+	for _, s := range sources() {
+		if s.agent == agent {
+			return s, true
+		}
+	}
+	return source{}, false
+}
+
+// AgentName maps what a user types (claude, claude-code, cursor) to the
+// agent name used everywhere else; ok is false for an unknown agent.
+func AgentName(s string) (string, bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "claude", "claude-code", "claudecode", "cc":
+		return genai.AgentClaudeCode, true
+	case "cursor", "cursor-agent":
+		return genai.AgentCursor, true
+	}
+	return "", false
+}
+
+// Find lists the conversations on disk, newest (last modified) first, and
+// the folders it searched. It only reads folders and stats files.
+func Find(o Options) ([]File, []Root, error) {
+	var files []File
+	var roots []Root
+	for _, src := range sources() {
+		if o.Agent != "" && o.Agent != src.agent {
+			continue
+		}
+		dir := src.root(o)
+		if dir == "" {
+			continue
+		}
+		r := Root{Agent: src.agent, Dir: dir}
+		if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+			r.Exists = true
+			src.list(dir, func(f File) {
+				r.Conversations++
+				if !o.Since.IsZero() && f.ModTime.Before(o.Since) {
+					return
+				}
+				files = append(files, f)
+			})
+		}
+		roots = append(roots, r)
+	}
+	sortNewestFirst(files)
+	return files, roots, nil
+}
+
+func sortNewestFirst(files []File) {
+	sort.SliceStable(files, func(i, j int) bool {
+		if !files[i].ModTime.Equal(files[j].ModTime) {
+			return files[i].ModTime.After(files[j].ModTime)
+		}
+		return files[i].Path < files[j].Path
+	})
+}
+
+// NotFoundError says that no conversation matches a query, and where the
+// search looked.
+type NotFoundError struct {
+	Query string
+	Roots []Root
+}
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("no conversation matches %q", e.Query)
+}
+
+// AmbiguousError says that a prefix matches several conversations.
+type AmbiguousError struct {
+	Query   string
+	Matches []File // newest first
+}
+
+func (e *AmbiguousError) Error() string {
+	return fmt.Sprintf("%q matches %d conversations", e.Query, len(e.Matches))
+}
+
+// Resolve finds one conversation by full session id, unique id prefix, or
+// the path of a transcript file. It returns *NotFoundError or
+// *AmbiguousError when it cannot pick exactly one.
+func Resolve(o Options, query string) (File, error) {
+	query = strings.TrimSpace(query)
+	if query == "" {
+		return File{}, errors.New("empty session id")
+	}
+	if f, ok, err := resolvePath(o, query); ok || err != nil {
+		return f, err
+	}
+	all := o
+	all.Since = time.Time{}
+	files, roots, err := Find(all)
+	if err != nil {
+		return File{}, err
+	}
+	q := strings.ToLower(query)
+	var exact, prefix []File
+	for _, f := range files {
+		id := strings.ToLower(f.Session)
+		switch {
+		case id == q:
+			exact = append(exact, f)
+		case strings.HasPrefix(id, q):
+			prefix = append(prefix, f)
+		}
+	}
+	switch {
+	case len(exact) == 1:
+		return exact[0], nil
+	case len(exact) > 1:
+		return File{}, &AmbiguousError{Query: query, Matches: exact}
+	case len(prefix) == 1:
+		return prefix[0], nil
+	case len(prefix) > 1:
+		return File{}, &AmbiguousError{Query: query, Matches: prefix}
+	}
+	return File{}, &NotFoundError{Query: query, Roots: roots}
+}
+
+// resolvePath handles a query that names a file: ok is false when the query
+// does not look like a path (and is then taken as an id).
+func resolvePath(o Options, query string) (File, bool, error) {
+	looksLikePath := strings.ContainsRune(query, os.PathSeparator) || strings.ContainsRune(query, '/') ||
+		strings.HasSuffix(query, ".jsonl") || strings.HasSuffix(query, ".txt")
+	fi, err := os.Stat(query)
+	if err != nil {
+		if looksLikePath {
+			if errors.Is(err, fs.ErrNotExist) {
+				return File{}, true, fmt.Errorf("no transcript at %s", query)
+			}
+			return File{}, true, fmt.Errorf("transcript %s: %w", query, err)
+		}
+		return File{}, false, nil
+	}
+	if fi.IsDir() {
+		if looksLikePath {
+			return File{}, true, fmt.Errorf("%s is a folder; give a transcript file (.jsonl) or a session id", query)
+		}
+		return File{}, false, nil
+	}
+	abs, err := filepath.Abs(query)
+	if err != nil {
+		return File{}, true, err
+	}
+	src := claudeSource()
+	for _, s := range sources() {
+		if s.owns != nil && s.owns(o, abs) {
+			src = s
+			break
+		}
+	}
+	return File{Agent: src.agent, Session: src.session(abs), Path: abs, Size: fi.Size(), ModTime: fi.ModTime()}, true, nil
+}
+
+// maxLine is the longest transcript line read; longer lines are skipped
+// (and counted) without being held in memory. A variable for tests.
+var maxLine = 64 << 20
+
+// lineReader reads the complete lines of one file, one at a time, without
+// their newline. A last line without a newline is returned too (a live
+// transcript may be mid-write: the builder skips it if it is not complete
+// JSON). Blank lines are skipped.
+type lineReader struct {
+	path    string
+	f       *os.File
+	r       *bufio.Reader
+	long    []byte // a line longer than the reader's buffer, being assembled
+	skipped int64  // lines over maxLine
+	err     error  // io.EOF at the end
+}
+
+func openLines(path string) (*lineReader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return &lineReader{path: path, f: f, r: bufio.NewReaderSize(f, 256<<10)}, nil
+}
+
+func (lr *lineReader) Close() error { return lr.f.Close() }
+
+// next returns the next line, valid until the following call, or nil and
+// the error (io.EOF at the end).
+func (lr *lineReader) next() ([]byte, error) {
+	for lr.err == nil {
+		tooLong := false
+		lr.long = lr.long[:0]
+		var chunk []byte
+		for {
+			chunk, lr.err = lr.r.ReadSlice('\n')
+			if !errors.Is(lr.err, bufio.ErrBufferFull) {
+				break
+			}
+			lr.err = nil
+			if !tooLong {
+				lr.long = append(lr.long, chunk...)
+				if len(lr.long) > maxLine {
+					lr.long, tooLong = lr.long[:0], true
+				}
+			}
+		}
+		if cap(lr.long) > 4<<20 && !tooLong && len(lr.long) == 0 {
+			lr.long = nil // do not keep a huge buffer for the rest of the file
+		}
+		line := chunk
+		if len(lr.long) > 0 || tooLong {
+			if !tooLong {
+				lr.long = append(lr.long, chunk...)
+				tooLong = len(lr.long) > maxLine
+			}
+			line = lr.long
+		}
+		if tooLong {
+			lr.skipped++
+			continue
+		}
+		line = bytes.TrimSuffix(line, []byte("\n"))
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(bytes.TrimSpace(line)) > 0 {
+			return line, nil
+		}
+	}
+	return nil, lr.err
+}
+
+// eachLine calls fn with every line of the file at path until fn returns
+// false. The slice is only valid during the call.
+func eachLine(ctx context.Context, path string, fn func([]byte) bool) (skipped int64, err error) {
+	lr, err := openLines(path)
+	if err != nil {
+		return 0, err
+	}
+	defer lr.Close()
+	for n := 0; ; n++ {
+		if n%1024 == 0 && ctx.Err() != nil {
+			return lr.skipped, ctx.Err()
+		}
+		line, err := lr.next()
+		if err == io.EOF {
+			return lr.skipped, nil
+		}
+		if err != nil {
+			return lr.skipped, err
+		}
+		if !fn(line) {
+			return lr.skipped, nil
+		}
+	}
+}
+
+// jsonStringAfter returns the JSON string value that follows key (for
+// example `"cwd":"`) in line, decoded, or "" when absent.
+func jsonStringAfter(line []byte, key string) string {
+	i := bytes.Index(line, []byte(key))
+	if i < 0 {
+		return ""
+	}
+	start := i + len(key) - 1 // the opening quote
+	if start < 0 || start >= len(line) || line[start] != '"' {
+		return ""
+	}
+	for j := start + 1; j < len(line); j++ {
+		switch line[j] {
+		case '\\':
+			j++
+		case '"':
+			var s string
+			if json.Unmarshal(line[start:j+1], &s) != nil {
+				return ""
+			}
+			return s
+		}
+	}
+	return ""
+}
