@@ -28,6 +28,11 @@ type Options struct {
 	// StopWait bounds the wait, after a Stop hook, for the transcript to
 	// catch up with last_assistant_message (default 2 s).
 	StopWait time.Duration
+	// DropContent is the daemon's `content = "metadata"` mode: no prompt,
+	// answer, thinking or tool input/output is kept in the persisted state
+	// (see content.go). Spans are built as usual; the daemon drops their
+	// content attributes.
+	DropContent bool
 	// Logger receives debug notes; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -122,6 +127,9 @@ func (b *Builder) Stats() transcript.Stats { return b.st.Stats }
 
 // MarshalState encodes everything needed to continue after a restart.
 func (b *Builder) MarshalState() ([]byte, error) {
+	if b.opts.DropContent {
+		b.st.dropContent()
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false) // keep raw JSON (tool inputs) byte-identical across a restore

@@ -1,6 +1,7 @@
 package claude
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/weave-agentd/weave-agentd/genai"
@@ -117,4 +118,30 @@ func TestGoldenCasesIndex(t *testing.T) {
 			t.Fatalf("goldenCases[%d] = %s, want %s", i, goldenCases[i].name, want)
 		}
 	}
+}
+
+// A transcript rewritten while tailed is read again from its start: the
+// open turn's prompt lines, seen twice, count once.
+func TestPromptLineReadAgainCountsOnce(t *testing.T) {
+	const prompt = `{"type":"user","uuid":"u1","sessionId":"s","timestamp":"2026-01-01T10:00:00Z","message":{"role":"user","content":"say hello"}}`
+	const answer = `{"type":"assistant","uuid":"a1","parentUuid":"u1","sessionId":"s","timestamp":"2026-01-01T10:00:01Z","message":{"id":"m1","role":"assistant","model":"claude-x","stop_reason":"end_turn","content":[{"type":"text","text":"hello"}],"usage":{"input_tokens":3,"output_tokens":1}}}`
+	b := New("s", Options{})
+	b.Line("/t.jsonl", []byte(prompt))
+	b.Line("/t.jsonl", []byte(prompt)) // rewritten file, read again
+	b.Line("/t.jsonl", []byte(answer))
+	settle(b)
+	for _, s := range b.Take() {
+		if s.Name != "invoke_agent claude-code" {
+			continue
+		}
+		for _, kv := range s.Attrs {
+			if kv.Key == "gen_ai.input.messages" {
+				if got := kv.Value.AsString(); strings.Count(got, "say hello") != 1 {
+					t.Fatalf("prompt %s", got)
+				}
+				return
+			}
+		}
+	}
+	t.Fatal("no turn span with its prompt")
 }

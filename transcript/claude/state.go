@@ -165,11 +165,13 @@ type turn struct {
 	LastEvent time.Time `json:"le,omitzero"`
 	SeenAt    time.Time `json:"sa,omitzero"`
 
-	Weak     bool              `json:"weak,omitempty"` // opened by a slash-command wrapper
-	PromptID string            `json:"pid,omitempty"`
-	Prompt   []genai.Part      `json:"p,omitempty"`
-	Version  string            `json:"ver,omitempty"`
-	Extra    map[string]string `json:"x,omitempty"` // claude_code.* attributes
+	Weak     bool         `json:"weak,omitempty"` // opened by a slash-command wrapper
+	PromptID string       `json:"pid,omitempty"`
+	Prompt   []genai.Part `json:"p,omitempty"`
+	// PromptLines are the uuids of the lines that made Prompt.
+	PromptLines []string          `json:"pl,omitempty"`
+	Version     string            `json:"ver,omitempty"`
+	Extra       map[string]string `json:"x,omitempty"` // claude_code.* attributes
 
 	Th thread `json:"th"`
 

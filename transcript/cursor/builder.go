@@ -70,6 +70,10 @@ type Options struct {
 	// CaptureUserEmail puts Cursor's user_email in the resource (user.email).
 	// Off by default.
 	CaptureUserEmail bool
+	// DropContent is the daemon's `content = "metadata"` mode: the transcript,
+	// which only fills in text, is not read at all, so no prompt or response
+	// ever enters the builder's state (hook payloads arrive already stripped).
+	DropContent bool
 	// Logger receives debug notes; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -130,7 +134,7 @@ func New(conversation string, opts Options) *Builder {
 
 // Files lists the transcript file to tail (none until it is known).
 func (b *Builder) Files() []string {
-	if b.st.Main == "" {
+	if b.st.Main == "" || b.opts.DropContent {
 		return nil
 	}
 	return []string{b.st.Main}
@@ -206,6 +210,9 @@ func parseSpanID(s string) genai.SpanID {
 // Line consumes one complete transcript line.
 func (b *Builder) Line(path string, line []byte) {
 	b.st.Stats.Lines++
+	if b.opts.DropContent {
+		return // metadata mode: transcripts only carry text
+	}
 	if len(line) > maxLine {
 		b.st.Stats.SkippedLines++
 		return
@@ -274,7 +281,7 @@ func (b *Builder) Tick(now time.Time) {
 		b.st.Now = now
 	}
 	now = b.st.Now
-	if b.st.Main == "" && (b.st.Scanned.IsZero() || now.Sub(b.st.Scanned) >= rescanEvery) {
+	if b.st.Main == "" && !b.opts.DropContent && (b.st.Scanned.IsZero() || now.Sub(b.st.Scanned) >= rescanEvery) {
 		// The workspace's project dir every few seconds, all of them now
 		// and then (a workspace can map to an unexpected slug).
 		all := b.st.FullScan.IsZero() || now.Sub(b.st.FullScan) >= fullRescanEvery

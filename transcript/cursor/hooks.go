@@ -397,7 +397,7 @@ func (b *Builder) tryEmit(t *turn) {
 }
 
 func (b *Builder) satisfied(t *turn) bool {
-	if b.st.Main == "" {
+	if b.st.Main == "" || b.opts.DropContent {
 		return true
 	}
 	if tx := b.txFor(t); tx != nil && tx.Ended {
