@@ -323,3 +323,14 @@ func (d *Daemon) spansByConversation() (pending, dead map[string]int64, counted 
 	}
 	return pending, dead, counted
 }
+
+// truncate shortens s to at most n bytes (on a rune boundary), marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !isRuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}

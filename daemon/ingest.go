@@ -102,7 +102,7 @@ func (in *ingest) commitLoop() {
 // store. ok is false when the event is to be dropped (counted).
 func (in *ingest) prepare(ev *hooks.Event) ([]byte, bool) {
 	if ev.ID == "" || ev.Invalid != "" || len(ev.Payload) == 0 {
-		in.log.Warn("skipped a malformed hook event", "agent", ev.Agent, "start", truncate(ev.Invalid, 120))
+		in.log.Warn("skipped a malformed hook event", "agent", ev.Agent, "bytes", len(ev.Invalid)) // never its text: it may hold a secret
 		_ = in.store.Add(spool.CounterBadEvents, 1)
 		return nil, false
 	}
@@ -201,7 +201,7 @@ func (in *ingest) drainInbox() error {
 		}
 		return nil
 	}, func(line []byte, err error) {
-		in.log.Warn("skipped a malformed inbox line", "err", err, "start", truncate(string(line), 120))
+		in.log.Warn("skipped a malformed inbox line", "err", err, "bytes", len(line)) // never its text: it may hold a secret
 		_ = in.store.Add(spool.CounterBadEvents, 1)
 	})
 	if n > 0 {
@@ -233,11 +233,4 @@ func (in *ingest) runInbox(ctx context.Context) {
 			}
 		}
 	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -48,12 +48,15 @@ var builtinRules = []secretRule{
 // contentKeys are the span attributes that carry prompts, responses and tool
 // input/output: metadata mode drops them.
 var contentKeys = map[attribute.Key]bool{
-	"gen_ai.input.messages":      true,
-	"gen_ai.output.messages":     true,
-	"gen_ai.system_instructions": true,
-	"gen_ai.tool.definitions":    true,
-	"gen_ai.tool.call.arguments": true,
-	"gen_ai.tool.call.result":    true,
+	"gen_ai.input.messages":          true,
+	"gen_ai.output.messages":         true,
+	"gen_ai.system_instructions":     true,
+	"gen_ai.tool.definitions":        true,
+	"gen_ai.tool.call.arguments":     true,
+	"gen_ai.tool.call.result":        true,
+	"gen_ai.agent.description":       true, // a subagent's task, as the model wrote it
+	"error.message":                  true,
+	"claude_code.compaction.summary": true,
 }
 
 // contentFields are hook payload fields holding content (metadata mode).
@@ -296,13 +299,11 @@ func containsAny(s string, lits []string) bool {
 }
 
 // RedactJSON masks secrets inside a JSON document (patterns never match
-// quotes or backslashes, so the document stays valid) and, in metadata mode,
-// replaces content fields.
+// quotes or backslashes, so the document usually stays valid; when a user
+// pattern breaks it, the strings are masked one by one) and, in metadata
+// mode, replaces content fields. It never returns the input unmasked.
 func (r *Redactor) RedactJSON(b []byte) []byte {
-	out := []byte(r.String(string(b)))
-	if !json.Valid(out) {
-		out = b // a rule misbehaved: better keep the structure; fields are redacted again in spans
-	}
+	out := r.Line(b)
 	if r.metadata {
 		var m map[string]json.RawMessage
 		if json.Unmarshal(out, &m) == nil {
@@ -319,13 +320,67 @@ func (r *Redactor) RedactJSON(b []byte) []byte {
 	return out
 }
 
+// Line masks the secrets in one JSON document (a transcript line, a hook
+// payload) before anything else sees it, so no secret enters a builder's
+// state, which is persisted in the spool with the spans. The result is
+// valid JSON whenever the input was; an invalid input comes back masked as
+// text.
+func (r *Redactor) Line(b []byte) []byte {
+	s := string(b)
+	out := r.String(s)
+	if out == s {
+		return b
+	}
+	if json.Valid([]byte(out)) || !json.Valid(b) {
+		return []byte(out)
+	}
+	// A rule matched across a string's boundary: mask string by string.
+	d := json.NewDecoder(strings.NewReader(s))
+	d.UseNumber()
+	var v any
+	if d.Decode(&v) != nil {
+		return []byte(out)
+	}
+	var buf strings.Builder
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(r.value(v)) != nil {
+		return []byte(out)
+	}
+	return []byte(strings.TrimSuffix(buf.String(), "\n"))
+}
+
+// value masks every string (keys included) of a decoded JSON value.
+func (r *Redactor) value(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[r.String(k)] = r.value(e)
+		}
+		return m
+	case []any:
+		for i, e := range x {
+			x[i] = r.value(e)
+		}
+		return x
+	case string:
+		return r.String(x)
+	}
+	return v
+}
+
 // Span redacts a span in place: content mode, secrets, size cap.
 func (r *Redactor) Span(s *genai.Span) {
 	s.Attrs = r.attrs(s.Attrs)
 	for i := range s.Events {
 		s.Events[i].Attrs = r.attrs(s.Events[i].Attrs)
 	}
-	s.StatusMessage = r.capString(r.String(s.StatusMessage))
+	if r.metadata {
+		s.StatusMessage = "" // an error's text may quote a tool's output
+	} else {
+		s.StatusMessage = r.capString(r.String(s.StatusMessage))
+	}
 }
 
 func (r *Redactor) attrs(in []attribute.KeyValue) []attribute.KeyValue {

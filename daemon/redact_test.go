@@ -58,6 +58,31 @@ func TestRedactJSONStaysValid(t *testing.T) {
 	}
 }
 
+// A user pattern that matches across a JSON string's end would break the
+// line: Line then masks string by string, and never returns the secret.
+func TestLineMasksStringByStringWhenAPatternBreaksJSON(t *testing.T) {
+	r, err := NewRedactor(&config.Config{Redact: []string{`hunter2[^x]*`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := []byte(`{"message":{"content":"my pw is hunter2 ok","role":"user"},"n":1.50}`)
+	out := r.Line(in)
+	if !json.Valid(out) || strings.Contains(string(out), "hunter2") || !strings.Contains(string(out), `"n":1.50`) {
+		t.Fatalf("Line = %s", out)
+	}
+	bad := []byte(`{"prompt":"sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789`) // truncated JSON
+	if out := r.Line(bad); strings.Contains(string(out), "AbCdEfGhIjKlMnOp") {
+		t.Fatalf("Line kept the secret of an invalid line: %s", out)
+	}
+	if out := r.RedactJSON(bad); strings.Contains(string(out), "AbCdEfGhIjKlMnOp") {
+		t.Fatalf("RedactJSON kept the secret of an invalid document: %s", out)
+	}
+	clean := []byte(`{"type":"assistant","message":{"usage":{"input_tokens":3}}}`)
+	if out := r.Line(clean); &out[0] != &clean[0] {
+		t.Error("Line copied a line without secrets")
+	}
+}
+
 func TestMetadataModeDropsContent(t *testing.T) {
 	r, _ := NewRedactor(&config.Config{Content: "metadata", MaxAttributeBytes: 1 << 10})
 	out := r.RedactJSON([]byte(`{"session_id":"s","prompt":"my secret plan","tool_input":{"a":1}}`))

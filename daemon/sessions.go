@@ -135,6 +135,7 @@ func (s *sessions) actorLocked(agent, session, transcriptPath string) *actor {
 			a.log.Warn("could not restore session state; continuing from the saved offsets", "err", err)
 		}
 	}
+	a.builderSkipped = a.b.Stats().SkippedLines // counted when they were skipped
 	s.actors[key] = a
 	s.wg.Add(1)
 	go a.run(s.ctx)
@@ -330,6 +331,10 @@ type actor struct {
 	flushes []chan struct{}
 	tailers map[string]*tailer
 
+	// builderSkipped is the builder's SkippedLines already added to the
+	// spool's skipped_lines counter.
+	builderSkipped int64
+
 	quit     chan struct{} // closed to evict the actor
 	stopOnce sync.Once
 	dead     bool // evicted: flush requests are answered at once
@@ -474,7 +479,7 @@ func (a *actor) readFiles() (eof bool, read int64) {
 	if len(files) == 1 {
 		path := files[0]
 		t := a.tailer(path)
-		n, atEOF, err := t.read(stepBudget, func(line []byte, _ int64) { a.b.Line(path, line) })
+		n, atEOF, err := t.read(stepBudget, func(line []byte, _ int64) { a.b.Line(path, a.s.red.Line(line)) })
 		if err != nil {
 			a.log.Warn("reading transcript", "file", path, "err", err)
 		}
@@ -500,7 +505,7 @@ func (a *actor) readFiles() (eof bool, read int64) {
 		if l.ts != "" {
 			next.ts = l.ts
 		}
-		a.b.Line(next.path, l.b)
+		a.b.Line(next.path, a.s.red.Line(l.b))
 		end := l.end
 		if next.i == len(next.lines) {
 			end = next.tail // blank or skipped lines after the last one
@@ -585,10 +590,12 @@ func (a *actor) reload() {
 		if len(rec.State) > 0 {
 			_ = a.b.RestoreState(rec.State)
 		}
+		a.builderSkipped = a.b.Stats().SkippedLines
 	}
 	a.mu.Lock()
 	for p, t := range a.tailers {
 		t.st = offsets[p]
+		t.skipped, t.resets = 0, 0 // they will be seen again
 	}
 	a.mu.Unlock()
 }
@@ -649,7 +656,18 @@ func (a *actor) commit(evs []queuedEvent, spans []genai.Span) error {
 		encoded = append(encoded, enc{res, span})
 	}
 	now := a.s.set.Now()
-	return a.s.store.Update(func(t *spool.Tx) error {
+	builderSkipped := a.b.Stats().SkippedLines
+	skipped := max(0, builderSkipped-a.builderSkipped)
+	var resets int64
+	a.mu.Lock()
+	for _, tl := range a.tailers {
+		skipped += tl.skipped
+		resets += tl.resets
+	}
+	a.mu.Unlock()
+	err = a.s.store.Update(func(t *spool.Tx) error {
+		t.Add(spool.CounterSkippedLines, skipped)
+		t.Add(spool.CounterTranscriptResets, resets)
 		for _, e := range encoded {
 			if err := t.Enqueue(e.res, e.span, now); err != nil {
 				return err
@@ -669,6 +687,19 @@ func (a *actor) commit(evs []queuedEvent, spans []genai.Span) error {
 		}
 		return t.SetSession(a.key, rec)
 	})
+	if err != nil {
+		return err
+	}
+	if skipped > 0 || resets > 0 {
+		a.log.Warn("skipped transcript input", "lines", skipped, "truncated_or_replaced", resets)
+	}
+	a.builderSkipped = builderSkipped
+	a.mu.Lock()
+	for _, tl := range a.tailers {
+		tl.skipped, tl.resets = 0, 0
+	}
+	a.mu.Unlock()
+	return nil
 }
 
 // nopBuilder stands in when no builder exists for an agent: events are
