@@ -147,6 +147,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 		store.Close()
 		return err
 	}
+	srv.onBad = func() { _ = store.Batch(func(t *spool.Tx) error { t.Add(spool.CounterBadFrames, 1); return nil }) }
 	d.server = srv
 	// Events stored before a stop come first, then the hooks' journal.
 	if err := d.sess.restore(runCtx); err != nil {

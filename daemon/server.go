@@ -3,6 +3,7 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -21,9 +22,17 @@ type server struct {
 	log  *slog.Logger
 	wg   sync.WaitGroup
 
-	mu     sync.Mutex
-	closed bool
+	// onBad is called for each malformed request frame (counted in the
+	// spool); a warning is logged at most once per badLogEvery.
+	onBad func()
+
+	mu      sync.Mutex
+	closed  bool
+	badLast time.Time
+	badN    int
 }
+
+const badLogEvery = 10 * time.Second
 
 // listen takes the socket path: a private folder (0700, ours), a stale
 // socket from a crashed run replaced, a live one refused.
@@ -111,7 +120,10 @@ func (s *server) handleConn(conn *net.UnixConn, h handler) {
 	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	var req hooks.Request
 	if err := hooks.ReadFrame(conn, hooks.MaxFrame, &req); err != nil {
-		s.log.Debug("bad request frame", "err", err)
+		if errors.Is(err, io.EOF) {
+			return // closed before sending anything: a probe, not a bad frame
+		}
+		s.badFrame(err)
 		_ = hooks.WriteFrame(conn, &hooks.Response{V: hooks.ProtocolVersion, Error: "bad request: " + err.Error()})
 		return
 	}
@@ -127,6 +139,25 @@ func (s *server) handleConn(conn *net.UnixConn, h handler) {
 	if err := hooks.WriteFrame(conn, resp); err != nil {
 		s.log.Debug("write response", "err", err)
 	}
+}
+
+// badFrame counts a malformed request and logs it, rate-limited: a flood of
+// junk must not flood the log. The error never quotes the frame's content.
+func (s *server) badFrame(err error) {
+	if s.onBad != nil {
+		s.onBad()
+	}
+	s.mu.Lock()
+	s.badN++
+	now := time.Now()
+	if now.Sub(s.badLast) < badLogEvery {
+		s.mu.Unlock()
+		return
+	}
+	n := s.badN
+	s.badLast, s.badN = now, 0
+	s.mu.Unlock()
+	s.log.Warn("skipped malformed request frames on the socket", "count", n, "last_err", err)
 }
 
 func (s *server) close() {

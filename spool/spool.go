@@ -42,14 +42,17 @@ var (
 
 // Counter names kept in the counters bucket (status shows them).
 const (
-	CounterExported     = "exported"      // spans accepted by the server
-	CounterFailed       = "failed"        // failed export attempts
-	CounterDeadLettered = "dead_lettered" // spans rejected for good
-	CounterDropped      = "dropped"       // spans dropped by the size cap
-	CounterEvents       = "events"        // hook events stored
-	CounterDupEvents    = "dup_events"    // hook events seen twice and dropped
-	CounterBadEvents    = "bad_events"    // malformed hook events or inbox lines
-	CounterSpans        = "spans"         // spans enqueued
+	CounterExported         = "exported"          // spans accepted by the server
+	CounterFailed           = "failed"            // failed export attempts
+	CounterDeadLettered     = "dead_lettered"     // spans rejected for good
+	CounterDropped          = "dropped"           // spans dropped by the size cap
+	CounterEvents           = "events"            // hook events stored
+	CounterDupEvents        = "dup_events"        // hook events seen twice and dropped
+	CounterBadEvents        = "bad_events"        // malformed hook events or inbox lines
+	CounterSpans            = "spans"             // spans enqueued
+	CounterSkippedLines     = "skipped_lines"     // transcript lines skipped (malformed, oversized)
+	CounterTranscriptResets = "transcript_resets" // transcripts truncated or replaced while tailed
+	CounterBadFrames        = "bad_frames"        // malformed socket frames
 )
 
 // ErrLocked means another daemon holds the spool.
