@@ -33,6 +33,8 @@ type discovery struct {
 	since   time.Time // files last modified before this are left to backfill
 	seen    map[string]time.Time
 	now     chan chan struct{} // flush: rescan now and say when done
+
+	ancestors map[string]bool // watched while a root does not exist yet
 }
 
 // rescanNow asks the discovery loop for a rescan and waits for it.
@@ -54,7 +56,7 @@ func (d *discovery) rescanNow(ctx context.Context) {
 
 func newDiscovery(set Settings, sess *sessions, ignored func(string) bool) *discovery {
 	since := set.Now().Add(-set.DiscoverWindow)
-	return &discovery{set: set, log: set.Logger, sess: sess, ignored: ignored, since: since, seen: map[string]time.Time{}, now: make(chan chan struct{})}
+	return &discovery{set: set, log: set.Logger, sess: sess, ignored: ignored, since: since, seen: map[string]time.Time{}, ancestors: map[string]bool{}, now: make(chan chan struct{})}
 }
 
 func (d *discovery) run(ctx context.Context) {
@@ -74,8 +76,12 @@ func (d *discovery) run(ctx context.Context) {
 	if w != nil {
 		events = w.Events
 	}
+	// The debounce is armed by the first write and not pushed back by the
+	// next ones: a transcript written continuously must not starve the
+	// discovery of a new one.
 	debounce := time.NewTimer(time.Hour)
 	debounce.Stop()
+	armed := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -87,13 +93,24 @@ func (d *discovery) run(ctx context.Context) {
 			}
 			if ev.Has(fsnotify.Create) {
 				if fi, err := os.Stat(ev.Name); err == nil && fi.IsDir() {
-					_ = w.Add(ev.Name) // a new project folder
+					switch {
+					case d.isRoot(filepath.Dir(ev.Name)):
+						_ = w.Add(ev.Name) // a new project folder: a transcript may already be in it
+						if !armed {
+							debounce.Reset(200 * time.Millisecond)
+							armed = true
+						}
+					case d.leadsToRoot(ev.Name):
+						d.rescan(w) // a root (or a folder on its way) appeared: watch it
+					}
 				}
 			}
-			if strings.HasSuffix(ev.Name, ".jsonl") {
+			if strings.HasSuffix(ev.Name, ".jsonl") && !armed {
 				debounce.Reset(200 * time.Millisecond)
+				armed = true
 			}
 		case <-debounce.C:
+			armed = false
 			d.rescan(nil)
 		case done := <-d.now:
 			d.rescan(nil)
@@ -109,7 +126,7 @@ func (d *discovery) run(ctx context.Context) {
 func (d *discovery) rescan(w *fsnotify.Watcher) {
 	for _, root := range d.set.Discover {
 		if w != nil {
-			_ = w.Add(root.Dir)
+			d.watchRoot(w, root.Dir)
 		}
 		projects, err := os.ReadDir(root.Dir)
 		if err != nil {
@@ -132,6 +149,48 @@ func (d *discovery) rescan(w *fsnotify.Watcher) {
 			}
 		}
 	}
+}
+
+// watchRoot watches a root folder or, until it exists (Claude Code not yet
+// run), its nearest existing ancestor, so that its creation is seen at once
+// rather than at the next periodic rescan.
+func (d *discovery) watchRoot(w *fsnotify.Watcher, dir string) {
+	if w.Add(dir) == nil {
+		for a := range d.ancestors {
+			if strings.HasPrefix(dir, a+string(filepath.Separator)) {
+				_ = w.Remove(a)
+				delete(d.ancestors, a)
+			}
+		}
+		return
+	}
+	for p := filepath.Dir(dir); p != filepath.Dir(p); p = filepath.Dir(p) {
+		if _, err := os.Stat(p); err == nil {
+			if !d.ancestors[p] && w.Add(p) == nil {
+				d.ancestors[p] = true
+			}
+			return
+		}
+	}
+}
+
+func (d *discovery) isRoot(dir string) bool {
+	for _, root := range d.set.Discover {
+		if root.Dir == dir {
+			return true
+		}
+	}
+	return false
+}
+
+// leadsToRoot reports whether dir is a root or one of its ancestors.
+func (d *discovery) leadsToRoot(dir string) bool {
+	for _, root := range d.set.Discover {
+		if root.Dir == dir || strings.HasPrefix(root.Dir, dir+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *discovery) consider(agent, dir string, f fs.DirEntry) {
