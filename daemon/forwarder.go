@@ -89,6 +89,7 @@ func (f *forwarder) kick() {
 func (f *forwarder) close() { f.exp.close() }
 
 func (f *forwarder) run(ctx context.Context) {
+	forced := false // this attempt was asked for by flush, ahead of the backoff
 	for {
 		if ctx.Err() != nil {
 			return
@@ -111,16 +112,19 @@ func (f *forwarder) run(ctx context.Context) {
 		res := f.send(ctx, items)
 		if res.err == nil {
 			f.succeeded()
+			forced = false
 			continue
 		}
 		if ctx.Err() != nil {
 			return
 		}
-		delay := f.failed(res)
+		delay := f.failed(res, forced)
+		forced = false
 		select {
 		case <-ctx.Done():
 			return
 		case <-f.now:
+			forced = true
 		case <-time.After(delay):
 		}
 	}
@@ -182,9 +186,14 @@ func (f *forwarder) succeeded() {
 	}
 }
 
-func (f *forwarder) failed(res exportResult) time.Duration {
+// failed records a failed attempt and returns the wait before the next one.
+// An attempt forced by flush does not lengthen the backoff: a user retrying
+// by hand must not push the automatic retries further away.
+func (f *forwarder) failed(res exportResult, forced bool) time.Duration {
 	f.mu.Lock()
-	f.failures++
+	if !forced || f.failures == 0 {
+		f.failures++
+	}
 	n := f.failures
 	if f.failingSince.IsZero() {
 		f.failingSince = f.set.Now()
@@ -209,16 +218,24 @@ func (f *forwarder) health() (ok bool, failingSince time.Time) {
 	return f.lastOK, f.failingSince
 }
 
+// flushRetryEvery bounds the attempts a waiting flush forces while the
+// server keeps failing.
+const flushRetryEvery = time.Second
+
 // flush exports everything queued now, skipping any backoff wait, and waits
 // until it is accepted (or dead-lettered) or ctx ends.
 func (f *forwarder) flush(ctx context.Context) error {
 	target := f.store.LastSeq()
+	var kicked time.Time
 	for {
 		first := f.store.FirstSeq()
 		if first == 0 || first > target {
 			return nil
 		}
-		f.kick()
+		if now := time.Now(); now.Sub(kicked) >= flushRetryEvery {
+			f.kick() // skip the backoff wait, at most once per flushRetryEvery
+			kicked = now
+		}
 		select {
 		case <-ctx.Done():
 			st, _ := f.store.Stats()

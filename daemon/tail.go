@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 )
 
 const (
@@ -80,7 +81,9 @@ func (t *tailer) read(budget int64, fn func(line []byte, end int64)) (int64, boo
 	var consumed int64
 	skipping := t.st.Skipping
 	pending := t.buf[:0]
-	chunk := make([]byte, readChunk)
+	cp := chunkPool.Get().(*[]byte)
+	defer chunkPool.Put(cp)
+	chunk := *cp
 	for consumed < budget {
 		n, rerr := f.Read(chunk)
 		data := chunk[:n]
@@ -137,6 +140,10 @@ func (t *tailer) read(budget int64, fn func(line []byte, end int64)) (int64, boo
 	t.keepBuf(pending)
 	return consumed, false, nil
 }
+
+// chunkPool holds read buffers: every session's tailers read often, and a
+// fresh readChunk-sized buffer per read was most of the daemon's garbage.
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, readChunk); return &b }}
 
 func (t *tailer) keepBuf(b []byte) {
 	if cap(b) <= 4<<20 {
