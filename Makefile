@@ -7,7 +7,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 GO      ?= go
 BIN     := bin
 
-.PHONY: all build test unit e2e vet fuzz bench install clean
+.PHONY: all build test unit e2e crash vet fuzz bench install clean
 
 all: build
 
@@ -36,6 +36,12 @@ fuzz:
 	$(GO) test ./hooks -run '^$$' -fuzz '^FuzzDetect$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./daemon -run '^$$' -fuzz '^FuzzRedactJSON$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./transcript/claude -run '^$$' -fuzz '^FuzzLine$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./daemon -run '^$$' -fuzz '^FuzzTailerResume$$' -fuzztime $(FUZZTIME)
+
+# The long crash test (RELIABILITY.md): 60 SIGKILLs over every fixture
+# transcript; `make e2e` runs a short version.
+crash:
+	cd e2e && WEAVE_E2E_LONG=1 $(GO) test -count=1 -timeout 30m -run '^TestCrashKill9LosesNothingDuplicatesNothing$$' -v .
 
 test: vet unit fuzz e2e
 

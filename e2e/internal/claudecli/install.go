@@ -111,6 +111,7 @@ func checkVersion(bin string) error {
 var (
 	installMu  sync.Mutex
 	installBin string
+	installErr error // a failed install is not retried in the same process
 )
 
 // Install makes sure the pinned version is installed in CacheDir and returns
@@ -119,9 +120,17 @@ var (
 func Install(ctx context.Context) (string, error) {
 	installMu.Lock()
 	defer installMu.Unlock()
-	if installBin != "" {
-		return installBin, nil
+	if installBin != "" || installErr != nil {
+		return installBin, installErr
 	}
+	b, err := install(ctx)
+	if err != nil && ctx.Err() == nil {
+		installErr = err
+	}
+	return b, err
+}
+
+func install(ctx context.Context) (string, error) {
 	if b := os.Getenv(EnvBin); b != "" {
 		if err := checkVersion(b); err != nil {
 			return "", err
@@ -165,7 +174,7 @@ func Install(ctx context.Context) (string, error) {
 	// postinstall only copies it. --include=optional: the platform package is an
 	// optional dependency, which some npm configs omit.
 	cmd := exec.CommandContext(ictx, npm, "install", "--prefix", tmp, "--no-audit", "--no-fund",
-		"--no-save", "--ignore-scripts", "--include=optional", "--loglevel=error", Package+"@"+Version)
+		"--no-save", "--ignore-scripts", "--include=optional", "--loglevel=error", "--fetch-retries=1", Package+"@"+Version)
 	cmd.Dir = tmp
 	cmd.Env = append(os.Environ(), "npm_config_update_notifier=false")
 	out, err := cmd.CombinedOutput()

@@ -1,0 +1,49 @@
+package hooks
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// A hook killed in the middle of its inbox append (or a short write on a
+// full disk) leaves a partial line at the end of the journal. The next
+// hook's complete, successful append must not be glued onto it and lost:
+// AppendInbox returned nil, so the hook considered the event safe
+// (DESIGN invariant 1: durable in bbolt "or the inbox").
+func TestInboxAppendAfterAPartialLineKeepsTheEvent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "inbox.jsonl")
+	if err := AppendInbox(path, &Event{ID: "first", Payload: json.RawMessage(`{"n":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	// What a killed or short write leaves behind: no trailing newline.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(`{"id":"killed-mid-write","payload":{"n":`); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := AppendInbox(path, &Event{ID: "after", Payload: json.RawMessage(`{"n":3}`)}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	bad := 0
+	if _, err := DrainInbox(path, func(evs []*Event) error {
+		for _, ev := range evs {
+			got = append(got, ev.ID)
+		}
+		return nil
+	}, func([]byte, error) { bad++ }); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"first": true, "after": true}
+	for _, id := range got {
+		delete(want, id)
+	}
+	if len(want) > 0 {
+		t.Fatalf("drained %v (and %d bad line(s)); lost %v: the append after a partial line was glued onto it", got, bad, want)
+	}
+}
