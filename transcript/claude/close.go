@@ -99,6 +99,7 @@ func (b *Builder) tryEmitTurn(t *turn, force bool) {
 	for _, c := range t.Compactions {
 		c.Summary = ""
 	}
+	b.pruneShapes()
 	b.prune()
 }
 

@@ -109,7 +109,7 @@ func (st *state) dropContent() {
 	if st.Compact != nil {
 		st.Compact.Summary = ""
 	}
-	st.System, st.Tools = nil, nil
+	st.System, st.Tools, st.Shapes = nil, nil, nil
 }
 
 func (th *thread) dropContent() {

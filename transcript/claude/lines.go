@@ -3,6 +3,7 @@ package claude
 import (
 	"bytes"
 	"encoding/json"
+	"hash/fnv"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -123,7 +124,7 @@ func (b *Builder) mainLine(r *record) {
 		b.touchQuiet(ts)
 	case "api-request-shape":
 		if r.Shape != nil {
-			b.setShape(r.Shape.System, r.Shape.Tools)
+			b.setShape(r.Shape.System, r.Shape.Tools, true)
 		}
 		b.endCheck()
 		b.touchQuiet(ts)
@@ -147,13 +148,65 @@ func (b *Builder) touchQuiet(ts time.Time) {
 	}
 }
 
-func (b *Builder) setShape(sys, tools json.RawMessage) {
+// setShape notes a request's system prompt and tool definitions: the
+// session's latest, and the open turn's own. A turn keeps the shape of the
+// first request it made (api-request-shape); without one, what the
+// prompt_snapshots said (they may hold only the system prompt or only the
+// tools) until its final response. A snapshot written after that answer —
+// read before or after the turn ends, depending on timing — never changes
+// its span.
+func (b *Builder) setShape(sys, tools json.RawMessage, request bool) {
 	const maxShape = 512 << 10
 	if len(sys) > 0 && string(sys) != "null" && len(sys) <= maxShape {
 		b.st.System = append(json.RawMessage(nil), sys...)
 	}
 	if len(tools) > 0 && string(tools) != "null" && len(tools) <= maxShape {
 		b.st.Tools = append(json.RawMessage(nil), tools...)
+	}
+	t := b.cur()
+	if t == nil || t.Closed || t.ShapeReq || (!request && t.Ending) {
+		return
+	}
+	key := shapeKey(b.st.System, b.st.Tools)
+	if b.st.Shapes == nil {
+		b.st.Shapes = map[string]*shape{}
+	}
+	if b.st.Shapes[key] == nil {
+		b.st.Shapes[key] = &shape{System: b.st.System, Tools: b.st.Tools}
+	}
+	t.ShapeKey, t.ShapeReq = key, request
+	b.pruneShapes()
+}
+
+func shapeKey(sys, tools json.RawMessage) string {
+	h := fnv.New64a()
+	h.Write(sys)
+	h.Write([]byte{0})
+	h.Write(tools)
+	return itoaHex(h.Sum64())
+}
+
+// turnShape is the system prompt and tool definitions of t's requests.
+func (b *Builder) turnShape(t *turn) (sys, tools json.RawMessage) {
+	if sh := b.st.Shapes[t.ShapeKey]; sh != nil {
+		return sh.System, sh.Tools
+	}
+	return b.st.System, b.st.Tools // no shape seen during the turn (older versions)
+}
+
+// pruneShapes forgets the shapes no unsent turn refers to.
+func (b *Builder) pruneShapes() {
+	for k := range b.st.Shapes {
+		used := false
+		for _, t := range b.st.Turns {
+			if !t.Closed && t.ShapeKey == k {
+				used = true
+				break
+			}
+		}
+		if !used {
+			delete(b.st.Shapes, k)
+		}
 	}
 }
 
@@ -163,7 +216,7 @@ func (b *Builder) attachmentRec(r *record) {
 		return
 	}
 	if a.Type == "prompt_snapshot" {
-		b.setShape(a.SystemPrompt, a.Tools)
+		b.setShape(a.SystemPrompt, a.Tools, false)
 	}
 }
 

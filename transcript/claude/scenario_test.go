@@ -197,3 +197,56 @@ func turnIDs(key string) (genai.TraceID, genai.SpanID) {
 	tr := genai.NewTraceID(genai.AgentClaudeCode, sess, key)
 	return tr, genai.NewSpanID(tr, genai.KindTurn, "turn")
 }
+
+// A prompt_snapshot written after a turn's answer (2.1.3xx writes one) must
+// not change the turn's system prompt, whether it is read before the Stop
+// hook ends the turn or after: the turn keeps its request's shape.
+func TestTurnShapeDoesNotDependOnTiming(t *testing.T) {
+	shapeLine := func(uuid string, sec float64, sysText string) []byte {
+		m := env("api-request-shape", uuid, sec, nil)
+		m["shape"] = obj{"system": []any{text(sysText)}, "tools": []any{obj{"name": "Bash"}}}
+		return js(m)
+	}
+	snapshot := func(uuid string, sec float64, sysText string) []byte {
+		m := env("attachment", uuid, sec, nil)
+		m["attachment"] = obj{"type": "prompt_snapshot", "systemPrompt": []any{text(sysText)}}
+		return js(m)
+	}
+	lines := [][]byte{
+		prompt("u1", 0, "hi", obj{"promptId": "p1"}),
+		snapshot("s0", 0.1, "without the SDK line"),
+		shapeLine("s1", 0.2, "the request's system prompt"),
+		asst("a1", 1, "m1", "end_turn", use(3, 1, 0, 0), text("Hello."), nil),
+	}
+	late := snapshot("s2", 1.1, "without the SDK line")
+	stop := hookEv("Stop", 1.2, obj{"last_assistant_message": "Hello."})
+	systemOf := func(lateFirst bool) string {
+		b := New(sess, Options{})
+		for _, l := range lines {
+			b.Line("", l)
+		}
+		if lateFirst {
+			b.Line("", late)
+			b.Hook(stop)
+		} else {
+			b.Hook(stop)
+			b.Tick(t0.Add(5 * time.Second))
+			b.Line("", late)
+		}
+		settle(b)
+		for _, s := range b.Take() {
+			if s.Name == "invoke_agent claude-code" {
+				for _, kv := range s.Attrs {
+					if kv.Key == "gen_ai.system_instructions" {
+						return kv.Value.AsString()
+					}
+				}
+			}
+		}
+		return ""
+	}
+	a, b := systemOf(true), systemOf(false)
+	if a != b || !strings.Contains(a, "the request's system prompt") {
+		t.Fatalf("system instructions depend on timing:\n late line first: %s\n Stop first:      %s", a, b)
+	}
+}

@@ -106,10 +106,11 @@ func (b *Builder) turnSpan(t *turn) genai.Span {
 	if len(t.Th.Answer) > 0 {
 		attrs = append(attrs, genai.MessagesAttr(semconv.GenAIOutputMessagesKey, answerMessages(t.Th.Answer, t.Th.Finish)))
 	}
-	if si := systemInstructions(b.st.System); si != "" {
+	sys, tools := b.turnShape(t)
+	if si := systemInstructions(sys); si != "" {
 		attrs = append(attrs, semconv.GenAISystemInstructionsKey.String(si))
 	}
-	if td := toolDefinitions(b.st.Tools); td != "" {
+	if td := toolDefinitions(tools); td != "" {
 		attrs = append(attrs, semconv.GenAIToolDefinitionsKey.String(td))
 	}
 	if t.PromptID != "" {

@@ -39,6 +39,8 @@ type state struct {
 	// Request shape (prompt_snapshot / api-request-shape), raw JSON.
 	System json.RawMessage `json:"sys,omitempty"`
 	Tools  json.RawMessage `json:"tools,omitempty"`
+	// Shapes are the request shapes of turns not yet sent, by shapeKey.
+	Shapes map[string]*shape `json:"shapes,omitempty"`
 
 	Emitted []string `json:"emitted,omitempty"` // recent span ids emitted (guard against doubles)
 
@@ -169,9 +171,13 @@ type turn struct {
 	PromptID string       `json:"pid,omitempty"`
 	Prompt   []genai.Part `json:"p,omitempty"`
 	// PromptLines are the uuids of the lines that made Prompt.
-	PromptLines []string          `json:"pl,omitempty"`
-	Version     string            `json:"ver,omitempty"`
-	Extra       map[string]string `json:"x,omitempty"` // claude_code.* attributes
+	PromptLines []string `json:"pl,omitempty"`
+	// ShapeKey names the turn's request shape in state.Shapes; ShapeReq
+	// tells it came from an api-request-shape (not a prompt_snapshot).
+	ShapeKey string            `json:"shk,omitempty"`
+	ShapeReq bool              `json:"shr,omitempty"`
+	Version  string            `json:"ver,omitempty"`
+	Extra    map[string]string `json:"x,omitempty"` // claude_code.* attributes
 
 	Th thread `json:"th"`
 
@@ -187,6 +193,12 @@ type turn struct {
 	StopText string    `json:"stopText,omitempty"`
 	Done     bool      `json:"done,omitempty"`   // the turn is over (its span may wait for children)
 	Closed   bool      `json:"closed,omitempty"` // turn span emitted (or dropped)
+}
+
+// shape is a request's system prompt and tool definitions, raw JSON.
+type shape struct {
+	System json.RawMessage `json:"sys,omitempty"`
+	Tools  json.RawMessage `json:"tools,omitempty"`
 }
 
 type apiErrEvent struct {
