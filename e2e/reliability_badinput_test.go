@@ -216,12 +216,7 @@ func TestBadHookInputIsSkippedAndCounted(t *testing.T) {
 	h.WriteConfig("endpoint = \"" + rcv.URL() + "\"\n")
 	d := h.StartDaemon()
 	pid := relDaemonPID(t, h)
-	paths, err := hooks.ResolvePaths(func(k string) string {
-		return map[string]string{"WEAVE_AGENTD_HOME": h.Dir, "HOME": h.HOME}[k]
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	paths := relHookPaths(t, h)
 	before := relGetStatus(t, h)
 
 	big := func(n int) []byte {
@@ -333,12 +328,7 @@ func TestHookConnectionFlood(t *testing.T) {
 	h.WriteConfig("endpoint = \"" + rcv.URL() + "\"\n")
 	d := h.StartDaemon()
 	pid := relDaemonPID(t, h)
-	paths, err := hooks.ResolvePaths(func(k string) string {
-		return map[string]string{"WEAVE_AGENTD_HOME": h.Dir, "HOME": h.HOME}[k]
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	paths := relHookPaths(t, h)
 	before := relGetStatus(t, h)
 
 	const rate, dur, workers = 3000, 3 * time.Second, 32

@@ -76,12 +76,7 @@ func TestFullDiskSpool(t *testing.T) {
 	h.WriteConfig("endpoint = \"" + rcv.URL() + "\"\n")
 	d := h.StartDaemon()
 	pid := relDaemonPID(t, h)
-	paths, err := hooks.ResolvePaths(func(k string) string {
-		return map[string]string{"WEAVE_AGENTD_HOME": h.Dir, "HOME": h.HOME}[k]
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	paths := relHookPaths(t, h)
 	relFeed(t, h, relScenarios(t, "plain"))
 	relFlush(t, h)
 

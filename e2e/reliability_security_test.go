@@ -184,18 +184,24 @@ func TestSecretsNeverReachSpoolServerOrLogs(t *testing.T) {
 	if len(receiver.ByName(rcv.UniqueSpans(), "invoke_agent claude-code")) == 0 {
 		t.Fatal("the session's turn never arrived")
 	}
-	spool := relStopAndReadSpool(t, h, d)
+	relCheckNoLeaks(t, rcv, relStopAndReadSpool(t, h, d), d.Log())
+	if l := relLeaks([]byte(relSecretText())); len(l) != len(relSecrets) {
+		t.Fatalf("self-check: only %v detectable", l)
+	}
+}
+
+// relCheckNoLeaks fails when a secret is in what the server received, in
+// the spool file's bytes or in the daemon's log.
+func relCheckNoLeaks(t *testing.T, rcv *receiver.Receiver, spool []byte, log string) {
+	t.Helper()
 	if l := relLeaks(relSpansText(rcv.Spans())); len(l) > 0 {
 		t.Errorf("secrets reached the server: %v", l)
 	}
 	if l := relLeaks(spool); len(l) > 0 {
 		t.Errorf("secrets are in the spool file after the session (%d bytes): %v", len(spool), l)
 	}
-	if l := relLeaks([]byte(d.Log())); len(l) > 0 {
-		t.Errorf("secrets in the daemon's log: %v\n%s", l, relLines(d.Log(), relSecrets[2].tell))
-	}
-	if l := relLeaks([]byte(relSecretText())); len(l) != len(relSecrets) {
-		t.Fatalf("self-check: only %v detectable", l)
+	if l := relLeaks([]byte(log)); len(l) > 0 {
+		t.Errorf("secrets in the daemon's log: %v\n%s", l, relLines(log, relSecrets[2].tell))
 	}
 }
 
@@ -246,16 +252,7 @@ func TestSecretsFromRealClaudeCodeAreRedacted(t *testing.T) {
 	if len(relLeaks(tr)) != len(relSecrets) {
 		t.Fatalf("self-check: the transcript holds only %v of the secrets", relLeaks(tr))
 	}
-	spool := relStopAndReadSpool(t, h, d)
-	if l := relLeaks(relSpansText(rcv.Spans())); len(l) > 0 {
-		t.Errorf("secrets reached the server: %v", l)
-	}
-	if l := relLeaks(spool); len(l) > 0 {
-		t.Errorf("secrets are in the spool file (%d bytes): %v", len(spool), l)
-	}
-	if l := relLeaks([]byte(d.Log())); len(l) > 0 {
-		t.Errorf("secrets in the daemon's log: %v", l)
-	}
+	relCheckNoLeaks(t, rcv, relStopAndReadSpool(t, h, d), d.Log())
 }
 
 // relCountBase64 counts the occurrences of s base64-encoded (any alignment) in b.

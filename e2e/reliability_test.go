@@ -24,6 +24,7 @@ import (
 	"github.com/weave-agentd/weave-agentd/e2e/internal/agentd"
 	"github.com/weave-agentd/weave-agentd/e2e/internal/crash"
 	"github.com/weave-agentd/weave-agentd/e2e/internal/receiver"
+	"github.com/weave-agentd/weave-agentd/hooks"
 )
 
 // relScenarios loads the named Claude Code 2.1.328 scenarios (all when none
@@ -271,12 +272,7 @@ func (f *relFront) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
 	}
-	defer resp.Body.Close()
-	for k, v := range resp.Header {
-		w.Header()[k] = v
-	}
-	w.WriteHeader(resp.StatusCode)
-	_, _ = io.Copy(w, resp.Body)
+	crash.CopyResponse(w, resp)
 }
 
 // relVmHWM reads a process's peak resident set size (VmHWM) in bytes.
@@ -295,6 +291,18 @@ func relVmHWM(pid int) (int64, error) {
 }
 
 // relDaemonPID is the pid `status --json` reports.
+// relHookPaths are the socket and inbox the hook uses for h.
+func relHookPaths(t *testing.T, h *agentd.Home) hooks.Paths {
+	t.Helper()
+	paths, err := hooks.ResolvePaths(func(k string) string {
+		return map[string]string{"WEAVE_AGENTD_HOME": h.Dir, "HOME": h.HOME}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return paths
+}
+
 func relDaemonPID(t *testing.T, h *agentd.Home) int {
 	t.Helper()
 	var st struct {

@@ -103,6 +103,12 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
 	}
+	CopyResponse(w, resp)
+}
+
+// CopyResponse relays an upstream response (header, status, body) to w and
+// closes its body.
+func CopyResponse(w http.ResponseWriter, resp *http.Response) {
 	defer resp.Body.Close()
 	for k, v := range resp.Header {
 		w.Header()[k] = v
