@@ -18,7 +18,7 @@ import (
 type secretRule struct {
 	name    string
 	literal []string // any of these must occur (case-sensitive) for re to run
-	fold    bool     // test literals case-insensitively
+	fold    bool     // test literals case-insensitively (ASCII; literals in lower case)
 	need    string   // a window must also contain this to be worth the regexp
 	re      *regexp.Regexp
 	repl    string
@@ -39,7 +39,7 @@ var builtinRules = []secretRule{
 		re: regexp.MustCompile(`\bxox[abposr]-[A-Za-z0-9\-]{10,}`), repl: "[REDACTED:slack-token]"},
 	{name: "google", literal: []string{"AIza"},
 		re: regexp.MustCompile(`\bAIza[0-9A-Za-z_\-]{35}`), repl: "[REDACTED:google-key]"},
-	{name: "bearer", literal: []string{"earer "}, fold: true,
+	{name: "bearer", literal: []string{"bearer"}, fold: true,
 		re: regexp.MustCompile(`(?i)\bbearer\s+[A-Za-z0-9._~+/\-]{16,}=*`), repl: "Bearer [REDACTED]"},
 	{name: "url-credentials", literal: []string{"://"}, need: "@",
 		re: regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.\-]*://)[^/\s:@"'\\]+:[^/\s@"'\\]+@`), repl: "${1}[REDACTED]@"},
@@ -68,8 +68,17 @@ var contentFields = []string{"prompt", "tool_input", "tool_response", "tool_outp
 // It runs before anything is written to the spool.
 type Redactor struct {
 	rules    []secretRule
+	anchors  [256][]anchor   // the literals of rules and secret names, by first byte
+	pairs    [1 << 10]uint64 // bit set of the anchors' first two bytes (both cases when folded)
 	metadata bool
 	maxAttr  int
+}
+
+// anchor is a literal the one-pass scan looks for.
+type anchor struct {
+	lit  string
+	rule int // index in rules; -1 for a secret name (maskAssignments)
+	fold bool
 }
 
 // NewRedactor builds the redactor from the config (extra patterns from
@@ -86,7 +95,87 @@ func NewRedactor(c *config.Config) (*Redactor, error) {
 	if r.maxAttr <= 0 {
 		r.maxAttr = config.DefaultMaxAttributeBytes
 	}
+	cases := func(c byte, fold bool) []byte {
+		if fold && c >= 'a' && c <= 'z' {
+			return []byte{c, c - 'a' + 'A'}
+		}
+		return []byte{c}
+	}
+	add := func(a anchor) {
+		for _, c0 := range cases(a.lit[0], a.fold) {
+			r.anchors[c0] = append(r.anchors[c0], a)
+			for _, c1 := range cases(a.lit[1], a.fold) {
+				k := uint(c0)<<8 | uint(c1)
+				r.pairs[k>>6] |= 1 << (k & 63)
+			}
+		}
+	}
+	for i, rule := range r.rules {
+		for _, l := range rule.literal {
+			add(anchor{lit: l, rule: i, fold: rule.fold})
+		}
+	}
+	for _, w := range secretNames {
+		add(anchor{lit: w, rule: -1, fold: true})
+	}
 	return r, nil
+}
+
+// hit is where an anchor's literal occurs: s[lo:hi].
+type hit struct{ lo, hi int }
+
+// scanned is what one pass over a string found.
+type scanned struct {
+	rules [][]hit // by rule index
+	names []hit   // secret names, in order
+}
+
+// scan finds every anchor in s in one pass: a bit test per byte on the byte
+// pair starting there, and a short comparison where a literal may start. (Searching each literal with
+// strings.Index took a pass per literal, slow on common first letters.)
+func (r *Redactor) scan(s string) scanned {
+	var sc scanned
+	for i := 0; i+1 < len(s); i++ { // every literal is 3 bytes or more
+		if k := uint(s[i])<<8 | uint(s[i+1]); r.pairs[k>>6]&(1<<(k&63)) == 0 {
+			continue
+		}
+		for _, a := range r.anchors[s[i]] {
+			if !hasPrefix(s[i:], a.lit, a.fold) {
+				continue
+			}
+			h := hit{i, i + len(a.lit)}
+			if a.rule < 0 {
+				sc.names = append(sc.names, h)
+				continue
+			}
+			if sc.rules == nil {
+				sc.rules = make([][]hit, len(r.rules))
+			}
+			sc.rules[a.rule] = append(sc.rules[a.rule], h)
+		}
+	}
+	return sc
+}
+
+// hasPrefix reports whether s starts with lit, ASCII case-insensitively when
+// fold (lit is then lower case).
+func hasPrefix(s, lit string, fold bool) bool {
+	if len(s) < len(lit) {
+		return false
+	}
+	if !fold {
+		return s[:len(lit)] == lit
+	}
+	for i := 0; i < len(lit); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lit[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // String masks every secret in s.
@@ -99,56 +188,53 @@ func (r *Redactor) String(s string) string {
 	if len(s) < 8 {
 		return s // too short to hold any secret we know
 	}
-	var lower string
-	for _, rule := range r.rules {
-		if len(rule.literal) == 0 || rule.name == "private-key" {
-			if len(rule.literal) > 0 && !containsAny(s, rule.literal) {
-				continue
-			}
-			s = rule.re.ReplaceAllString(s, rule.repl)
-			lower = ""
+	sc := r.scan(s)
+	for ri, rule := range r.rules {
+		var out string
+		switch {
+		case len(rule.literal) == 0: // a user pattern: the whole string
+			out = rule.re.ReplaceAllString(s, rule.repl)
+		case sc.rules == nil || len(sc.rules[ri]) == 0:
 			continue
+		case rule.name == "private-key": // spans lines: the whole string
+			out = rule.re.ReplaceAllString(s, rule.repl)
+		default:
+			out = r.replaceInWindows(s, rule, sc.rules[ri])
 		}
-		hay := s
-		if rule.fold {
-			if lower == "" {
-				lower = strings.ToLower(s)
-			}
-			hay = lower
-		}
-		wins := literalWindows(s, hay, rule.literal)
-		if len(wins) == 0 {
-			continue
-		}
-		var b strings.Builder
-		last, changed := 0, false
-		for _, w := range wins {
-			part := s[w[0]:w[1]]
-			if rule.need != "" && !strings.Contains(part, rule.need) {
-				continue
-			}
-			rep := rule.re.ReplaceAllString(part, rule.repl)
-			if rep == part {
-				continue
-			}
-			if !changed {
-				b.Grow(len(s))
-				changed = true
-			}
-			b.WriteString(s[last:w[0]])
-			b.WriteString(rep)
-			last = w[1]
-		}
-		if changed {
-			b.WriteString(s[last:])
-			s = b.String()
-			lower = ""
+		if out != s {
+			s = out
+			sc = r.scan(s) // offsets moved (rare: a secret was found)
 		}
 	}
-	if lower == "" {
-		lower = strings.ToLower(s)
+	return maskAssignments(s, sc.names)
+}
+
+// replaceInWindows runs rule's regexp on the windows around its hits.
+func (r *Redactor) replaceInWindows(s string, rule secretRule, hits []hit) string {
+	var b strings.Builder
+	last, changed := 0, false
+	for _, w := range literalWindows(s, hits) {
+		part := s[w.lo:w.hi]
+		if rule.need != "" && !strings.Contains(part, rule.need) {
+			continue
+		}
+		rep := rule.re.ReplaceAllString(part, rule.repl)
+		if rep == part {
+			continue
+		}
+		if !changed {
+			b.Grow(len(s))
+			changed = true
+		}
+		b.WriteString(s[last:w.lo])
+		b.WriteString(rep)
+		last = w.hi
 	}
-	return maskAssignments(s, lower)
+	if !changed {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }
 
 // secretNames are the words that make NAME=value / "name": "value" a secret.
@@ -159,40 +245,35 @@ var secretNames = []string{"secret", "password", "passwd", "token", "api_key", "
 // shell, YAML and JSON (also JSON inside a JSON string). A linear scan: the
 // equivalent case-insensitive regexp ran at a few MB/s on tool output.
 // A value must hold a letter (token counts such as "input_tokens": 1234 stay).
-func maskAssignments(s, lower string) string {
-	if len(lower) != len(s) {
-		return s // a rare Unicode case change: byte offsets would not line up
-	}
+func maskAssignments(s string, names []hit) string {
 	type span struct{ lo, hi int }
 	var masks []span
-	for _, word := range secretNames {
-		for off := 0; ; {
-			i := strings.Index(lower[off:], word)
-			if i < 0 {
-				break
-			}
-			off = i + off + len(word)
-			j := off
-			for j < len(s) && isNameChar(s[j]) { // rest of the name (DB_PASSWORD_FILE)
-				j++
-			}
-			j = skip(s, j, "\\\"' \t") // closing quote of a JSON key, spaces
-			if j >= len(s) || (s[j] != '=' && s[j] != ':') {
-				continue
-			}
-			j = skip(s, skip(s, j+1, " \t"), "\\\"'")
-			k, letter := j, false
-			for k < len(s) && !isValueEnd(s[k]) {
-				if c := s[k]; c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '-' || c == '/' || c == '+' {
-					letter = true
-				}
-				k++
-			}
-			if k-j >= 4 && letter {
-				masks = append(masks, span{j, k})
-			}
-			off = max(off, k)
+	off := 0
+	for _, h := range names {
+		if h.lo < off {
+			continue // inside a name or value already handled
 		}
+		j := h.hi
+		for j < len(s) && isNameChar(s[j]) { // rest of the name (DB_PASSWORD_FILE)
+			j++
+		}
+		off = j
+		j = skip(s, j, "\\\"' \t") // closing quote of a JSON key, spaces
+		if j >= len(s) || (s[j] != '=' && s[j] != ':') {
+			continue
+		}
+		j = skip(s, skip(s, j+1, " \t"), "\\\"'")
+		k, letter := j, false
+		for k < len(s) && !isValueEnd(s[k]) {
+			if c := s[k]; c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '-' || c == '/' || c == '+' {
+				letter = true
+			}
+			k++
+		}
+		if k-j >= 4 && letter {
+			masks = append(masks, span{j, k})
+		}
+		off = max(off, k)
 	}
 	if len(masks) == 0 {
 		return s
@@ -238,46 +319,28 @@ const (
 	windowMax  = 16 << 10
 )
 
-// literalWindows returns merged [lo, hi) windows of s around each occurrence
-// of any literal in hay (s itself, or its lower-case form of equal length),
-// widened to token boundaries so a secret is never cut in two.
-func literalWindows(s, hay string, literals []string) [][2]int {
-	if len(hay) != len(s) {
-		hay = s // lower-casing changed the length (rare Unicode): search s
-	}
-	var wins [][2]int
-	for _, lit := range literals {
-		for off := 0; ; {
-			i := strings.Index(hay[off:], lit)
-			if i < 0 {
-				break
-			}
-			i += off
-			lo := max(0, i-windowBack)
-			for lo > 0 && i-lo < windowBack+64 && !isBoundary(s[lo-1]) {
-				lo--
-			}
-			hi := min(len(s), i+len(lit)+windowFwd)
-			for hi < len(s) && hi-i < windowMax && !isBoundary(s[hi]) {
-				hi++
-			}
-			wins = append(wins, [2]int{lo, hi})
-			off = i + len(lit)
+// literalWindows returns the merged windows of s around hits, widened to
+// token boundaries so a secret is never cut in two.
+func literalWindows(s string, hits []hit) []hit {
+	var wins []hit
+	for _, h := range hits { // in order of position
+		i := h.lo
+		lo := max(0, i-windowBack)
+		for lo > 0 && i-lo < windowBack+64 && !isBoundary(s[lo-1]) {
+			lo--
 		}
-	}
-	if len(wins) == 0 {
-		return nil
-	}
-	slices.SortFunc(wins, func(a, b [2]int) int { return a[0] - b[0] })
-	merged := wins[:1]
-	for _, w := range wins[1:] {
-		if last := &merged[len(merged)-1]; w[0] <= last[1] {
-			last[1] = max(last[1], w[1])
+		hi := min(len(s), h.hi+windowFwd)
+		for hi < len(s) && hi-i < windowMax && !isBoundary(s[hi]) {
+			hi++
+		}
+		if n := len(wins); n > 0 && lo <= wins[n-1].hi {
+			wins[n-1].lo = min(wins[n-1].lo, lo)
+			wins[n-1].hi = max(wins[n-1].hi, hi)
 		} else {
-			merged = append(merged, w)
+			wins = append(wins, hit{lo, hi})
 		}
 	}
-	return merged
+	return wins
 }
 
 // isBoundary ends a token: secrets never contain these.
@@ -285,15 +348,6 @@ func isBoundary(c byte) bool {
 	switch c {
 	case ' ', '\n', '\t', '\r', '"', '\'', '\\', ',', ';', '<', '>', '`':
 		return true
-	}
-	return false
-}
-
-func containsAny(s string, lits []string) bool {
-	for _, l := range lits {
-		if strings.Contains(s, l) {
-			return true
-		}
 	}
 	return false
 }

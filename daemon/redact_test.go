@@ -1,7 +1,10 @@
 package daemon
 
 import (
+	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -150,5 +153,22 @@ func BenchmarkRedactToolOutput(b *testing.B) {
 	b.SetBytes(int64(len(s)))
 	for i := 0; i < b.N; i++ {
 		_ = r.String(s)
+	}
+}
+
+// BenchmarkRedactTranscriptLines masks every line of a real transcript, as
+// the daemon does before its builder sees them.
+func BenchmarkRedactTranscriptLines(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "shared", "fixtures", "claude-code", "spotter-v2.1.38-39", "4d5611e5-241a-462a-8d15-5122611a9569.jsonl"))
+	if err != nil {
+		b.Skip("fixtures absent")
+	}
+	lines := bytes.Split(data, []byte("\n"))
+	r, _ := NewRedactor(&config.Config{})
+	b.SetBytes(int64(len(data)))
+	for i := 0; i < b.N; i++ {
+		for _, l := range lines {
+			_ = r.Line(l)
+		}
 	}
 }
