@@ -198,7 +198,7 @@ func (b *backfiller) run(job *BackfillProgress, files []backfillFile) {
 			return
 		}
 		done := make(chan struct{})
-		a.requestFlush(done)
+		a.requestSettle(done)
 		select {
 		case <-done:
 		case <-ctx.Done():

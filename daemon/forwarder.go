@@ -148,12 +148,14 @@ func (f *forwarder) send(ctx context.Context, items []spool.Item) exportResult {
 	f.mu.Unlock()
 	switch {
 	case res.err == nil:
-		if err := f.store.Ack(items); err != nil {
-			f.log.Error("deleting exported spans", "err", err)
-		}
+		// The rejection is recorded before the spans leave the spool, so
+		// whoever sees the spool drained (flush) also sees it.
 		if res.rejected > 0 || res.rejectMsg != "" {
 			f.log.Warn("server accepted the batch partially", "rejected", res.rejected, "message", res.rejectMsg)
 			_ = f.store.RecordRejected(res.rejected, res.rejectMsg, f.set.Now())
+		}
+		if err := f.store.Ack(items); err != nil {
+			f.log.Error("deleting exported spans", "err", err)
 		}
 		return exportResult{}
 	case res.permanent():

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -237,7 +238,7 @@ func (s *sessions) removeIfEmpty(a *actor) bool {
 	defer s.mu.Unlock()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if len(a.queue) > 0 || len(a.flushes) > 0 {
+	if len(a.queue) > 0 || len(a.flushes) > 0 || len(a.settles) > 0 {
 		return false
 	}
 	a.dead = true
@@ -329,6 +330,7 @@ type actor struct {
 	queue   []queuedEvent
 	pending map[uint64]bool // seqs queued or being applied, not yet committed
 	flushes []chan struct{}
+	settles []chan struct{} // flushes that also settle (backfill)
 	tailers map[string]*tailer
 
 	// builderSkipped is the builder's SkippedLines already added to the
@@ -362,6 +364,49 @@ func (a *actor) requestFlush(done chan struct{}) {
 	a.flushes = append(a.flushes, done)
 	a.mu.Unlock()
 	a.poke()
+}
+
+// requestSettle is requestFlush for a backfill: after reading to EOF, if
+// none of the session's files changed for historicAge, what only time would
+// finish (an idle turn) is finished at once, so the actor can leave memory.
+func (a *actor) requestSettle(done chan struct{}) {
+	a.mu.Lock()
+	if a.dead {
+		a.mu.Unlock()
+		close(done)
+		return
+	}
+	a.settles = append(a.settles, done)
+	a.mu.Unlock()
+	a.poke()
+}
+
+// historicAge is how long a session's files must have been left alone for a
+// backfill to settle it: the builders' idle timeout.
+const historicAge = 10 * time.Minute
+
+// settle finishes a historical session (see requestSettle).
+func (a *actor) settle() error {
+	s, ok := a.b.(transcript.Settler)
+	if !ok {
+		return nil
+	}
+	cutoff := a.s.set.Now().Add(-historicAge)
+	for _, p := range a.files() {
+		if fi, err := os.Stat(p); err == nil && fi.ModTime().After(cutoff) {
+			return nil // live: the timeouts will do it
+		}
+	}
+	s.Settle()
+	spans := a.b.Take()
+	if len(spans) == 0 {
+		return nil
+	}
+	if err := a.commit(nil, spans); err != nil {
+		return err
+	}
+	a.s.exported()
+	return nil
 }
 
 func (a *actor) poke() {
@@ -398,15 +443,18 @@ func (a *actor) run(ctx context.Context) {
 		case <-tick.C:
 		}
 		a.mu.Lock()
-		flushes := a.flushes
-		a.flushes = nil
+		flushes, settles := a.flushes, a.settles
+		a.flushes, a.settles = nil, nil
 		a.mu.Unlock()
-		active, err := a.step(len(flushes) > 0)
+		active, err := a.step(len(flushes)+len(settles) > 0)
+		if err == nil && len(settles) > 0 {
+			err = a.settle()
+		}
 		if err != nil {
 			a.log.Error("session step failed; will retry from the last commit", "err", err)
 			a.reload()
 		}
-		for _, f := range flushes {
+		for _, f := range append(flushes, settles...) {
 			close(f)
 		}
 		now := a.s.set.Now()

@@ -54,12 +54,18 @@ func BenchmarkBackfill(b *testing.B) {
 			fi, _ := os.Stat(dst)
 			total += fi.Size()
 		}
+		if v := os.Getenv("WEAVE_BENCH_DAEMON_ENV"); v != "" {
+			h.Env = append(h.Env, strings.Fields(v)...) // e.g. GOGC=50
+		}
 		d := h.StartDaemon()
+		stop := make(chan struct{})
+		anon := peakAnon(d.Pid(), stop)
 		b.StartTimer()
 		start := time.Now()
 		r := h.CLI("backfill")
 		elapsed := time.Since(start)
 		b.StopTimer()
+		close(stop)
 		if r.Code != 0 {
 			b.Fatalf("backfill: %s%s\n%s", r.Stdout, r.Stderr, d.Log())
 		}
@@ -67,22 +73,49 @@ func BenchmarkBackfill(b *testing.B) {
 		b.ReportMetric(float64(total)/(1<<20), "MB")
 		b.ReportMetric(elapsed.Seconds(), "s")
 		b.ReportMetric(float64(vmHWM(d.Pid()))/1024, "peak-RSS-MB")
+		b.ReportMetric(float64(<-anon)/1024, "peak-anon-MB")
 		b.Logf("%s", strings.TrimSpace(r.Stdout))
 		d.Stop()
 	}
 }
 
 // vmHWM is a process's peak resident set in KiB (Linux), 0 if unknown.
-func vmHWM(pid int) int64 {
+// It includes the pages of the spool file bbolt maps, which are page cache
+// the kernel can reclaim; procStatus(pid, "RssAnon") is the process's own.
+func vmHWM(pid int) int64 { return procStatus(pid, "VmHWM") }
+
+// procStatus reads one KiB field of /proc/<pid>/status, 0 if unknown.
+func procStatus(pid int, field string) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmHWM:") {
+		if strings.HasPrefix(l, field+":") {
 			n, _ := strconv.ParseInt(strings.Fields(l)[1], 10, 64)
 			return n
 		}
 	}
 	return 0
+}
+
+// peakAnon samples a process's anonymous resident memory (heap, stacks: not
+// mapped files) every 20 ms until stop is closed, and returns the peak in KiB.
+func peakAnon(pid int, stop <-chan struct{}) <-chan int64 {
+	out := make(chan int64, 1)
+	go func() {
+		var peak int64
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			peak = max(peak, procStatus(pid, "RssAnon"))
+			select {
+			case <-stop:
+				out <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return out
 }

@@ -54,6 +54,16 @@ type Builder interface {
 	Stats() Stats
 }
 
+// Settler is implemented by builders that can be told their input is
+// history: the files have not changed for longer than any of their timeouts
+// (a backfill of old transcripts). Settle then finishes at once what only
+// the passing of time would finish (idle turns, subagents never stopped), so
+// the daemon need not keep the session in memory meanwhile. The spans are
+// those the timeouts would have produced.
+type Settler interface {
+	Settle()
+}
+
 // Stats counts what a builder did with its input.
 type Stats struct {
 	Lines        int64 // complete lines consumed

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -15,6 +16,13 @@ import (
 	"github.com/weave-agentd/weave-agentd/hooks"
 	"github.com/weave-agentd/weave-agentd/installer/config"
 )
+
+// defaultMemoryLimit is the daemon's soft Go heap limit unless GOMEMLIMIT
+// sets one: a daemon on a laptop should stay small, and near the limit the
+// GC simply works harder (a 256 MB backfill: peak RSS 137 → 80 MB for about
+// 12% of its speed; see BENCHMARKS.md). It is soft: a larger live heap is
+// never refused.
+const defaultMemoryLimit = 64 << 20
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
@@ -34,6 +42,9 @@ or the standard OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT
 
 SIGHUP reloads the config; SIGINT or SIGTERM stop it gracefully.`,
 		Run: func(ctx context.Context, e *env, _ any, _ []string) error {
+			if e.Getenv("GOMEMLIMIT") == "" {
+				debug.SetMemoryLimit(defaultMemoryLimit)
+			}
 			for {
 				reload, err := runOnce(ctx, e)
 				if err != nil || !reload {

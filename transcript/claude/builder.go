@@ -60,7 +60,10 @@ type Builder struct {
 	emitted  map[genai.SpanID]bool
 }
 
-var _ transcript.Builder = (*Builder)(nil)
+var (
+	_ transcript.Builder = (*Builder)(nil)
+	_ transcript.Settler = (*Builder)(nil)
+)
 
 // New returns a Builder for the Claude Code session with the given id.
 func New(session string, opts Options) *Builder {
@@ -214,6 +217,15 @@ func (b *Builder) Hook(ev transcript.Event) {
 		name = ev.Name
 	}
 	b.hook(name, ev, &p)
+}
+
+// Settle implements transcript.Settler: the time rules fire as if
+// IdleTimeout had passed since the latest input, without moving the
+// builder's clock.
+func (b *Builder) Settle() {
+	if !b.st.Now.IsZero() {
+		b.tick(b.st.Now.Add(b.opts.IdleTimeout))
+	}
 }
 
 // Tick fires the time-based rules.

@@ -250,3 +250,29 @@ func TestTurnShapeDoesNotDependOnTiming(t *testing.T) {
 		t.Fatalf("system instructions depend on timing:\n late line first: %s\n Stop first:      %s", a, b)
 	}
 }
+
+// Settle (a backfill of files left alone for long) gives at once the spans
+// the idle timeout would give later: same ids, same content.
+func TestSettleIsTheIdleTimeoutNow(t *testing.T) {
+	lines := [][]byte{
+		prompt("u1", 0, "run it", obj{"promptId": "p1"}),
+		asst("a1", 1, "m1", "tool_use", use(3, 1, 0, 0), toolUse("toolu_1", "Bash", obj{"command": "sleep 1000"}), nil),
+	}
+	run := func(finish func(b *Builder)) []string {
+		b := New(sess, Options{})
+		for _, l := range lines {
+			b.Line("", l)
+		}
+		b.Tick(t0.Add(time.Hour)) // read by a backfill, long after
+		if got := b.Take(); len(got) != 0 && got[len(got)-1].Name == "invoke_agent claude-code" {
+			t.Fatal("the turn ended before its timeout")
+		}
+		finish(b)
+		return canonical(b.Take())
+	}
+	settled := run(func(b *Builder) { b.Settle() })
+	timedOut := run(func(b *Builder) { b.Tick(t0.Add(time.Hour + defaultIdleTimeout)) })
+	if strings.Join(settled, "") != strings.Join(timedOut, "") || !strings.Contains(strings.Join(settled, ""), "invoke_agent claude-code") {
+		t.Fatalf("settled:\n%s\ntimed out:\n%s", strings.Join(settled, ""), strings.Join(timedOut, ""))
+	}
+}
