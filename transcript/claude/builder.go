@@ -51,8 +51,9 @@ type Builder struct {
 	opts    Options
 	log     *slog.Logger
 
-	st  state
-	out []genai.Span
+	st      state
+	out     []genai.Span
+	outHint int // spans in the previous Take: the next batch's likely size
 
 	// Indexes rebuilt from st.
 	turnIdx  map[string]*turn
@@ -100,6 +101,7 @@ func (b *Builder) Files() []string {
 func (b *Builder) Take() []genai.Span {
 	out := b.out
 	b.out = nil
+	b.outHint = len(out)
 	return out
 }
 

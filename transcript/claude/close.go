@@ -113,11 +113,16 @@ func (b *Builder) emit(s genai.Span) {
 	}
 	b.emitted[s.SpanID] = true
 	b.st.Emitted = append(b.st.Emitted, s.SpanID.String())
-	if n := len(b.st.Emitted); n > maxEmitted {
+	// Trimmed by a quarter at a time: copying the list on every span made
+	// emitting quadratic in maxEmitted.
+	if n := len(b.st.Emitted); n > maxEmitted+maxEmitted/4 {
 		for _, old := range b.st.Emitted[:n-maxEmitted] {
 			delete(b.emitted, parseSpanID(old))
 		}
 		b.st.Emitted = append([]string(nil), b.st.Emitted[n-maxEmitted:]...)
+	}
+	if b.out == nil {
+		b.out = make([]genai.Span, 0, max(16, b.outHint)) // no doubling from 1 on every batch
 	}
 	b.out = append(b.out, s)
 	b.st.Stats.Spans++

@@ -1,6 +1,7 @@
 package claude
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"testing"
 	"time"
@@ -50,6 +51,26 @@ func FuzzLine(f *testing.F) {
 		}
 		if err := New("s", Options{}).RestoreState(st); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// FuzzJstr: the hand-written string decoder agrees with encoding/json on
+// every valid JSON string (the scanner hands jstr nothing else).
+func FuzzJstr(f *testing.F) {
+	for _, s := range []string{`"plain"`, `"a\nb\t\"q\" \\ \/"`, `"\u00e9\u4e2d\ud83d\ude00"`, `"\ud83d"`, `"\ud83d\u0041"`,
+		"\"bad \xff utf8\"", `"\x"`, `"ctl` + "\x01" + `"`, `"\u12"`, `""`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var want string
+		err := json.Unmarshal(b, &want)
+		if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+			return
+		}
+		got := jstr(b)
+		if err == nil && got != want {
+			t.Fatalf("jstr(%q) = %q, encoding/json says %q", b, got, want)
 		}
 	})
 }

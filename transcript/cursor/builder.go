@@ -243,7 +243,7 @@ func (b *Builder) Hook(ev transcript.Event) {
 		}
 		b.eventIDs[ev.ID] = true
 		b.st.EventIDs = append(b.st.EventIDs, ev.ID)
-		if n := len(b.st.EventIDs); n > maxEventIDs {
+		if n := len(b.st.EventIDs); n > maxEventIDs+maxEventIDs/4 { // trimmed a quarter at a time, not on every event
 			for _, old := range b.st.EventIDs[:n-maxEventIDs] {
 				delete(b.eventIDs, old)
 			}
@@ -363,7 +363,7 @@ func (b *Builder) emit(s genai.Span) {
 	}
 	b.emitted[s.SpanID] = true
 	b.st.Emitted = append(b.st.Emitted, s.SpanID.String())
-	if n := len(b.st.Emitted); n > maxEmitted {
+	if n := len(b.st.Emitted); n > maxEmitted+maxEmitted/4 { // trimmed a quarter at a time, not on every span
 		for _, old := range b.st.Emitted[:n-maxEmitted] {
 			delete(b.emitted, parseSpanID(old))
 		}
