@@ -36,6 +36,7 @@ fuzz:
 	$(GO) test ./hooks -run '^$$' -fuzz '^FuzzDetect$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./daemon -run '^$$' -fuzz '^FuzzRedactJSON$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./transcript/claude -run '^$$' -fuzz '^FuzzLine$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./transcript/claude -run '^$$' -fuzz '^FuzzJstr$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./daemon -run '^$$' -fuzz '^FuzzTailerResume$$' -fuzztime $(FUZZTIME)
 
 # The long crash test (RELIABILITY.md): 60 SIGKILLs over every fixture

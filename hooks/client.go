@@ -1,13 +1,14 @@
 package hooks
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"strconv"
@@ -50,10 +51,14 @@ func Call(socket string, timeout time.Duration, req *Request) (*Response, error)
 	return &resp, nil
 }
 
-// NewEventID returns a random 128-bit id in hex.
+// NewEventID returns a random 128-bit id in hex. It only has to be unique
+// (the daemon drops an id it has seen), so it comes from math/rand/v2's
+// runtime-seeded generator: crypto/rand would link the FIPS module, whose
+// size and package initialisation every hook process would pay for.
 func NewEventID() string {
 	var b [16]byte
-	_, _ = rand.Read(b[:])
+	binary.LittleEndian.PutUint64(b[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(b[8:], rand.Uint64())
 	return hex.EncodeToString(b[:])
 }
 
@@ -73,8 +78,9 @@ func CursorEventID(payload []byte) string {
 	if err != nil {
 		return NewEventID()
 	}
-	sum := sha256.Sum256(canon)
-	return "c" + hex.EncodeToString(sum[:16])
+	h := fnv.New128a() // not crypto/sha256: see NewEventID
+	h.Write(canon)
+	return "c" + hex.EncodeToString(h.Sum(nil))
 }
 
 // RunHook is the whole hook program, shared by weave-agentd-hook and
