@@ -9,7 +9,6 @@ import (
 	"hash/fnv"
 	"io"
 	"math/rand/v2"
-	"net"
 	"os"
 	"strconv"
 	"time"
@@ -25,15 +24,11 @@ const maxStdin = 64 << 20
 // Call sends one request to the daemon at socket and waits for its answer
 // until timeout.
 func Call(socket string, timeout time.Duration, req *Request) (*Response, error) {
-	deadline := time.Now().Add(timeout)
-	conn, err := net.DialTimeout("unix", socket, timeout)
+	conn, err := dial(socket, time.Now().Add(timeout))
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()
-	if err := conn.SetDeadline(deadline); err != nil {
-		return nil, err
-	}
 	req.V = ProtocolVersion
 	if err := WriteFrame(conn, req); err != nil {
 		return nil, err
