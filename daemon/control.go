@@ -39,6 +39,15 @@ type Status struct {
 	ActiveSessions int              `json:"active_sessions"`
 	WatchedFiles   []string         `json:"watched_files"`
 	Counters       map[string]int64 `json:"counters"`
+	// StorageError is set while writes to the spool fail (a full disk).
+	StorageError *StorageError `json:"storage_error,omitempty"`
+}
+
+// StorageError is the latest failed write to the spool, and since when
+// writes fail.
+type StorageError struct {
+	Message string    `json:"message"`
+	Since   time.Time `json:"since"`
 }
 
 // FlushArgs and FlushResult are the flush request's body.
@@ -138,6 +147,9 @@ func (d *Daemon) Status() (Status, error) {
 	}
 	if !since.IsZero() {
 		s.FailingSince = &since
+	}
+	if msg, since := d.health.state(); msg != "" {
+		s.StorageError = &StorageError{Message: msg, Since: since}
 	}
 	return s, nil
 }

@@ -57,6 +57,7 @@ type Daemon struct {
 	fwd     *forwarder
 	disc    *discovery
 	bf      *backfiller
+	health  *storageHealth
 	runCtx  context.Context
 	started time.Time
 
@@ -140,6 +141,8 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.fwd = newForwarder(d.set, store, exp)
 	d.sess = newSessions(d.set, store, red, res, d.fwd.notify)
 	d.ingest = newIngest(d.set, store, red, d.sess)
+	d.health = &storageHealth{}
+	d.sess.health, d.ingest.health = d.health, d.health
 
 	srv, err := listen(d.set.Paths.Socket, d.log)
 	if err != nil {

@@ -16,11 +16,12 @@ import (
 // ingest stores hook events durably (acked only after the bbolt commit),
 // dropping ids seen before, and routes them to the session actors.
 type ingest struct {
-	set   Settings
-	log   *slog.Logger
-	store *spool.Store
-	red   *Redactor
-	sess  *sessions
+	set    Settings
+	log    *slog.Logger
+	store  *spool.Store
+	red    *Redactor
+	health *storageHealth
+	sess   *sessions
 
 	drainMu sync.Mutex
 	ignore  sync.Map
@@ -89,6 +90,12 @@ func (in *ingest) commitLoop() {
 			}
 			return nil
 		})
+		if err != nil {
+			in.health.failed(err, in.set.Now())
+			in.log.Error("could not store hook events; the hooks keep them in their inbox journal if they can", "events", len(batch), "err", err)
+		} else {
+			in.health.ok()
+		}
 		for _, r := range batch {
 			if err == nil && r.new {
 				in.sess.deliver(r.seq, r.ev)

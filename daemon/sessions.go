@@ -41,6 +41,7 @@ type sessions struct {
 	log      *slog.Logger
 	store    *spool.Store
 	red      *Redactor
+	health   *storageHealth
 	res      *resources
 	exported func() // wakes the forwarder
 
@@ -452,6 +453,7 @@ func (a *actor) run(ctx context.Context) {
 		}
 		if err != nil {
 			a.log.Error("session step failed; will retry from the last commit", "err", err)
+			a.s.health.failed(err, a.s.set.Now())
 			a.reload()
 		}
 		for _, f := range append(flushes, settles...) {
@@ -738,6 +740,7 @@ func (a *actor) commit(evs []queuedEvent, spans []genai.Span) error {
 	if err != nil {
 		return err
 	}
+	a.s.health.ok()
 	if skipped > 0 || resets > 0 {
 		a.log.Warn("skipped transcript input", "lines", skipped, "truncated_or_replaced", resets)
 	}

@@ -118,6 +118,11 @@ func TestFullDiskSpool(t *testing.T) {
 	}
 	t.Logf("full disk: %d events acked, %d refused (%d of those journaled to the inbox); real hook p50 %s max %s; status exit %d",
 		len(acked), refused, len(journaled), p50.Round(time.Microsecond), pmax.Round(time.Microsecond), st.Code)
+	if st.StorageError == nil || st.Code != 1 {
+		t.Errorf("while the spool cannot be written, status must say so and exit 1; got exit %d:\n%s", st.Code, st.Raw)
+	} else {
+		t.Logf("status: storage error %q", st.StorageError.Message)
+	}
 
 	// Space comes back.
 	if err := os.Remove(filepath.Join(mnt, "filler")); err != nil {

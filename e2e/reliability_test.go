@@ -82,8 +82,11 @@ type relStatus struct {
 			Message string `json:"message"`
 		} `json:"last_error"`
 	} `json:"spool"`
-	Counters map[string]int64 `json:"counters"`
-	Raw      string
+	Counters     map[string]int64 `json:"counters"`
+	StorageError *struct {
+		Message string `json:"message"`
+	} `json:"storage_error"`
+	Raw string
 }
 
 func (s relStatus) lastError() string {

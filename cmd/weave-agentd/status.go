@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -17,7 +18,7 @@ import (
 
 // Exit codes of status, as `systemctl status` uses them.
 const (
-	exitExportFailing = 1
+	exitUnhealthy = 1
 	exitNoDaemon      = 3
 )
 
@@ -57,7 +58,7 @@ export error, and the sessions and files being followed.
 
 Exit status: 0 the daemon answers and exports are healthy (dead letters are
 reported, not an error); 1 it answers but the latest export failed and spans
-are waiting; 3 no daemon answers.`,
+are waiting, or it cannot write to its spool (a full disk); 3 no daemon answers.`,
 		Flags: func(fs *flag.FlagSet) any {
 			f := &statusFlags{}
 			fs.BoolVar(&f.json, "json", false, "print the status as JSON")
@@ -93,8 +94,8 @@ are waiting; 3 no daemon answers.`,
 				printStatus(e.Stdout, &st)
 				printHooks(e.Stdout, hooksState)
 			}
-			if !st.ExportHealthy {
-				return silentExit(exitExportFailing)
+			if !st.ExportHealthy || st.StorageError != nil {
+				return silentExit(exitUnhealthy)
 			}
 			return nil
 		},
@@ -120,6 +121,10 @@ func printStatus(w io.Writer, st *daemon.Status) {
 		health, st.Counters["exported"], st.Counters["failed"], st.Counters["dead_lettered"], st.Counters["dropped"])
 	if st.Spool.LastError != nil {
 		fmt.Fprintf(w, "  last error: %s (%s)\n", st.Spool.LastError.Message, st.Spool.LastError.Time.Local().Format(time.DateTime))
+	}
+	if se := st.StorageError; se != nil {
+		fmt.Fprintf(w, "  storage:    FAILING since %s: %s\n", se.Since.Local().Format(time.DateTime), se.Message)
+		fmt.Fprintf(w, "              hint: free space where the spool lives (%s); hooks keep events in their inbox meanwhile\n", filepath.Dir(st.SpoolFile))
 	}
 	oldest := "-"
 	if st.Spool.Depth > 0 {
