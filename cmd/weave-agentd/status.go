@@ -19,7 +19,7 @@ import (
 // Exit codes of status, as `systemctl status` uses them.
 const (
 	exitUnhealthy = 1
-	exitNoDaemon      = 3
+	exitNoDaemon  = 3
 )
 
 // call sends one control request to the daemon.
