@@ -26,6 +26,18 @@ func (s SpanID) String() string  { return hex.EncodeToString(s[:]) }
 // IsZero reports whether the id is unset.
 func (s SpanID) IsZero() bool { return s == SpanID{} }
 
+// Bounds makes a span's times consistent: a missing start takes the end, and
+// an end before the start is moved to it.
+func Bounds(start, end time.Time) (time.Time, time.Time) {
+	if start.IsZero() {
+		start = end
+	}
+	if end.Before(start) {
+		end = start
+	}
+	return start, end
+}
+
 // Span kinds used in span ids (the <kind> of DESIGN.md's id rule).
 const (
 	KindTurn     = "turn"

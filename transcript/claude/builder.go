@@ -1,8 +1,6 @@
 package claude
 
 import (
-	"bytes"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -58,7 +56,6 @@ type Builder struct {
 	// Indexes rebuilt from st.
 	turnIdx  map[string]*turn
 	agentIdx map[string]*agent
-	emitted  map[genai.SpanID]bool
 }
 
 var (
@@ -135,13 +132,7 @@ func (b *Builder) MarshalState() ([]byte, error) {
 	if b.opts.DropContent {
 		b.st.dropContent()
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false) // keep raw JSON (tool inputs) byte-identical across a restore
-	if err := enc.Encode(&b.st); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return transcript.EncodeState(&b.st)
 }
 
 // RestoreState replaces the builder's state with one from MarshalState.
@@ -170,16 +161,6 @@ func (b *Builder) reindex() {
 	for _, a := range b.st.Agents {
 		b.agentIdx[a.ID] = a
 	}
-	b.emitted = make(map[genai.SpanID]bool, len(b.st.Emitted))
-	for _, s := range b.st.Emitted {
-		b.emitted[parseSpanID(s)] = true
-	}
-}
-
-func parseSpanID(s string) genai.SpanID {
-	var id genai.SpanID
-	_, _ = hex.Decode(id[:], []byte(s))
-	return id
 }
 
 // Line consumes one complete transcript line.

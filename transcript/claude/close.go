@@ -104,22 +104,9 @@ func (b *Builder) tryEmitTurn(t *turn, force bool) {
 }
 
 func (b *Builder) emit(s genai.Span) {
-	if b.emitted == nil {
-		b.emitted = map[genai.SpanID]bool{}
-	}
-	if b.emitted[s.SpanID] {
+	if !b.st.Emitted.Add(s.SpanID.String(), maxEmitted) {
 		b.log.Debug("claude builder: span already emitted", "span", s.SpanID.String(), "name", s.Name)
 		return
-	}
-	b.emitted[s.SpanID] = true
-	b.st.Emitted = append(b.st.Emitted, s.SpanID.String())
-	// Trimmed by a quarter at a time: copying the list on every span made
-	// emitting quadratic in maxEmitted.
-	if n := len(b.st.Emitted); n > maxEmitted+maxEmitted/4 {
-		for _, old := range b.st.Emitted[:n-maxEmitted] {
-			delete(b.emitted, parseSpanID(old))
-		}
-		b.st.Emitted = append([]string(nil), b.st.Emitted[n-maxEmitted:]...)
 	}
 	if b.out == nil {
 		b.out = make([]genai.Span, 0, max(16, b.outHint)) // no doubling from 1 on every batch

@@ -73,16 +73,6 @@ func usageAttrs(u tokens) []attribute.KeyValue {
 	return kv
 }
 
-func spanTimes(start, end time.Time) (time.Time, time.Time) {
-	if start.IsZero() {
-		start = end
-	}
-	if end.Before(start) {
-		end = start
-	}
-	return start, end
-}
-
 func answerMessages(answer []string, finish string) []genai.Message {
 	return []genai.Message{{Role: "assistant", Parts: []genai.Part{{Type: "text", Content: strings.Join(answer, "\n")}}, FinishReason: finishReason(finish)}}
 }
@@ -162,7 +152,7 @@ func (b *Builder) turnSpan(t *turn) genai.Span {
 		}
 		events = append(events, genai.Event{Name: "claude_code.api_error", Time: e.Time, Attrs: ea})
 	}
-	start, end := spanTimes(t.Start, t.End)
+	start, end := genai.Bounds(t.Start, t.End)
 	return genai.Span{
 		TraceID:       trace,
 		SpanID:        genai.NewSpanID(trace, genai.KindTurn, "turn"),
@@ -217,7 +207,7 @@ func (b *Builder) agentSpan(a *agent) genai.Span {
 	if a.ErrorType != "" {
 		attrs = append(attrs, semconv.ErrorTypeKey.String(a.ErrorType))
 	}
-	start, end := spanTimes(a.Start, a.End)
+	start, end := genai.Bounds(a.Start, a.End)
 	return genai.Span{
 		TraceID:       trace,
 		SpanID:        genai.NewSpanID(trace, genai.KindSubagent, a.ID),
@@ -268,7 +258,7 @@ func (b *Builder) chatSpan(trace genai.TraceID, parent genai.SpanID, session, ve
 		Attrs:    attrs,
 		Resource: b.resource(version),
 	}
-	s.Start, s.End = spanTimes(acc.Start, acc.End)
+	s.Start, s.End = genai.Bounds(acc.Start, acc.End)
 	if acc.APIError {
 		s.Status = genai.StatusError
 		s.Attrs = append(s.Attrs, semconv.ErrorTypeKey.String("api_error"))
@@ -309,7 +299,7 @@ func (b *Builder) toolSpan(trace genai.TraceID, parent genai.SpanID, session, ve
 		Attrs:    attrs,
 		Resource: b.resource(version),
 	}
-	s.Start, s.End = spanTimes(start, end)
+	s.Start, s.End = genai.Bounds(start, end)
 	if tc.IsError {
 		s.Status = genai.StatusError
 		s.StatusMessage = prefix(tc.Result, 256)

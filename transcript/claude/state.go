@@ -42,7 +42,7 @@ type state struct {
 	// Shapes are the request shapes of turns not yet sent, by shapeKey.
 	Shapes map[string]*shape `json:"shapes,omitempty"`
 
-	Emitted []string `json:"emitted,omitempty"` // recent span ids emitted (guard against doubles)
+	Emitted transcript.Recent `json:"emitted,omitzero"` // recent span ids emitted (guard against doubles)
 
 	Stats transcript.Stats `json:"stats"`
 }

@@ -38,8 +38,6 @@
 package cursor
 
 import (
-	"bytes"
-	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"path/filepath"
@@ -104,9 +102,6 @@ type Builder struct {
 
 	st  state
 	out []genai.Span
-
-	emitted  map[genai.SpanID]bool
-	eventIDs map[string]bool
 }
 
 var _ transcript.Builder = (*Builder)(nil)
@@ -127,7 +122,6 @@ func New(conversation string, opts Options) *Builder {
 	if opts.TranscriptPath != "" {
 		b.st.Main = filepath.Clean(opts.TranscriptPath)
 	}
-	b.reindex()
 	b.discover(true)
 	return b
 }
@@ -162,13 +156,7 @@ func (b *Builder) Stats() transcript.Stats { return b.st.Stats }
 
 // MarshalState encodes everything needed to continue after a restart.
 func (b *Builder) MarshalState() ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false) // keep raw JSON (tool inputs) byte-identical across a restore
-	if err := enc.Encode(&b.st); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return transcript.EncodeState(&b.st)
 }
 
 // RestoreState replaces the builder's state with one from MarshalState.
@@ -186,25 +174,7 @@ func (b *Builder) RestoreState(data []byte) error {
 		st.Main = b.st.Main
 	}
 	b.st = st
-	b.reindex()
 	return nil
-}
-
-func (b *Builder) reindex() {
-	b.emitted = make(map[genai.SpanID]bool, len(b.st.Emitted))
-	for _, s := range b.st.Emitted {
-		b.emitted[parseSpanID(s)] = true
-	}
-	b.eventIDs = make(map[string]bool, len(b.st.EventIDs))
-	for _, id := range b.st.EventIDs {
-		b.eventIDs[id] = true
-	}
-}
-
-func parseSpanID(s string) genai.SpanID {
-	var id genai.SpanID
-	_, _ = hex.Decode(id[:], []byte(s))
-	return id
 }
 
 // Line consumes one complete transcript line.
@@ -238,16 +208,8 @@ func (b *Builder) Hook(ev transcript.Event) {
 	b.st.Stats.Events++
 	if ev.ID != "" {
 		ev.ID = strings.ToValidUTF8(ev.ID, "\uFFFD")
-		if b.eventIDs[ev.ID] {
+		if !b.st.EventIDs.Add(ev.ID, maxEventIDs) {
 			return // redelivered
-		}
-		b.eventIDs[ev.ID] = true
-		b.st.EventIDs = append(b.st.EventIDs, ev.ID)
-		if n := len(b.st.EventIDs); n > maxEventIDs+maxEventIDs/4 { // trimmed a quarter at a time, not on every event
-			for _, old := range b.st.EventIDs[:n-maxEventIDs] {
-				delete(b.eventIDs, old)
-			}
-			b.st.EventIDs = append([]string(nil), b.st.EventIDs[n-maxEventIDs:]...)
 		}
 	}
 	p, ok := parsePayload(ev.Payload)
@@ -357,17 +319,9 @@ func (b *Builder) duplicate(p payload, name string, at time.Time) bool {
 }
 
 func (b *Builder) emit(s genai.Span) {
-	if b.emitted[s.SpanID] {
+	if !b.st.Emitted.Add(s.SpanID.String(), maxEmitted) {
 		b.log.Debug("cursor builder: span already emitted", "span", s.SpanID.String(), "name", s.Name)
 		return
-	}
-	b.emitted[s.SpanID] = true
-	b.st.Emitted = append(b.st.Emitted, s.SpanID.String())
-	if n := len(b.st.Emitted); n > maxEmitted+maxEmitted/4 { // trimmed a quarter at a time, not on every span
-		for _, old := range b.st.Emitted[:n-maxEmitted] {
-			delete(b.emitted, parseSpanID(old))
-		}
-		b.st.Emitted = append([]string(nil), b.st.Emitted[n-maxEmitted:]...)
 	}
 	b.out = append(b.out, s)
 	b.st.Stats.Spans++

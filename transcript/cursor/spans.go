@@ -2,7 +2,6 @@ package cursor
 
 import (
 	"strings"
-	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
@@ -79,16 +78,6 @@ func (b *Builder) resource(t *turn) []attribute.KeyValue {
 		res = append(res, semconv.UserEmail(s.Email))
 	}
 	return res
-}
-
-func spanTimes(start, end time.Time) (time.Time, time.Time) {
-	if start.IsZero() {
-		start = end
-	}
-	if end.Before(start) {
-		end = start
-	}
-	return start, end
 }
 
 func nonEmptyParts(parts []genai.Part) []genai.Part {
@@ -207,7 +196,7 @@ func (b *Builder) turnSpan(t *turn, x *txTurn) genai.Span {
 	if t.ChildMax.After(end) {
 		end = t.ChildMax
 	}
-	start, end = spanTimes(start, end)
+	start, end = genai.Bounds(start, end)
 	s := genai.Span{
 		TraceID:  trace,
 		SpanID:   genai.NewSpanID(trace, genai.KindTurn, "turn"),
@@ -281,7 +270,7 @@ func (b *Builder) toolSpan(t *turn, tc *toolCall, key string) genai.Span {
 		Attrs:    attrs,
 		Resource: b.resource(t),
 	}
-	s.Start, s.End = spanTimes(tc.Start, tc.End)
+	s.Start, s.End = genai.Bounds(tc.Start, tc.End)
 	if tc.Failed {
 		s.Status = genai.StatusError
 		s.StatusMessage = prefix(tc.ErrMsg, 256)
@@ -355,7 +344,7 @@ func (b *Builder) subagentSpan(t *turn, sa *subagent) genai.Span {
 		Attrs:    attrs,
 		Resource: b.resource(t),
 	}
-	s.Start, s.End = spanTimes(sa.Start, sa.End)
+	s.Start, s.End = genai.Bounds(sa.Start, sa.End)
 	switch {
 	case !sa.Stopped:
 		s.Status, s.StatusMessage = genai.StatusError, "no subagentStop"

@@ -32,9 +32,9 @@ type state struct {
 
 	Tx txState `json:"tx"`
 
-	Recent   []recentEvent `json:"recent,omitempty"` // fingerprints of recent events (copies dropped)
-	EventIDs []string      `json:"ids,omitempty"`    // recent client event ids (redeliveries dropped)
-	Emitted  []string      `json:"emitted,omitempty"`
+	Recent   []recentEvent     `json:"recent,omitempty"` // fingerprints of recent events (copies dropped)
+	EventIDs transcript.Recent `json:"ids,omitzero"`     // recent client event ids (redeliveries dropped)
+	Emitted  transcript.Recent `json:"emitted,omitzero"` // recent span ids emitted (guard against doubles)
 
 	Orphans int              `json:"orphans,omitempty"` // transcript turns no hook turn claimed
 	Dups    int              `json:"dups,omitempty"`    // duplicate events and after* events folded into tool spans
