@@ -3,7 +3,6 @@ package installer
 import (
 	"context"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,43 +11,25 @@ import (
 
 	"github.com/weave-agentd/weave-agentd/hooks/hookconfig"
 	"github.com/weave-agentd/weave-agentd/installer/config"
+
+	"github.com/weave-agentd/weave-agentd/internal/testkit"
 )
-
-var updateGolden = flag.Bool("update", false, "rewrite testdata/*.golden")
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *updateGolden {
-		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (go test ./installer -update creates it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs:\n--- got\n%s--- want\n%s", name, got, want)
-	}
-}
 
 func TestGoldenServiceFiles(t *testing.T) {
 	spec := UnitSpec{
 		Executable: "/home/ada/.local/state/weave-agentd/bin/weave-agentd",
 		LogDir:     "/home/ada/.local/state/weave-agentd/logs",
 	}
-	golden(t, "weave-agentd.service.golden", RenderSystemdUnit(spec))
+	testkit.Golden(t, filepath.Join("testdata", "weave-agentd.service.golden"), RenderSystemdUnit(spec))
 	withHome := UnitSpec{Executable: "/srv/w a/bin/weave-agentd", Home: "/srv/w a", LogDir: "/srv/w a/logs"}
-	golden(t, "weave-agentd-home.service.golden", RenderSystemdUnit(withHome))
+	testkit.Golden(t, filepath.Join("testdata", "weave-agentd-home.service.golden"), RenderSystemdUnit(withHome))
 	mac := UnitSpec{
 		Executable: "/Users/ada/Library/Application Support/weave-agentd/bin/weave-agentd",
 		LogDir:     "/Users/ada/Library/Application Support/weave-agentd/logs",
 	}
-	golden(t, LaunchdLabel+".plist.golden", RenderLaunchdPlist(mac))
+	testkit.Golden(t, filepath.Join("testdata", LaunchdLabel+".plist.golden"), RenderLaunchdPlist(mac))
 	mac.Home = "/Users/ada/w&d"
-	golden(t, LaunchdLabel+"-home.plist.golden", RenderLaunchdPlist(mac))
+	testkit.Golden(t, filepath.Join("testdata", LaunchdLabel+"-home.plist.golden"), RenderLaunchdPlist(mac))
 
 	unit := RenderSystemdUnit(spec)
 	for _, want := range []string{"Type=simple\n", "ExecStart=" + spec.Executable + " run\n", "Restart=always\n", "RestartSec=2\n", "WantedBy=default.target\n"} {

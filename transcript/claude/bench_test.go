@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"testing"
+
+	"github.com/weave-agentd/weave-agentd/internal/testkit"
 )
 
 var (
@@ -16,7 +18,7 @@ var (
 // several versions, subagent lines included) with fresh ids in every copy,
 // until it holds at least size bytes.
 func bigTranscript(tb testing.TB, size int) [][]byte {
-	fx := fixturesDir(tb)
+	fx := testkit.Fixtures(tb)
 	var src [][]byte
 	for _, gc := range goldenCases {
 		_, _, feed := loadCase(tb, fx, gc)

@@ -5,13 +5,15 @@ import (
 	"testing"
 
 	"github.com/weave-agentd/weave-agentd/genai"
+
+	"github.com/weave-agentd/weave-agentd/internal/testkit"
 )
 
 // TestHandCountedUsage checks turn token sums against counts made by hand
 // (and cross-checked with jq: group assistant lines by message.id, max per
 // field, sum).
 func TestHandCountedUsage(t *testing.T) {
-	fx := fixturesDir(t)
+	fx := testkit.Fixtures(t)
 	cases := []struct {
 		name     string
 		gc       goldenCase

@@ -9,6 +9,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/weave-agentd/weave-agentd/genai"
+
+	"github.com/weave-agentd/weave-agentd/internal/testkit"
 )
 
 // contentAttrs are the attributes the daemon drops in metadata mode.
@@ -88,7 +90,7 @@ func contentTexts(feed []feedLine) []string {
 // sends them in metadata mode) are those of a normal run — restored from
 // that state at every line, in file order and in live (timestamp) order.
 func TestDropContentKeepsSpansAndDropsText(t *testing.T) {
-	fx := fixturesDir(t)
+	fx := testkit.Fixtures(t)
 	for _, gc := range goldenCases {
 		t.Run(gc.name, func(t *testing.T) {
 			session, opts, feed := loadCase(t, fx, gc)

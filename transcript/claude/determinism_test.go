@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/weave-agentd/weave-agentd/genai"
+
+	"github.com/weave-agentd/weave-agentd/internal/testkit"
 )
 
 // spanString renders every field of a span, for exact comparisons.
@@ -100,7 +102,7 @@ func checkNoDuplicates(t testing.TB, spans []genai.Span) {
 }
 
 func TestDeterminismSplit(t *testing.T) {
-	fx := fixturesDir(t)
+	fx := testkit.Fixtures(t)
 	for _, gc := range goldenCases {
 		t.Run(gc.name, func(t *testing.T) {
 			session, opts, feed := loadCase(t, fx, gc)
@@ -131,7 +133,7 @@ func TestDeterminismSplit(t *testing.T) {
 // were written (live tailing) give the same spans as file after file
 // (backfill).
 func TestFeedOrder(t *testing.T) {
-	fx := fixturesDir(t)
+	fx := testkit.Fixtures(t)
 	for _, gc := range goldenCases {
 		t.Run(gc.name, func(t *testing.T) {
 			session, opts, feed := loadCase(t, fx, gc)
@@ -219,7 +221,7 @@ func firstDiff(want, got []string) string {
 // daemon should never do, or a resumed session's copied history) emit
 // nothing the second time.
 func TestFeedTwice(t *testing.T) {
-	fx := fixturesDir(t)
+	fx := testkit.Fixtures(t)
 	for _, gc := range goldenCases {
 		t.Run(gc.name, func(t *testing.T) {
 			session, opts, feed := loadCase(t, fx, gc)

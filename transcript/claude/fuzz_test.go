@@ -7,12 +7,14 @@ import (
 	"time"
 
 	"github.com/weave-agentd/weave-agentd/transcript"
+
+	"github.com/weave-agentd/weave-agentd/internal/testkit"
 )
 
 // FuzzLine feeds arbitrary lines (seeded with real ones) to the parser and
 // the builder: nothing may panic, and the state must survive a round trip.
 func FuzzLine(f *testing.F) {
-	if fx, ok := fixturesDirOK(); ok {
+	if fx, ok := testkit.FixturesOK(); ok {
 		for _, gc := range goldenCases {
 			for i, l := range readLines(f, filepath.Join(fx, gc.main)) {
 				if i%7 == 0 && len(l) < 8<<10 {

@@ -2,9 +2,7 @@ package claude
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -12,9 +10,9 @@ import (
 	"time"
 
 	"github.com/weave-agentd/weave-agentd/genai"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+	"github.com/weave-agentd/weave-agentd/internal/testkit"
+)
 
 // goldenCase is one real transcript (plus the subagent files discovery finds).
 type goldenCase struct {
@@ -60,49 +58,16 @@ func loadCase(t testing.TB, fx string, gc goldenCase) (string, Options, []feedLi
 }
 
 func TestGolden(t *testing.T) {
-	fx := fixturesDir(t)
+	fx := testkit.Fixtures(t)
 	for _, gc := range goldenCases {
 		t.Run(gc.name, func(t *testing.T) {
 			session, opts, feed := loadCase(t, fx, gc)
 			spans := runFeed(session, opts, feed)
 			checkNoDuplicates(t, spans)
 			got := renderTree(gc.main, spans)
-			path := filepath.Join("testdata", gc.name+".golden")
-			if *update {
-				if err := os.MkdirAll("testdata", 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./transcript/claude -update)", err)
-			}
-			if string(want) != got {
-				t.Errorf("span tree differs from %s (run with -update and review the diff):\n%s", path, lineDiff(string(want), got))
-			}
+			testkit.Golden(t, filepath.Join("testdata", gc.name+".golden"), got)
 		})
 	}
-}
-
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var a, b string
-		if i < len(w) {
-			a = w[i]
-		}
-		if i < len(g) {
-			b = g[i]
-		}
-		if a != b {
-			return fmt.Sprintf("line %d:\n- %s\n+ %s", i+1, a, b)
-		}
-	}
-	return ""
 }
 
 // renderTree prints spans as an indented tree (indentation = parent/child),

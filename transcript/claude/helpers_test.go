@@ -4,45 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/weave-agentd/weave-agentd/genai"
 )
-
-// fixturesDir finds ../shared/fixtures relative to the module root (the
-// directory holding go.mod), or skips the test when it is absent.
-func fixturesDir(t testing.TB) string {
-	t.Helper()
-	fx, ok := fixturesDirOK()
-	if !ok {
-		t.Skipf("fixtures absent (%s)", fx)
-	}
-	return fx
-}
-
-func fixturesDirOK() (string, bool) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", false
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "go.mod not found", false
-		}
-		dir = parent
-	}
-	fx := filepath.Join(dir, "..", "shared", "fixtures")
-	if _, err := os.Stat(fx); err != nil {
-		return fx, false
-	}
-	return fx, true
-}
 
 // readLines returns the complete lines of a file.
 func readLines(t testing.TB, path string) [][]byte {

@@ -8,12 +8,14 @@ import (
 	"time"
 
 	"github.com/weave-agentd/weave-agentd/transcript"
+
+	"github.com/weave-agentd/weave-agentd/internal/testkit"
 )
 
 // Real 2.1.291 transcript with the real PostToolUse(Failure) payloads of
 // the same session: tool durations come from duration_ms.
 func TestHookDurations2_1_291(t *testing.T) {
-	fx := fixturesDir(t)
+	fx := testkit.Fixtures(t)
 	dir := filepath.Join(fx, "claude-code/forgelore-hooks-v2.1.289-291/2.1.291")
 	path := filepath.Join(dir, "transcript.jsonl")
 	lines := readLines(t, path)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/transcript"
+
+	"github.com/weave-agentd/weave-agentd/internal/testkit"
 )
 
 // Real Claude Code 2.1.328 runs (claude -p against a scripted API, captured
@@ -244,20 +246,7 @@ func TestLive2_1_328(t *testing.T) {
 			spans := playLive(New(session, opts), in)
 			checkNoDuplicates(t, spans)
 			got := renderTree("claude-2.1.328/"+name+" (live replay with hooks)", spans)
-			path := filepath.Join("testdata", "v2.1.328-"+name+".golden")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./transcript/claude -update)", err)
-			}
-			if string(want) != got {
-				t.Errorf("span tree differs from %s:\n%s", path, lineDiff(string(want), got))
-			}
+			testkit.Golden(t, filepath.Join("testdata", "v2.1.328-"+name+".golden"), got)
 		})
 	}
 }

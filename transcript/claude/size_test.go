@@ -1,11 +1,15 @@
 package claude
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/weave-agentd/weave-agentd/internal/testkit"
+)
 
 // TestStateSize keeps the persisted state small: it is written with every
 // commit.
 func TestStateSize(t *testing.T) {
-	fx := fixturesDir(t)
+	fx := testkit.Fixtures(t)
 	for _, gc := range goldenCases {
 		session, opts, feed := loadCase(t, fx, gc)
 		b := New(session, opts)

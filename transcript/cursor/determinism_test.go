@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/weave-agentd/weave-agentd/genai"
+
+	"github.com/weave-agentd/weave-agentd/internal/testkit"
 )
 
 // dump renders every field of every span, in emission order, so that two
@@ -49,7 +51,7 @@ func TestDeterminism(t *testing.T) {
 	for _, dc := range detCases {
 		t.Run(dc.name, func(t *testing.T) {
 			if dc.fixtures {
-				fixturesDir(t)
+				testkit.Fixtures(t)
 			}
 			steps := loadScript(t, dc.script)
 			want := runSteps(t, dc.conv, Options{}, steps, false)
@@ -58,13 +60,13 @@ func TestDeterminism(t *testing.T) {
 			}
 			checkNoDuplicates(t, want)
 			if got := runSteps(t, dc.conv, Options{}, steps, false); dump(got) != dump(want) {
-				t.Errorf("a second run differs:\n%s", lineDiff(dump(want), dump(got)))
+				t.Errorf("a second run differs:\n%s", testkit.LineDiff(dump(want), dump(got)))
 			}
 			// A restart (MarshalState → New → RestoreState) between every input.
 			split := runSteps(t, dc.conv, Options{}, steps, true)
 			checkNoDuplicates(t, split)
 			if dump(split) != dump(want) {
-				t.Errorf("split run differs:\n%s", lineDiff(dump(want), dump(split)))
+				t.Errorf("split run differs:\n%s", testkit.LineDiff(dump(want), dump(split)))
 			}
 			// Every event delivered twice (a late ack plus an inbox copy).
 			var twice []step
@@ -75,7 +77,7 @@ func TestDeterminism(t *testing.T) {
 				}
 			}
 			if got := runSteps(t, dc.conv, Options{}, twice, false); dump(got) != dump(want) {
-				t.Errorf("redelivered events changed the spans:\n%s", lineDiff(dump(want), dump(got)))
+				t.Errorf("redelivered events changed the spans:\n%s", testkit.LineDiff(dump(want), dump(got)))
 			}
 		})
 	}
@@ -127,7 +129,7 @@ func TestClaudeImported(t *testing.T) {
 	for _, dc := range detCases {
 		t.Run(dc.name, func(t *testing.T) {
 			if dc.fixtures {
-				fixturesDir(t)
+				testkit.Fixtures(t)
 			}
 			steps := loadScript(t, dc.script)
 			want := runSteps(t, dc.conv, Options{}, steps, false)
@@ -165,13 +167,13 @@ func TestClaudeImported(t *testing.T) {
 			}
 			for name, in := range map[string][]step{"native+imported": both, "native+imported (other envelope)": bothStripped} {
 				if got := runSteps(t, dc.conv, Options{}, in, false); dump(got) != dump(want) {
-					t.Errorf("%s differs from native alone:\n%s", name, lineDiff(dump(want), dump(got)))
+					t.Errorf("%s differs from native alone:\n%s", name, testkit.LineDiff(dump(want), dump(got)))
 				}
 			}
 			// Imported alone: the same spans, 3 ms later.
 			gotOnly := runSteps(t, dc.conv, Options{}, only, false)
 			if a, b := renderShape(want), renderShape(gotOnly); a != b {
-				t.Errorf("imported-only spans differ:\n%s", lineDiff(a, b))
+				t.Errorf("imported-only spans differ:\n%s", testkit.LineDiff(a, b))
 			}
 		})
 	}

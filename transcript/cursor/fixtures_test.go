@@ -8,13 +8,15 @@ import (
 	"time"
 
 	"github.com/weave-agentd/weave-agentd/genai"
+
+	"github.com/weave-agentd/weave-agentd/internal/testkit"
 )
 
 const fixtureConv = "fc749b53-5672-41fa-87c7-c579c337199d"
 
 func fixtureStep(t testing.TB, file string, at time.Time) step {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(fixturesDir(t), cursorFixtures, file))
+	b, err := os.ReadFile(filepath.Join(testkit.Fixtures(t), cursorFixtures, file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +26,7 @@ func fixtureStep(t testing.TB, file string, at time.Time) step {
 // TestFixturePayloads feeds each real cursor-agent 2026.10.01 payload to a
 // fresh builder: what it does at once, and after every time rule fired.
 func TestFixturePayloads(t *testing.T) {
-	dir := filepath.Join(fixturesDir(t), cursorFixtures)
+	dir := filepath.Join(testkit.Fixtures(t), cursorFixtures)
 	const tp = "/Users/dev/.cursor/projects/private-var-folders-43-vlrn2t5d7n37d4rg8mn30w940000gn-T-tmp-edAE9VE3q8/agent-transcripts/fc749b53-5672-41fa-87c7-c579c337199d/fc749b53-5672-41fa-87c7-c579c337199d.jsonl"
 	headlessTrace := genai.NewTraceID("cursor", fixtureConv, fixtureConv+"#1")
 	cases := []struct {
@@ -130,7 +132,7 @@ func names(spans []genai.Span) string {
 // TestFixtureShellDedupe: one command fires afterShellExecution and
 // postToolUse(Failure); in any order, each command is one span.
 func TestFixtureShellDedupe(t *testing.T) {
-	fixturesDir(t)
+	testkit.Fixtures(t)
 	files := []string{"afterShellExecution-1.json", "postToolUseFailure-1.json", "afterShellExecution-2.json", "postToolUse-1.json"}
 	for _, perm := range permutations(len(files)) {
 		var order []string

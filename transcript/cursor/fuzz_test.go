@@ -9,11 +9,13 @@ import (
 
 	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/transcript"
+
+	"github.com/weave-agentd/weave-agentd/internal/testkit"
 )
 
 func fuzzSeeds(f *testing.F) (payloads, lines [][]byte) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "schema", "*.json"))
-	if fx, ok := fixturesDirOK(); ok {
+	if fx, ok := testkit.FixturesOK(); ok {
 		more, _ := filepath.Glob(filepath.Join(fx, cursorFixtures, "*.json"))
 		files = append(files, more...)
 	}

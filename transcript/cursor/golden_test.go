@@ -1,15 +1,11 @@
 package cursor
 
 import (
-	"flag"
-	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+	"github.com/weave-agentd/weave-agentd/internal/testkit"
+)
 
 type goldenCase struct {
 	name     string // testdata/<name>.script.jsonl → testdata/<name>.golden
@@ -26,48 +22,14 @@ func TestGolden(t *testing.T) {
 	for _, gc := range goldenCases {
 		t.Run(gc.name, func(t *testing.T) {
 			if gc.fixtures {
-				fixturesDir(t)
+				testkit.Fixtures(t)
 			}
 			steps := loadScript(t, gc.name+".script.jsonl")
 			spans := runSteps(t, gc.conv, Options{}, steps, false)
 			checkNoDuplicates(t, spans)
 			checkInvariants(t, gc.conv, spans)
 			got := renderTree(gc.name+".script.jsonl", spans)
-			compareGolden(t, filepath.Join("testdata", gc.name+".golden"), got)
+			testkit.Golden(t, filepath.Join("testdata", gc.name+".golden"), got)
 		})
 	}
-}
-
-func compareGolden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./transcript/cursor -update)", err)
-	}
-	if string(want) != got {
-		t.Errorf("span tree differs from %s (run with -update and review the diff):\n%s", path, lineDiff(string(want), got))
-	}
-}
-
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var a, b string
-		if i < len(w) {
-			a = w[i]
-		}
-		if i < len(g) {
-			b = g[i]
-		}
-		if a != b {
-			return fmt.Sprintf("line %d:\n- %s\n+ %s", i+1, a, b)
-		}
-	}
-	return ""
 }

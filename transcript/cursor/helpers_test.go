@@ -14,43 +14,12 @@ import (
 
 	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/transcript"
+
+	"github.com/weave-agentd/weave-agentd/internal/testkit"
 )
 
 // base is the scripts' time origin.
 var base = time.Date(2026, 10, 12, 7, 14, 0, 0, time.UTC)
-
-// fixturesDir finds ../shared/fixtures relative to the module root (the
-// directory holding go.mod), or skips the test when it is absent.
-func fixturesDir(t testing.TB) string {
-	t.Helper()
-	fx, ok := fixturesDirOK()
-	if !ok {
-		t.Skipf("fixtures absent (%s)", fx)
-	}
-	return fx
-}
-
-func fixturesDirOK() (string, bool) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", false
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "go.mod not found", false
-		}
-		dir = parent
-	}
-	fx := filepath.Join(dir, "..", "shared", "fixtures")
-	if _, err := os.Stat(fx); err != nil {
-		return fx, false
-	}
-	return fx, true
-}
 
 const cursorFixtures = "cursor/forgelore-hooks-2026.10.01"
 
@@ -110,7 +79,7 @@ func loadScript(t testing.TB, name string) []step {
 		case sl.Hook != nil || sl.Fixture != "":
 			m := map[string]json.RawMessage{}
 			if sl.Fixture != "" {
-				b, err := os.ReadFile(filepath.Join(fixturesDir(t), sl.Fixture))
+				b, err := os.ReadFile(filepath.Join(testkit.Fixtures(t), sl.Fixture))
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -3,8 +3,6 @@ package render_test
 import (
 	"bytes"
 	"context"
-	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,28 +11,9 @@ import (
 
 	"github.com/weave-agentd/weave-agentd/transcript/catalog"
 	"github.com/weave-agentd/weave-agentd/transcript/render"
+
+	"github.com/weave-agentd/weave-agentd/internal/testkit"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
-
-// moduleRoot walks up from the package folder to the folder holding go.mod.
-func moduleRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("go.mod not found above the package folder")
-		}
-		dir = parent
-	}
-}
 
 // goldenCase is one conversation rendered with some options.
 type goldenCase struct {
@@ -47,7 +26,7 @@ type goldenCase struct {
 // fixtureCases: the real transcripts in ../shared/fixtures (skipped when
 // absent), one of them also with colour and unfolded.
 func fixtureCases(t *testing.T) []goldenCase {
-	fx := filepath.Join(moduleRoot(t), "..", "shared", "fixtures")
+	fx := filepath.Join(testkit.ModuleRoot(t), "..", "shared", "fixtures")
 	if _, err := os.Stat(fx); err != nil {
 		t.Skipf("fixtures absent (%s)", fx)
 	}
@@ -75,7 +54,7 @@ func fixtureCases(t *testing.T) []goldenCase {
 // captureCases: the real Claude Code 2.1.328 runs captured by the e2e
 // harness (e2e/testdata/claude-2.1.328/<scenario>/projects/…).
 func captureCases(t *testing.T) []goldenCase {
-	root := moduleRoot(t)
+	root := testkit.ModuleRoot(t)
 	mains, _ := filepath.Glob(filepath.Join(root, "e2e", "testdata", "claude-2.1.328", "*", "projects", "*", "*.jsonl"))
 	if len(mains) == 0 {
 		t.Skip("no e2e captures under e2e/testdata/claude-2.1.328")
@@ -112,49 +91,11 @@ func renderCase(t *testing.T, c goldenCase) string {
 	return buf.String()
 }
 
-func checkGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./transcript/render -update)", err)
-	}
-	if string(want) != got {
-		t.Errorf("rendering differs from %s (run with -update and review the diff):\n%s", path, lineDiff(string(want), got))
-	}
-}
-
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var a, b string
-		if i < len(w) {
-			a = w[i]
-		}
-		if i < len(g) {
-			b = g[i]
-		}
-		if a != b {
-			return fmt.Sprintf("line %d:\n- %q\n+ %q", i+1, a, b)
-		}
-	}
-	return ""
-}
-
 func TestGoldenFixtures(t *testing.T) {
 	for _, c := range fixtureCases(t) {
 		t.Run(c.name, func(t *testing.T) {
 			got := renderCase(t, c)
-			checkGolden(t, c.name, got)
+			testkit.Golden(t, filepath.Join("testdata", c.name+".golden"), got)
 			checkInvariants(t, c, got)
 		})
 	}
@@ -164,7 +105,7 @@ func TestGoldenCaptures(t *testing.T) {
 	for _, c := range captureCases(t) {
 		t.Run(c.name, func(t *testing.T) {
 			got := renderCase(t, c)
-			checkGolden(t, c.name, got)
+			testkit.Golden(t, filepath.Join("testdata", c.name+".golden"), got)
 			checkInvariants(t, c, got)
 		})
 	}
