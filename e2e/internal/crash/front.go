@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/weave-agentd/weave-agentd/e2e/internal/receiver"
+
+	"github.com/weave-agentd/weave-agentd/e2e/internal/localhttp"
 )
 
 // GenHeader carries the generation of the daemon process that sent an
@@ -26,8 +27,7 @@ const GenHeader = "X-Crash-Gen"
 // as accepted is exactly what the server accepted.
 type Front struct {
 	upstream string
-	srv      *http.Server
-	ln       net.Listener
+	http     *localhttp.Server
 	client   *http.Client
 
 	mu   sync.Mutex
@@ -39,20 +39,14 @@ type Front struct {
 // the request path is kept) and stops it when the test ends.
 func NewFront(t testing.TB, upstream string) *Front {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("front: %v", err)
-	}
-	f := &Front{upstream: strings.TrimRight(upstream, "/"), ln: ln,
+	f := &Front{upstream: strings.TrimRight(upstream, "/"),
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}}
-	f.srv = &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = f.srv.Serve(ln) }()
-	t.Cleanup(func() { _ = f.srv.Close() })
+	f.http = localhttp.Start(t, "front", f)
 	return f
 }
 
 // URL is the front's traces URL.
-func (f *Front) URL() string { return "http://" + f.ln.Addr().String() + receiver.TracesPath }
+func (f *Front) URL() string { return f.http.URL() + receiver.TracesPath }
 
 // Sent returns every request so far, in the order the upstream answered.
 func (f *Front) Sent() []Sent {

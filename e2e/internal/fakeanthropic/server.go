@@ -19,12 +19,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/weave-agentd/weave-agentd/e2e/internal/localhttp"
 )
 
 // Kind says who sent a /v1/messages request.
@@ -140,9 +141,7 @@ type Exchange struct {
 type Server struct {
 	t      testing.TB
 	script Script
-	srv    *http.Server
-	ln     net.Listener
-	done   chan struct{}
+	http   *localhttp.Server
 
 	mu        sync.Mutex
 	exchanges []Exchange
@@ -154,32 +153,16 @@ type Server struct {
 // Start starts the fake API on 127.0.0.1:<free port> and stops it when the test ends.
 func Start(t testing.TB, script Script) *Server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("fakeanthropic: %v", err)
-	}
-	s := &Server{t: t, script: script, ln: ln, done: make(chan struct{}), counts: map[Kind]int{}, ids: map[string]bool{}}
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		defer close(s.done)
-		_ = s.srv.Serve(ln)
-	}()
-	t.Cleanup(s.Close)
+	s := &Server{t: t, script: script, counts: map[Kind]int{}, ids: map[string]bool{}}
+	s.http = localhttp.Start(t, "fakeanthropic", s)
 	return s
 }
 
 // Close stops the server (also done by the test's cleanup).
-func (s *Server) Close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := s.srv.Shutdown(ctx); err != nil {
-		_ = s.srv.Close()
-	}
-	<-s.done
-}
+func (s *Server) Close() { s.http.Close() }
 
 // URL is the base URL for ANTHROPIC_BASE_URL (http://127.0.0.1:PORT).
-func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
+func (s *Server) URL() string { return s.http.URL() }
 
 // Exchanges returns every request received so far, in order of arrival.
 func (s *Server) Exchanges() []Exchange {

@@ -3,10 +3,8 @@ package receiver
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -14,6 +12,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+
+	"github.com/weave-agentd/weave-agentd/e2e/internal/localhttp"
 )
 
 // Fault is what Faulty does with one request instead of (or besides) passing it on.
@@ -108,10 +108,8 @@ func (r Request) DecodeSpans() ([]Span, error) {
 // (usually a Receiver) and injects faults on demand.
 type Faulty struct {
 	upstream string // base URL, e.g. http://127.0.0.1:4318
-	srv      *http.Server
-	ln       net.Listener
+	http     *localhttp.Server
 	client   *http.Client
-	done     chan struct{}
 
 	mu     sync.Mutex
 	queue  []Fault
@@ -124,37 +122,19 @@ type Faulty struct {
 // closes it when the test ends.
 func NewFaulty(t testing.TB, upstream string) *Faulty {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("faulty: %v", err)
-	}
 	f := &Faulty{
 		upstream: strings.TrimRight(upstream, "/"),
-		ln:       ln,
 		client:   &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}},
-		done:     make(chan struct{}),
 	}
-	f.srv = &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		defer close(f.done)
-		_ = f.srv.Serve(ln)
-	}()
-	t.Cleanup(f.Close)
+	f.http = localhttp.Start(t, "faulty", f)
 	return f
 }
 
 // Close stops the front.
-func (f *Faulty) Close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := f.srv.Shutdown(ctx); err != nil {
-		_ = f.srv.Close()
-	}
-	<-f.done
-}
+func (f *Faulty) Close() { f.http.Close() }
 
 // Endpoint is the front's base URL.
-func (f *Faulty) Endpoint() string { return "http://" + f.ln.Addr().String() }
+func (f *Faulty) Endpoint() string { return f.http.URL() }
 
 // URL is the front's traces URL.
 func (f *Faulty) URL() string { return f.Endpoint() + TracesPath }
