@@ -198,7 +198,7 @@ func (b *backfiller) run(job *BackfillProgress, files []backfillFile) {
 			return
 		}
 		done := make(chan struct{})
-		a.requestSettle(done)
+		a.requestFlush(done, true)
 		select {
 		case <-done:
 		case <-ctx.Done():

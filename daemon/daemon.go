@@ -139,10 +139,9 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.runCtx = runCtx
 	d.bf = &backfiller{d: d}
 	d.fwd = newForwarder(d.set, store, exp)
-	d.sess = newSessions(d.set, store, red, res, d.fwd.notify)
-	d.ingest = newIngest(d.set, store, red, d.sess)
 	d.health = &storageHealth{}
-	d.sess.health, d.ingest.health = d.health, d.health
+	d.sess = newSessions(d.set, store, red, res, d.health, d.fwd.notify)
+	d.ingest = newIngest(d.set, store, red, d.sess, d.health)
 
 	srv, err := listen(d.set.Paths.Socket, d.log)
 	if err != nil {

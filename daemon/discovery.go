@@ -82,6 +82,12 @@ func (d *discovery) run(ctx context.Context) {
 	debounce := time.NewTimer(time.Hour)
 	debounce.Stop()
 	armed := false
+	arm := func() {
+		if !armed {
+			debounce.Reset(200 * time.Millisecond)
+			armed = true
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -96,18 +102,14 @@ func (d *discovery) run(ctx context.Context) {
 					switch {
 					case d.isRoot(filepath.Dir(ev.Name)):
 						_ = w.Add(ev.Name) // a new project folder: a transcript may already be in it
-						if !armed {
-							debounce.Reset(200 * time.Millisecond)
-							armed = true
-						}
+						arm()
 					case d.leadsToRoot(ev.Name):
 						d.rescan(w) // a root (or a folder on its way) appeared: watch it
 					}
 				}
 			}
-			if strings.HasSuffix(ev.Name, ".jsonl") && !armed {
-				debounce.Reset(200 * time.Millisecond)
-				armed = true
+			if strings.HasSuffix(ev.Name, ".jsonl") {
+				arm()
 			}
 		case <-debounce.C:
 			armed = false

@@ -15,9 +15,6 @@ type storageHealth struct {
 }
 
 func (h *storageHealth) failed(err error, now time.Time) {
-	if h == nil {
-		return
-	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.err == "" {
@@ -27,9 +24,6 @@ func (h *storageHealth) failed(err error, now time.Time) {
 }
 
 func (h *storageHealth) ok() {
-	if h == nil {
-		return
-	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.err, h.since = "", time.Time{}
@@ -37,9 +31,6 @@ func (h *storageHealth) ok() {
 
 // state returns the latest write error and since when writes fail, or "".
 func (h *storageHealth) state() (string, time.Time) {
-	if h == nil {
-		return "", time.Time{}
-	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.err, h.since

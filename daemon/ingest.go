@@ -31,8 +31,8 @@ type ingest struct {
 	committing bool // cwd -> bool (project has .weave-agentd-ignore or matches exclude)
 }
 
-func newIngest(set Settings, store *spool.Store, red *Redactor, sess *sessions) *ingest {
-	return &ingest{set: set, log: set.Logger, store: store, red: red, sess: sess}
+func newIngest(set Settings, store *spool.Store, red *Redactor, sess *sessions, health *storageHealth) *ingest {
+	return &ingest{set: set, log: set.Logger, store: store, red: red, sess: sess, health: health}
 }
 
 // accept stores one event from a live hook. It returns after the commit.

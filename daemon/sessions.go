@@ -56,9 +56,9 @@ type sessions struct {
 	cancel  context.CancelFunc
 }
 
-func newSessions(set Settings, store *spool.Store, red *Redactor, res *resources, wake func()) *sessions {
+func newSessions(set Settings, store *spool.Store, red *Redactor, res *resources, health *storageHealth, wake func()) *sessions {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &sessions{set: set, log: set.Logger, store: store, red: red, res: res, exported: wake,
+	s := &sessions{set: set, log: set.Logger, store: store, red: red, res: res, health: health, exported: wake,
 		actors: map[string]*actor{}, watched: map[string]int{}, ctx: ctx, cancel: cancel}
 	if w, err := fsnotify.NewWatcher(); err == nil {
 		s.watcher = w
@@ -188,7 +188,7 @@ func (s *sessions) flush(ctx context.Context) error {
 	s.mu.Unlock()
 	for _, a := range actors {
 		done := make(chan struct{})
-		a.requestFlush(done)
+		a.requestFlush(done, false)
 		select {
 		case <-done:
 		case <-ctx.Done():
@@ -355,29 +355,22 @@ func (a *actor) enqueue(q queuedEvent) {
 	a.poke()
 }
 
-func (a *actor) requestFlush(done chan struct{}) {
+// requestFlush asks the actor to read its files to EOF and commit; done is
+// closed then. With settle (a backfill), if none of the session's files
+// changed for historicAge, what only time would finish (an idle turn) is
+// finished at once too, so the actor can leave memory.
+func (a *actor) requestFlush(done chan struct{}, settle bool) {
 	a.mu.Lock()
 	if a.dead {
 		a.mu.Unlock()
 		close(done) // everything it read is committed
 		return
 	}
-	a.flushes = append(a.flushes, done)
-	a.mu.Unlock()
-	a.poke()
-}
-
-// requestSettle is requestFlush for a backfill: after reading to EOF, if
-// none of the session's files changed for historicAge, what only time would
-// finish (an idle turn) is finished at once, so the actor can leave memory.
-func (a *actor) requestSettle(done chan struct{}) {
-	a.mu.Lock()
-	if a.dead {
-		a.mu.Unlock()
-		close(done)
-		return
+	if settle {
+		a.settles = append(a.settles, done)
+	} else {
+		a.flushes = append(a.flushes, done)
 	}
-	a.settles = append(a.settles, done)
 	a.mu.Unlock()
 	a.poke()
 }
@@ -386,7 +379,7 @@ func (a *actor) requestSettle(done chan struct{}) {
 // backfill to settle it: the builders' idle timeout.
 const historicAge = 10 * time.Minute
 
-// settle finishes a historical session (see requestSettle).
+// settle finishes a historical session (see requestFlush).
 func (a *actor) settle() error {
 	s, ok := a.b.(transcript.Settler)
 	if !ok {
