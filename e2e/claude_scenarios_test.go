@@ -191,23 +191,7 @@ func TestClaudeScenarios(t *testing.T) {
 
 	t.Run("background subagent", func(t *testing.T) {
 		t.Parallel()
-		w := newWorld(t, fa.Script{
-			Main: func(c *fa.Call) fa.Reply {
-				if strings.Contains(c.Req.TurnPrompt(), "<task-notification>") {
-					return fa.Say("The subagent reported: from-subagent.", fa.Usage{InputTokens: 400, OutputTokens: 9})
-				}
-				return fa.Steps(
-					fa.Reply{Parts: []fa.Part{fa.Text("Delegating."), fa.ToolUse("Agent", map[string]any{
-						"description": "Echo in a subagent", "prompt": "Run echo from-subagent and report", "subagent_type": "general-purpose"})},
-						Usage: fa.Usage{InputTokens: 700, OutputTokens: 50}},
-					fa.Say("The subagent is running in the background.", fa.Usage{InputTokens: 750, OutputTokens: 10}),
-				)(c)
-			},
-			Subagent: fa.Steps(
-				fa.Reply{Parts: []fa.Part{fa.Bash("echo from-subagent", "Echo for the parent")}, Usage: fa.Usage{InputTokens: 200, OutputTokens: 20}},
-				fa.Say("from-subagent", fa.Usage{InputTokens: 230, OutputTokens: 5}),
-			),
-		})
+		w := newWorld(t, fa.BackgroundSubagent())
 		res := w.claude("delegate an echo to a subagent", "")
 		spans := w.flush()
 		w.check(res.SessionID, spans)
@@ -231,10 +215,7 @@ func TestClaudeScenarios(t *testing.T) {
 	t.Run("resumed second turn and compaction", func(t *testing.T) {
 		t.Parallel()
 		w := newWorld(t, fa.Script{
-			Main: fa.ByPrompt(
-				fa.PromptCase{Contains: "first question", Responder: fa.Steps(fa.Say("First answer.", fa.Usage{InputTokens: 100, OutputTokens: 3}))},
-				fa.PromptCase{Contains: "second question", Responder: fa.Steps(fa.Say("Second answer.", fa.Usage{InputTokens: 140, OutputTokens: 3, CacheReadInputTokens: 100}))},
-			),
+			Main: fa.TwoQuestions(),
 			Compact: func(*fa.Call) fa.Reply {
 				return fa.Say("<analysis>short</analysis>\n<summary>\n1. Primary Request and Intent: two questions.\n</summary>",
 					fa.Usage{InputTokens: 2200, OutputTokens: 60, CacheReadInputTokens: 1800})

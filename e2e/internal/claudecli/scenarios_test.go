@@ -206,23 +206,7 @@ func TestScenarioParallelTools(t *testing.T) {
 
 func TestScenarioBackgroundSubagent(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, fa.Script{
-		Main: func(c *fa.Call) fa.Reply {
-			if strings.Contains(c.Req.TurnPrompt(), "<task-notification>") {
-				return fa.Say("The subagent reported: from-subagent.", fa.Usage{InputTokens: 400, OutputTokens: 9})
-			}
-			return fa.Steps(
-				fa.Reply{Parts: []fa.Part{fa.Text("Delegating."), fa.ToolUse("Agent", map[string]any{
-					"description": "Echo in a subagent", "prompt": "Run echo from-subagent and report", "subagent_type": "general-purpose"})},
-					Usage: fa.Usage{InputTokens: 700, OutputTokens: 50}},
-				fa.Say("The subagent is running in the background.", fa.Usage{InputTokens: 750, OutputTokens: 10}),
-			)(c)
-		},
-		Subagent: fa.Steps(
-			fa.Reply{Parts: []fa.Part{fa.Bash("echo from-subagent", "Echo for the parent")}, Usage: fa.Usage{InputTokens: 200, OutputTokens: 20}},
-			fa.Say("from-subagent", fa.Usage{InputTokens: 230, OutputTokens: 5}),
-		),
-	})
+	e := newEnv(t, fa.BackgroundSubagent())
 	res := e.run("delegate an echo to a subagent", "")
 	evs := e.events()
 	e.logEvents(evs)
@@ -289,10 +273,7 @@ func TestScenarioBackgroundSubagent(t *testing.T) {
 
 func TestScenarioResume(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, fa.Script{Main: fa.ByPrompt(
-		fa.PromptCase{Contains: "first question", Responder: fa.Steps(fa.Say("First answer.", fa.Usage{InputTokens: 100, OutputTokens: 3}))},
-		fa.PromptCase{Contains: "second question", Responder: fa.Steps(fa.Say("Second answer.", fa.Usage{InputTokens: 140, OutputTokens: 3, CacheReadInputTokens: 100}))},
-	)})
+	e := newEnv(t, fa.Script{Main: fa.TwoQuestions()})
 	r1 := e.run("first question", "")
 	r2 := e.run("second question", r1.SessionID)
 	if r2.SessionID != r1.SessionID || r2.TranscriptPath != r1.TranscriptPath || r2.ResultText != "Second answer." {
