@@ -42,7 +42,9 @@ type command struct {
 	Short string // one line for the command list
 	Long  string // paragraph for `weave-agentd help NAME`
 	Flags func(fs *flag.FlagSet) any
-	Run   func(ctx context.Context, e *env, opts any, args []string) error
+	// NoArgs: the command takes flags only; an argument is a usage error.
+	NoArgs bool
+	Run    func(ctx context.Context, e *env, opts any, args []string) error
 }
 
 // exitError carries a specific exit code (status uses 1 and 3).
@@ -135,7 +137,11 @@ func Main(ctx context.Context, args []string, e *env) int {
 		fmt.Fprintf(e.Stderr, "weave-agentd %s: %v\nUsage: weave-agentd %s %s\n", c.Name, err, c.Name, c.Usage)
 		return 2
 	}
-	err = c.Run(ctx, e, opts, positional)
+	if c.NoArgs && len(positional) > 0 {
+		err = usageError{fmt.Sprintf("unexpected argument %q", positional[0])}
+	} else {
+		err = c.Run(ctx, e, opts, positional)
+	}
 	if err == nil {
 		return 0
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 )
 
 func doctorCommand() command {
@@ -25,10 +24,8 @@ Exit 1 when a check FAILs (something needs you); warnings alone exit 0.
 
 Example:
   weave-agentd doctor || journalctl --user -u weave-agentd -n 50`,
-		Run: func(ctx context.Context, e *env, _ any, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Sprintf("unexpected argument %q", args[0])}
-			}
+		NoArgs: true,
+		Run: func(ctx context.Context, e *env, _ any, _ []string) error {
 			in, err := newInstaller(e)
 			if err != nil {
 				return err

@@ -104,11 +104,9 @@ Then check with 'weave-agentd status' and 'weave-agentd doctor'.`,
 			fs.StringVar(&o.content, "content", "", "`full` (default) or metadata (no prompt, answer or tool content)")
 			return o
 		},
-		Run: func(ctx context.Context, e *env, opts any, args []string) error {
+		NoArgs: true,
+		Run: func(ctx context.Context, e *env, opts any, _ []string) error {
 			o := opts.(*installOpts)
-			if len(args) > 0 {
-				return usageError{fmt.Sprintf("unexpected argument %q", args[0])}
-			}
 			switch o.content {
 			case "", "full", "metadata":
 			default:

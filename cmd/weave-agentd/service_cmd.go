@@ -3,20 +3,17 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 
 	"github.com/weave-agentd/weave-agentd/installer"
 )
 
 func serviceControlCommand(name, short, long string, do func(*installer.Installer, context.Context) error) command {
 	return command{
-		Name:  name,
-		Short: short,
-		Long:  long,
-		Run: func(ctx context.Context, e *env, _ any, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Sprintf("unexpected argument %q", args[0])}
-			}
+		Name:   name,
+		Short:  short,
+		Long:   long,
+		NoArgs: true,
+		Run: func(ctx context.Context, e *env, _ any, _ []string) error {
 			in, err := newInstaller(e)
 			if err != nil {
 				return err
@@ -72,10 +69,8 @@ Examples:
 			fs.BoolVar(&o.purge, "purge", false, "also delete the config and the state folder (spool, inbox, logs)")
 			return o
 		},
-		Run: func(ctx context.Context, e *env, opts any, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Sprintf("unexpected argument %q", args[0])}
-			}
+		NoArgs: true,
+		Run: func(ctx context.Context, e *env, opts any, _ []string) error {
 			in, err := newInstaller(e)
 			if err != nil {
 				return err
