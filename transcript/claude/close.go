@@ -21,24 +21,13 @@ const (
 // tool calls that never got a result are closed as cancelled. The turn span
 // follows once its foreground subagents are done.
 func (b *Builder) finishTurn(t *turn, cancel bool, ts time.Time) {
-	if t.Done {
-		// Already over (closed by idle timeout or Stop): late lines may
-		// have added responses and tool calls; complete those.
-		t.Ending = false
-		c := b.mainCtx(t)
-		b.flushThread(c)
-		if cancel {
-			if ts.IsZero() {
-				ts = t.End
-			}
-			b.cancelPending(c, ts)
-		}
-		return
+	// A turn already over (closed by idle timeout or Stop) may have got
+	// responses and tool calls from late lines: those are completed too.
+	again := t.Done
+	t.Done, t.Ending = true, false
+	if !again {
+		t.StopAt, t.StopText = time.Time{}, ""
 	}
-	t.Done = true
-	t.Ending = false
-	t.StopAt = time.Time{}
-	t.StopText = ""
 	c := b.mainCtx(t)
 	b.flushThread(c)
 	if cancel {
@@ -47,7 +36,9 @@ func (b *Builder) finishTurn(t *turn, cancel bool, ts time.Time) {
 		}
 		b.cancelPending(c, ts)
 	}
-	b.tryEmitTurn(t, false)
+	if !again {
+		b.tryEmitTurn(t, false)
+	}
 }
 
 // waiting reports whether a finished turn still expects lines from a
