@@ -57,6 +57,7 @@ var contentKeys = map[attribute.Key]bool{
 	"gen_ai.agent.description":       true, // a subagent's task, as the model wrote it
 	"error.message":                  true,
 	"claude_code.compaction.summary": true,
+	"weave.compaction.summary":       true, // the same summary, where W&B Weave reads it
 }
 
 // contentFields are hook payload fields holding content (metadata mode).

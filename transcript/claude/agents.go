@@ -371,6 +371,25 @@ func (b *Builder) agentRecord(a *agent, r *record) {
 		if a.Th.Model == "" {
 			a.Th.Model = r.ReqModel
 		}
+		a.Th.MaxTok = r.MaxTokens
+	case "api-request-shape", "attachment":
+		// The shape of its first request (a prompt_snapshot until then).
+		if a.Th.Chats > 0 || len(a.Th.Open) > 0 {
+			break
+		}
+		var sys, tools json.RawMessage
+		switch {
+		case r.Shape != nil:
+			sys, tools = r.Shape.System, r.Shape.Tools
+		case r.Attachment != nil && r.Attachment.Type == "prompt_snapshot":
+			sys, tools = r.Attachment.SystemPrompt, r.Attachment.Tools
+		}
+		if p := shapePart(sys); p != nil {
+			a.System = p
+		}
+		if p := shapePart(tools); p != nil {
+			a.Tools = p
+		}
 	}
 	if !ts.IsZero() && ts.After(a.Th.LastTime) {
 		a.Th.LastTime = ts
@@ -415,6 +434,7 @@ func (b *Builder) finishAgent(a *agent) {
 		b.emit(b.agentSpan(a))
 	}
 	a.Prompt, a.Th.Answer, a.Buffer, a.BufBytes = nil, nil, nil, 0
+	a.System, a.Tools = nil, nil
 	if a.Inline {
 		for u, id := range b.st.SideUUIDs {
 			if id == a.ID {

@@ -1,6 +1,7 @@
 package claude
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -81,20 +82,24 @@ func TestHandCountedUsage(t *testing.T) {
 				}
 			}
 			want := map[string]string{
-				"gen_ai.operation.name":                    "invoke_agent",
-				"gen_ai.provider.name":                     "anthropic",
-				"gen_ai.agent.name":                        "claude-code",
-				"gen_ai.conversation.id":                   session,
-				"gen_ai.request.model":                     tc.model,
-				"gen_ai.usage.input_tokens":                tc.in,
-				"gen_ai.usage.output_tokens":               tc.out,
-				"gen_ai.usage.cache_read.input_tokens":     tc.cr,
-				"gen_ai.usage.cache_creation.input_tokens": tc.cc,
+				"gen_ai.operation.name":  "invoke_agent",
+				"gen_ai.provider.name":   "anthropic",
+				"gen_ai.agent.name":      "claude-code",
+				"gen_ai.conversation.id": session,
+				"gen_ai.request.model":   tc.model,
+				"gen_ai.agent.version":   tc.version,
 			}
 			for k, v := range want {
 				if a[k] != v {
 					t.Errorf("%s = %q, want %q", k, a[k], v)
 				}
+			}
+			if hasUsage(*turn) {
+				t.Errorf("usage on the turn span (a backend would count it twice): %v", a)
+			}
+			in, out, cr, cc := usageSum(spans, inTrace(turn.TraceID))
+			if got := fmt.Sprintf("in=%d out=%d cache_read=%d cache_creation=%d", in, out, cr, cc); got != "in="+tc.in+" out="+tc.out+" cache_read="+tc.cr+" cache_creation="+tc.cc {
+				t.Errorf("usage over the trace's spans %s, want in=%s out=%s cache_read=%s cache_creation=%s", got, tc.in, tc.out, tc.cr, tc.cc)
 			}
 			if got := turn.Start.Format("15:04:05.000"); got != tc.start {
 				t.Errorf("start %s, want %s", got, tc.start)

@@ -84,6 +84,7 @@ func (b *Builder) tryEmitTurn(t *turn, force bool) {
 	t.Closed = true
 	if !(t.Weak && t.Th.Chats == 0 && len(t.Compactions) == 0) {
 		b.emit(b.turnSpan(t))
+		b.queueCompactCalls(t)
 	} // else a local slash command (/model, /mcp …): no model call, no turn
 	// What only the turn span needed is no longer kept.
 	t.Prompt, t.Extra, t.APIErrors, t.Th.Answer = nil, nil, nil, nil
@@ -94,16 +95,19 @@ func (b *Builder) tryEmitTurn(t *turn, force bool) {
 	b.prune()
 }
 
-func (b *Builder) emit(s genai.Span) {
+// emit queues a span, unless one with its id was emitted before; it
+// reports whether it did.
+func (b *Builder) emit(s genai.Span) bool {
 	if !b.st.Emitted.Add(s.SpanID.String(), maxEmitted) {
 		b.log.Debug("claude builder: span already emitted", "span", s.SpanID.String(), "name", s.Name)
-		return
+		return false
 	}
 	if b.out == nil {
 		b.out = make([]genai.Span, 0, max(16, b.outHint)) // no doubling from 1 on every batch
 	}
 	b.out = append(b.out, s)
 	b.st.Stats.Spans++
+	return true
 }
 
 func (b *Builder) tick(now time.Time) {
@@ -180,6 +184,7 @@ func (b *Builder) tick(now time.Time) {
 			delete(b.st.HookTools, id)
 		}
 	}
+	b.resolveCompactCalls()
 }
 
 // prune forgets the oldest closed turns beyond maxClosedTurns, and the

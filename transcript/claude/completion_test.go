@@ -31,9 +31,8 @@ func TestTurnCompletion(t *testing.T) {
 				want(chatN, turnN),
 			},
 			check: func(t *testing.T, r *run) {
-				a := attrMap(r.find(t, turnN))
-				if a["gen_ai.usage.input_tokens"] != "113" || a["gen_ai.usage.output_tokens"] != "50" {
-					t.Errorf("usage counted more than once: %v", a)
+				if in, out, _, _ := usageSum(r.spans, nil); in != 113 || out != 50 || hasUsage(r.find(t, turnN)) {
+					t.Errorf("usage counted more than once: in=%d out=%d", in, out)
 				}
 				c := attrMap(r.find(t, chatN))
 				if got := partTypes(c["gen_ai.output.messages"]); got != "reasoning,text" {
@@ -241,8 +240,8 @@ func TestTurnCompletion(t *testing.T) {
 				want(chatN, turnN),
 			},
 			check: func(t *testing.T, r *run) {
-				if a := attrMap(r.find(t, turnN)); a["gen_ai.usage.input_tokens"] != "20" || a["gen_ai.usage.output_tokens"] != "40" {
-					t.Errorf("usage %s/%s", a["gen_ai.usage.input_tokens"], a["gen_ai.usage.output_tokens"])
+				if in, out, _, _ := usageSum(r.spans, nil); in != 20 || out != 40 {
+					t.Errorf("usage %d/%d", in, out)
 				}
 			},
 		},

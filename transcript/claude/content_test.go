@@ -18,15 +18,18 @@ var contentAttrs = map[attribute.Key]bool{
 	"gen_ai.input.messages": true, "gen_ai.output.messages": true, "gen_ai.system_instructions": true,
 	"gen_ai.tool.definitions": true, "gen_ai.tool.call.arguments": true, "gen_ai.tool.call.result": true,
 	"claude_code.compaction.summary": true, "error.message": true, "gen_ai.agent.description": true,
+	"weave.compaction.summary": true,
 }
 
-// metadataView is what the daemon sends of a span in metadata mode.
+// metadataView is what the daemon sends of a span in metadata mode (the
+// conversation's name aside: in metadata mode it is the project and date,
+// checked by metadataNames).
 func metadataView(spans []genai.Span) []string {
 	out := make([]genai.Span, len(spans))
 	for i, s := range spans {
 		var attrs []attribute.KeyValue
 		for _, kv := range s.Attrs {
-			if !contentAttrs[kv.Key] {
+			if !contentAttrs[kv.Key] && kv.Key != genai.ConversationNameKey {
 				attrs = append(attrs, kv)
 			}
 		}
@@ -131,6 +134,7 @@ func TestDropContentKeepsSpansAndDropsText(t *testing.T) {
 				}
 				settle(b)
 				got = append(got, b.Take()...)
+				metadataNames(t, got, texts)
 				if g := metadataView(got); strings.Join(g, "") != strings.Join(want, "") {
 					t.Fatalf("%s: %d spans with DropContent, %d without:\n%s", order.name, len(g), len(want), firstDiff(want, g))
 				}
@@ -143,4 +147,27 @@ func TestDropContentKeepsSpansAndDropsText(t *testing.T) {
 func quoted(s string) string {
 	b, _ := json.Marshal(s)
 	return strings.TrimSuffix(strings.TrimPrefix(string(b), `"`), `"`)
+}
+
+// metadataNames checks that in metadata mode every span names the
+// conversation "<project folder> · <date>", one name, with no prompt text.
+func metadataNames(t *testing.T, spans []genai.Span, texts []string) {
+	t.Helper()
+	names := map[string]bool{}
+	for _, s := range spans {
+		names[attrMap(s)[string(genai.ConversationNameKey)]] = true
+	}
+	if len(names) != 1 {
+		t.Fatalf("metadata mode: conversation names %v, want one", names)
+	}
+	for n := range names {
+		if !strings.Contains(n, " · ") && !strings.HasPrefix(n, "claude-code ") {
+			t.Errorf("metadata mode: conversation name %q, want <project> · <date>", n)
+		}
+		for _, tx := range texts {
+			if strings.Contains(n, tx) {
+				t.Errorf("metadata mode: conversation name %q holds content", n)
+			}
+		}
+	}
 }

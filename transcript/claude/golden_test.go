@@ -83,6 +83,18 @@ func renderTree(title string, spans []genai.Span) string {
 		fmt.Fprintf(&sb, " %s=%d", k, counts[k])
 	}
 	sb.WriteString("\n")
+	// The names every span carries, listed once.
+	for _, k := range []string{"gen_ai.conversation.name", "gen_ai.agent.name", "gen_ai.provider.name"} {
+		vals := map[string]int{}
+		for _, s := range spans {
+			vals[fmt.Sprintf("%q", attrMap(s)[k])]++
+		}
+		fmt.Fprintf(&sb, "# %s:", k)
+		for _, v := range sortedKeysInt(vals) {
+			fmt.Fprintf(&sb, " %s×%d", v, vals[v])
+		}
+		sb.WriteString("\n")
+	}
 
 	byID := map[genai.SpanID]bool{}
 	for _, s := range spans {
@@ -226,6 +238,10 @@ func describe(s genai.Span) string {
 		if a["gen_ai.tool.definitions"] != "" {
 			sb.WriteString(" +tool_definitions")
 		}
+		if a["weave.compaction.items_before"] != "" || a["weave.compaction.summary"] != "" {
+			fmt.Fprintf(&sb, " weave.compaction(items %s→%s summary=%q)", a["weave.compaction.items_before"],
+				a["weave.compaction.items_after"], short(a["weave.compaction.summary"], 30))
+		}
 		for _, e := range s.Events {
 			fmt.Fprintf(&sb, "\n%s  event %s @%s", "", e.Name, e.Time.UTC().Format("15:04:05.000"))
 			for _, kv := range e.Attrs {
@@ -245,8 +261,11 @@ func describe(s genai.Span) string {
 		if v := a["gen_ai.output.messages"]; v != "" {
 			fmt.Fprintf(&sb, " parts=%s", partTypes(strings.TrimPrefix(v, `[{"role":"assistant","parts":`)))
 		}
-		if a["claude_code.compaction"] == "true" {
+		if a["claude_code.compaction.call"] == "true" {
 			sb.WriteString(" compaction")
+			if src := a["claude_code.compaction.usage_source"]; src != "" {
+				sb.WriteString("(usage from " + src + ")")
+			}
 		}
 	case "execute_tool":
 		fmt.Fprintf(&sb, " id=%s args=%q", a["gen_ai.tool.call.id"], short(a["gen_ai.tool.call.arguments"], 50))

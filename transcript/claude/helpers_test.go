@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,4 +46,42 @@ func attrMap(s genai.Span) map[string]string {
 		m[string(kv.Key)] = kv.Value.Emit()
 	}
 	return m
+}
+
+// usageSum sums gen_ai.usage.* (input incl. cache, output, cache read,
+// cache creation) over the spans keep selects, as a backend rolls them up.
+func usageSum(spans []genai.Span, keep func(genai.Span) bool) (in, out, cr, cc int64) {
+	for _, s := range spans {
+		if keep != nil && !keep(s) {
+			continue
+		}
+		for _, kv := range s.Attrs {
+			switch kv.Key {
+			case "gen_ai.usage.input_tokens":
+				in += kv.Value.AsInt64()
+			case "gen_ai.usage.output_tokens":
+				out += kv.Value.AsInt64()
+			case "gen_ai.usage.cache_read.input_tokens":
+				cr += kv.Value.AsInt64()
+			case "gen_ai.usage.cache_creation.input_tokens":
+				cc += kv.Value.AsInt64()
+			}
+		}
+	}
+	return in, out, cr, cc
+}
+
+// inTrace selects the spans of one trace.
+func inTrace(tr genai.TraceID) func(genai.Span) bool {
+	return func(s genai.Span) bool { return s.TraceID == tr }
+}
+
+// hasUsage reports whether a span carries any gen_ai.usage.* attribute.
+func hasUsage(s genai.Span) bool {
+	for _, kv := range s.Attrs {
+		if strings.HasPrefix(string(kv.Key), "gen_ai.usage.") {
+			return true
+		}
+	}
+	return false
 }

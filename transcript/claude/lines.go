@@ -131,9 +131,15 @@ func (b *Builder) mainLine(r *record) {
 	case "api-request":
 		b.endCheck()
 		b.touchQuiet(ts)
-		if t := b.cur(); t != nil && !t.Done && t.Th.Model == "" && r.ReqModel != "" {
-			t.Th.Model = r.ReqModel
+		if t := b.cur(); t != nil && !t.Done {
+			if t.Th.Model == "" && r.ReqModel != "" {
+				t.Th.Model = r.ReqModel
+			}
+			t.Th.MaxTok = r.MaxTokens
 		}
+	case "cost-state":
+		b.endCheck()
+		b.costState(r)
 	default:
 		b.endCheck()
 	}
@@ -156,12 +162,11 @@ func (b *Builder) touchQuiet(ts time.Time) {
 // read before or after the turn ends, depending on timing — never changes
 // its span.
 func (b *Builder) setShape(sys, tools json.RawMessage, request bool) {
-	const maxShape = 512 << 10
-	if len(sys) > 0 && string(sys) != "null" && len(sys) <= maxShape {
-		b.st.System = append(json.RawMessage(nil), sys...)
+	if p := shapePart(sys); p != nil {
+		b.st.System = p
 	}
-	if len(tools) > 0 && string(tools) != "null" && len(tools) <= maxShape {
-		b.st.Tools = append(json.RawMessage(nil), tools...)
+	if p := shapePart(tools); p != nil {
+		b.st.Tools = p
 	}
 	t := b.cur()
 	if t == nil || t.Closed || t.ShapeReq || (!request && t.Ending) {
@@ -176,6 +181,16 @@ func (b *Builder) setShape(sys, tools json.RawMessage, request bool) {
 	}
 	t.ShapeKey, t.ShapeReq = key, request
 	b.pruneShapes()
+}
+
+// shapePart copies a system prompt or tool list worth keeping (nil when
+// absent or larger than 512 KiB).
+func shapePart(raw json.RawMessage) json.RawMessage {
+	const maxShape = 512 << 10
+	if len(raw) == 0 || string(raw) == "null" || len(raw) > maxShape {
+		return nil
+	}
+	return append(json.RawMessage(nil), raw...)
 }
 
 func shapeKey(sys, tools json.RawMessage) string {
@@ -269,6 +284,9 @@ func (b *Builder) mainUser(r *record, ts time.Time) {
 		}
 	}
 	kind, hasToolResult := userKind(c)
+	if !r.IsCompactSummary && kind != commandLine && !isLocalOutput(c) {
+		b.st.Items++ // a message in the model's context
+	}
 	if hasToolResult {
 		if t != nil {
 			b.touchTurn(t, ts, true)
@@ -488,10 +506,14 @@ func (b *Builder) mainSystem(r *record, ts time.Time) {
 	t := b.cur()
 	switch r.Subtype {
 	case "compact_boundary":
-		cmp := &compaction{Time: ts}
+		cmp := &compaction{Time: ts, UUID: r.UUID, CostSeq: b.st.CostSeq, ItemsBefore: b.st.Items, ItemsAfter: 1}
 		if m := r.CompactMetadata; m != nil {
 			cmp.Trigger, cmp.PreTokens, cmp.PostTokens, cmp.DurationMs = m.Trigger, m.PreTokens, m.PostTokens, m.DurationMs
+			if m.PreservedMessages != nil {
+				cmp.ItemsAfter += len(m.PreservedMessages.UUIDs) // the summary, then what was kept
+			}
 		}
+		b.st.Items = cmp.ItemsAfter
 		// Mid-turn (the model was using tools, or the turn is a /compact
 		// command with no response yet): the compaction belongs to this turn.
 		// After a final answer it was triggered by the next prompt.
@@ -601,7 +623,10 @@ func (b *Builder) addAssistant(c *tctx, r *record, ts time.Time) {
 		if start.IsZero() || (!ts.IsZero() && start.After(ts)) {
 			start = ts
 		}
-		acc = &msgAcc{Start: start, End: ts}
+		acc = &msgAcc{Start: start, End: ts, MaxTok: th.MaxTok}
+		if c.ag == nil {
+			b.st.Items++ // a response in the main thread's context
+		}
 		if th.Msgs == nil {
 			th.Msgs = map[string]*msgAcc{}
 		}

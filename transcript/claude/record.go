@@ -55,8 +55,21 @@ type record struct {
 	// queue-operation
 	Operation string `json:"operation"`
 
-	// api-request: params.model
-	ReqModel string `json:"-"`
+	// api-request: params.model and params.max_tokens
+	ReqModel  string `json:"-"`
+	MaxTokens int64  `json:"-"`
+
+	// cost-state: Claude Code's own usage totals for the session, by model
+	ModelUsage map[string]costUsage `json:"modelUsage"`
+}
+
+// costUsage is one model's entry in a cost-state record's modelUsage.
+type costUsage struct {
+	InputTokens              int64 `json:"inputTokens"`
+	OutputTokens             int64 `json:"outputTokens"`
+	ThinkingTokens           int64 `json:"thinkingTokens"`
+	CacheReadInputTokens     int64 `json:"cacheReadInputTokens"`
+	CacheCreationInputTokens int64 `json:"cacheCreationInputTokens"`
 }
 
 type message struct {
@@ -147,6 +160,10 @@ type compactMeta struct {
 	PreTokens  int64   `json:"preTokens"`
 	PostTokens int64   `json:"postTokens"`
 	DurationMs float64 `json:"durationMs"`
+	// PreservedMessages lists the messages a partial compaction kept.
+	PreservedMessages *struct {
+		UUIDs []string `json:"uuids"`
+	} `json:"preservedMessages"`
 }
 
 type apiError struct {
@@ -176,7 +193,7 @@ type requestShape struct {
 // decoded, and the big ones only for the record types that need them.
 func parseLine(line []byte) (*record, error) {
 	var r record
-	var msg, tur, data, cont, cmeta, apiErr, att, shape, params []byte
+	var msg, tur, data, cont, cmeta, apiErr, att, shape, params, musage []byte
 	err := eachField(line, func(k, v []byte) {
 		switch string(k) {
 		case "type":
@@ -255,6 +272,8 @@ func parseLine(line []byte) (*record, error) {
 			shape = v
 		case "params":
 			params = v
+		case "modelUsage":
+			musage = v
 		}
 	})
 	if err != nil {
@@ -311,10 +330,17 @@ func parseLine(line []byte) (*record, error) {
 	case "api-request":
 		if isObject(params) {
 			_ = eachField(params, func(k, v []byte) {
-				if string(k) == "model" {
+				switch string(k) {
+				case "model":
 					r.ReqModel = jstr(v)
+				case "max_tokens":
+					r.MaxTokens = int64(jint(v))
 				}
 			})
+		}
+	case "cost-state":
+		if isObject(musage) {
+			_ = json.Unmarshal(musage, &r.ModelUsage)
 		}
 	case "api-request-shape":
 		if isObject(shape) {

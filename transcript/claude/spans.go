@@ -1,6 +1,8 @@
 package claude
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -13,10 +15,7 @@ import (
 	"github.com/weave-agentd/weave-agentd/genai"
 )
 
-const (
-	providerName = "anthropic"
-	agentName    = genai.AgentClaudeCode
-)
+const agentName = genai.AgentClaudeCode
 
 // promptParts turns a user message's content into message parts.
 func promptParts(c *content) []genai.Part {
@@ -77,18 +76,107 @@ func answerMessages(answer []string, finish string) []genai.Message {
 	return []genai.Message{{Role: "assistant", Parts: []genai.Part{{Type: "text", Content: strings.Join(answer, "\n")}}, FinishReason: finishReason(finish)}}
 }
 
+// names are the attributes on every span: the conversation (id and title)
+// and the agent that did the work, and the provider of its model.
+func (b *Builder) names(op, agent, session, model string) []attribute.KeyValue {
+	return []attribute.KeyValue{
+		semconv.GenAIOperationNameKey.String(op),
+		semconv.GenAIProviderNameKey.String(genai.AnthropicProvider(model)),
+		semconv.GenAIAgentNameKey.String(agent),
+		semconv.GenAIConversationIDKey.String(session),
+		genai.ConversationNameKey.String(b.title()),
+	}
+}
+
+// threadAgent is the gen_ai.agent.name of a thread's spans: the subagent's
+// type inside a subagent, else Claude Code (which also makes the compaction
+// calls).
+func threadAgent(c *tctx) string {
+	if c.ag == nil || c.ag.Compact {
+		return agentName
+	}
+	return subagentName(c.ag)
+}
+
+func subagentName(a *agent) string {
+	if a.Type == "" {
+		return "subagent"
+	}
+	return a.Type
+}
+
+// title is gen_ai.conversation.name, fixed by the first span built: the
+// first prompt of the conversation as far as it is known (its first line,
+// without markup), or in metadata mode (or without a prompt) the project
+// folder and the date. It is kept in the state, so a restart, live capture
+// and backfill all name the conversation the same.
+func (b *Builder) title() string {
+	if b.st.Title != "" {
+		return b.st.Title
+	}
+	var first *turn
+	for _, t := range b.st.Turns {
+		if first == nil || t.Ordinal < first.Ordinal {
+			first = t
+		}
+	}
+	var cwd string
+	var start time.Time
+	if first != nil {
+		start = first.Start
+		cwd = first.Extra["claude_code.cwd"]
+		if !b.opts.DropContent {
+			for _, p := range first.Prompt {
+				if p.Type == "text" {
+					b.st.Title = genai.Title(p.Content)
+					break
+				}
+			}
+		}
+	}
+	if b.st.Title == "" {
+		b.st.Title = genai.MetadataTitle(cwd, start)
+	}
+	if b.st.Title == "" {
+		b.st.Title = agentName + " " + b.session
+	}
+	return b.st.Title
+}
+
+// shapeAttrs are the system instructions and tool definitions of a turn,
+// each only when it differs from what the conversation's previous turn span
+// carried.
+func (b *Builder) shapeAttrs(sys, tools json.RawMessage) []attribute.KeyValue {
+	var kv []attribute.KeyValue
+	if si := systemInstructions(sys); si != "" {
+		if d := digest(si); d != b.st.SentSys {
+			b.st.SentSys = d
+			kv = append(kv, semconv.GenAISystemInstructionsKey.String(si))
+		}
+	}
+	if td := toolDefinitions(tools); td != "" {
+		if d := digest(td); d != b.st.SentTools {
+			b.st.SentTools = d
+			kv = append(kv, semconv.GenAIToolDefinitionsKey.String(td))
+		}
+	}
+	return kv
+}
+
+func digest(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:12])
+}
+
 func (b *Builder) turnSpan(t *turn) genai.Span {
 	trace := t.traceID()
-	attrs := []attribute.KeyValue{
-		semconv.GenAIOperationNameKey.String("invoke_agent"),
-		semconv.GenAIProviderNameKey.String(providerName),
-		semconv.GenAIAgentNameKey.String(agentName),
-		semconv.GenAIConversationIDKey.String(t.Session),
+	attrs := b.names("invoke_agent", agentName, t.Session, t.Th.Model)
+	if t.Version != "" {
+		attrs = append(attrs, semconv.GenAIAgentVersionKey.String(t.Version))
 	}
 	if t.Th.Model != "" {
 		attrs = append(attrs, semconv.GenAIRequestModelKey.String(t.Th.Model))
 	}
-	attrs = append(attrs, usageAttrs(t.Th.Usage)...)
 	if len(t.Prompt) > 0 {
 		attrs = append(attrs, genai.MessagesAttr(semconv.GenAIInputMessagesKey,
 			[]genai.Message{{Role: "user", Parts: t.Prompt}}))
@@ -96,13 +184,7 @@ func (b *Builder) turnSpan(t *turn) genai.Span {
 	if len(t.Th.Answer) > 0 {
 		attrs = append(attrs, genai.MessagesAttr(semconv.GenAIOutputMessagesKey, answerMessages(t.Th.Answer, t.Th.Finish)))
 	}
-	sys, tools := b.turnShape(t)
-	if si := systemInstructions(sys); si != "" {
-		attrs = append(attrs, semconv.GenAISystemInstructionsKey.String(si))
-	}
-	if td := toolDefinitions(tools); td != "" {
-		attrs = append(attrs, semconv.GenAIToolDefinitionsKey.String(td))
-	}
+	attrs = append(attrs, b.shapeAttrs(b.turnShape(t))...)
 	if t.PromptID != "" {
 		attrs = append(attrs, attribute.String("claude_code.prompt_id", t.PromptID))
 	}
@@ -110,8 +192,9 @@ func (b *Builder) turnSpan(t *turn) genai.Span {
 	for _, k := range sortedKeys(t.Extra) {
 		attrs = append(attrs, attribute.String(k, t.Extra[k]))
 	}
-	if len(t.Compactions) > 0 {
-		attrs = append(attrs, attribute.Int("claude_code.compactions", len(t.Compactions)))
+	if n := len(t.Compactions); n > 0 {
+		attrs = append(attrs, attribute.Int("claude_code.compactions", n))
+		attrs = append(attrs, compactionAttrs(t.Compactions)...)
 	}
 	if t.ErrorType != "" {
 		attrs = append(attrs, semconv.ErrorTypeKey.String(t.ErrorType))
@@ -167,6 +250,30 @@ func (b *Builder) turnSpan(t *turn) genai.Span {
 	}
 }
 
+// compactionAttrs are the attributes W&B Weave draws a compaction card
+// from (it reads attributes, not events), plus Claude Code's own numbers.
+// With several compactions in one turn: the messages before the first, the
+// messages after and the summary of the last.
+func compactionAttrs(cs []*compaction) []attribute.KeyValue {
+	first, last := cs[0], cs[len(cs)-1]
+	var kv []attribute.KeyValue
+	if last.Summary != "" {
+		kv = append(kv, genai.WeaveCompactionSummaryKey.String(last.Summary))
+	}
+	if first.ItemsBefore > 0 || last.ItemsAfter > 0 {
+		kv = append(kv,
+			genai.WeaveCompactionItemsBeforeKey.Int(first.ItemsBefore),
+			genai.WeaveCompactionItemsAfterKey.Int(last.ItemsAfter))
+	}
+	if last.Trigger != "" {
+		kv = append(kv, attribute.String("claude_code.compaction.trigger", last.Trigger))
+	}
+	if first.PreTokens > 0 {
+		kv = append(kv, attribute.Int64("claude_code.compaction.pre_tokens", first.PreTokens))
+	}
+	return kv
+}
+
 func (b *Builder) agentSpan(a *agent) genai.Span {
 	trace := genai.NewTraceID(genai.AgentClaudeCode, a.Session, a.TurnKey)
 	var parent genai.SpanID
@@ -176,16 +283,14 @@ func (b *Builder) agentSpan(a *agent) genai.Span {
 	case !strings.HasPrefix(a.TurnKey, "agent:"):
 		parent = genai.NewSpanID(trace, genai.KindTurn, "turn")
 	}
-	typ := a.Type
-	if typ == "" {
-		typ = "subagent"
+	typ := subagentName(a)
+	attrs := b.names("invoke_agent", typ, a.Session, a.Th.Model)
+	attrs = append(attrs, semconv.GenAIAgentIDKey.String(a.ID))
+	if a.Version != "" {
+		attrs = append(attrs, semconv.GenAIAgentVersionKey.String(a.Version))
 	}
-	attrs := []attribute.KeyValue{
-		semconv.GenAIOperationNameKey.String("invoke_agent"),
-		semconv.GenAIProviderNameKey.String(providerName),
-		semconv.GenAIAgentNameKey.String(typ),
-		semconv.GenAIAgentIDKey.String(a.ID),
-		semconv.GenAIConversationIDKey.String(a.Session),
+	if a.ToolUseID != "" {
+		attrs = append(attrs, semconv.GenAIToolCallIDKey.String(a.ToolUseID))
 	}
 	if a.Desc != "" {
 		attrs = append(attrs, semconv.GenAIAgentDescriptionKey.String(a.Desc))
@@ -193,13 +298,18 @@ func (b *Builder) agentSpan(a *agent) genai.Span {
 	if a.Th.Model != "" {
 		attrs = append(attrs, semconv.GenAIRequestModelKey.String(a.Th.Model))
 	}
-	attrs = append(attrs, usageAttrs(a.Th.Usage)...)
 	if len(a.Prompt) > 0 {
 		attrs = append(attrs, genai.MessagesAttr(semconv.GenAIInputMessagesKey,
 			[]genai.Message{{Role: "user", Parts: a.Prompt}}))
 	}
 	if len(a.Th.Answer) > 0 {
 		attrs = append(attrs, genai.MessagesAttr(semconv.GenAIOutputMessagesKey, answerMessages(a.Th.Answer, a.Th.Finish)))
+	}
+	if si := systemInstructions(a.System); si != "" {
+		attrs = append(attrs, semconv.GenAISystemInstructionsKey.String(si))
+	}
+	if td := toolDefinitions(a.Tools); td != "" {
+		attrs = append(attrs, semconv.GenAIToolDefinitionsKey.String(td))
 	}
 	if a.Background {
 		attrs = append(attrs, attribute.Bool("claude_code.subagent.background", true))
@@ -222,16 +332,15 @@ func (b *Builder) agentSpan(a *agent) genai.Span {
 	}
 }
 
-func (b *Builder) chatSpan(trace genai.TraceID, parent genai.SpanID, session, version, id, model string, acc *msgAcc, compaction bool) genai.Span {
-	attrs := []attribute.KeyValue{
-		semconv.GenAIOperationNameKey.String("chat"),
-		semconv.GenAIProviderNameKey.String(providerName),
-		semconv.GenAIConversationIDKey.String(session),
-	}
+func (b *Builder) chatSpan(c *tctx, trace genai.TraceID, parent genai.SpanID, session, version, id, model string, acc *msgAcc) genai.Span {
+	attrs := b.names("chat", threadAgent(c), session, model)
 	if model != "" {
 		attrs = append(attrs,
 			semconv.GenAIRequestModelKey.String(model),
 			semconv.GenAIResponseModelKey.String(model))
+	}
+	if acc.MaxTok > 0 {
+		attrs = append(attrs, semconv.GenAIRequestMaxTokensKey.Int64(acc.MaxTok))
 	}
 	if !acc.APIError {
 		attrs = append(attrs, semconv.GenAIResponseIDKey.String(id))
@@ -247,8 +356,8 @@ func (b *Builder) chatSpan(trace genai.TraceID, parent genai.SpanID, session, ve
 	if acc.RequestID != "" {
 		attrs = append(attrs, attribute.String("claude_code.request_id", acc.RequestID))
 	}
-	if compaction {
-		attrs = append(attrs, attribute.Bool("claude_code.compaction", true))
+	if c.ag != nil && c.ag.Compact {
+		attrs = append(attrs, compactionCallKey.Bool(true))
 	}
 	s := genai.Span{
 		TraceID:  trace,
@@ -272,19 +381,22 @@ func (b *Builder) chatSpan(trace genai.TraceID, parent genai.SpanID, session, ve
 	return s
 }
 
-func (b *Builder) toolSpan(trace genai.TraceID, parent genai.SpanID, session, version string, tc *toolCall, start, end time.Time) genai.Span {
+// compactionCallKey marks the chat span of a compaction's summarising call.
+// (Not "claude_code.compaction": that is the prefix of the turn's
+// claude_code.compaction.* keys, which Weave would reject.)
+const compactionCallKey = attribute.Key("claude_code.compaction.call")
+
+func (b *Builder) toolSpan(c *tctx, trace genai.TraceID, parent genai.SpanID, session, version string, tc *toolCall, start, end time.Time) genai.Span {
 	typ := "function"
 	if strings.HasPrefix(tc.Name, "mcp__") {
 		typ = "extension"
 	}
-	attrs := []attribute.KeyValue{
-		semconv.GenAIOperationNameKey.String("execute_tool"),
-		semconv.GenAIProviderNameKey.String(providerName),
-		semconv.GenAIConversationIDKey.String(session),
+	attrs := b.names("execute_tool", threadAgent(c), session, c.th.Model)
+	attrs = append(attrs,
 		semconv.GenAIToolNameKey.String(tc.Name),
 		semconv.GenAIToolCallIDKey.String(tc.ID),
 		semconv.GenAIToolTypeKey.String(typ),
-	}
+	)
 	if len(tc.Args) > 0 {
 		attrs = append(attrs, semconv.GenAIToolCallArgumentsKey.String(string(tc.Args)))
 	}

@@ -44,6 +44,26 @@ type state struct {
 
 	Emitted transcript.Recent `json:"emitted,omitzero"` // recent span ids emitted (guard against doubles)
 
+	// Title is gen_ai.conversation.name, fixed when the first span is built.
+	Title string `json:"title,omitempty"`
+	// SentSys and SentTools are digests of the system instructions and tool
+	// definitions last sent on a turn span: a turn repeats them only when
+	// they changed.
+	SentSys   string `json:"ssys,omitempty"`
+	SentTools string `json:"stools,omitempty"`
+	// Items counts the messages in the main thread's context since the
+	// start or the latest compaction (weave.compaction.items_before).
+	Items int `json:"items,omitempty"`
+	// Counted is the usage of every chat span emitted so far, by model;
+	// Cost the latest cost-state record's (Claude Code's own totals), and
+	// CostSeq the number of cost-state records read.
+	Counted map[string]tokens `json:"counted,omitempty"`
+	Cost    map[string]tokens `json:"cost,omitempty"`
+	CostSeq int               `json:"costseq,omitempty"`
+	// CompactCalls are compactions whose model call is not in the
+	// transcript, waiting for a cost-state record to tell their usage.
+	CompactCalls []*compactCall `json:"ccalls,omitempty"`
+
 	Stats transcript.Stats `json:"stats"`
 }
 
@@ -86,6 +106,19 @@ func (t *tokens) add(o tokens) {
 	t.Reasoning += o.Reasoning
 }
 
+// sub is t less o, each field at least zero.
+func (t tokens) sub(o tokens) tokens {
+	return tokens{
+		In:          max(0, t.In-o.In),
+		Out:         max(0, t.Out-o.Out),
+		CacheRead:   max(0, t.CacheRead-o.CacheRead),
+		CacheCreate: max(0, t.CacheCreate-o.CacheCreate),
+		Reasoning:   max(0, t.Reasoning-o.Reasoning),
+	}
+}
+
+func (t tokens) isZero() bool { return t == tokens{} }
+
 // thread is one conversation thread: a turn's main thread or a subagent's.
 // It accumulates model responses until they are complete and tool calls
 // until their results arrive.
@@ -99,8 +132,8 @@ type thread struct {
 	Finish   string               `json:"fin,omitempty"`  // its stop_reason
 	HasTool  bool                 `json:"ht,omitempty"`   // the latest response asked for a tool
 	Pending  map[string]*toolCall `json:"pend,omitempty"`
-	LastTime time.Time            `json:"lt,omitzero"` // timestamp of the thread's previous line
-	Usage    tokens               `json:"u"`           // emitted responses (and, rolled up, children)
+	LastTime time.Time            `json:"lt,omitzero"`  // timestamp of the thread's previous line
+	MaxTok   int64                `json:"mt,omitempty"` // max_tokens of the latest API request
 	Chats    int                  `json:"chats,omitempty"`
 }
 
@@ -115,6 +148,7 @@ type msgAcc struct {
 	Start     time.Time    `json:"t0"`
 	End       time.Time    `json:"t1"`
 	APIError  bool         `json:"ae,omitempty"`
+	MaxTok    int64        `json:"mt,omitempty"` // the request's max_tokens
 }
 
 // toolCall is a tool_use waiting for (or holding, until its hook arrives)
@@ -152,6 +186,26 @@ type compaction struct {
 	DurationMs float64   `json:"dur,omitempty"`
 	Summary    string    `json:"sum,omitempty"`
 	Agent      string    `json:"ag,omitempty"` // acompact agent holding its model call
+	UUID       string    `json:"u,omitempty"`  // the compact_boundary line
+	// ItemsBefore and ItemsAfter count the messages in the context before
+	// and after it.
+	ItemsBefore int `json:"ib,omitempty"`
+	ItemsAfter  int `json:"ia,omitempty"`
+	CostSeq     int `json:"cs,omitempty"` // cost-state records read before it
+}
+
+// compactCall is the model call of a compaction that the transcript does
+// not record (2.1.328 /compact): its chat span waits for the next cost-state
+// record, whose totals less what was counted are its usage.
+type compactCall struct {
+	Session string    `json:"s"`
+	TurnKey string    `json:"tk"`
+	Version string    `json:"ver,omitempty"`
+	Key     string    `json:"k"` // span id key
+	Model   string    `json:"m,omitempty"`
+	Start   time.Time `json:"t0"`
+	End     time.Time `json:"t1"`
+	CostSeq int       `json:"cs,omitempty"`
 }
 
 // turn is one user prompt and everything it caused: one trace.
@@ -253,6 +307,11 @@ type agent struct {
 
 	Buffer   []string `json:"buf,omitempty"` // raw lines waiting for a link
 	BufBytes int      `json:"bb,omitempty"`
+
+	// System and Tools are the subagent's own request shape, when its
+	// file records one.
+	System json.RawMessage `json:"sys,omitempty"`
+	Tools  json.RawMessage `json:"tools,omitempty"`
 
 	Background bool             `json:"bg,omitempty"`
 	StopAt     time.Time        `json:"stopAt,omitzero"`

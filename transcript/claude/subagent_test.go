@@ -61,8 +61,13 @@ func TestBackgroundSubagent(t *testing.T) {
 		t.Errorf("subagent ids %s %s <- %s", ag.TraceID, ag.SpanID, ag.ParentID)
 	}
 	a := attrMap(ag)
-	if a["gen_ai.agent.id"] != "abc" || a["gen_ai.agent.description"] != "find X" || a["gen_ai.usage.input_tokens"] != "300" || a["claude_code.subagent.background"] != "true" {
+	if a["gen_ai.agent.id"] != "abc" || a["gen_ai.agent.description"] != "find X" || a["claude_code.subagent.background"] != "true" ||
+		a["gen_ai.tool.call.id"] != "toolu_A" || a["gen_ai.agent.name"] != "Explore" || hasUsage(ag) {
 		t.Errorf("subagent attrs %v", a)
+	}
+	underAgent := func(s genai.Span) bool { return s.ParentID == ag.SpanID }
+	if in, out, _, _ := usageSum(r.spans, underAgent); in != 300 || out != 16 {
+		t.Errorf("subagent chats usage %d/%d, want 300/16", in, out)
 	}
 	if g := r.byID(t, "toolu_B"); g.ParentID != ag.SpanID {
 		t.Error("subagent tool not under the subagent")
@@ -70,8 +75,11 @@ func TestBackgroundSubagent(t *testing.T) {
 	if c := r.byID(t, "sm2"); c.ParentID != ag.SpanID {
 		t.Error("subagent chat not under the subagent")
 	}
-	if tu := r.find(t, turnN); tu.SpanID != turn || attrMap(tu)["gen_ai.usage.input_tokens"] != "2" {
-		t.Errorf("turn usage %s (the background agent ran after it)", attrMap(tu)["gen_ai.usage.input_tokens"])
+	if tu := r.find(t, turnN); tu.SpanID != turn || hasUsage(tu) {
+		t.Errorf("turn span %v: usage belongs on chat spans only", attrMap(tu))
+	}
+	if in, _, _, _ := usageSum(r.spans, inTrace(tr)); in != 302 {
+		t.Errorf("usage over the trace %d, want 302 (the turn's 2 and the background agent's 300)", in)
 	}
 }
 
@@ -99,9 +107,11 @@ func TestFlatLayoutForegroundSubagent(t *testing.T) {
 	if files := r.b.Files(); len(files) != 2 || files[1] != filepath.Join(r.dir, subFile) {
 		t.Errorf("Files() = %v", files)
 	}
-	tu := attrMap(r.find(t, turnN))
-	if tu["gen_ai.usage.input_tokens"] != "52" || tu["gen_ai.usage.output_tokens"] != "18" {
-		t.Errorf("turn usage in=%s out=%s, want the subagent included", tu["gen_ai.usage.input_tokens"], tu["gen_ai.usage.output_tokens"])
+	if tu := r.find(t, turnN); hasUsage(tu) {
+		t.Errorf("usage on the turn span: %v", attrMap(tu))
+	}
+	if in, out, _, _ := usageSum(r.spans, nil); in != 52 || out != 18 {
+		t.Errorf("usage over the spans in=%d out=%d, want the subagent included", in, out)
 	}
 	ag := r.find(t, "invoke_agent general-purpose")
 	if ag.Start != t0.Add(1100*1e6) || ag.End != t0.Add(9e9) {

@@ -208,7 +208,7 @@ func (b *Builder) emitTool(c *tctx, tc *toolCall) {
 		}
 	}
 	trace, parent, session, version := b.threadIDs(c)
-	b.emit(b.toolSpan(trace, parent, session, version, tc, start, end))
+	b.emit(b.toolSpan(c, trace, parent, session, version, tc, start, end))
 }
 
 // cancelPending closes the tool calls of a thread that never got a result
@@ -263,8 +263,8 @@ func (b *Builder) flushWaitingTools(now time.Time, force bool) {
 	}
 }
 
-// completeMsg emits the chat span of a finished response and rolls its
-// usage up to the thread, its parent agents and its turn.
+// completeMsg emits the chat span of a finished response and counts its
+// usage.
 func (b *Builder) completeMsg(c *tctx, id string) {
 	th := c.th
 	acc := th.Msgs[id]
@@ -283,37 +283,27 @@ func (b *Builder) completeMsg(c *tctx, id string) {
 		return
 	}
 	th.Chats++
-	b.rollUp(c, acc.Usage)
 	trace, parent, session, version := b.threadIDs(c)
 	model := acc.Model
 	if model == "" {
 		model = th.Model
 	}
-	b.emit(b.chatSpan(trace, parent, session, version, id, model, acc, c.ag != nil && c.ag.Compact))
+	if b.emit(b.chatSpan(c, trace, parent, session, version, id, model, acc)) {
+		b.count(model, acc.Usage)
+	}
 }
 
-// rollUp adds a response's usage to its thread and every open ancestor.
-func (b *Builder) rollUp(c *tctx, u tokens) {
-	c.th.Usage.add(u)
-	a := c.ag
-	if a == nil {
+// count adds a chat span's usage to the session's counted totals.
+func (b *Builder) count(model string, u tokens) {
+	if u.isZero() {
 		return
 	}
-	seen := map[string]bool{a.ID: true}
-	for owner := a.Owner; owner != "" && !seen[owner]; {
-		seen[owner] = true
-		p := b.agentIdx[owner]
-		if p == nil {
-			break
-		}
-		if !p.Closed {
-			p.Th.Usage.add(u)
-		}
-		owner = p.Owner
+	if b.st.Counted == nil {
+		b.st.Counted = map[string]tokens{}
 	}
-	if t := b.turnIdx[a.TurnKey]; t != nil && t.Session == a.Session && !t.Closed {
-		t.Th.Usage.add(u)
-	}
+	c := b.st.Counted[model]
+	c.add(u)
+	b.st.Counted[model] = c
 }
 
 // flushThread completes every open response of a thread.

@@ -521,7 +521,7 @@ func (p *printer) item(n *node, toolFor func(string) *node) bool {
 // calls it asked for (each with its result).
 func (p *printer) chat(n *node, toolFor func(string) *node) bool {
 	st := p.st
-	if n.str("claude_code.compaction") == "true" {
+	if n.str("claude_code.compaction.call") == "true" {
 		line := "⟳ summarising the conversation (compaction)"
 		if u, ok := chatUsage(n); ok {
 			line += " · " + fmtInt(u.in) + " in · " + fmtInt(u.out) + " out"
