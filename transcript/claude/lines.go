@@ -595,6 +595,11 @@ func (b *Builder) checkTaskNotification(s string) {
 	}
 	id := strings.TrimSpace(s[j+len("<task-id>") : k])
 	if a := b.agentIdx[id]; a != nil && a.Linked && !a.Done {
+		if a.File != "" && !b.st.FileSeen[a.File] {
+			// Its own lines are not read yet (a backfill reads the main
+			// file first): the time rules finish it once they are.
+			return
+		}
 		b.finishAgent(a)
 	}
 }
