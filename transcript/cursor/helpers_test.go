@@ -230,8 +230,27 @@ func checkNoDuplicates(t testing.TB, spans []genai.Span) {
 // span, parents inside the same trace, start <= end.
 func checkInvariants(t testing.TB, conv string, spans []genai.Span) {
 	t.Helper()
+	names := map[string]bool{}
+	keys := map[string]bool{}
 	for _, s := range spans {
 		a := attrMap(s)
+		// What a backend reads on every span (Weave's agents view: the
+		// conversation, its title, the agent).
+		for _, k := range []string{"gen_ai.conversation.name", "gen_ai.agent.name", "gen_ai.provider.name", "gen_ai.operation.name"} {
+			if a[k] == "" {
+				t.Errorf("%s: no %s", s.Name, k)
+			}
+		}
+		names[a["gen_ai.conversation.name"]] = true
+		if a["gen_ai.operation.name"] == "invoke_agent" && resMap(s)["service.version"] != "" && a["gen_ai.agent.version"] != resMap(s)["service.version"] {
+			t.Errorf("%s: gen_ai.agent.version %q, service.version %q", s.Name, a["gen_ai.agent.version"], resMap(s)["service.version"])
+		}
+		for k := range a {
+			keys[k] = true
+		}
+		for k := range resMap(s) {
+			keys[k] = true
+		}
 		for k := range a {
 			if strings.HasPrefix(k, "gen_ai.usage.") {
 				t.Errorf("%s: token attribute %s", s.Name, k)
@@ -245,6 +264,17 @@ func checkInvariants(t testing.TB, conv string, spans []genai.Span) {
 		}
 		if resMap(s)["service.name"] != "cursor" {
 			t.Errorf("%s: service.name = %q", s.Name, resMap(s)["service.name"])
+		}
+	}
+	if len(spans) > 0 && len(names) != 1 {
+		t.Errorf("conversation names %v, want one", names)
+	}
+	// No key is also the prefix of another (Weave rejects such a span).
+	for k := range keys {
+		for i := range len(k) {
+			if k[i] == '.' && keys[k[:i]] {
+				t.Errorf("key %q is the prefix of %q", k[:i], k)
+			}
 		}
 	}
 }
@@ -267,6 +297,23 @@ func renderTree(title string, spans []genai.Span) string {
 		fmt.Fprintf(&sb, " %s=%d", k, counts[k])
 	}
 	sb.WriteString("\n")
+	// The names every span carries, listed once.
+	for _, k := range []string{"gen_ai.conversation.name", "gen_ai.agent.name"} {
+		vals := map[string]int{}
+		for _, s := range spans {
+			vals[fmt.Sprintf("%q", attrMap(s)[k])]++
+		}
+		vs := make([]string, 0, len(vals))
+		for v := range vals {
+			vs = append(vs, v)
+		}
+		sort.Strings(vs)
+		fmt.Fprintf(&sb, "# %s:", k)
+		for _, v := range vs {
+			fmt.Fprintf(&sb, " %s×%d", v, vals[v])
+		}
+		sb.WriteString("\n")
+	}
 	byID := map[genai.SpanID]bool{}
 	for _, s := range spans {
 		byID[s.SpanID] = true

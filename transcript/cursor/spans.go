@@ -2,6 +2,7 @@ package cursor
 
 import (
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
@@ -37,6 +38,67 @@ func providerOf(model string) string {
 	return "cursor"
 }
 
+// names are the attributes on every span: the conversation (id and title),
+// the agent that did the work and the provider of its model.
+func (b *Builder) names(op, agent, model string) []attribute.KeyValue {
+	return []attribute.KeyValue{
+		semconv.GenAIOperationNameKey.String(op),
+		semconv.GenAIProviderNameKey.String(providerOf(model)),
+		semconv.GenAIAgentNameKey.String(agent),
+		semconv.GenAIConversationIDKey.String(b.conv),
+		genai.ConversationNameKey.String(b.title()),
+	}
+}
+
+// title is gen_ai.conversation.name, fixed by the first span built: the
+// first prompt of the conversation as far as it is known (its first line,
+// without markup), or in metadata mode (or without a prompt) the workspace
+// folder and the date. It is kept in the state, so a restart names the
+// conversation the same.
+func (b *Builder) title() string {
+	if b.st.Title != "" {
+		return b.st.Title
+	}
+	var first *turn
+	for _, t := range b.st.Turns {
+		if first == nil || t.Ordinal < first.Ordinal {
+			first = t
+		}
+	}
+	var root string
+	if len(b.st.Sess.Roots) > 0 {
+		root = b.st.Sess.Roots[0]
+	}
+	var start time.Time
+	if first != nil {
+		start = first.Start
+		prompt := first.Prompt
+		if prompt == "" && first.Tx >= 0 {
+			if x := b.txFor(first); x != nil {
+				prompt = x.Prompt // the transcript turn it claimed
+			}
+		}
+		if !b.opts.DropContent {
+			b.st.Title = genai.Title(prompt)
+		}
+	}
+	if b.st.Title == "" {
+		b.st.Title = genai.MetadataTitle(root, start)
+	}
+	if b.st.Title == "" {
+		b.st.Title = agentName + " " + b.conv
+	}
+	return b.st.Title
+}
+
+// version is the Cursor version of a turn (else of the session).
+func (b *Builder) version(t *turn) string {
+	if t.Version != "" {
+		return t.Version
+	}
+	return b.st.Sess.Version
+}
+
 // requestModel is the turn's model: model_id, else the legacy slug.
 func (t *turn) requestModel() string {
 	if t.ModelID != "" {
@@ -58,11 +120,7 @@ func (b *Builder) turnSpanID(t *turn) genai.SpanID {
 func (b *Builder) resource(t *turn) []attribute.KeyValue {
 	s := &b.st.Sess
 	res := []attribute.KeyValue{semconv.ServiceName(agentName)}
-	v := t.Version
-	if v == "" {
-		v = s.Version
-	}
-	if v != "" {
+	if v := b.version(t); v != "" {
 		res = append(res, semconv.ServiceVersion(v))
 	}
 	if len(s.Roots) > 0 {
@@ -107,11 +165,9 @@ func (b *Builder) emitTurn(t *turn) {
 func (b *Builder) turnSpan(t *turn, x *txTurn) genai.Span {
 	trace := b.traceID(t)
 	model := t.requestModel()
-	attrs := []attribute.KeyValue{
-		semconv.GenAIOperationNameKey.String("invoke_agent"),
-		semconv.GenAIProviderNameKey.String(providerOf(model)),
-		semconv.GenAIAgentNameKey.String(agentName),
-		semconv.GenAIConversationIDKey.String(b.conv),
+	attrs := b.names("invoke_agent", agentName, model)
+	if v := b.version(t); v != "" {
+		attrs = append(attrs, semconv.GenAIAgentVersionKey.String(v))
 	}
 	if model != "" {
 		attrs = append(attrs, semconv.GenAIRequestModelKey.String(model))
@@ -240,12 +296,8 @@ func (b *Builder) toolSpan(t *turn, tc *toolCall, key string) genai.Span {
 	if isMCP(tc.Name) {
 		typ = "extension"
 	}
-	attrs := []attribute.KeyValue{
-		semconv.GenAIOperationNameKey.String("execute_tool"),
-		semconv.GenAIProviderNameKey.String(providerOf(t.requestModel())),
-		semconv.GenAIConversationIDKey.String(b.conv),
-		semconv.GenAIToolNameKey.String(tc.Name),
-	}
+	attrs := append(b.names("execute_tool", agentName, t.requestModel()),
+		semconv.GenAIToolNameKey.String(tc.Name))
 	if tc.CallID != "" {
 		attrs = append(attrs, semconv.GenAIToolCallIDKey.String(tc.CallID))
 	}
@@ -293,15 +345,16 @@ func (b *Builder) subagentSpan(t *turn, sa *subagent) genai.Span {
 	if model == "" {
 		model = t.requestModel()
 	}
-	attrs := []attribute.KeyValue{
-		semconv.GenAIOperationNameKey.String("invoke_agent"),
-		semconv.GenAIProviderNameKey.String(providerOf(model)),
-		semconv.GenAIAgentNameKey.String(typ),
-	}
+	attrs := b.names("invoke_agent", typ, model)
 	if sa.ID != "" {
 		attrs = append(attrs, semconv.GenAIAgentIDKey.String(sa.ID))
 	}
-	attrs = append(attrs, semconv.GenAIConversationIDKey.String(b.conv))
+	if v := b.version(t); v != "" {
+		attrs = append(attrs, semconv.GenAIAgentVersionKey.String(v))
+	}
+	if sa.Parent != "" {
+		attrs = append(attrs, semconv.GenAIToolCallIDKey.String(sa.Parent))
+	}
 	if sa.Desc != "" {
 		attrs = append(attrs, semconv.GenAIAgentDescriptionKey.String(sa.Desc))
 	}

@@ -36,6 +36,9 @@ type state struct {
 	EventIDs transcript.Recent `json:"ids,omitzero"`     // recent client event ids (redeliveries dropped)
 	Emitted  transcript.Recent `json:"emitted,omitzero"` // recent span ids emitted (guard against doubles)
 
+	// Title is gen_ai.conversation.name, fixed when the first span is built.
+	Title string `json:"title,omitempty"`
+
 	Orphans int              `json:"orphans,omitempty"` // transcript turns no hook turn claimed
 	Dups    int              `json:"dups,omitempty"`    // duplicate events and after* events folded into tool spans
 	Stats   transcript.Stats `json:"stats"`
