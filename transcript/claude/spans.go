@@ -170,12 +170,16 @@ func digest(s string) string {
 
 func (b *Builder) turnSpan(t *turn) genai.Span {
 	trace := t.traceID()
-	attrs := b.names("invoke_agent", agentName, t.Session, t.Th.Model)
+	model := t.Th.Model
+	if model == "" && len(t.Compactions) > 0 {
+		model = b.mainModel(t) // a /compact turn: its only call is the compaction's
+	}
+	attrs := b.names("invoke_agent", agentName, t.Session, model)
 	if t.Version != "" {
 		attrs = append(attrs, semconv.GenAIAgentVersionKey.String(t.Version))
 	}
-	if t.Th.Model != "" {
-		attrs = append(attrs, semconv.GenAIRequestModelKey.String(t.Th.Model))
+	if model != "" {
+		attrs = append(attrs, semconv.GenAIRequestModelKey.String(model))
 	}
 	if len(t.Prompt) > 0 {
 		attrs = append(attrs, genai.MessagesAttr(semconv.GenAIInputMessagesKey,
