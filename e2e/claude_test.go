@@ -71,8 +71,8 @@ func TestRealClaudeCodeTurnReachesCollector(t *testing.T) {
 			t.Errorf("span %s has conversation id %q, want %q", sp.Name, sp.Attr("gen_ai.conversation.id"), res.SessionID)
 		}
 	}
-	if got, want := turn.Int("gen_ai.usage.output_tokens"), int64(u1.OutputTokens+u2.OutputTokens); got != want {
-		t.Errorf("turn output tokens = %d, want %d (once per message id)", got, want)
+	if got, want := backendUsage(spans)[res.SessionID].Out, int64(u1.OutputTokens+u2.OutputTokens); got != want {
+		t.Errorf("output tokens over the spans = %d, want %d (once per message id)", got, want)
 	}
 	if turn.Resource["service.name"] != "claude-code" || turn.Resource["service.version"] != "2.1.328" {
 		t.Errorf("resource = %v", turn.Resource)
