@@ -94,6 +94,9 @@ func checkBackendView(t *testing.T, spans []receiver.Span, session, transcript s
 			}
 		}
 		titles[s.Attr("gen_ai.conversation.name")] = true
+		if s.Attr("session.id") != session {
+			t.Errorf("%s [%s]: session.id %q, want the conversation id", s.Name, s.SpanID, s.Attr("session.id"))
+		}
 		if s.Attr("gen_ai.operation.name") != "invoke_agent" {
 			continue
 		}

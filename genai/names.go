@@ -14,6 +14,9 @@ const (
 	// ConversationNameKey is the conversation's title (Weave's agents view
 	// lists conversations by it).
 	ConversationNameKey = attribute.Key("gen_ai.conversation.name")
+	// SessionIDKey repeats the conversation id where Langfuse and Phoenix
+	// look for it to group traces into sessions.
+	SessionIDKey = attribute.Key("session.id")
 
 	// W&B Weave draws a compaction card from these, on the invoke_agent
 	// span of the turn where the compaction happened.

@@ -129,6 +129,9 @@ func TestSpansCarryNamesAndLabels(t *testing.T) {
 					names[a["gen_ai.conversation.id"]] = map[string]bool{}
 				}
 				names[a["gen_ai.conversation.id"]][a["gen_ai.conversation.name"]] = true
+				if a["session.id"] != a["gen_ai.conversation.id"] {
+					t.Errorf("%s %s: session.id %q, want the conversation id (Langfuse and Phoenix group sessions by it)", s.Name, s.SpanID, a["session.id"])
+				}
 				if n := a["gen_ai.conversation.name"]; len([]rune(n)) > 80 || strings.ContainsAny(n, "<>\n") {
 					t.Errorf("conversation name %q: want one line of at most 80 characters, no markup", n)
 				}

@@ -85,6 +85,7 @@ func (b *Builder) names(op, agent, session, model string) []attribute.KeyValue {
 		semconv.GenAIAgentNameKey.String(agent),
 		semconv.GenAIConversationIDKey.String(session),
 		genai.ConversationNameKey.String(b.title()),
+		genai.SessionIDKey.String(session),
 	}
 }
 

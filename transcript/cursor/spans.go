@@ -47,6 +47,7 @@ func (b *Builder) names(op, agent, model string) []attribute.KeyValue {
 		semconv.GenAIAgentNameKey.String(agent),
 		semconv.GenAIConversationIDKey.String(b.conv),
 		genai.ConversationNameKey.String(b.title()),
+		genai.SessionIDKey.String(b.conv),
 	}
 }
 
