@@ -94,6 +94,7 @@ func (st *state) dropContent() {
 	for _, a := range st.Agents {
 		a.Desc, a.StatusMsg = "", ""
 		a.Prompt = emptyParts(a.Prompt)
+		a.System, a.Tools = nil, nil
 		for i, l := range a.Buffer {
 			a.Buffer[i] = scrubLine(l)
 		}

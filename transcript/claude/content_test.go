@@ -2,6 +2,7 @@ package claude
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -167,6 +168,30 @@ func metadataNames(t *testing.T, spans []genai.Span, texts []string) {
 		for _, tx := range texts {
 			if strings.Contains(n, tx) {
 				t.Errorf("metadata mode: conversation name %q holds content", n)
+			}
+		}
+	}
+}
+
+// With DropContent, the request shapes a subagent's file records (its system
+// prompt and tool definitions) never reach the persisted state.
+func TestDropContentKeepsNoSubagentShape(t *testing.T) {
+	session, opts, in := liveFeed(t, filepath.Join("testdata", "claude-2.1.328", "subagent"))
+	opts.DropContent = true
+	b := New(session, opts)
+	for i, x := range in {
+		if x.hook != nil {
+			b.Hook(*x.hook)
+		} else {
+			b.Line(x.path, x.line)
+		}
+		st, err := b.MarshalState()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, text := range []string{"Launch a new agent to handle complex", "Executes a bash command"} {
+			if strings.Contains(string(st), text) {
+				t.Fatalf("state after input %d holds the request shape (%q)", i, text)
 			}
 		}
 	}
