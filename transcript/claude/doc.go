@@ -51,11 +51,19 @@
 //     Background agents (async_launched) do not hold their turn; they end at
 //     SubagentStop, a <task-notification>, a final response + StopWait, or
 //     IdleTimeout.
-//   - Compaction: compact_boundary (+ the isCompactSummary text) becomes a
-//     claude_code.compaction event on the turn where it happened (or, after
-//     a final answer, on the next turn); agent-acompact-*.jsonl is its chat.
-//   - A turn's usage sums every chat in its trace emitted before the turn
-//     span: its own, its subagents' and its compaction's.
+//   - Compaction: compact_boundary (+ the isCompactSummary text) becomes the
+//     weave.compaction.* attributes and a claude_code.compaction event on the
+//     turn where it happened (or, after a final answer, on the next turn);
+//     agent-acompact-*.jsonl is its chat. Without that file (2.1.3xx
+//     /compact) its chat span waits for the next cost-state record: Claude
+//     Code's totals less the usage of every other chat are its usage.
+//   - Usage is on chat spans only (backends sum it over every span); turn and
+//     subagent spans carry none.
+//   - Every span names the conversation (gen_ai.conversation.id, session.id,
+//     gen_ai.conversation.name: the first prompt's first line, fixed in the
+//     state) and its agent (gen_ai.agent.name). A turn carries the system
+//     instructions and tool definitions only when they differ from the last
+//     ones sent.
 //   - Lines whose sessionId differs from the session (a resumed session's
 //     copied history) keep the ids of the session they came from.
 package claude
