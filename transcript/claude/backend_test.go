@@ -252,3 +252,27 @@ func TestCompactionAsWeaveDrawsIt(t *testing.T) {
 		})
 	}
 }
+
+// The conversation's title is its first real prompt's first line: a local
+// command before it (/model, answered without the model) does not name it,
+// and later prompts do not rename it.
+func TestConversationTitleIsTheFirstPrompt(t *testing.T) {
+	r := newRun(t, Options{})
+	r.play(t, []step{
+		ln(prompt("u0", 0, "<command-name>/model</command-name>\n<command-message>model</command-message>\n<command-args></command-args>", nil)),
+		ln(prompt("u0b", 0.5, "<local-command-stdout>Set model to opus</local-command-stdout>", nil)),
+		ln(prompt("u1", 1, "Fix the <b>flaky</b> test\nin ./daemon please", nil)),
+		ln(asst("a1", 2, "m1", "end_turn", use(1, 2, 0, 0), text("Fixed."), nil)),
+		ln(sys("s1", 2.1, "stop_hook_summary", nil)),
+		want(chatN, turnN),
+		ln(prompt("u2", 3, "now something else", nil)),
+		ln(asst("a2", 4, "m2", "end_turn", use(1, 2, 0, 0), text("Done."), nil)),
+		ln(sys("s2", 4.1, "stop_hook_summary", nil)),
+		want(chatN, turnN),
+	})
+	for _, s := range r.spans {
+		if got := attrMap(s)["gen_ai.conversation.name"]; got != "Fix the flaky test" {
+			t.Errorf("%s: conversation name %q, want the first prompt's first line", s.Name, got)
+		}
+	}
+}

@@ -115,25 +115,22 @@ func (b *Builder) title() string {
 	if b.st.Title != "" {
 		return b.st.Title
 	}
-	var first *turn
+	var first, prompted *turn // the first turn, the first with a text prompt
 	for _, t := range b.st.Turns {
 		if first == nil || t.Ordinal < first.Ordinal {
 			first = t
 		}
+		if (prompted == nil || t.Ordinal < prompted.Ordinal) && promptTitle(t) != "" {
+			prompted = t
+		}
+	}
+	if prompted != nil && !b.opts.DropContent {
+		b.st.Title = promptTitle(prompted)
 	}
 	var cwd string
 	var start time.Time
 	if first != nil {
-		start = first.Start
-		cwd = first.Extra["claude_code.cwd"]
-		if !b.opts.DropContent {
-			for _, p := range first.Prompt {
-				if p.Type == "text" {
-					b.st.Title = genai.Title(p.Content)
-					break
-				}
-			}
-		}
+		start, cwd = first.Start, first.Extra["claude_code.cwd"]
 	}
 	if b.st.Title == "" {
 		b.st.Title = genai.MetadataTitle(cwd, start)
@@ -142,6 +139,19 @@ func (b *Builder) title() string {
 		b.st.Title = agentName + " " + b.session
 	}
 	return b.st.Title
+}
+
+// promptTitle is the title a turn's prompt makes ("" without text: a local
+// command already sent has none left).
+func promptTitle(t *turn) string {
+	for _, p := range t.Prompt {
+		if p.Type == "text" {
+			if title := genai.Title(p.Content); title != "" {
+				return title
+			}
+		}
+	}
+	return ""
 }
 
 // shapeAttrs are the system instructions and tool definitions of a turn,
