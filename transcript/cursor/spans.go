@@ -60,11 +60,17 @@ func (b *Builder) title() string {
 	if b.st.Title != "" {
 		return b.st.Title
 	}
-	var first *turn
+	var first, prompted *turn // the first turn, the first with a prompt
 	for _, t := range b.st.Turns {
 		if first == nil || t.Ordinal < first.Ordinal {
 			first = t
 		}
+		if (prompted == nil || t.Ordinal < prompted.Ordinal) && b.promptTitle(t) != "" {
+			prompted = t
+		}
+	}
+	if prompted != nil && !b.opts.DropContent {
+		b.st.Title = b.promptTitle(prompted)
 	}
 	var root string
 	if len(b.st.Sess.Roots) > 0 {
@@ -73,15 +79,6 @@ func (b *Builder) title() string {
 	var start time.Time
 	if first != nil {
 		start = first.Start
-		prompt := first.Prompt
-		if prompt == "" && first.Tx >= 0 {
-			if x := b.txFor(first); x != nil {
-				prompt = x.Prompt // the transcript turn it claimed
-			}
-		}
-		if !b.opts.DropContent {
-			b.st.Title = genai.Title(prompt)
-		}
 	}
 	if b.st.Title == "" {
 		b.st.Title = genai.MetadataTitle(root, start)
@@ -90,6 +87,18 @@ func (b *Builder) title() string {
 		b.st.Title = agentName + " " + b.conv
 	}
 	return b.st.Title
+}
+
+// promptTitle is the title a turn's prompt makes: the hook's, else that of
+// the transcript turn it claimed.
+func (b *Builder) promptTitle(t *turn) string {
+	prompt := t.Prompt
+	if prompt == "" && t.Tx >= 0 {
+		if x := b.txFor(t); x != nil {
+			prompt = x.Prompt
+		}
+	}
+	return genai.Title(prompt)
 }
 
 // version is the Cursor version of a turn (else of the session).
