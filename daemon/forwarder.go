@@ -191,8 +191,8 @@ func (f *forwarder) send(ctx context.Context, items []spool.Item) exportResult {
 			return res
 		}
 		first := a.refused[0].res
-		return exportResult{err: fmt.Errorf("the server refused each of %d span(s) sent on its own (%s); they stay in the spool",
-			len(a.refused), first.message()), status: first.status, refusedAll: true}
+		return exportResult{err: fmt.Errorf("the server refuses every span, even sent on its own (%w); they stay in the spool", first.err),
+			status: first.status, refusedAll: true}
 	}
 	for _, r := range a.refused {
 		reason := r.res.message()
