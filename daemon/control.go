@@ -123,7 +123,10 @@ func okBody(v any) *hooks.Response {
 // Flush exports everything held at the moment of the call: the inbox, spans
 // from transcript bytes already on disk, and the spool.
 func (d *Daemon) Flush(ctx context.Context) FlushResult {
-	before, _ := d.store.Stats()
+	before, err := d.store.Stats()
+	if err != nil {
+		return FlushResult{Message: "reading the spool: " + err.Error()}
+	}
 	res := d.flush(ctx)
 	after, err := d.store.Stats()
 	if err != nil {
