@@ -201,3 +201,48 @@ func TestCompressionPerTarget(t *testing.T) {
 		})
 	}
 }
+
+// One span refused for its content while the server takes the others: flush
+// reports it as a dead letter, never as accepted, and status and
+// deadletters list agree on it. (A Retry-After of an hour keeps the daemon
+// from retrying on its own: the flush makes the attempt that isolates it.)
+func TestFlushReportsThePoisonedSpanAsADeadLetter(t *testing.T) {
+	t.Parallel()
+	rcv := receiver.Start(t)
+	faulty := receiver.NewFaulty(t, rcv.Endpoint())
+	faulty.Set(receiver.Unavailable("3600"))
+	front := newRelFront(t, faulty.Endpoint())
+	front.setPoison()
+	h := agentd.NewHome(t)
+	h.WriteConfig("endpoint = \"" + front.URL() + "\"\n")
+	h.StartDaemon()
+	relFeed(t, h, relScenarios(t, "bash"))
+	relWaitStatus(t, h, "a 503 as the last error", func(s relStatus) bool {
+		return s.Code == 1 && strings.Contains(s.lastError(), "503")
+	})
+	if st := relGetStatus(t, h); st.Counters["dead_lettered"] != 0 {
+		t.Fatalf("dead letters while the server answered 503 to everything else: %v", st.Counters)
+	}
+
+	faulty.Clear()
+	r := h.CLI("flush", "--timeout", "60s")
+	if r.Code != 0 || strings.Contains(r.Stdout, "everything held was accepted") || !strings.Contains(r.Stdout, "1 span(s) refused for good") || !strings.Contains(r.Stdout, "deadletters list") {
+		t.Errorf("flush: exit %d, want 0 naming the dead letter, not \"everything held was accepted\":\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	poison, _ := front.poisoned()
+	st := relGetStatus(t, h)
+	var dls []struct {
+		SpanID string `json:"span_id"`
+	}
+	lr := h.CLI("deadletters", "list", "--json")
+	if err := json.Unmarshal([]byte(lr.Stdout), &dls); err != nil {
+		t.Fatalf("deadletters list --json: %v\n%s", err, lr.Stdout)
+	}
+	if st.Code != 0 || st.Counters["dead_lettered"] != 1 || st.Spool.DeadLetters != 1 || len(dls) != 1 || dls[0].SpanID != poison {
+		t.Errorf("status exit %d, dead_lettered %d, dead letters %d; list %v; want 0, 1, 1 and the poisoned span %s",
+			st.Code, st.Counters["dead_lettered"], st.Spool.DeadLetters, dls, poison)
+	}
+	if rcv.Count(poison) != 0 || int64(len(rcv.UniqueSpans())) != st.Counters["exported"] || st.Counters["exported"]+1 != st.Counters["spans"] {
+		t.Errorf("received %d, counters %v: want every span but the poisoned one", len(rcv.UniqueSpans()), st.Counters)
+	}
+}
