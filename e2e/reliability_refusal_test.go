@@ -242,6 +242,9 @@ func TestFlushReportsThePoisonedSpanAsADeadLetter(t *testing.T) {
 		t.Errorf("status exit %d, dead_lettered %d, dead letters %d; list %v; want 0, 1, 1 and the poisoned span %s",
 			st.Code, st.Counters["dead_lettered"], st.Spool.DeadLetters, dls, poison)
 	}
+	if r := h.CLI("status"); !strings.Contains(r.Stdout, "dead letters: 1 held") {
+		t.Errorf("status does not count the dead letter as the list does:\n%s", r.Stdout)
+	}
 	if rcv.Count(poison) != 0 || int64(len(rcv.UniqueSpans())) != st.Counters["exported"] || st.Counters["exported"]+1 != st.Counters["spans"] {
 		t.Errorf("received %d, counters %v: want every span but the poisoned one", len(rcv.UniqueSpans()), st.Counters)
 	}

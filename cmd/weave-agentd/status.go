@@ -119,8 +119,8 @@ func printStatus(w io.Writer, st *daemon.Status) {
 			health += " since " + st.FailingSince.Local().Format(time.DateTime)
 		}
 	}
-	fmt.Fprintf(w, "  exports:    %s; %d exported, %d failed attempts, %d dead-lettered, %d dropped by the size cap\n",
-		health, st.Counters["exported"], st.Counters["failed"], st.Counters["dead_lettered"], st.Counters["dropped"])
+	fmt.Fprintf(w, "  exports:    %s; %d exported, %d failed attempts, %d dropped by the size cap\n",
+		health, st.Counters["exported"], st.Counters["failed"], st.Counters["dropped"])
 	switch ee := st.ExportError; {
 	case ee != nil && ee.Message != "":
 		fmt.Fprintf(w, "  last error: %s\n", ee.Message)
@@ -141,8 +141,10 @@ func printStatus(w io.Writer, st *daemon.Status) {
 	fmt.Fprintf(w, "  spool:      %d span(s) waiting, %s, oldest %s; %d event(s) pending\n",
 		st.Spool.Depth, humanBytes(st.Spool.Bytes), oldest, st.Spool.PendingEvents)
 	fmt.Fprintf(w, "  sessions:   %d active, %d file(s) watched\n", st.ActiveSessions, len(st.WatchedFiles))
-	if st.Spool.DeadLetters > 0 {
-		fmt.Fprintf(w, "  note:       %d dead letter(s): see 'weave-agentd deadletters list'\n", st.Spool.DeadLetters)
+	// Dead letters held, as 'deadletters list' shows them (retry and drop
+	// empty it); the counter is every span refused for good so far.
+	if n := st.Counters["dead_lettered"]; st.Spool.DeadLetters > 0 || n > 0 {
+		fmt.Fprintf(w, "  dead letters: %d held: see 'weave-agentd deadletters list' (%d span(s) refused for good in all)\n", st.Spool.DeadLetters, n)
 	}
 	if n := st.Counters["bad_events"]; n > 0 {
 		fmt.Fprintf(w, "  note:       %d malformed hook event(s) skipped\n", n)
