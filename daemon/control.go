@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
@@ -23,24 +24,35 @@ const warnAfter = 10 * time.Minute
 // Status is what `weave-agentd status` shows; the JSON form is a contract
 // for scripts.
 type Status struct {
-	Version        string           `json:"version"`
-	PID            int              `json:"pid"`
-	Started        time.Time        `json:"started"`
-	UptimeSeconds  float64          `json:"uptime_seconds"`
-	Endpoint       string           `json:"endpoint"`        // "" when writing the local file
-	EndpointSource string           `json:"endpoint_source"` // config, weave, OTEL_* or none
-	SinkFile       string           `json:"sink_file,omitempty"`
-	Socket         string           `json:"socket"`
-	SpoolFile      string           `json:"spool_file"`
-	Spool          spool.Stats      `json:"spool"`
-	OldestAgeSec   float64          `json:"oldest_age_seconds"`
-	ExportHealthy  bool             `json:"export_healthy"`
-	FailingSince   *time.Time       `json:"failing_since,omitempty"`
+	Version        string      `json:"version"`
+	PID            int         `json:"pid"`
+	Started        time.Time   `json:"started"`
+	UptimeSeconds  float64     `json:"uptime_seconds"`
+	Endpoint       string      `json:"endpoint"`        // "" when writing the local file
+	EndpointSource string      `json:"endpoint_source"` // config, weave, OTEL_* or none
+	SinkFile       string      `json:"sink_file,omitempty"`
+	Socket         string      `json:"socket"`
+	SpoolFile      string      `json:"spool_file"`
+	Spool          spool.Stats `json:"spool"`
+	OldestAgeSec   float64     `json:"oldest_age_seconds"`
+	ExportHealthy  bool        `json:"export_healthy"`
+	FailingSince   *time.Time  `json:"failing_since,omitempty"`
+	// ExportError is set while exports fail and spans wait: why, and what to do.
+	ExportError    *ExportError     `json:"export_error,omitempty"`
 	ActiveSessions int              `json:"active_sessions"`
 	WatchedFiles   []string         `json:"watched_files"`
 	Counters       map[string]int64 `json:"counters"`
 	// StorageError is set while writes to the spool fail (a full disk).
 	StorageError *StorageError `json:"storage_error,omitempty"`
+}
+
+// ExportError is why exports fail. Refused means the server refuses our
+// requests (credentials, URL, or every span alike): waiting will not fix it.
+type ExportError struct {
+	Message string `json:"message"`
+	Status  int    `json:"status,omitempty"` // HTTP status (0: no answer)
+	Hint    string `json:"hint,omitempty"`
+	Refused bool   `json:"refused,omitempty"`
 }
 
 // StorageError is the latest failed write to the spool, and since when
@@ -55,11 +67,15 @@ type FlushArgs struct {
 	TimeoutMS int64 `json:"timeout_ms"`
 }
 
-// FlushResult reports what remains after a flush.
+// FlushResult reports what remains after a flush, and what the server did
+// with the spans meanwhile: Exported were accepted, DeadLettered refused for
+// good (kept as dead letters, never counted as accepted).
 type FlushResult struct {
-	Done      bool   `json:"done"`
-	Remaining int64  `json:"remaining"`
-	Message   string `json:"message,omitempty"`
+	Done         bool   `json:"done"`
+	Remaining    int64  `json:"remaining"`
+	Exported     int64  `json:"exported"`
+	DeadLettered int64  `json:"dead_lettered"`
+	Message      string `json:"message,omitempty"`
 }
 
 func (d *Daemon) handle(_ net.Conn, req *hooks.Request) *hooks.Response {
@@ -107,6 +123,24 @@ func okBody(v any) *hooks.Response {
 // Flush exports everything held at the moment of the call: the inbox, spans
 // from transcript bytes already on disk, and the spool.
 func (d *Daemon) Flush(ctx context.Context) FlushResult {
+	before, err := d.store.Stats()
+	if err != nil {
+		return FlushResult{Message: "reading the spool: " + err.Error()}
+	}
+	res := d.flush(ctx)
+	after, err := d.store.Stats()
+	if err != nil {
+		res.Done = false
+		res.Message = strings.TrimPrefix(res.Message+"; ", "; ") + "reading the spool: " + err.Error()
+		return res
+	}
+	res.Remaining = after.Depth
+	res.Exported = after.Counters[spool.CounterExported] - before.Counters[spool.CounterExported]
+	res.DeadLettered = after.Counters[spool.CounterDeadLettered] - before.Counters[spool.CounterDeadLettered]
+	return res
+}
+
+func (d *Daemon) flush(ctx context.Context) FlushResult {
 	if err := d.ingest.drainInbox(); err != nil {
 		d.log.Warn("inbox drain during flush", "err", err)
 	}
@@ -115,8 +149,7 @@ func (d *Daemon) Flush(ctx context.Context) FlushResult {
 		return FlushResult{Message: "transcripts not fully read: " + err.Error()}
 	}
 	if err := d.fwd.flush(ctx); err != nil {
-		st, _ := d.store.Stats()
-		return FlushResult{Remaining: st.Depth, Message: err.Error()}
+		return FlushResult{Message: err.Error()}
 	}
 	return FlushResult{Done: true}
 }
@@ -128,13 +161,13 @@ func (d *Daemon) Status() (Status, error) {
 		return Status{}, err
 	}
 	now := d.set.Now()
-	ok, since := d.fwd.health()
+	h := d.fwd.health()
 	active, files := d.sess.stats()
 	s := Status{
 		Version: d.set.Version, PID: os.Getpid(), Started: d.started, UptimeSeconds: now.Sub(d.started).Seconds(),
 		Endpoint: d.set.Target.URL, EndpointSource: d.set.Target.Source,
 		Socket: d.set.Paths.Socket, SpoolFile: d.set.Paths.Spool, Spool: st,
-		ExportHealthy: ok || st.Depth == 0, ActiveSessions: active, WatchedFiles: files, Counters: st.Counters,
+		ExportHealthy: h.OK || st.Depth == 0, ActiveSessions: active, WatchedFiles: files, Counters: st.Counters,
 	}
 	if files == nil {
 		s.WatchedFiles = []string{}
@@ -145,8 +178,11 @@ func (d *Daemon) Status() (Status, error) {
 	if !st.Oldest.IsZero() {
 		s.OldestAgeSec = now.Sub(st.Oldest).Seconds()
 	}
-	if !since.IsZero() {
-		s.FailingSince = &since
+	if !h.FailingSince.IsZero() {
+		s.FailingSince = &h.FailingSince
+	}
+	if !s.ExportHealthy {
+		s.ExportError = &ExportError{Message: h.Message, Status: h.Status, Hint: h.Hint, Refused: h.Refused}
 	}
 	if msg, since := d.health.state(); msg != "" {
 		s.StorageError = &StorageError{Message: msg, Since: since}
@@ -154,16 +190,32 @@ func (d *Daemon) Status() (Status, error) {
 	return s, nil
 }
 
+// exportWarning is the message hooks show the user while exports fail: at
+// once when the server refuses our requests (that does not heal by itself),
+// after warnAfter otherwise.
 func (d *Daemon) exportWarning() string {
-	ok, since := d.fwd.health()
-	if ok || since.IsZero() || d.set.Now().Sub(since) < warnAfter {
+	h := d.fwd.health()
+	if h.OK || h.FailingSince.IsZero() || (!h.Refused && d.set.Now().Sub(h.FailingSince) < warnAfter) {
 		return ""
 	}
-	st, _ := d.store.Stats()
-	msg := fmt.Sprintf("weave-agentd: exports have failed since %s; %d span(s) are kept safely in the spool.",
-		since.Format("15:04"), st.Depth)
-	if st.LastError != nil {
-		msg += " Last error: " + truncate(st.LastError.Message, 160) + "."
+	st, err := d.store.Stats()
+	if err != nil || st.Depth == 0 {
+		return ""
+	}
+	what := "exports have failed"
+	if h.Refused {
+		what = "the server refuses exports"
+		if h.Status != 0 {
+			what += fmt.Sprintf(" (HTTP %d)", h.Status)
+		}
+	}
+	msg := fmt.Sprintf("weave-agentd: %s since %s; %d span(s) are kept safely in the spool.",
+		what, h.FailingSince.Format("15:04"), st.Depth)
+	if h.Message != "" {
+		msg += " Last error: " + truncate(h.Message, 160) + "."
+	}
+	if h.Hint != "" {
+		msg += " Hint: " + h.Hint + "."
 	}
 	return msg + " Run 'weave-agentd status' for details."
 }

@@ -43,6 +43,7 @@ type Settings struct {
 	RescanInterval time.Duration  // periodic discovery rescan (30s)
 	ExportBatch    int            // spans per request (512)
 	ExportMaxBytes int            // bytes per request before gzip (4 MiB)
+	ExportTimeout  time.Duration  // one export request, connect to last byte (30s)
 	SinkMaxBytes   int64          // file sink rotation size (64 MiB)
 }
 
@@ -87,6 +88,9 @@ func New(set Settings) (*Daemon, error) {
 	}
 	if set.ExportMaxBytes <= 0 {
 		set.ExportMaxBytes = 4 << 20
+	}
+	if set.ExportTimeout <= 0 {
+		set.ExportTimeout = 30 * time.Second
 	}
 	if set.SinkMaxBytes <= 0 {
 		set.SinkMaxBytes = 64 << 20

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -26,6 +27,8 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/weave-agentd/weave-agentd/installer/config"
 )
 
 // exportResult is what one export attempt came to.
@@ -35,12 +38,66 @@ type exportResult struct {
 	retryAfter time.Duration // from Retry-After, if any
 	rejected   int64         // OTLP partial success: spans the server rejected
 	rejectMsg  string
+	// refusedAll: the server refused every span of the request for its
+	// content (a partial success rejecting them all, or every span of a
+	// split batch refused on its own).
+	refusedAll bool
 }
 
-// permanent reports a rejection that retrying cannot fix: a 4xx other than
-// 408 and 429.
-func (r exportResult) permanent() bool {
-	return r.err != nil && r.status >= 400 && r.status < 500 && r.status != 408 && r.status != 429
+// failureKind sorts a failed export by whose fault it is.
+type failureKind int
+
+const (
+	// retryable: no answer, a timeout, 408, 429, 5xx: back off and retry.
+	retryable failureKind = iota
+	// endpointRefused: 401, 403, 404, 405, 407: credentials, proxy or URL,
+	// never the spans' fault. The spans stay; back off; report.
+	endpointRefused
+	// contentRefused: any other 4xx, or a partial success rejecting every
+	// span: maybe the request's content. The batch is split to find out.
+	contentRefused
+)
+
+func (r exportResult) kind() failureKind {
+	switch {
+	case r.err == nil:
+		return retryable
+	case r.refusedAll:
+		return contentRefused
+	case r.status == 401 || r.status == 403 || r.status == 404 || r.status == 405 || r.status == 407:
+		return endpointRefused
+	case r.status >= 400 && r.status < 500 && r.status != 408 && r.status != 429:
+		return contentRefused
+	}
+	return retryable
+}
+
+// message is the failure as status and the logs show it.
+func (r exportResult) message() string {
+	if r.status >= 300 {
+		return fmt.Sprintf("HTTP %d: %v", r.status, r.err)
+	}
+	return r.err.Error()
+}
+
+// hint says what the user can do about a failure that retrying alone will
+// not fix ("" for the others).
+func (r exportResult) hint() string {
+	switch {
+	case r.status == 401 || r.status == 403:
+		return "the server rejected the credentials: check the headers in the config (for Weave: weave_api_key, WANDB_API_KEY or ~/.netrc, and weave_project), then 'weave-agentd restart'"
+	case r.status == 407:
+		return "the proxy asks for credentials: put them in the proxy URL (proxy = \"http://user:password@host:port\" in the config, or HTTPS_PROXY)"
+	case r.status == 404 || r.status == 405:
+		return "wrong URL: endpoint must be the full OTLP/HTTP traces URL, e.g. http://localhost:4318/v1/traces"
+	case r.refusedAll && r.status == 413:
+		return "the server's request size limit is below a single span: raise it, or lower max_attribute_bytes in the config"
+	case r.refusedAll && r.status == 415:
+		return "the server does not take OTLP/protobuf at this URL (a gRPC port such as 4317?)"
+	case r.refusedAll:
+		return "the server refuses every span, even sent alone, so it cannot read what weave-agentd sends: check that endpoint is an OTLP/HTTP traces URL, and try compression = \"none\" in the config"
+	}
+	return ""
 }
 
 type exporter interface {
@@ -55,12 +112,14 @@ func newExporter(set Settings) (exporter, error) {
 	return newOTLPExporter(set)
 }
 
-// otlpExporter sends with the OpenTelemetry otlptracehttp client (protobuf,
-// gzip), its retry disabled: the spool owns backoff. A recording transport
-// reads the status code, Retry-After and partial success of each response.
+// otlpExporter sends with the OpenTelemetry otlptracehttp client
+// (protobuf), its retry disabled: the spool owns backoff. A recording
+// transport gzips the body (when the target asks for it) and reads the status
+// code, Retry-After and partial success of each response.
 type otlpExporter struct {
-	client otlptrace.Client
-	rec    *recordingTransport
+	client  otlptrace.Client
+	rec     *recordingTransport
+	timeout time.Duration
 }
 
 func newOTLPExporter(set Settings) (*otlpExporter, error) {
@@ -68,15 +127,21 @@ func newOTLPExporter(set Settings) (*otlpExporter, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec := &recordingTransport{next: base}
+	// otlptracehttp ignores WithTimeout when given a client: the client and
+	// its transport bound every step themselves, and export adds a deadline.
+	timeout := set.ExportTimeout
+	step := min(timeout, 10*time.Second)
+	base.DialContext = (&net.Dialer{Timeout: step, KeepAlive: 30 * time.Second}).DialContext
+	base.TLSHandshakeTimeout = step
+	base.ResponseHeaderTimeout = timeout
+	rec := &recordingTransport{next: base, gzip: set.Target.Compression != config.CompressionNone}
 	opts := []otlptracehttp.Option{
 		otlptracehttp.WithEndpointURL(set.Target.URL),
 		// gzip happens in the transport, at BestSpeed: the exporter's default
 		// level cost a third of the daemon's CPU during a backfill.
 		otlptracehttp.WithCompression(otlptracehttp.NoCompression),
 		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false}),
-		otlptracehttp.WithTimeout(30 * time.Second),
-		otlptracehttp.WithHTTPClient(&http.Client{Transport: rec}),
+		otlptracehttp.WithHTTPClient(&http.Client{Transport: rec, Timeout: timeout}),
 	}
 	if len(set.Target.Headers) > 0 {
 		opts = append(opts, otlptracehttp.WithHeaders(set.Target.Headers))
@@ -85,7 +150,7 @@ func newOTLPExporter(set Settings) (*otlpExporter, error) {
 	if err := c.Start(context.Background()); err != nil {
 		return nil, fmt.Errorf("start OTLP client: %w", err)
 	}
-	return &otlpExporter{client: c, rec: rec}, nil
+	return &otlpExporter{client: c, rec: rec, timeout: timeout}, nil
 }
 
 // baseTransport honours proxy (config, else HTTPS_PROXY/NO_PROXY), a custom
@@ -128,9 +193,14 @@ func baseTransport(set Settings) (*http.Transport, error) {
 
 func (e *otlpExporter) export(ctx context.Context, rs []*tracepb.ResourceSpans) exportResult {
 	e.rec.reset()
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
 	err := e.client.UploadTraces(ctx, rs)
 	r := e.rec.result()
 	r.err = err
+	if err != nil && isTimeout(err) {
+		r.err = fmt.Errorf("no complete answer within %s (timed out): %w", e.timeout, err)
+	}
 	if err == nil && r.status == 0 {
 		r.status = http.StatusOK
 	}
@@ -149,10 +219,19 @@ func (e *otlpExporter) close() {
 	_ = e.client.Stop(ctx)
 }
 
-// recordingTransport remembers the last response's status, Retry-After and
-// OTLP partial success. The forwarder sends one request at a time.
+// isTimeout reports a deadline hit anywhere in a request (dial, TLS,
+// headers, body).
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// recordingTransport gzips request bodies (when gzip is set) and remembers
+// the last response's status, Retry-After and OTLP partial success. The
+// forwarder sends one request at a time.
 type recordingTransport struct {
 	next http.RoundTripper
+	gzip bool
 	mu   sync.Mutex
 	last exportResult
 }
@@ -204,9 +283,11 @@ func compress(req *http.Request) (*http.Request, error) {
 }
 
 func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	req, err := compress(req)
-	if err != nil {
-		return nil, err
+	if t.gzip {
+		var err error
+		if req, err = compress(req); err != nil {
+			return nil, err
+		}
 	}
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {
@@ -253,12 +334,25 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 
 // fileSink writes one OTLP/JSON ExportTraceServiceRequest per line (hex ids,
 // as the OTLP JSON encoding requires) to a size-rotated file under the state
-// dir. It is what the daemon does when no server is configured.
+// dir. It is what the daemon does when no server is configured. A batch is
+// written whole or not at all: a failed write is cut off again, and a torn
+// last line (a crash mid-write) is cut off before the next batch.
 type fileSink struct {
 	dir      string
 	maxBytes int64
 	keep     int
+	open     func(path string) (sinkFile, error) // the test seam for write faults
 	mu       sync.Mutex
+}
+
+// sinkFile is what the sink needs of an *os.File.
+type sinkFile interface {
+	io.Writer
+	io.ReaderAt
+	Stat() (os.FileInfo, error)
+	Truncate(size int64) error
+	Sync() error
+	Close() error
 }
 
 // SinkFile is the current file of the local sink.
@@ -268,7 +362,10 @@ func newFileSink(dir string, maxBytes int64) (*fileSink, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("file sink folder: %w", err)
 	}
-	return &fileSink{dir: dir, maxBytes: maxBytes, keep: 5}, nil
+	open := func(path string) (sinkFile, error) {
+		return os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+	}
+	return &fileSink{dir: dir, maxBytes: maxBytes, keep: 5, open: open}, nil
 }
 
 func (f *fileSink) export(_ context.Context, rs []*tracepb.ResourceSpans) exportResult {
@@ -282,17 +379,67 @@ func (f *fileSink) export(_ context.Context, rs []*tracepb.ResourceSpans) export
 	if fi, err := os.Stat(path); err == nil && fi.Size()+int64(len(line)) > f.maxBytes {
 		f.rotate(path)
 	}
-	out, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	out, err := f.open(path)
 	if err != nil {
 		return exportResult{err: fmt.Errorf("file sink: %w", err)}
 	}
-	_, werr := out.Write(append(line, '\n'))
-	serr := out.Sync()
-	cerr := out.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		return exportResult{err: fmt.Errorf("file sink: %w", err)}
+	if err := appendLine(out, append(line, '\n')); err != nil {
+		out.Close()
+		return exportResult{err: fmt.Errorf("file sink %s: %w", path, err)}
+	}
+	if err := out.Close(); err != nil {
+		return exportResult{err: fmt.Errorf("file sink %s: %w", path, err)}
 	}
 	return exportResult{status: 200}
+}
+
+// appendLine appends line to out after its last complete line, and cuts the
+// file back there when the write or the sync fails: a reader never finds a
+// partial line, and a retry starts on a line of its own.
+func appendLine(out sinkFile, line []byte) error {
+	fi, err := out.Stat()
+	if err != nil {
+		return err
+	}
+	good, err := lastLineEnd(out, fi.Size())
+	if err != nil {
+		return err
+	}
+	if fi.Size() != good {
+		if err := out.Truncate(good); err != nil {
+			return fmt.Errorf("cutting off a torn last line: %w", err)
+		}
+	}
+	_, werr := out.Write(line)
+	if werr == nil {
+		werr = out.Sync()
+	}
+	if werr != nil {
+		if terr := out.Truncate(good); terr != nil {
+			return fmt.Errorf("%w (and cutting off the partial line failed: %w)", werr, terr)
+		}
+		return werr
+	}
+	return nil
+}
+
+// lastLineEnd is the offset just after the last newline in the first size
+// bytes of f (0 if none).
+func lastLineEnd(f sinkFile, size int64) (int64, error) {
+	end := size
+	buf := make([]byte, 1, 64<<10) // the last byte first: usually a newline
+	for end > 0 {
+		n := min(int64(len(buf)), end)
+		if _, err := f.ReadAt(buf[:n], end-n); err != nil && !errors.Is(err, io.EOF) {
+			return 0, err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			return end - n + int64(i) + 1, nil
+		}
+		end -= n
+		buf = buf[:cap(buf)]
+	}
+	return 0, nil
 }
 
 func (f *fileSink) rotate(path string) {

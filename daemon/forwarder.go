@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -49,25 +50,36 @@ func (b Backoff) delay(n int, retryAfter time.Duration) time.Duration {
 }
 
 // forwarder moves spans from the spool to the server: batches, backoff,
-// dead letters for permanent rejections, deletion only after acceptance.
+// dead letters for spans refused for their content, deletion only after
+// acceptance.
 type forwarder struct {
-	set   Settings
-	log   *slog.Logger
-	store *spool.Store
-	exp   exporter
+	set    Settings
+	log    *slog.Logger
+	store  *spool.Store
+	writes spoolWrites // store, but for tests that make its writes fail
+	exp    exporter
 
 	wake chan struct{} // new spans
 	now  chan struct{} // flush: skip the backoff wait
 
-	mu           sync.Mutex
-	failures     int
-	failingSince time.Time
-	lastAttempt  time.Time
-	lastOK       bool
+	mu            sync.Mutex
+	failures      int
+	failingSince  time.Time
+	lastOK        bool
+	last          exportResult // the latest failure, while failing
+	attempts      uint64       // attempts finished
+	inflightSince time.Time    // start of the request in flight, if any
+}
+
+// spoolWrites are the writes by which spans leave the spool.
+type spoolWrites interface {
+	Ack(items []spool.Item) error
+	MoveToDeadLetters(items []spool.Item, reason string, now time.Time) error
+	RecordRejected(count int64, reason string, now time.Time) error
 }
 
 func newForwarder(set Settings, store *spool.Store, exp exporter) *forwarder {
-	return &forwarder{set: set, log: set.Logger, store: store, exp: exp,
+	return &forwarder{set: set, log: set.Logger, store: store, writes: store, exp: exp,
 		wake: make(chan struct{}, 1), now: make(chan struct{}, 1), lastOK: true}
 }
 
@@ -130,49 +142,131 @@ func (f *forwarder) run(ctx context.Context) {
 	}
 }
 
-// send exports items; a permanently rejected batch is split in halves until
-// the bad span is isolated and dead-lettered. It returns the first transient
-// failure, if any (the rest of the batch then waits for the next attempt).
+// attempt is what one export attempt learnt while splitting its batch.
+type attempt struct {
+	accepted int64         // spans the server took
+	refused  []refusedSpan // spans refused for their content, each sent alone
+}
+
+type refusedSpan struct {
+	item spool.Item
+	res  exportResult
+}
+
+// send exports items. A request refused for its content is split in halves
+// until each refused span is alone. Those spans become dead letters only when
+// the server accepted other spans in the same attempt: when it refuses every
+// span alike, it cannot read our requests, and the spans stay. Credentials
+// and URL errors (401, 403, 404, 405, 407) never split and never dead-letter.
+// send returns the failure to report, if any (what was not exported waits
+// for the next attempt).
 func (f *forwarder) send(ctx context.Context, items []spool.Item) exportResult {
-	rs, bad := buildRequest(items)
-	if len(bad) > 0 {
-		_ = f.store.MoveToDeadLetters(bad, "undecodable span in the spool", f.set.Now())
+	if _, bad := buildRequest(items); len(bad) > 0 {
+		if err := f.writes.MoveToDeadLetters(bad, "undecodable span in the spool", f.set.Now()); err != nil {
+			return storageFailure("moving undecodable spans to dead letters", err)
+		}
 		items = without(items, bad)
 		if len(items) == 0 {
 			return exportResult{}
 		}
 	}
-	res := f.exp.export(ctx, rs)
-	f.mu.Lock()
-	f.lastAttempt = f.set.Now()
-	f.mu.Unlock()
+	var a attempt
+	var res exportResult
+	if f.refusingAll() && len(items) > 1 {
+		// The last attempt had every span refused on its own: probe with one
+		// span before splitting the whole batch again.
+		last := len(items) - 1
+		res = f.sendPart(ctx, items[last:], &a)
+		if res.err == nil && a.accepted > 0 {
+			res = f.sendPart(ctx, items[:last], &a)
+		}
+	} else {
+		res = f.sendPart(ctx, items, &a)
+	}
+	if len(a.refused) == 0 {
+		return res
+	}
+	if a.accepted == 0 {
+		if res.err != nil {
+			return res
+		}
+		first := a.refused[0].res
+		return exportResult{err: fmt.Errorf("the server refuses every span, even sent on its own (%w); they stay in the spool", first.err),
+			status: first.status, refusedAll: true}
+	}
+	for _, r := range a.refused {
+		reason := r.res.message()
+		if err := f.writes.MoveToDeadLetters([]spool.Item{r.item}, reason, f.set.Now()); err != nil {
+			return storageFailure("moving a refused span to dead letters", err)
+		}
+		f.log.Warn("server refused a span for its content while accepting others; moved to dead letters", "reason", reason)
+	}
+	return res
+}
+
+// sendPart exports items, splitting them while the server refuses them for
+// their content; refused spans alone are noted in a.
+func (f *forwarder) sendPart(ctx context.Context, items []spool.Item, a *attempt) exportResult {
+	rs, _ := buildRequest(items) // send dropped what does not decode
+	res := f.export(ctx, rs)
+	if res.err == nil && res.rejected >= int64(len(items)) {
+		res.err = fmt.Errorf("partial success rejecting all %d span(s): %s", res.rejected, res.rejectMsg)
+		res.refusedAll = true
+	}
 	switch {
 	case res.err == nil:
 		// The rejection is recorded before the spans leave the spool, so
 		// whoever sees the spool drained (flush) also sees it.
-		if res.rejected > 0 || res.rejectMsg != "" {
+		if res.rejected > 0 {
 			f.log.Warn("server accepted the batch partially", "rejected", res.rejected, "message", res.rejectMsg)
-			_ = f.store.RecordRejected(res.rejected, res.rejectMsg, f.set.Now())
+			if err := f.writes.RecordRejected(res.rejected, res.rejectMsg, f.set.Now()); err != nil {
+				return storageFailure("recording a partial success", err)
+			}
+		} else if res.rejectMsg != "" {
+			f.log.Warn("server accepted the batch with a warning", "message", res.rejectMsg)
 		}
-		if err := f.store.Ack(items); err != nil {
-			f.log.Error("deleting exported spans", "err", err)
+		if err := f.writes.Ack(items); err != nil {
+			return storageFailure("deleting exported spans", err)
 		}
+		a.accepted += int64(len(items)) - res.rejected
 		return exportResult{}
-	case res.permanent():
+	case res.kind() == contentRefused:
 		if len(items) == 1 {
-			reason := fmt.Sprintf("HTTP %d: %v", res.status, res.err)
-			f.log.Warn("server rejected a span for good; moved to dead letters", "reason", reason)
-			_ = f.store.MoveToDeadLetters(items, reason, f.set.Now())
+			a.refused = append(a.refused, refusedSpan{items[0], res})
 			return exportResult{}
 		}
 		mid := len(items) / 2
-		if r := f.send(ctx, items[:mid]); r.err != nil {
+		if r := f.sendPart(ctx, items[:mid], a); r.err != nil {
 			return r
 		}
-		return f.send(ctx, items[mid:])
+		return f.sendPart(ctx, items[mid:], a)
 	default:
 		return res
 	}
+}
+
+// export sends one request, noting it in flight for health.
+func (f *forwarder) export(ctx context.Context, rs []*tracepb.ResourceSpans) exportResult {
+	f.mu.Lock()
+	f.inflightSince = f.set.Now()
+	f.mu.Unlock()
+	res := f.exp.export(ctx, rs)
+	f.mu.Lock()
+	f.inflightSince = time.Time{}
+	f.mu.Unlock()
+	return res
+}
+
+// storageFailure is an attempt that failed on the spool rather than the
+// server: nothing leaves the spool, and the attempt is retried with backoff.
+func storageFailure(what string, err error) exportResult {
+	return exportResult{err: fmt.Errorf("spool write failed while %s: %w", what, err)}
+}
+
+func (f *forwarder) refusingAll() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !f.lastOK && f.last.refusedAll
 }
 
 func (f *forwarder) succeeded() {
@@ -181,10 +275,14 @@ func (f *forwarder) succeeded() {
 	f.failures = 0
 	f.failingSince = time.Time{}
 	f.lastOK = true
+	f.last = exportResult{}
+	f.attempts++
 	f.mu.Unlock()
 	if wasFailing {
 		f.log.Info("exports work again")
-		_ = f.store.SetLastError("", time.Time{})
+		if err := f.store.SetLastError("", time.Time{}); err != nil {
+			f.log.Error("clearing the last export error in the spool", "err", err)
+		}
 	}
 }
 
@@ -201,23 +299,55 @@ func (f *forwarder) failed(res exportResult, forced bool) time.Duration {
 		f.failingSince = f.set.Now()
 	}
 	f.lastOK = false
+	f.last = res
+	f.attempts++
 	f.mu.Unlock()
-	msg := res.err.Error()
-	if res.status != 0 {
-		msg = fmt.Sprintf("HTTP %d: %s", res.status, msg)
-	}
+	msg := res.message()
 	delay := f.set.ExportBackoff.delay(n, res.retryAfter)
-	f.log.Warn("export failed; spans stay in the spool", "attempt", n, "retry_in", delay.Round(time.Millisecond), "err", msg)
-	_ = f.store.Add(spool.CounterFailed, 1)
-	_ = f.store.SetLastError(msg, f.set.Now())
+	f.log.Warn("export failed; spans stay in the spool", "attempt", n, "retry_in", delay.Round(time.Millisecond), "err", msg, "hint", res.hint())
+	if err := f.store.Add(spool.CounterFailed, 1); err != nil {
+		f.log.Error("counting a failed export in the spool", "err", err)
+	}
+	if err := f.store.SetLastError(msg, f.set.Now()); err != nil {
+		f.log.Error("recording the last export error in the spool", "err", err)
+	}
 	return delay
 }
 
-// health reports whether the latest attempt failed and since when.
-func (f *forwarder) health() (ok bool, failingSince time.Time) {
+// exportHealth is what status, flush and the hooks' warning say of exports.
+type exportHealth struct {
+	OK           bool
+	FailingSince time.Time
+	Status       int    // HTTP status of the latest failure (0: no answer)
+	Message      string // the latest failure
+	Hint         string // what to do about it, when retrying will not do
+	// Refused: the server refuses our requests (credentials, URL, or every
+	// span alike); waiting alone will not fix it.
+	Refused  bool
+	Attempts uint64 // attempts finished so far
+}
+
+// health reports whether the latest attempt failed, since when and why. A
+// request in flight for longer than the export timeout counts as failing.
+func (f *forwarder) health() exportHealth {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.lastOK, f.failingSince
+	h := exportHealth{OK: f.lastOK, FailingSince: f.failingSince, Attempts: f.attempts}
+	if !f.lastOK {
+		h.Status, h.Message, h.Hint = f.last.status, f.last.message(), f.last.hint()
+		h.Refused = f.last.refusedAll || f.last.kind() == endpointRefused
+	}
+	if !f.inflightSince.IsZero() {
+		if d := f.set.Now().Sub(f.inflightSince); d > f.set.ExportTimeout {
+			h.OK, h.Status, h.Refused = false, 0, false
+			if h.FailingSince.IsZero() {
+				h.FailingSince = f.inflightSince
+			}
+			h.Message = fmt.Sprintf("an export has waited %s for an answer (timeout %s)", d.Round(time.Second), f.set.ExportTimeout)
+			h.Hint = "the server or a proxy holds the connection without answering: check that it is up and reachable"
+		}
+	}
+	return h
 }
 
 // flushRetryEvery bounds the attempts a waiting flush forces while the
@@ -225,14 +355,20 @@ func (f *forwarder) health() (ok bool, failingSince time.Time) {
 const flushRetryEvery = time.Second
 
 // flush exports everything queued now, skipping any backoff wait, and waits
-// until it is accepted (or dead-lettered) or ctx ends.
+// until it is accepted (or dead-lettered) or ctx ends. It gives up at once
+// when the server refuses our requests (credentials, URL, every span).
 func (f *forwarder) flush(ctx context.Context) error {
 	target := f.store.LastSeq()
+	start := f.health().Attempts
 	var kicked time.Time
 	for {
 		first := f.store.FirstSeq()
 		if first == 0 || first > target {
 			return nil
+		}
+		h := f.health()
+		if h.Refused && h.Attempts > start {
+			return f.waitingError(h)
 		}
 		if now := time.Now(); now.Sub(kicked) >= flushRetryEvery {
 			f.kick() // skip the backoff wait, at most once per flushRetryEvery
@@ -240,19 +376,28 @@ func (f *forwarder) flush(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			st, _ := f.store.Stats()
-			_, since := f.health()
-			msg := fmt.Sprintf("%d span(s) still waiting", st.Depth)
-			if st.LastError != nil {
-				msg += "; last export error: " + st.LastError.Message
-			}
-			if !since.IsZero() {
-				msg += fmt.Sprintf(" (failing since %s)", since.Format(time.RFC3339))
-			}
-			return fmt.Errorf("%s", msg)
+			return f.waitingError(f.health())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// waitingError says what a flush leaves waiting, and why.
+func (f *forwarder) waitingError(h exportHealth) error {
+	msg := "span(s) still waiting"
+	if st, err := f.store.Stats(); err == nil {
+		msg = fmt.Sprintf("%d %s", st.Depth, msg)
+	}
+	if h.Message != "" {
+		msg += "; last export error: " + h.Message
+	}
+	if !h.FailingSince.IsZero() {
+		msg += fmt.Sprintf(" (failing since %s)", h.FailingSince.Format(time.RFC3339))
+	}
+	if h.Hint != "" {
+		msg += "\nhint: " + h.Hint
+	}
+	return errors.New(msg)
 }
 
 // compact shrinks the bbolt file after a large drain.

@@ -2,6 +2,7 @@ package installer
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -273,17 +274,30 @@ func endpointHint(err error) string {
 	case ee.Status == 404 || ee.Status == 405:
 		return "wrong path: endpoint must be the full traces URL, e.g. http://localhost:4318/v1/traces"
 	case ee.Status == 415:
-		return "the server does not take OTLP/protobuf over HTTP at this URL (a gRPC port such as 4317?)"
+		return "the server does not take OTLP/protobuf over HTTP at this URL (a gRPC port such as 4317?), or not gzip: try compression = \"none\" in the config"
 	}
 	return ""
 }
 
-// CheckEndpoint POSTs an empty ExportTraceServiceRequest (protobuf) to the
-// target, as the exporter would, and reports a non-2xx answer.
+// CheckEndpoint POSTs an empty ExportTraceServiceRequest (protobuf,
+// compressed as the target says) to the target, as the exporter would, and
+// reports a non-2xx answer.
 func CheckEndpoint(ctx context.Context, client *http.Client, t config.Target) error {
 	body, err := proto.Marshal(&coltracepb.ExportTraceServiceRequest{})
 	if err != nil {
 		return err
+	}
+	gz := t.Compression == config.CompressionGzip
+	if gz {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		if _, err := zw.Write(body); err != nil {
+			return err
+		}
+		if err := zw.Close(); err != nil {
+			return err
+		}
+		body = buf.Bytes()
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -292,6 +306,9 @@ func CheckEndpoint(ctx context.Context, client *http.Client, t config.Target) er
 		return err
 	}
 	req.Header.Set("Content-Type", "application/x-protobuf")
+	if gz {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
 	req.Header.Set("User-Agent", "weave-agentd-doctor")
 	for k, v := range t.Headers {
 		req.Header.Set(k, v)

@@ -2,6 +2,7 @@ package installer
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"io"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+
+	"github.com/weave-agentd/weave-agentd/installer/config"
 )
 
 // otlpServer accepts OTLP/HTTP protobuf on /v1/traces when the token matches.
@@ -32,7 +35,16 @@ func otlpServer(t *testing.T, token string) *httptest.Server {
 			http.Error(w, "bad token", http.StatusUnauthorized)
 			return
 		}
-		body, _ := io.ReadAll(r.Body)
+		var rd io.Reader = r.Body
+		if r.Header.Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			rd = zr
+		}
+		body, _ := io.ReadAll(rd)
 		var req coltracepb.ExportTraceServiceRequest
 		if err := proto.Unmarshal(body, &req); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -199,5 +211,28 @@ func TestDoctorNothingInstalled(t *testing.T) {
 	}
 	if c, _ := find(r, "service is not installed"); c.Level != Fail || !strings.Contains(c.Hint, "weave-agentd install") {
 		t.Errorf("%+v", c)
+	}
+}
+
+// The endpoint check sends what the daemon will send: gzip unless the
+// target says none, so a server that cannot gunzip fails here, with a hint.
+func TestCheckEndpointCompression(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.Header.Get("Content-Encoding"))
+		if r.Header.Get("Content-Encoding") != "" {
+			http.Error(w, "no compression here", http.StatusUnsupportedMediaType)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	err := CheckEndpoint(t.Context(), srv.Client(), config.Target{URL: srv.URL, Compression: config.CompressionGzip})
+	if err == nil || !strings.Contains(endpointHint(err), `compression = "none"`) {
+		t.Errorf("gzip to a server that cannot gunzip: %v, hint %q", err, endpointHint(err))
+	}
+	if err := CheckEndpoint(t.Context(), srv.Client(), config.Target{URL: srv.URL, Compression: config.CompressionNone}); err != nil {
+		t.Errorf("uncompressed: %v", err)
+	}
+	if strings.Join(got, ",") != "gzip," {
+		t.Errorf("Content-Encoding sent: %q", got)
 	}
 }

@@ -156,6 +156,10 @@ func (in *Installer) prepareConfig(o Options) (*plannedConfig, error) {
 				}
 			}
 			pc.notes = append(pc.notes, t.Source+" from your shell saved as endpoint (the service does not see your shell)")
+			if cfg.Compression == "" && t.Compression != config.CompressionGzip {
+				cfg.Compression = t.Compression
+				pc.notes = append(pc.notes, "OTEL_EXPORTER_OTLP_*COMPRESSION from your shell saved as compression")
+			}
 		}
 	}
 	if err := cfg.Validate(); err != nil {

@@ -356,12 +356,13 @@ func TestConfigWriting(t *testing.T) {
 		w := newWorld(t)
 		w.env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://tempo:4318"
 		w.env["OTEL_EXPORTER_OTLP_HEADERS"] = "authorization=Bearer%20x"
+		w.env["OTEL_EXPORTER_OTLP_COMPRESSION"] = "none"
 		in := w.installer()
 		if err := in.Install(ctx, Options{}); err != nil {
 			t.Fatal(err)
 		}
 		c, _, _ := config.LoadRaw(in.Paths().ConfigFile)
-		if c.Endpoint != "http://tempo:4318/v1/traces" || c.Headers["authorization"] != "Bearer x" {
+		if c.Endpoint != "http://tempo:4318/v1/traces" || c.Headers["authorization"] != "Bearer x" || c.Compression != "none" {
 			t.Errorf("config = %+v", *c)
 		}
 	})

@@ -19,10 +19,13 @@ func deadlettersCommand() command {
 		Name:  "deadletters",
 		Usage: "[list|retry|drop] [--json]",
 		Short: "inspect and act on spans the server rejected",
-		Long: `A span the server rejects for good (an HTTP 4xx other than 408 and 429) is
-isolated from its batch and kept as a dead letter with the server's reason,
-instead of being dropped silently. Spans an OTLP partial success reports as
-rejected are recorded with the count and the message.
+		Long: `A span the server refuses for its content (an HTTP 400, 413, 415 or other 4xx
+but 401, 403, 404, 405, 407, 408 and 429) is isolated from its batch and kept as
+a dead letter with the server's reason, instead of being dropped silently — but
+only when the server accepted other spans meanwhile: a server that refuses
+every span alike, or the credentials or the URL, keeps them all in the spool
+(see 'weave-agentd status'). Spans an OTLP partial success reports as rejected
+are recorded with the count and the message.
 
   weave-agentd deadletters list     show them (the default)
   weave-agentd deadletters retry    put them back in the queue (after fixing the cause)
@@ -76,7 +79,17 @@ rejected are recorded with the count and the message.
 			for _, v := range views {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.Time.Local().Format(time.DateTime), v.Span, v.Trace, v.Reason)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			// The list is capped; say how many more there are, as status counts them.
+			if resp, err := hooks.Call(paths.Socket, 2*time.Second, &hooks.Request{Op: hooks.OpStatus}); err == nil {
+				var st daemon.Status
+				if json.Unmarshal(resp.Body, &st) == nil && st.Spool.DeadLetters > int64(len(views)) {
+					fmt.Fprintf(e.Stdout, "... and %d more (%d dead letters in all; the oldest %d are shown)\n", st.Spool.DeadLetters-int64(len(views)), st.Spool.DeadLetters, len(views))
+				}
+			}
+			return nil
 		},
 	}
 }

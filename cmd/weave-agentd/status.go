@@ -57,8 +57,10 @@ func statusCommand() command {
 export error, and the sessions and files being followed.
 
 Exit status: 0 the daemon answers and exports are healthy (dead letters are
-reported, not an error); 1 it answers but the latest export failed and spans
-are waiting, or it cannot write to its spool (a full disk); 3 no daemon answers.`,
+reported, not an error); 1 it answers but the latest export failed (or one has
+waited longer than the export timeout) and spans are waiting — a server that
+refuses the credentials or the URL included, with the HTTP status and a hint —
+or it cannot write to its spool (a full disk); 3 no daemon answers.`,
 		Flags: func(fs *flag.FlagSet) any {
 			f := &statusFlags{}
 			fs.BoolVar(&f.json, "json", false, "print the status as JSON")
@@ -117,9 +119,15 @@ func printStatus(w io.Writer, st *daemon.Status) {
 			health += " since " + st.FailingSince.Local().Format(time.DateTime)
 		}
 	}
-	fmt.Fprintf(w, "  exports:    %s; %d exported, %d failed attempts, %d dead-lettered, %d dropped by the size cap\n",
-		health, st.Counters["exported"], st.Counters["failed"], st.Counters["dead_lettered"], st.Counters["dropped"])
-	if st.Spool.LastError != nil {
+	fmt.Fprintf(w, "  exports:    %s; %d exported, %d failed attempts, %d dropped by the size cap\n",
+		health, st.Counters["exported"], st.Counters["failed"], st.Counters["dropped"])
+	switch ee := st.ExportError; {
+	case ee != nil && ee.Message != "":
+		fmt.Fprintf(w, "  last error: %s\n", ee.Message)
+		if ee.Hint != "" {
+			fmt.Fprintf(w, "              hint: %s\n", ee.Hint)
+		}
+	case st.Spool.LastError != nil:
 		fmt.Fprintf(w, "  last error: %s (%s)\n", st.Spool.LastError.Message, st.Spool.LastError.Time.Local().Format(time.DateTime))
 	}
 	if se := st.StorageError; se != nil {
@@ -133,8 +141,10 @@ func printStatus(w io.Writer, st *daemon.Status) {
 	fmt.Fprintf(w, "  spool:      %d span(s) waiting, %s, oldest %s; %d event(s) pending\n",
 		st.Spool.Depth, humanBytes(st.Spool.Bytes), oldest, st.Spool.PendingEvents)
 	fmt.Fprintf(w, "  sessions:   %d active, %d file(s) watched\n", st.ActiveSessions, len(st.WatchedFiles))
-	if st.Spool.DeadLetters > 0 {
-		fmt.Fprintf(w, "  note:       %d dead letter(s): see 'weave-agentd deadletters list'\n", st.Spool.DeadLetters)
+	// Dead letters held, as 'deadletters list' shows them (retry and drop
+	// empty it); the counter is every span refused for good so far.
+	if n := st.Counters["dead_lettered"]; st.Spool.DeadLetters > 0 || n > 0 {
+		fmt.Fprintf(w, "  dead letters: %d held: see 'weave-agentd deadletters list' (%d span(s) refused for good in all)\n", st.Spool.DeadLetters, n)
 	}
 	if n := st.Counters["bad_events"]; n > 0 {
 		fmt.Fprintf(w, "  note:       %d malformed hook event(s) skipped\n", n)
@@ -152,8 +162,10 @@ func flushCommand() command {
 		Short: "export everything the daemon holds now, skipping any backoff",
 		Long: `Exports, right now and skipping any backoff wait, everything the daemon holds at
 the moment of the call: the spool, the inbox journal, and spans from transcript
-bytes already on disk. Exits 0 when all of it was accepted by the server (dead
-letters never block it); 1 on timeout, saying what remains.
+bytes already on disk. Exits 0 when all of it was accepted by the server, or
+refused for good for its content and kept as dead letters (which it reports,
+and never calls accepted); 1 on timeout, or at once when the server refuses
+our requests (credentials, URL, every span alike), saying what remains and why.
 
 Example: weave-agentd flush --timeout 1m`,
 		Flags: func(fs *flag.FlagSet) any {
@@ -178,9 +190,17 @@ Example: weave-agentd flush --timeout 1m`,
 				return fmt.Errorf("decode flush result: %w", err)
 			}
 			if !res.Done {
-				return &exitError{code: 1, err: errors.New("not everything was exported: " + strings.TrimSpace(res.Message))}
+				msg := "not everything was exported: " + strings.TrimSpace(res.Message)
+				if res.DeadLettered > 0 {
+					msg += fmt.Sprintf("\nmeanwhile %d span(s) were refused for good and kept as dead letters: see 'weave-agentd deadletters list'", res.DeadLettered)
+				}
+				return &exitError{code: 1, err: errors.New(msg)}
 			}
-			fmt.Fprintln(e.Stdout, "flushed: everything held was accepted")
+			if res.DeadLettered > 0 {
+				fmt.Fprintf(e.Stdout, "flushed: %d span(s) accepted; %d span(s) refused for good by the server and kept as dead letters (not exported): see 'weave-agentd deadletters list'\n", res.Exported, res.DeadLettered)
+				return nil
+			}
+			fmt.Fprintf(e.Stdout, "flushed: everything held was accepted (%d span(s))\n", res.Exported)
 			return nil
 		},
 	}

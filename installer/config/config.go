@@ -35,6 +35,7 @@ type Config struct {
 	CAFile            string            `toml:"ca_file"`
 	ClientCert        string            `toml:"client_cert"`
 	ClientKey         string            `toml:"client_key"`
+	Compression       string            `toml:"compression"` // gzip | none (request bodies)
 	CaptureHost       *bool             `toml:"capture_host"`
 	CaptureUserEmail  bool              `toml:"capture_user_email"`
 	ServiceName       string            `toml:"service_name"`
@@ -47,6 +48,12 @@ const (
 	DefaultSpoolMaxBytes     = 1 << 30
 	DefaultWeaveBaseURL      = "https://trace.wandb.ai"
 	weaveTracesPath          = "/agents/otel/v1/traces"
+)
+
+// Request body compressions (config compression, OTEL_EXPORTER_OTLP_*COMPRESSION).
+const (
+	CompressionGzip = "gzip"
+	CompressionNone = "none"
 )
 
 // Load reads path and fills in the defaults. A missing file is not an
@@ -106,6 +113,9 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("log_level = %q: want debug, info, warn or error", c.LogLevel)
 	}
+	if err := checkCompression(c.Compression); err != nil {
+		return fmt.Errorf("compression = %q: %w", c.Compression, err)
+	}
 	if (c.ClientCert == "") != (c.ClientKey == "") {
 		return errors.New("client_cert and client_key go together")
 	}
@@ -126,11 +136,21 @@ func Save(path string, c *Config) error {
 	return writePrivate(path, buf.Bytes())
 }
 
+func checkCompression(v string) error {
+	switch v {
+	case "", CompressionGzip, CompressionNone:
+		return nil
+	}
+	return errors.New(`want "gzip" or "none"`)
+}
+
 // Target is where spans go. An empty URL means the local OTLP/JSON file sink.
 type Target struct {
 	URL     string
 	Headers map[string]string
 	Source  string // "config", "weave", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", … for status
+	// Compression of request bodies: CompressionGzip or CompressionNone.
+	Compression string
 }
 
 // Env is the part of the environment the target depends on.
@@ -143,6 +163,37 @@ type Env struct {
 // into the config by install), the Weave shortcut, then the standard
 // OTEL_EXPORTER_OTLP_* variables.
 func (c *Config) ResolveTarget(env Env) (Target, error) {
+	t, err := c.resolveTarget(env)
+	if err != nil || t.URL == "" {
+		return t, err
+	}
+	t.Compression, err = c.resolveCompression(env, t.Source == "weave")
+	return t, err
+}
+
+// resolveCompression: the config's compression, else for Weave what its own
+// SDKs send (uncompressed protobuf: nothing has shown that Weave gunzips),
+// else OTEL_EXPORTER_OTLP_TRACES_COMPRESSION, OTEL_EXPORTER_OTLP_COMPRESSION,
+// and gzip by default.
+func (c *Config) resolveCompression(env Env, weave bool) (string, error) {
+	if c.Compression != "" {
+		return c.Compression, nil
+	}
+	if weave {
+		return CompressionNone, nil
+	}
+	for _, k := range []string{"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"} {
+		if v := strings.ToLower(strings.TrimSpace(env.Getenv(k))); v != "" {
+			if err := checkCompression(v); err != nil {
+				return "", fmt.Errorf("%s=%q: %w", k, v, err)
+			}
+			return v, nil
+		}
+	}
+	return CompressionGzip, nil
+}
+
+func (c *Config) resolveTarget(env Env) (Target, error) {
 	headers := map[string]string{}
 	if h := env.Getenv("OTEL_EXPORTER_OTLP_HEADERS"); h != "" {
 		parsed, err := ParseOTELHeaders(h)

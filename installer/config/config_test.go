@@ -69,6 +69,47 @@ func TestResolveTargetOrder(t *testing.T) {
 	}
 }
 
+// Weave gets what its own SDKs send (uncompressed protobuf) unless the
+// config says otherwise; other endpoints honour compression, then the
+// OTEL_* variables, then gzip.
+func TestResolveCompression(t *testing.T) {
+	weave := Config{WeaveProject: "e/p", WeaveAPIKey: "k"}
+	otlp := Config{Endpoint: "http://c/v1/traces"}
+	tests := []struct {
+		name    string
+		cfg     Config
+		env     map[string]string
+		want    string
+		wantErr string
+	}{
+		{name: "weave: none", cfg: weave, env: map[string]string{"OTEL_EXPORTER_OTLP_COMPRESSION": "gzip"}, want: "none"},
+		{name: "weave: config gzip honoured", cfg: Config{WeaveProject: "e/p", WeaveAPIKey: "k", Compression: "gzip"}, want: "gzip"},
+		{name: "otlp: gzip by default", cfg: otlp, want: "gzip"},
+		{name: "otlp: config none", cfg: Config{Endpoint: "http://c/v1/traces", Compression: "none"}, env: map[string]string{"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": "gzip"}, want: "none"},
+		{name: "otlp: traces variable first", cfg: otlp, env: map[string]string{"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": "none", "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip"}, want: "none"},
+		{name: "otlp: general variable", cfg: otlp, env: map[string]string{"OTEL_EXPORTER_OTLP_COMPRESSION": "NONE"}, want: "none"},
+		{name: "env endpoint and variable", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c", "OTEL_EXPORTER_OTLP_COMPRESSION": "none"}, want: "none"},
+		{name: "bad variable named", cfg: otlp, env: map[string]string{"OTEL_EXPORTER_OTLP_COMPRESSION": "zstd"}, wantErr: "OTEL_EXPORTER_OTLP_COMPRESSION"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.cfg.ResolveTarget(Env{Getenv: envOf(tt.env), Home: t.TempDir()})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Compression != tt.want {
+				t.Fatalf("compression %q, want %q", got.Compression, tt.want)
+			}
+		})
+	}
+}
+
 func TestWeaveWithoutKeySaysWhatToDo(t *testing.T) {
 	_, err := (&Config{WeaveProject: "e/p"}).ResolveTarget(Env{Getenv: envOf(nil), Home: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "WANDB_API_KEY") {
@@ -80,13 +121,15 @@ func TestLoad(t *testing.T) {
 	tests := []struct {
 		name, toml, wantErr string
 	}{
-		{"valid", "endpoint = \"http://localhost:4318/v1/traces\"\ncontent = \"metadata\"\nexclude = [\"/home/me/secret/*\"]\n[headers]\nx-team = \"a\"\n", ""},
+		{"valid", "endpoint = \"http://localhost:4318/v1/traces\"\ncontent = \"metadata\"\nexclude = [\"/home/me/secret/*\"]\ncompression = \"none\"\n[headers]\nx-team = \"a\"\n", ""},
 		{"unknown key named", "endpoint = \"http://x/v1/traces\"\nendpiont = \"typo\"\n", "unknown key(s) endpiont"},
 		{"bad content", "content = \"everything\"\n", `content = "everything"`},
 		{"bad endpoint", "endpoint = \"localhost:4318\"\n", "http:// or https://"},
 		{"bad weave project", "weave_project = \"noslash\"\n", "ENTITY/PROJECT"},
 		{"bad regexp", "redact = [\"(\"]\n", "redact pattern"},
 		{"cert without key", "client_cert = \"/c.pem\"\n", "go together"},
+		{"bad compression", "compression = \"zstd\"\n", `compression = "zstd": want "gzip" or "none"`},
+		{"compression key misspelt", "compresion = \"none\"\n", "unknown key(s) compresion"},
 		{"not toml", "endpoint = \n", "config"},
 	}
 	for _, tt := range tests {
@@ -98,7 +141,7 @@ func TestLoad(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if c.Content != "metadata" || c.Headers["x-team"] != "a" || c.MaxAttributeBytes != DefaultMaxAttributeBytes {
+				if c.Content != "metadata" || c.Compression != "none" || c.Headers["x-team"] != "a" || c.MaxAttributeBytes != DefaultMaxAttributeBytes {
 					t.Fatalf("config = %+v", c)
 				}
 				return
