@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -73,7 +74,7 @@ func (v *Validator) Validate(key, value string) error {
 		return fmt.Errorf("%s is not valid JSON: %w", key, err)
 	}
 	if err := s.Validate(inst); err != nil {
-		return fmt.Errorf("%s does not match %s: %w", key, Files[key], err)
+		return fmt.Errorf("%s does not match %s: %w\nvalue: %.400s", key, Files[key], err, value)
 	}
 	return nil
 }
@@ -103,6 +104,35 @@ func (v *Validator) Spans(t testing.TB, spans []genai.Span) int {
 		n += c
 		for _, err := range errs {
 			t.Errorf("span %s %s: %v", s.Name, s.SpanID, err)
+		}
+	}
+	return n
+}
+
+// SpansAfter validates the spans as redact (the daemon's Redactor.Span with
+// max_attribute_bytes = max) leaves them, on copies: every GenAI JSON
+// attribute must match its schema and fit in max bytes. It returns how many
+// attributes it checked.
+func (v *Validator) SpansAfter(t testing.TB, spans []genai.Span, redact func(*genai.Span), max int) int {
+	t.Helper()
+	n := 0
+	for _, s := range spans {
+		c := s
+		c.Attrs = slices.Clone(s.Attrs)
+		c.Events = slices.Clone(s.Events)
+		for i := range c.Events {
+			c.Events[i].Attrs = slices.Clone(c.Events[i].Attrs)
+		}
+		redact(&c)
+		errs, k := v.Attrs(c.Attrs)
+		n += k
+		for _, err := range errs {
+			t.Errorf("span %s %s at max_attribute_bytes=%d: %v", s.Name, s.SpanID, max, err)
+		}
+		for _, kv := range c.Attrs {
+			if _, ok := v.schemas[string(kv.Key)]; ok && len(kv.Value.AsString()) > max {
+				t.Errorf("span %s %s: %s is %d bytes, over max_attribute_bytes=%d", s.Name, s.SpanID, kv.Key, len(kv.Value.AsString()), max)
+			}
 		}
 	}
 	return n
