@@ -2,6 +2,7 @@ package claude
 
 import (
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/weave-agentd/weave-agentd/daemon"
@@ -58,5 +59,26 @@ func TestGenAISchemas(t *testing.T) {
 		if !seen[key] {
 			t.Errorf("no scenario has %s: the check proves nothing for it", key)
 		}
+	}
+}
+
+// A small image in a prompt is a proper BlobPart (with its modality: the
+// schema's GenericPart would accept anything, backends draw only a blob).
+func TestImagePromptIsABlobPart(t *testing.T) {
+	v := genaischema.Load(t)
+	line := `{"type":"user","uuid":"u1","sessionId":"s","timestamp":"2026-10-01T12:00:00.000Z","message":{"role":"user","content":[` +
+		`{"type":"text","text":"what is this?"},{"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0KGgo="}}]}}`
+	r, err := parseLine([]byte(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := promptParts(&r.Message.Content)
+	want := genai.Part{Type: "blob", MimeType: "image/png", Modality: "image", Content: "iVBORw0KGgo="}
+	if len(parts) != 2 || !reflect.DeepEqual(parts[1], want) {
+		t.Fatalf("parts = %+v", parts)
+	}
+	kv := genai.MessagesAttr(genai.InputMessagesKey, []genai.Message{{Role: "user", Parts: parts}})
+	if err := v.Validate(genai.InputMessagesKey, kv.Value.AsString()); err != nil {
+		t.Fatal(err)
 	}
 }

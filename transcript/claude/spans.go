@@ -46,7 +46,7 @@ func mediaPart(bl *block) genai.Part {
 	}
 	s := bl.Source
 	if s.Type == "base64" && s.Data.Data != "" {
-		return genai.Part{Type: "blob", MimeType: s.MediaType, Content: s.Data.Data}
+		return genai.Part{Type: "blob", MimeType: s.MediaType, Modality: bl.Type, Content: s.Data.Data}
 	}
 	return genai.Part{Type: "text", Content: fmt.Sprintf("[%s %s, %d bytes base64, omitted]", bl.Type, s.MediaType, s.Data.Size)}
 }
