@@ -82,3 +82,22 @@ func TestImagePromptIsABlobPart(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestOutputFinish(t *testing.T) {
+	text := []genai.Part{{Type: "text", Content: "hi"}}
+	call := []genai.Part{{Type: "text", Content: "running"}, {Type: "tool_call", Name: "Bash"}}
+	for _, c := range []struct {
+		stop  string
+		parts []genai.Part
+		want  string
+	}{
+		{"end_turn", text, "stop"}, {"stop_sequence", text, "stop"}, {"max_tokens", text, "length"},
+		{"tool_use", call, "tool_call"}, {"refusal", text, "content_filter"},
+		{"", call, "tool_call"}, {"", text, "stop"}, {"", nil, "stop"},
+		{"end_turn", call, "stop"}, // a recorded reason wins
+	} {
+		if got := outputFinish(c.stop, c.parts); got != c.want {
+			t.Errorf("outputFinish(%q, %d parts) = %q, want %q", c.stop, len(c.parts), got, c.want)
+		}
+	}
+}

@@ -402,9 +402,10 @@ func toolDefinitions(raw json.RawMessage) string {
 }
 
 // outputFinish is the finish_reason of an output message, which the schema
-// requires: the recorded stop reason, mapped; without one (transcripts
-// before 2.1.x record none) inferred from the parts: a final tool call means
-// the model stopped to call it, anything else is a normal stop.
+// requires: the recorded stop reason, mapped; without one (many versions
+// write stop_reason null on every line) inferred from the parts: a final
+// tool call means the model stopped to call it, anything else is a normal
+// stop.
 func outputFinish(stop string, parts []genai.Part) string {
 	if stop != "" {
 		return finishReason(stop)
