@@ -445,11 +445,21 @@ func (r *Redactor) attrs(in []attribute.KeyValue) []attribute.KeyValue {
 			continue
 		}
 		if kv.Value.Type() == attribute.STRING {
-			kv = kv.Key.String(r.capString(r.String(kv.Value.AsString())))
+			kv = kv.Key.String(r.capValue(string(kv.Key), kv.Value.AsString()))
 		}
 		out = append(out, kv)
 	}
 	return out
+}
+
+// capValue masks and caps one string attribute. A GenAI JSON attribute is
+// masked as a JSON document (a pattern never breaks it) and shortened inside
+// its structure, never cut: backends drop an attribute that does not parse.
+func (r *Redactor) capValue(key, v string) string {
+	if genai.IsJSONAttr(key) {
+		return genai.CapJSON(key, string(r.Line([]byte(v))), r.maxAttr)
+	}
+	return r.capString(r.String(v))
 }
 
 func (r *Redactor) capString(s string) string {

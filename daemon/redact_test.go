@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/installer/config"
+	"github.com/weave-agentd/weave-agentd/internal/genaischema"
 )
 
 func TestRedactorMasksSecrets(t *testing.T) {
@@ -170,5 +172,42 @@ func BenchmarkRedactTranscriptLines(b *testing.B) {
 		for _, l := range lines {
 			_ = r.Line(l)
 		}
+	}
+}
+
+// The GenAI JSON attributes stay valid JSON that matches the official
+// schemas after masking and the size cap, even when a user pattern matches
+// across a JSON string's end; plain attributes are still cut with the marker.
+func TestJSONAttributesStayValidUnderTheCap(t *testing.T) {
+	v := genaischema.Load(t)
+	r, err := NewRedactor(&config.Config{MaxAttributeBytes: 4096, Redact: []string{`hunter2[^x]*`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var defs []map[string]any
+	for i := range 30 {
+		defs = append(defs, map[string]any{"type": "function", "name": fmt.Sprintf("T%d", i),
+			"description": strings.Repeat("describes the tool ", 40), "parameters": map[string]any{"type": "object"}})
+	}
+	tools, _ := json.Marshal(defs)
+	msgs, _ := json.Marshal([]genai.Message{{Role: "user", Parts: []genai.Part{{Type: "text", Content: "pw hunter2 then " + strings.Repeat("ü", 5000)}}}})
+	sp := genai.Span{Attrs: []attribute.KeyValue{
+		attribute.String(genai.ToolDefinitionsKey, string(tools)),
+		attribute.String(genai.InputMessagesKey, string(msgs)),
+		attribute.String("gen_ai.tool.call.result", strings.Repeat("r", 5000)),
+	}}
+	r.Span(&sp)
+	errs, n := v.Attrs(sp.Attrs)
+	if n != 2 || len(errs) > 0 {
+		t.Fatalf("checked %d attributes: %v", n, errs)
+	}
+	for _, kv := range sp.Attrs {
+		s := kv.Value.AsString()
+		if len(s) > 4096+32 || strings.Contains(s, "hunter2") {
+			t.Errorf("%s: %d bytes, or the secret kept: %.200s", kv.Key, len(s), s)
+		}
+	}
+	if res := sp.Attrs[2].Value.AsString(); !strings.HasSuffix(res, "…[truncated 904 bytes]") {
+		t.Errorf("plain attribute not cut with the marker: %.100s", res[len(res)-40:])
 	}
 }

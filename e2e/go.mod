@@ -5,6 +5,7 @@ go 1.26.8
 replace github.com/weave-agentd/weave-agentd => ../
 
 require (
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	go.opentelemetry.io/collector/component v1.46.0
 	go.opentelemetry.io/collector/component/componenttest v0.140.0
 	go.opentelemetry.io/collector/config/configgrpc v0.140.0

@@ -15,7 +15,8 @@ const (
 
 // Part is one part of a GenAI message in the semconv shape:
 // {type, content} for text and reasoning, {type, id, name, arguments} for a
-// tool call, {type, id, response} for a tool call response.
+// tool call, {type, id, response} for a tool call response, {type,
+// mime_type, modality, content} for inline data (a blob).
 type Part struct {
 	Type      string          `json:"type"`
 	Content   string          `json:"content,omitempty"`
@@ -24,6 +25,7 @@ type Part struct {
 	Arguments json.RawMessage `json:"arguments,omitempty"`
 	Response  json.RawMessage `json:"response,omitempty"`
 	MimeType  string          `json:"mime_type,omitempty"`
+	Modality  string          `json:"modality,omitempty"` // of a blob: image, …
 }
 
 // Message is a GenAI message: [{role, parts:[...]}].

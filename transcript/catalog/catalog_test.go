@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -389,6 +390,21 @@ func TestAgentName(t *testing.T) {
 	for in, want := range map[string]string{"claude": genai.AgentClaudeCode, "Claude-Code": genai.AgentClaudeCode, "cursor": genai.AgentCursor, "vim": ""} {
 		if got, ok := AgentName(in); got != want || ok != (want != "") {
 			t.Errorf("AgentName(%q) = %q, %v", in, got, ok)
+		}
+	}
+}
+
+// A slash command's title is the command line, whichever order Claude Code
+// wrote the markup in (2.1.29 puts <command-message> first).
+func TestTitleOfSlashCommand(t *testing.T) {
+	for in, want := range map[string]string{
+		"<command-message>superpowers:execute-plan</command-message>\n<command-name>/superpowers:execute-plan</command-name>\n<command-args>keep commits small</command-args>": "/superpowers:execute-plan keep commits small",
+		"<command-name>/compact</command-name>\n            <command-message>compact</command-message>\n            <command-args></command-args>":                             "/compact",
+		"fix the bug\nin main.go": "fix the bug",
+	} {
+		js, _ := json.Marshal([]genai.Message{{Role: "user", Parts: []genai.Part{{Type: "text", Content: in}}}})
+		if got := title(string(js)); got != want {
+			t.Errorf("title(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/transcript"
 )
 
 // Usage is a conversation's token usage, summed over its model calls.
@@ -388,26 +389,13 @@ func (s *Summary) finish(f File) {
 }
 
 // title is the first line of a prompt (gen_ai.input.messages JSON), with a
-// slash command's wrapper reduced to its name.
+// slash command's wrapper reduced to the command line (spans built before
+// the builders did it themselves still carry the markup).
 func title(messages string) string {
 	if messages == "" {
 		return ""
 	}
-	text := firstText(messages)
-	text = strings.TrimSpace(text)
-	if strings.HasPrefix(text, "<command-name>") {
-		if i := strings.Index(text, "</command-name>"); i > 0 {
-			name := text[len("<command-name>"):i]
-			if j := strings.Index(text, "<command-args>"); j > 0 {
-				if k := strings.Index(text[j:], "</command-args>"); k > 0 {
-					if args := strings.TrimSpace(text[j+len("<command-args>") : j+k]); args != "" {
-						name += " " + args
-					}
-				}
-			}
-			text = name
-		}
-	}
+	text := strings.TrimSpace(transcript.ReadablePrompt(firstText(messages)))
 	if i := strings.IndexByte(text, '\n'); i >= 0 {
 		text = text[:i]
 	}

@@ -13,21 +13,23 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 
 	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/transcript"
 )
 
 const agentName = genai.AgentClaudeCode
 
-// promptParts turns a user message's content into message parts.
+// promptParts turns a user message's content into message parts, with a
+// slash command shown as the command line the user typed.
 func promptParts(c *content) []genai.Part {
 	if c.IsText {
-		return []genai.Part{{Type: "text", Content: c.Text}}
+		return []genai.Part{{Type: "text", Content: transcript.ReadablePrompt(c.Text)}}
 	}
 	var parts []genai.Part
 	for i := range c.Blocks {
 		bl := &c.Blocks[i]
 		switch bl.Type {
 		case "text":
-			parts = append(parts, genai.Part{Type: "text", Content: bl.Text})
+			parts = append(parts, genai.Part{Type: "text", Content: transcript.ReadablePrompt(bl.Text)})
 		case "image", "document":
 			parts = append(parts, mediaPart(bl))
 		}
@@ -43,7 +45,7 @@ func mediaPart(bl *block) genai.Part {
 	}
 	s := bl.Source
 	if s.Type == "base64" && s.Data.Data != "" {
-		return genai.Part{Type: "blob", MimeType: s.MediaType, Content: s.Data.Data}
+		return genai.Part{Type: "blob", MimeType: s.MediaType, Modality: bl.Type, Content: s.Data.Data}
 	}
 	return genai.Part{Type: "text", Content: fmt.Sprintf("[%s %s, %d bytes base64, omitted]", bl.Type, s.MediaType, s.Data.Size)}
 }
@@ -73,7 +75,8 @@ func usageAttrs(u tokens) []attribute.KeyValue {
 }
 
 func answerMessages(answer []string, finish string) []genai.Message {
-	return []genai.Message{{Role: "assistant", Parts: []genai.Part{{Type: "text", Content: strings.Join(answer, "\n")}}, FinishReason: finishReason(finish)}}
+	parts := []genai.Part{{Type: "text", Content: strings.Join(answer, "\n")}}
+	return []genai.Message{{Role: "assistant", Parts: parts, FinishReason: outputFinish(finish, parts)}}
 }
 
 // names are the attributes on every span: the conversation (id and title)
@@ -360,13 +363,13 @@ func (b *Builder) chatSpan(c *tctx, trace genai.TraceID, parent genai.SpanID, se
 	if !acc.APIError {
 		attrs = append(attrs, semconv.GenAIResponseIDKey.String(id))
 	}
-	if acc.Finish != "" {
-		attrs = append(attrs, semconv.GenAIResponseFinishReasonsKey.StringSlice([]string{finishReason(acc.Finish)}))
+	if acc.Finish != "" || len(acc.Parts) > 0 {
+		attrs = append(attrs, semconv.GenAIResponseFinishReasonsKey.StringSlice([]string{outputFinish(acc.Finish, acc.Parts)}))
 	}
 	attrs = append(attrs, usageAttrs(acc.Usage)...)
 	if len(acc.Parts) > 0 {
 		attrs = append(attrs, genai.MessagesAttr(semconv.GenAIOutputMessagesKey,
-			[]genai.Message{{Role: "assistant", Parts: acc.Parts, FinishReason: finishReason(acc.Finish)}}))
+			[]genai.Message{{Role: "assistant", Parts: acc.Parts, FinishReason: outputFinish(acc.Finish, acc.Parts)}}))
 	}
 	if acc.RequestID != "" {
 		attrs = append(attrs, attribute.String("claude_code.request_id", acc.RequestID))
@@ -523,6 +526,21 @@ func toolDefinitions(raw json.RawMessage) string {
 		return ""
 	}
 	return string(out)
+}
+
+// outputFinish is the finish_reason of an output message, which the schema
+// requires: the recorded stop reason, mapped; without one (many versions
+// write stop_reason null on every line) inferred from the parts: a final
+// tool call means the model stopped to call it, anything else is a normal
+// stop.
+func outputFinish(stop string, parts []genai.Part) string {
+	if stop != "" {
+		return finishReason(stop)
+	}
+	if n := len(parts); n > 0 && parts[n-1].Type == "tool_call" {
+		return "tool_call"
+	}
+	return "stop"
 }
 
 // finishReason maps Anthropic stop reasons to the semconv finish reasons.

@@ -145,7 +145,7 @@ func TestSchemaShapes(t *testing.T) {
 				wantAttr(t, sub, "cursor.subagent.modified_files", `["src/auth.ts"]`)
 				wantAttr(t, sub, "cursor.subagent.message_count", "12")
 				wantAttr(t, sub, "cursor.subagent.git_branch", "feature/auth")
-				wantAttr(t, sub, "gen_ai.output.messages", `[{"role":"assistant","parts":[{"type":"text","content":"Auth uses JWT middleware in src/auth.ts"}]}]`)
+				wantAttr(t, sub, "gen_ai.output.messages", `[{"role":"assistant","parts":[{"type":"text","content":"Auth uses JWT middleware in src/auth.ts"}],"finish_reason":"stop"}]`)
 				if !sub.Start.Equal(at(2)) || !sub.End.Equal(at(3)) {
 					t.Errorf("subagent %v..%v: want subagentStart..subagentStop", sub.Start, sub.End)
 				}

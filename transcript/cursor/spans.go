@@ -376,8 +376,12 @@ func (b *Builder) subagentSpan(t *turn, sa *subagent) genai.Span {
 			[]genai.Message{{Role: "user", Parts: []genai.Part{{Type: "text", Content: sa.Task}}}}))
 	}
 	if sa.Summary != "" {
+		finish := "stop" // the schema requires one
+		if strings.EqualFold(sa.Status, "error") || strings.EqualFold(sa.Status, "aborted") {
+			finish = "error"
+		}
 		attrs = append(attrs, genai.MessagesAttr(semconv.GenAIOutputMessagesKey,
-			[]genai.Message{{Role: "assistant", Parts: []genai.Part{{Type: "text", Content: sa.Summary}}}}))
+			[]genai.Message{{Role: "assistant", Parts: []genai.Part{{Type: "text", Content: sa.Summary}}, FinishReason: finish}}))
 	}
 	if sa.Status != "" {
 		attrs = append(attrs, attribute.String("cursor.subagent.status", sa.Status))

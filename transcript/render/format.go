@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/weave-agentd/weave-agentd/transcript"
 )
 
 // style colours pieces of text; without colour every function returns its
@@ -284,18 +286,12 @@ func displayToolName(name string) string {
 
 // promptText undoes the wrappers Claude Code and Cursor put around what
 // the user typed: a slash command (<command-name>/x</command-name>
-// <command-args>…</command-args>) becomes "/x …", a Cursor query
-// (<user_query>…</user_query>, after a <timestamp>) its text.
+// <command-args>…</command-args>) becomes "/x …" as in the spans
+// (transcript.ReadablePrompt; spans built before it still carry the markup),
+// a Cursor query (<user_query>…</user_query>, after a <timestamp>) its text.
 func promptText(text string) string {
-	if name, ok := between(text, "<command-name>", "</command-name>"); ok {
-		name = strings.TrimSpace(name)
-		if !strings.HasPrefix(name, "/") {
-			name = "/" + name
-		}
-		if args, ok := between(text, "<command-args>", "</command-args>"); ok && strings.TrimSpace(args) != "" {
-			name += " " + strings.TrimSpace(args)
-		}
-		return name
+	if r := transcript.ReadablePrompt(text); r != text {
+		return r
 	}
 	if q, ok := between(text, "<user_query>", "</user_query>"); ok {
 		return strings.TrimSpace(q)

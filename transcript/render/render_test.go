@@ -317,6 +317,7 @@ func TestFormatting(t *testing.T) {
 		"<command-message>x</command-message>\n<command-name>/compact</command-name>\n<command-args></command-args>": "/compact",
 		"<command-name>review</command-name><command-args> a b </command-args>":                                      "/review a b",
 		"<timestamp>Mon</timestamp>\n<user_query>\nhi\n</user_query>":                                                "hi",
+		"<local-command-stdout>Compacted</local-command-stdout>":                                                     "Compacted",
 		"just text": "just text",
 	} {
 		if got := promptText(in); got != want {
