@@ -51,17 +51,11 @@ func AnthropicProvider(model string) string {
 // maxTitle is the longest conversation title, in characters.
 const maxTitle = 80
 
-// Title makes a conversation title from its first prompt: the first
-// non-empty line with markup removed (a slash command becomes the command
-// line the user typed), at most 80 characters. It is "" when nothing is left.
+// Title makes a conversation title from its first prompt, as the user typed
+// it (a builder turns slash-command markup into the command line first, see
+// transcript.ReadablePrompt): the first non-empty line with any remaining
+// markup removed, at most 80 characters. It is "" when nothing is left.
 func Title(prompt string) string {
-	if name := tagText(prompt, "command-name"); name != "" {
-		cmd := "/" + strings.TrimPrefix(name, "/")
-		if args := tagText(prompt, "command-args"); args != "" {
-			cmd += " " + args
-		}
-		prompt = cmd
-	}
 	var line string
 	for l := range strings.Lines(stripTags(prompt)) {
 		if l = strings.TrimSpace(l); l != "" {
@@ -89,21 +83,6 @@ func MetadataTitle(cwd string, start time.Time) string {
 		parts = append(parts, start.UTC().Format(time.DateOnly))
 	}
 	return strings.Join(parts, " · ")
-}
-
-// tagText is the trimmed text inside the first <tag>…</tag> of s.
-func tagText(s, tag string) string {
-	open, end := "<"+tag+">", "</"+tag+">"
-	i := strings.Index(s, open)
-	if i < 0 {
-		return ""
-	}
-	rest := s[i+len(open):]
-	j := strings.Index(rest, end)
-	if j < 0 {
-		return ""
-	}
-	return strings.TrimSpace(rest[:j])
 }
 
 // stripTags removes XML-like tags (<name …>, </name>), keeping their text.

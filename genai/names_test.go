@@ -27,9 +27,7 @@ func TestTitle(t *testing.T) {
 	for prompt, want := range map[string]string{
 		"fix the failing test\nin ./daemon": "fix the failing test",
 		"\n\n  say   hello  ":               "say hello",
-		"<command-name>/compact</command-name>\n<command-message>compact</command-message>\n<command-args>focus on tests</command-args>": "/compact focus on tests",
-		"<command-message>review</command-message>\n<command-name>review</command-name>":                                                 "/review",
-		"<task-notification>\n<task-id>a1</task-id>\n<summary>done</summary></task-notification>":                                        "a1",
+		"<task-notification>\n<task-id>a1</task-id>\n<summary>done</summary></task-notification>": "a1",
 		"is 1 < 2 and 3 > 2?": "is 1 < 2 and 3 > 2?",
 		"<b>":                 "",
 		long:                  strings.TrimSpace(long[:79]) + "…",
