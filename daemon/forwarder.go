@@ -208,7 +208,9 @@ func (f *forwarder) failed(res exportResult, forced bool) time.Duration {
 	}
 	delay := f.set.ExportBackoff.delay(n, res.retryAfter)
 	f.log.Warn("export failed; spans stay in the spool", "attempt", n, "retry_in", delay.Round(time.Millisecond), "err", msg)
-	_ = f.store.Add(spool.CounterFailed, 1)
+	if err := f.store.Update(func(t *spool.Tx) error { return t.Add(spool.CounterFailed, 1) }); err != nil {
+		f.log.Error("counting a failed export", "err", err)
+	}
 	_ = f.store.SetLastError(msg, f.set.Now())
 	return delay
 }

@@ -102,10 +102,17 @@ Examples:
 				}
 				_ = json.Unmarshal(resp.Body, &p)
 			}
-			if f.json {
+			switch {
+			case f.json:
 				b, _ := json.MarshalIndent(p, "", "  ")
 				fmt.Fprintln(e.Stdout, string(b))
-			} else {
+			case p.Error != "":
+				if tty {
+					fmt.Fprint(e.Stderr, "\r\033[K")
+				}
+				// Not a summary on stdout: the import did not complete.
+				fmt.Fprintf(e.Stderr, "backfill stopped after %d of %d file(s); %d span(s) queued before that\n", p.FilesDone, p.Files, p.Spans)
+			default:
 				if tty {
 					fmt.Fprint(e.Stderr, "\r\033[K")
 				}
