@@ -43,8 +43,8 @@ func relBadInboxLines(t *testing.T) (data []byte, bad int64) {
 		strings.Repeat("y", 2<<20), // huge, not JSON
 		string(garbage),
 		ev(hooks.Event{ID: hooks.NewEventID(), Agent: "vim", Session: "x", Payload: json.RawMessage(`{"session_id":"x"}`)}), // unknown agent
-		ev(hooks.Event{ID: hooks.NewEventID(), Agent: hooks.AgentClaude, Invalid: "<html>"}),                                 // payload not JSON
-		`{"id":"partial","payload":{"session_id":"x"`, // last, no newline
+		ev(hooks.Event{ID: hooks.NewEventID(), Agent: hooks.AgentClaude, Invalid: "<html>"}),                                // payload not JSON
+		`{"id":"partial","payload":{"session_id":"x"`,                                                                       // last, no newline
 	}
 	return []byte(strings.Join(lines, "\n")), 8
 }
