@@ -108,7 +108,7 @@ func okBody(v any) *hooks.Response {
 // from transcript bytes already on disk, and the spool.
 func (d *Daemon) Flush(ctx context.Context) FlushResult {
 	if err := d.ingest.drainInbox(); err != nil {
-		d.log.Warn("inbox drain during flush", "err", err)
+		return FlushResult{Message: "the hooks' inbox could not be stored: " + err.Error()}
 	}
 	d.disc.rescanNow(ctx)
 	if err := d.sess.flush(ctx); err != nil {
@@ -117,6 +117,13 @@ func (d *Daemon) Flush(ctx context.Context) FlushResult {
 	if err := d.fwd.flush(ctx); err != nil {
 		st, _ := d.store.Stats()
 		return FlushResult{Remaining: st.Depth, Message: err.Error()}
+	}
+	// The last write failed (a full disk) and none succeeded since: what
+	// was read or received then is not stored, so it cannot be flushed.
+	// (A probe write would not tell: small commits reuse the file's free
+	// pages on a full disk.) The next commit that succeeds clears it.
+	if msg, since := d.health.state(); msg != "" {
+		return FlushResult{Message: fmt.Sprintf("writes to the spool fail since %s (%s): free space, run again any backfill that failed, then flush again", since.Format(time.RFC3339), msg)}
 	}
 	return FlushResult{Done: true}
 }

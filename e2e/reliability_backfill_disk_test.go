@@ -88,6 +88,12 @@ func TestBackfillOnAFullDiskFailsAndResumes(t *testing.T) {
 		t.Errorf("backfill on a full disk must fail with the storage error (exit 1, no success summary); got exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 
+	if r := h.CLI("flush", "--timeout", "10s"); r.Code == 0 {
+		t.Errorf("flush said everything was exported while the backfill could not be stored:\n%s%s", r.Stdout, r.Stderr)
+	} else {
+		t.Logf("flush on the full disk: exit %d %s%s", r.Code, r.Stdout, r.Stderr)
+	}
+
 	if err := os.Remove(filepath.Join(mnt, "filler")); err != nil {
 		t.Fatal(err)
 	}
