@@ -66,6 +66,10 @@ func (d *Daemon) handle(_ net.Conn, req *hooks.Request) *hooks.Response {
 	switch req.Op {
 	case hooks.OpEvent:
 		if req.Event == nil {
+			// Counted as a malformed event, like one without an id.
+			if err := d.ingest.accept(&hooks.Event{}); err != nil {
+				d.log.Error("counting a malformed hook event", "err", err)
+			}
 			return &hooks.Response{Error: "event request without an event"}
 		}
 		if err := d.ingest.accept(req.Event); err != nil {

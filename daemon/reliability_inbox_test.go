@@ -222,6 +222,7 @@ func TestMalformedInputWhileRunningIsCountedNotFatal(t *testing.T) {
 		}
 	}
 	raw([]byte("\x00\xffnot json at all"))
+	raw([]byte(`{"v":1,"op":"event"}`)) // an event request without the event
 	badEvents := []*hooks.Event{
 		{ID: "", Agent: hooks.AgentClaude, Session: "s", Payload: json.RawMessage(`{"session_id":"s"}`)},
 		{ID: "frame-no-session", Agent: hooks.AgentClaude, Payload: json.RawMessage(`{"hook_event_name":"Stop"}`)},
@@ -242,7 +243,7 @@ func TestMalformedInputWhileRunningIsCountedNotFatal(t *testing.T) {
 	}
 	hook(t, home, event("alive", "Stop", ""))
 	st := relStatus(t, home)
-	if got, want := st.Counters[spool.CounterBadEvents], bad+int64(len(badEvents)); got != want {
+	if got, want := st.Counters[spool.CounterBadEvents], bad+int64(len(badEvents))+1; got != want {
 		t.Errorf("bad_events = %d, want %d", got, want)
 	}
 	if got := st.Counters[spool.CounterBadFrames]; got != 1 {

@@ -645,8 +645,7 @@ func (s *Store) CompactIfLarge(threshold int64) (bool, error) {
 		return false, fmt.Errorf("compact: %w", err)
 	}
 	if err := os.Rename(tmp, s.path); err != nil {
-		_ = s.open()
-		return false, fmt.Errorf("compact: %w", err)
+		return false, errors.Join(fmt.Errorf("compact: %w", err), s.open())
 	}
 	return true, s.open()
 }
