@@ -194,25 +194,30 @@ func (s *sessions) restore(ctx context.Context) error {
 // transcripts after 30 days by default.
 const sessionRetention = 30 * 24 * time.Hour
 
+// goneRetention is how long the state of a session whose transcript no
+// longer exists is kept after its last commit (a transcript path a hook
+// named may only appear later).
+const goneRetention = 24 * time.Hour
+
 // prune forgets the saved state of sessions no actor holds whose last commit
-// is older than sessionRetention or whose transcript is gone (with that
-// file's offset), so the sessions bucket holds recent sessions only instead
-// of every session ever seen.
+// is older than sessionRetention, or than goneRetention when their transcript
+// is gone (with that file's offset), so the sessions bucket holds recent
+// sessions only instead of every session ever seen.
 func (s *sessions) prune(now time.Time) (int, error) {
 	type candidate struct {
 		key        string
 		transcript string
-		old        bool
+		age        time.Duration
 	}
 	var cands []candidate
 	if err := s.store.View(func(t *spool.Tx) error {
 		t.Sessions(func(key string, v []byte) {
 			var rec sessionRecord
 			if json.Unmarshal(v, &rec) != nil {
-				cands = append(cands, candidate{key: key, old: true}) // unreadable: of no use
+				cands = append(cands, candidate{key: key, age: sessionRetention + 1}) // unreadable: of no use
 				return
 			}
-			cands = append(cands, candidate{key: key, transcript: rec.Transcript, old: now.Sub(rec.LastActive) > sessionRetention})
+			cands = append(cands, candidate{key: key, transcript: rec.Transcript, age: now.Sub(rec.LastActive)})
 		})
 		return nil
 	}); err != nil {
@@ -221,14 +226,14 @@ func (s *sessions) prune(now time.Time) (int, error) {
 	var drop []candidate
 	for _, c := range cands {
 		gone := false
-		if c.transcript != "" {
+		if c.transcript != "" && c.age > goneRetention {
 			_, err := os.Stat(c.transcript)
 			gone = errors.Is(err, os.ErrNotExist)
 		}
 		if !gone {
 			c.transcript = "" // its offset stays: the file may be read again
 		}
-		if c.old || gone {
+		if c.age > sessionRetention || gone {
 			drop = append(drop, c)
 		}
 	}
