@@ -197,10 +197,18 @@ func (b *backfiller) run(job *BackfillProgress, files []backfillFile) {
 			b.finish(job, errors.New("daemon stopping"))
 			return
 		}
-		done := make(chan struct{})
+		done := make(chan error, 1)
 		a.requestFlush(done, true)
 		select {
-		case <-done:
+		case err := <-done:
+			if err != nil {
+				// Nothing read from this file since the last commit is
+				// stored: stop here (the next files would fail alike) and
+				// say so, rather than report spans that are not queued.
+				b.d.sess.releaseIfIdle(a)
+				b.finish(job, fmt.Errorf("could not store what was read from %s: %w; free space (or fix the spool's file system) and run backfill again: it resumes where it stopped", f.path, err))
+				return
+			}
 		case <-ctx.Done():
 			b.finish(job, errors.New("daemon stopping; run backfill again to resume"))
 			return

@@ -82,6 +82,10 @@ func (d *Daemon) handle(_ net.Conn, req *hooks.Request) *hooks.Response {
 	switch req.Op {
 	case hooks.OpEvent:
 		if req.Event == nil {
+			// Counted as a malformed event, like one without an id.
+			if err := d.ingest.accept(&hooks.Event{}); err != nil {
+				d.log.Error("counting a malformed hook event", "err", err)
+			}
 			return &hooks.Response{Error: "event request without an event"}
 		}
 		if err := d.ingest.accept(req.Event); err != nil {
@@ -142,7 +146,7 @@ func (d *Daemon) Flush(ctx context.Context) FlushResult {
 
 func (d *Daemon) flush(ctx context.Context) FlushResult {
 	if err := d.ingest.drainInbox(); err != nil {
-		d.log.Warn("inbox drain during flush", "err", err)
+		return FlushResult{Message: "the hooks' inbox could not be stored: " + err.Error()}
 	}
 	d.disc.rescanNow(ctx)
 	if err := d.sess.flush(ctx); err != nil {
@@ -150,6 +154,13 @@ func (d *Daemon) flush(ctx context.Context) FlushResult {
 	}
 	if err := d.fwd.flush(ctx); err != nil {
 		return FlushResult{Message: err.Error()}
+	}
+	// The last write failed (a full disk) and none succeeded since: what
+	// was read or received then is not stored, so it cannot be flushed.
+	// (A probe write would not tell: small commits reuse the file's free
+	// pages on a full disk.) The next commit that succeeds clears it.
+	if msg, since := d.health.state(); msg != "" {
+		return FlushResult{Message: fmt.Sprintf("writes to the spool fail since %s (%s): free space, run again any backfill that failed, then flush again", since.Format(time.RFC3339), msg)}
 	}
 	return FlushResult{Done: true}
 }

@@ -153,7 +153,11 @@ func (d *Daemon) Start(ctx context.Context) error {
 		store.Close()
 		return err
 	}
-	srv.onBad = func() { _ = store.Batch(func(t *spool.Tx) error { t.Add(spool.CounterBadFrames, 1); return nil }) }
+	srv.onBad = func() {
+		if err := store.Batch(func(t *spool.Tx) error { return t.Add(spool.CounterBadFrames, 1) }); err != nil {
+			d.log.Warn("could not count a malformed socket frame", "err", err)
+		}
+	}
 	d.server = srv
 	// Events stored before a stop come first, then the hooks' journal.
 	if err := d.sess.restore(runCtx); err != nil {
@@ -161,6 +165,11 @@ func (d *Daemon) Start(ctx context.Context) error {
 	}
 	if err := d.ingest.drainInbox(); err != nil {
 		d.log.Warn("inbox drain failed; will retry", "err", err)
+	}
+	if n, err := d.sess.prune(d.set.Now()); err != nil {
+		d.log.Warn("pruning finished sessions", "err", err)
+	} else if n > 0 {
+		d.log.Info("forgot the state of finished sessions", "sessions", n)
 	}
 	d.goRun(func() { d.fwd.run(runCtx) })
 	d.goRun(func() { d.ingest.runInbox(runCtx) })

@@ -305,11 +305,14 @@ func (f *forwarder) failed(res exportResult, forced bool) time.Duration {
 	msg := res.message()
 	delay := f.set.ExportBackoff.delay(n, res.retryAfter)
 	f.log.Warn("export failed; spans stay in the spool", "attempt", n, "retry_in", delay.Round(time.Millisecond), "err", msg, "hint", res.hint())
-	if err := f.store.Add(spool.CounterFailed, 1); err != nil {
-		f.log.Error("counting a failed export in the spool", "err", err)
-	}
-	if err := f.store.SetLastError(msg, f.set.Now()); err != nil {
-		f.log.Error("recording the last export error in the spool", "err", err)
+	err := f.store.Update(func(t *spool.Tx) error {
+		if err := t.Add(spool.CounterFailed, 1); err != nil {
+			return err
+		}
+		return t.SetLastError(msg, f.set.Now())
+	})
+	if err != nil {
+		f.log.Error("recording a failed export in the spool", "err", err)
 	}
 	return delay
 }

@@ -16,35 +16,44 @@ import (
 // ingest stores hook events durably (acked only after the bbolt commit),
 // dropping ids seen before, and routes them to the session actors.
 type ingest struct {
-	set    Settings
-	log    *slog.Logger
+	*eventFilter
 	store  *spool.Store
-	red    *Redactor
 	health *storageHealth
 	sess   *sessions
 
 	drainMu sync.Mutex
-	ignore  sync.Map
 
 	mu         sync.Mutex
 	waiting    []*commitReq
-	committing bool // cwd -> bool (project has .weave-agentd-ignore or matches exclude)
+	committing bool
+}
+
+// eventFilter validates, filters and redacts events before they are stored.
+// It holds no spool on purpose: prepare runs inside write transactions, and
+// whatever it decides is written by the caller in the caller's transaction
+// (a second write transaction opened there would wait for the first forever).
+type eventFilter struct {
+	set    Settings
+	log    *slog.Logger
+	red    *Redactor
+	ignore sync.Map // cwd -> bool (project has .weave-agentd-ignore or matches exclude)
 }
 
 func newIngest(set Settings, store *spool.Store, red *Redactor, sess *sessions, health *storageHealth) *ingest {
-	return &ingest{set: set, log: set.Logger, store: store, red: red, sess: sess, health: health}
+	return &ingest{eventFilter: &eventFilter{set: set, log: set.Logger, red: red}, store: store, sess: sess, health: health}
 }
 
 // accept stores one event from a live hook. It returns after the commit.
 // Concurrent hooks are group-committed: one transaction (one fsync) holds
 // every event that arrived while the previous commit was running, and a lone
-// event waits for no timer.
+// event waits for no timer. A malformed event is only counted, in the same
+// group commit.
 func (in *ingest) accept(ev *hooks.Event) error {
-	rec, ok := in.prepare(ev)
-	if !ok {
+	rec, v := in.prepare(ev)
+	if v == verdictExcluded {
 		return nil
 	}
-	req := &commitReq{id: ev.ID, rec: rec, ev: ev, done: make(chan error, 1)}
+	req := &commitReq{id: ev.ID, rec: rec, ev: ev, bad: v == verdictMalformed, done: make(chan error, 1)}
 	in.mu.Lock()
 	in.waiting = append(in.waiting, req)
 	leader := !in.committing
@@ -62,6 +71,7 @@ type commitReq struct {
 	id   string
 	rec  []byte
 	ev   *hooks.Event
+	bad  bool // malformed: only counted
 	seq  uint64
 	new  bool
 	done chan error
@@ -82,6 +92,12 @@ func (in *ingest) commitLoop() {
 		in.mu.Unlock()
 		err := in.store.Update(func(t *spool.Tx) error {
 			for _, r := range batch {
+				if r.bad {
+					if err := t.Add(spool.CounterBadEvents, 1); err != nil {
+						return err
+					}
+					continue
+				}
 				var err error
 				r.seq, r.new, err = t.PutEvent(r.id, r.rec, in.set.Now())
 				if err != nil {
@@ -105,37 +121,49 @@ func (in *ingest) commitLoop() {
 	}
 }
 
+// verdict is what prepare decided about an event.
+type verdict int
+
+const (
+	verdictStore     verdict = iota // store the record
+	verdictMalformed                // count it as a bad event, store nothing
+	verdictExcluded                 // the user keeps this project out: drop it silently
+)
+
 // prepare validates, filters and redacts an event and encodes the record to
-// store. ok is false when the event is to be dropped (counted).
-func (in *ingest) prepare(ev *hooks.Event) ([]byte, bool) {
+// store. It writes nothing (see eventFilter): the caller stores the record
+// or counts the malformed event in its own transaction.
+func (f *eventFilter) prepare(ev *hooks.Event) ([]byte, verdict) {
 	if ev.ID == "" || ev.Invalid != "" || len(ev.Payload) == 0 {
-		in.log.Warn("skipped a malformed hook event", "agent", ev.Agent, "bytes", len(ev.Invalid)) // never its text: it may hold a secret
-		_ = in.store.Add(spool.CounterBadEvents, 1)
-		return nil, false
+		f.log.Warn("skipped a malformed hook event", "agent", ev.Agent, "bytes", len(ev.Invalid)) // never its text: it may hold a secret
+		return nil, verdictMalformed
 	}
 	if ev.Agent == "" || ev.Session == "" {
 		agent, common := hooks.Detect(ev.Payload, ev.Agent)
 		ev.Agent, ev.Session, ev.Name = agent, common.Session(), common.HookEventName
 	}
+	if ev.Agent != "" && ev.Agent != hooks.AgentClaude && ev.Agent != hooks.AgentCursor {
+		f.log.Warn("skipped a hook event from an agent this daemon does not know; upgrade weave-agentd if the hook is newer", "agent", truncate(ev.Agent, 40))
+		return nil, verdictMalformed
+	}
 	if ev.Session == "" {
-		in.log.Warn("skipped a hook event with no session id", "agent", ev.Agent, "event", ev.Name)
-		_ = in.store.Add(spool.CounterBadEvents, 1)
-		return nil, false
+		f.log.Warn("skipped a hook event with no session id", "agent", ev.Agent, "event", ev.Name)
+		return nil, verdictMalformed
 	}
-	if in.excluded(ev.Payload) {
-		return nil, false
+	if f.excluded(ev.Payload) {
+		return nil, verdictExcluded
 	}
-	ev.Payload = in.red.RedactJSON(ev.Payload)
+	ev.Payload = f.red.RedactJSON(ev.Payload)
 	rec, err := json.Marshal(ev)
 	if err != nil {
-		return nil, false
+		return nil, verdictMalformed
 	}
-	return rec, true
+	return rec, verdictStore
 }
 
 // excluded applies the config's exclude globs and .weave-agentd-ignore files
 // to the event's working directory, before anything is spooled.
-func (in *ingest) excluded(payload []byte) bool {
+func (f *eventFilter) excluded(payload []byte) bool {
 	var c struct {
 		Cwd            string   `json:"cwd"`
 		WorkspaceRoots []string `json:"workspace_roots"`
@@ -143,20 +171,20 @@ func (in *ingest) excluded(payload []byte) bool {
 	_ = json.Unmarshal(payload, &c)
 	dirs := append([]string{c.Cwd}, c.WorkspaceRoots...)
 	for _, d := range dirs {
-		if d != "" && in.ignoredDir(d) {
+		if d != "" && f.ignoredDir(d) {
 			return true
 		}
 	}
 	return false
 }
 
-func (in *ingest) ignoredDir(dir string) bool {
-	if v, ok := in.ignore.Load(dir); ok {
+func (f *eventFilter) ignoredDir(dir string) bool {
+	if v, ok := f.ignore.Load(dir); ok {
 		return v.(bool)
 	}
 	ignored := false
 	for d := filepath.Clean(dir); !ignored; d = filepath.Dir(d) {
-		for _, g := range in.set.Config.Exclude {
+		for _, g := range f.set.Config.Exclude {
 			if ok, _ := filepath.Match(filepath.Clean(g), d); ok {
 				ignored = true
 			}
@@ -168,29 +196,44 @@ func (in *ingest) ignoredDir(dir string) bool {
 			break
 		}
 	}
-	in.ignore.Store(dir, ignored)
+	f.ignore.Store(dir, ignored)
 	return ignored
 }
 
 // drainInbox moves events the hooks journaled while we were away into the
-// spool, in batches of one transaction each.
+// spool, in batches of one transaction each. Malformed lines and events are
+// counted in the transaction of the batch they came with.
 func (in *ingest) drainInbox() error {
 	in.drainMu.Lock()
 	defer in.drainMu.Unlock()
+	badLines := int64(0) // malformed lines read since the last commit
 	n, err := hooks.DrainInbox(in.set.Paths.Inbox, func(evs []*hooks.Event) error {
 		type stored struct {
 			seq uint64
 			ev  *hooks.Event
 		}
+		type prepared struct {
+			rec []byte
+			v   verdict
+		}
+		// Decided before the transaction: nothing in there but writes.
+		preps := make([]prepared, len(evs))
+		for i, ev := range evs {
+			preps[i].rec, preps[i].v = in.prepare(ev)
+		}
 		var routed []stored
 		err := in.store.Update(func(t *spool.Tx) error {
 			routed = routed[:0]
-			for _, ev := range evs {
-				rec, ok := in.prepare(ev)
-				if !ok {
+			bad := badLines
+			for i, ev := range evs {
+				switch preps[i].v {
+				case verdictMalformed:
+					bad++
+					continue
+				case verdictExcluded:
 					continue
 				}
-				seq, isNew, err := t.PutEvent(ev.ID, rec, in.set.Now())
+				seq, isNew, err := t.PutEvent(ev.ID, preps[i].rec, in.set.Now())
 				if err != nil {
 					return err
 				}
@@ -198,18 +241,21 @@ func (in *ingest) drainInbox() error {
 					routed = append(routed, stored{seq, ev})
 				}
 			}
-			return nil
+			return t.Add(spool.CounterBadEvents, bad)
 		})
 		if err != nil {
+			in.health.failed(err, in.set.Now())
 			return err
 		}
+		in.health.ok()
+		badLines = 0
 		for _, r := range routed {
 			in.sess.deliver(r.seq, r.ev)
 		}
 		return nil
 	}, func(line []byte, err error) {
 		in.log.Warn("skipped a malformed inbox line", "err", err, "bytes", len(line)) // never its text: it may hold a secret
-		_ = in.store.Add(spool.CounterBadEvents, 1)
+		badLines++
 	})
 	if n > 0 {
 		in.log.Info("drained the inbox", "events", n)
@@ -237,6 +283,9 @@ func (in *ingest) runInbox(ctx context.Context) {
 		case <-prune.C:
 			if _, err := in.store.PruneSeen(in.set.Now().Add(-seenFor)); err != nil {
 				in.log.Warn("pruning remembered event ids", "err", err)
+			}
+			if _, err := in.sess.prune(in.set.Now()); err != nil {
+				in.log.Warn("pruning finished sessions", "err", err)
 			}
 		}
 	}

@@ -3,6 +3,8 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -167,18 +169,109 @@ func (s *sessions) restore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var errs []error
 	for _, p := range pend {
 		var ev hooks.Event
 		if err := json.Unmarshal(p.Data, &ev); err != nil {
-			_ = s.store.Update(func(t *spool.Tx) error { return t.DeleteEvent(p.Seq) })
+			if err := s.store.Update(func(t *spool.Tx) error {
+				if err := t.DeleteEvent(p.Seq); err != nil {
+					return err
+				}
+				return t.Add(spool.CounterBadEvents, 1)
+			}); err != nil {
+				errs = append(errs, fmt.Errorf("dropping an undecodable stored event: %w", err))
+			}
 			continue
 		}
 		s.deliver(p.Seq, &ev)
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// sessionRetention is how long the state of a session no actor holds is
+// kept after its last commit: beyond it a resumed session starts afresh from
+// its saved offsets (its turns are long closed). Claude Code itself deletes
+// transcripts after 30 days by default.
+const sessionRetention = 30 * 24 * time.Hour
+
+// goneRetention is how long the state of a session whose transcript no
+// longer exists is kept after its last commit (a transcript path a hook
+// named may only appear later).
+const goneRetention = 24 * time.Hour
+
+// prune forgets the saved state of sessions no actor holds whose last commit
+// is older than sessionRetention, or than goneRetention when their transcript
+// is gone (with that file's offset), so the sessions bucket holds recent
+// sessions only instead of every session ever seen.
+func (s *sessions) prune(now time.Time) (int, error) {
+	type candidate struct {
+		key        string
+		transcript string
+		age        time.Duration
+	}
+	var cands []candidate
+	if err := s.store.View(func(t *spool.Tx) error {
+		t.Sessions(func(key string, v []byte) {
+			var rec sessionRecord
+			if json.Unmarshal(v, &rec) != nil {
+				cands = append(cands, candidate{key: key, age: sessionRetention + 1}) // unreadable: of no use
+				return
+			}
+			cands = append(cands, candidate{key: key, transcript: rec.Transcript, age: now.Sub(rec.LastActive)})
+		})
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	var drop []candidate
+	for _, c := range cands {
+		gone := false
+		if c.transcript != "" && c.age > goneRetention {
+			_, err := os.Stat(c.transcript)
+			gone = errors.Is(err, os.ErrNotExist)
+		}
+		if !gone {
+			c.transcript = "" // its offset stays: the file may be read again
+		}
+		if c.age > sessionRetention || gone {
+			drop = append(drop, c)
+		}
+	}
+	if len(drop) == 0 {
+		return 0, nil
+	}
+	// Under s.mu no actor starts (restoring a record) or is evicted
+	// meanwhile; a live one rewrites its record at its next commit anyway.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	err := s.store.Update(func(t *spool.Tx) error {
+		n = 0
+		for _, c := range drop {
+			if _, live := s.actors[c.key]; live {
+				continue
+			}
+			if err := t.DeleteSession(c.key); err != nil {
+				return err
+			}
+			if c.transcript != "" {
+				if err := t.DeleteOffset(c.transcript); err != nil {
+					return err
+				}
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("pruning finished sessions: %w", err)
+	}
+	return n, nil
 }
 
 // flush makes every live actor read its files to EOF and commit, and waits.
+// It fails when an actor could not commit (a full disk): what it read is not
+// stored, so it is not flushed either.
 func (s *sessions) flush(ctx context.Context) error {
 	s.mu.Lock()
 	actors := make([]*actor, 0, len(s.actors))
@@ -186,16 +279,20 @@ func (s *sessions) flush(ctx context.Context) error {
 		actors = append(actors, a)
 	}
 	s.mu.Unlock()
+	var errs []error
 	for _, a := range actors {
-		done := make(chan struct{})
+		done := make(chan error, 1)
 		a.requestFlush(done, false)
 		select {
-		case <-done:
+		case err := <-done:
+			if err != nil {
+				errs = append(errs, fmt.Errorf("session %s: %w", a.session, err))
+			}
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // stats reports live sessions and watched files for status.
@@ -330,8 +427,8 @@ type actor struct {
 	mu      sync.Mutex
 	queue   []queuedEvent
 	pending map[uint64]bool // seqs queued or being applied, not yet committed
-	flushes []chan struct{}
-	settles []chan struct{} // flushes that also settle (backfill)
+	flushes []chan error
+	settles []chan error // flushes that also settle (backfill)
 	tailers map[string]*tailer
 
 	// builderSkipped is the builder's SkippedLines already added to the
@@ -355,15 +452,16 @@ func (a *actor) enqueue(q queuedEvent) {
 	a.poke()
 }
 
-// requestFlush asks the actor to read its files to EOF and commit; done is
-// closed then. With settle (a backfill), if none of the session's files
-// changed for historicAge, what only time would finish (an idle turn) is
-// finished at once too, so the actor can leave memory.
-func (a *actor) requestFlush(done chan struct{}, settle bool) {
+// requestFlush asks the actor to read its files to EOF and commit; done
+// (buffered) receives then the commit's error, nil when all is stored. With
+// settle (a backfill), if none of the session's files changed for
+// historicAge, what only time would finish (an idle turn) is finished at
+// once too, so the actor can leave memory.
+func (a *actor) requestFlush(done chan error, settle bool) {
 	a.mu.Lock()
 	if a.dead {
 		a.mu.Unlock()
-		close(done) // everything it read is committed
+		done <- nil // everything it read is committed
 		return
 	}
 	if settle {
@@ -450,7 +548,7 @@ func (a *actor) run(ctx context.Context) {
 			a.reload()
 		}
 		for _, f := range append(flushes, settles...) {
-			close(f)
+			f <- err
 		}
 		now := a.s.set.Now()
 		if active {
@@ -709,8 +807,12 @@ func (a *actor) commit(evs []queuedEvent, spans []genai.Span) error {
 	}
 	a.mu.Unlock()
 	err = a.s.store.Update(func(t *spool.Tx) error {
-		t.Add(spool.CounterSkippedLines, skipped)
-		t.Add(spool.CounterTranscriptResets, resets)
+		if err := t.Add(spool.CounterSkippedLines, skipped); err != nil {
+			return err
+		}
+		if err := t.Add(spool.CounterTranscriptResets, resets); err != nil {
+			return err
+		}
 		for _, e := range encoded {
 			if err := t.Enqueue(e.res, e.span, now); err != nil {
 				return err

@@ -78,10 +78,17 @@ func sameFile(f *os.File, path string) bool {
 	return os.SameFile(a, b)
 }
 
+// maxInboxLine bounds one journal line held in memory: an event fits a
+// frame, and JSON escaping can make its line a few times larger. A longer
+// line is garbage, skipped without being buffered.
+const maxInboxLine = 4 * MaxFrame
+
 // DrainInbox takes the journal at path away from the hooks (rename under the
 // lock), calls fn with each event in order, and deletes the taken file only
 // when fn succeeded for all of them. A journal left over from an interrupted
-// drain is processed first. Malformed lines are passed to bad and skipped.
+// drain is processed first. Malformed lines are passed to bad and skipped;
+// fn is called after them even when no event came with them (evs empty), so
+// the caller can commit their count with the rest.
 func DrainInbox(path string, fn func([]*Event) error, bad func(line []byte, err error)) (int, error) {
 	taken := path + ".draining"
 	if _, err := os.Stat(taken); errors.Is(err, os.ErrNotExist) {
@@ -110,26 +117,33 @@ func DrainInbox(path string, fn func([]*Event) error, bad func(line []byte, err 
 	n := 0
 	r := bufio.NewReaderSize(f, 64<<10)
 	batch := make([]*Event, 0, 256)
+	badSince := 0 // malformed lines since the last call of fn
 	flush := func() error {
-		if len(batch) == 0 {
+		if len(batch) == 0 && badSince == 0 {
 			return nil
 		}
 		if err := fn(batch); err != nil {
 			return err
 		}
 		n += len(batch)
-		batch = batch[:0]
+		batch, badSince = batch[:0], 0
 		return nil
 	}
 	for {
-		line, err := r.ReadBytes('\n')
-		if len(bytes.TrimSpace(line)) > 0 {
+		line, long, err := readLine(r, maxInboxLine)
+		switch {
+		case long:
+			badSince++
+			bad(line, fmt.Errorf("inbox line over %d bytes", maxInboxLine))
+		case len(bytes.TrimSpace(line)) > 0:
 			if err == io.EOF {
 				// A partial last line (a hook killed mid-write) is garbage.
+				badSince++
 				bad(line, errors.New("partial line"))
 			} else {
 				var ev Event
 				if jerr := json.Unmarshal(line, &ev); jerr != nil || ev.ID == "" {
+					badSince++
 					bad(line, fmt.Errorf("malformed inbox line: %v", jerr))
 				} else {
 					batch = append(batch, &ev)
@@ -155,4 +169,21 @@ func DrainInbox(path string, fn func([]*Event) error, bad func(line []byte, err 
 		return n, fmt.Errorf("remove drained inbox: %w", err)
 	}
 	return n, nil
+}
+
+// readLine reads up to and including the next '\n'. A line longer than limit
+// is consumed without being kept: long is true and line nil.
+func readLine(r *bufio.Reader, limit int) (line []byte, long bool, err error) {
+	for {
+		frag, err := r.ReadSlice('\n')
+		if !long && len(line)+len(frag) > limit {
+			long, line = true, nil
+		}
+		if !long {
+			line = append(line, frag...)
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return line, long, err
+		}
+	}
 }

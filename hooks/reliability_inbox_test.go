@@ -1,9 +1,11 @@
 package hooks
 
 import (
+	"bufio"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -45,5 +47,28 @@ func TestInboxAppendAfterAPartialLineKeepsTheEvent(t *testing.T) {
 	}
 	if len(want) > 0 {
 		t.Fatalf("drained %v (and %d bad line(s)); lost %v: the append after a partial line was glued onto it", got, bad, want)
+	}
+}
+
+// A journal line longer than the cap (garbage, or a file someone else wrote
+// there) is skipped whole without being held in memory, and the lines around
+// it are read normally.
+func TestInboxLineOverTheCapIsSkippedWhole(t *testing.T) {
+	r := bufio.NewReaderSize(strings.NewReader("short\n"+strings.Repeat("x", 200)+"\nafter\n"), 16)
+	var got []string
+	for {
+		line, long, err := readLine(r, 64)
+		switch {
+		case long:
+			got = append(got, "<long>")
+		case len(line) > 0:
+			got = append(got, string(line))
+		}
+		if err != nil {
+			break
+		}
+	}
+	if want := []string{"short\n", "<long>", "after\n"}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("lines = %q, want %q", got, want)
 	}
 }

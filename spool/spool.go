@@ -4,6 +4,12 @@
 //
 // It knows only bytes: encoded spans and resources, opaque offsets and state.
 // Only the daemon opens the file (bbolt holds an exclusive lock).
+//
+// Every write is a method of Tx, so it joins the caller's transaction. The
+// Store methods that write (Ack, MoveToDeadLetters, ...) each open their own
+// write transaction and must never be called while one is open on the same
+// goroutine: bbolt allows one writer, so that nests and deadlocks forever.
+// Code that runs inside Update or Batch gets a *Tx and nothing else.
 package spool
 
 import (
@@ -204,8 +210,13 @@ func (t *Tx) Enqueue(resource, span []byte, now time.Time) error {
 	if err := q.Put(u64(seq), v); err != nil {
 		return err
 	}
-	total := t.addMeta(kQueueBytes, int64(len(v)))
-	t.Add(CounterSpans, 1)
+	total, err := t.addMeta(kQueueBytes, int64(len(v)))
+	if err != nil {
+		return err
+	}
+	if err := t.Add(CounterSpans, 1); err != nil {
+		return err
+	}
 	if total > t.s.opts.MaxBytes {
 		return t.dropOldest(total - t.s.opts.MaxBytes)
 	}
@@ -223,9 +234,10 @@ func (t *Tx) dropOldest(excess int64) error {
 			return err
 		}
 	}
-	t.addMeta(kQueueBytes, -freed)
-	t.Add(CounterDropped, n)
-	return nil
+	if _, err := t.addMeta(kQueueBytes, -freed); err != nil {
+		return err
+	}
+	return t.Add(CounterDropped, n)
 }
 
 // Peek returns up to max queued spans (and at most maxBytes of span data,
@@ -260,8 +272,10 @@ func (s *Store) Peek(max, maxBytes int) ([]Item, error) {
 func (s *Store) Ack(items []Item) error {
 	return s.Update(func(t *Tx) error {
 		n, err := t.remove(items)
-		t.Add(CounterExported, n)
-		return err
+		if err != nil {
+			return err
+		}
+		return t.Add(CounterExported, n)
 	})
 }
 
@@ -278,7 +292,9 @@ func (t *Tx) remove(items []Item) (int64, error) {
 			}
 		}
 	}
-	t.addMeta(kQueueBytes, -freed)
+	if _, err := t.addMeta(kQueueBytes, -freed); err != nil {
+		return n, err
+	}
 	return n, nil
 }
 
@@ -291,45 +307,53 @@ type DeadLetter struct {
 	Span     []byte    `json:"span,omitempty"`
 }
 
-// MoveToDeadLetters moves items out of the queue with reason.
+// MoveToDeadLetters moves items out of the queue with reason, in its own
+// write transaction.
 func (s *Store) MoveToDeadLetters(items []Item, reason string, now time.Time) error {
-	return s.Update(func(t *Tx) error {
-		d := t.tx.Bucket(bDead)
-		for _, it := range items {
-			seq, err := d.NextSequence()
-			if err != nil {
-				return err
-			}
-			b, err := json.Marshal(DeadLetter{Seq: seq, Time: now, Reason: reason, Resource: it.Resource, Span: it.Span})
-			if err != nil {
-				return err
-			}
-			if err := d.Put(u64(seq), b); err != nil {
-				return err
-			}
+	return s.Update(func(t *Tx) error { return t.MoveToDeadLetters(items, reason, now) })
+}
+
+// MoveToDeadLetters moves items out of the queue with reason.
+func (t *Tx) MoveToDeadLetters(items []Item, reason string, now time.Time) error {
+	for _, it := range items {
+		if err := t.putDeadLetter(DeadLetter{Time: now, Reason: reason, Resource: it.Resource, Span: it.Span}); err != nil {
+			return err
 		}
-		n, err := t.remove(items)
-		t.Add(CounterDeadLettered, n)
+	}
+	n, err := t.remove(items)
+	if err != nil {
 		return err
-	})
+	}
+	return t.Add(CounterDeadLettered, n)
+}
+
+// RecordRejected keeps a dead letter for spans the server reported rejected
+// in an OTLP partial success, in its own write transaction.
+func (s *Store) RecordRejected(count int64, reason string, now time.Time) error {
+	return s.Update(func(t *Tx) error { return t.RecordRejected(count, reason, now) })
 }
 
 // RecordRejected keeps a dead letter for spans the server reported rejected
 // in an OTLP partial success, which names no span: the reason and the count.
-func (s *Store) RecordRejected(count int64, reason string, now time.Time) error {
-	return s.Update(func(t *Tx) error {
-		d := t.tx.Bucket(bDead)
-		seq, err := d.NextSequence()
-		if err != nil {
-			return err
-		}
-		b, err := json.Marshal(DeadLetter{Seq: seq, Time: now, Reason: fmt.Sprintf("partial success: %d span(s) rejected: %s", count, reason)})
-		if err != nil {
-			return err
-		}
-		t.Add(CounterDeadLettered, count)
-		return d.Put(u64(seq), b)
-	})
+func (t *Tx) RecordRejected(count int64, reason string, now time.Time) error {
+	if err := t.putDeadLetter(DeadLetter{Time: now, Reason: fmt.Sprintf("partial success: %d span(s) rejected: %s", count, reason)}); err != nil {
+		return err
+	}
+	return t.Add(CounterDeadLettered, count)
+}
+
+func (t *Tx) putDeadLetter(dl DeadLetter) error {
+	d := t.tx.Bucket(bDead)
+	seq, err := d.NextSequence()
+	if err != nil {
+		return err
+	}
+	dl.Seq = seq
+	b, err := json.Marshal(dl)
+	if err != nil {
+		return err
+	}
+	return d.Put(u64(seq), b)
 }
 
 // DeadLetters lists up to max dead letters, oldest first.
@@ -415,8 +439,7 @@ func (s *Store) FirstSeq() uint64 {
 func (t *Tx) PutEvent(id string, ev []byte, now time.Time) (uint64, bool, error) {
 	seen := t.tx.Bucket(bSeen)
 	if seen.Get([]byte(id)) != nil {
-		t.Add(CounterDupEvents, 1)
-		return 0, false, nil
+		return 0, false, t.Add(CounterDupEvents, 1)
 	}
 	if err := seen.Put([]byte(id), u64(uint64(now.UnixNano()))); err != nil {
 		return 0, false, err
@@ -426,7 +449,9 @@ func (t *Tx) PutEvent(id string, ev []byte, now time.Time) (uint64, bool, error)
 	if err != nil {
 		return 0, false, err
 	}
-	t.Add(CounterEvents, 1)
+	if err := t.Add(CounterEvents, 1); err != nil {
+		return 0, false, err
+	}
 	return seq, true, evs.Put(u64(seq), ev)
 }
 
@@ -480,6 +505,9 @@ func (t *Tx) SetOffset(key string, v []byte) error {
 	return t.tx.Bucket(bOffsets).Put([]byte(key), v)
 }
 
+// DeleteOffset forgets the state of a tailed file.
+func (t *Tx) DeleteOffset(key string) error { return t.tx.Bucket(bOffsets).Delete([]byte(key)) }
+
 // Offsets calls fn for every saved file state.
 func (t *Tx) Offsets(fn func(key string, v []byte)) {
 	_ = t.tx.Bucket(bOffsets).ForEach(func(k, v []byte) error { fn(string(k), v); return nil })
@@ -503,39 +531,43 @@ func (t *Tx) Sessions(fn func(key string, v []byte)) {
 
 // --- counters and stats --------------------------------------------------------
 
-// Add increments a counter.
-func (t *Tx) Add(name string, n int64) {
+// Add increments a counter, in the caller's transaction (there is no Store
+// method for it: a counter counts something written in the same commit).
+func (t *Tx) Add(name string, n int64) error {
 	if n == 0 {
-		return
+		return nil
 	}
 	b := t.tx.Bucket(bCounters)
-	_ = b.Put([]byte(name), i64(getI64(b.Get([]byte(name)))+n))
+	if err := b.Put([]byte(name), i64(getI64(b.Get([]byte(name)))+n)); err != nil {
+		return fmt.Errorf("counter %s: %w", name, err)
+	}
+	return nil
 }
 
-// Add increments a counter in its own transaction.
-func (s *Store) Add(name string, n int64) error {
-	return s.Update(func(t *Tx) error { t.Add(name, n); return nil })
-}
-
-func (t *Tx) addMeta(key []byte, n int64) int64 {
+func (t *Tx) addMeta(key []byte, n int64) (int64, error) {
 	b := t.tx.Bucket(bMeta)
 	v := getI64(b.Get(key)) + n
 	if v < 0 {
 		v = 0
 	}
-	_ = b.Put(key, i64(v))
-	return v
+	return v, b.Put(key, i64(v))
 }
 
 // SetLastError records the latest export error ("" clears it).
 func (s *Store) SetLastError(msg string, at time.Time) error {
-	return s.Update(func(t *Tx) error {
-		if msg == "" {
-			return t.tx.Bucket(bMeta).Delete(kLastError)
-		}
-		b, _ := json.Marshal(LastError{Message: msg, Time: at})
-		return t.tx.Bucket(bMeta).Put(kLastError, b)
-	})
+	return s.Update(func(t *Tx) error { return t.SetLastError(msg, at) })
+}
+
+// SetLastError records the latest export error ("" clears it) in t.
+func (t *Tx) SetLastError(msg string, at time.Time) error {
+	if msg == "" {
+		return t.tx.Bucket(bMeta).Delete(kLastError)
+	}
+	b, err := json.Marshal(LastError{Message: msg, Time: at})
+	if err != nil {
+		return err
+	}
+	return t.tx.Bucket(bMeta).Put(kLastError, b)
 }
 
 // LastError is the latest export failure.
@@ -619,8 +651,7 @@ func (s *Store) CompactIfLarge(threshold int64) (bool, error) {
 		return false, fmt.Errorf("compact: %w", err)
 	}
 	if err := os.Rename(tmp, s.path); err != nil {
-		_ = s.open()
-		return false, fmt.Errorf("compact: %w", err)
+		return false, errors.Join(fmt.Errorf("compact: %w", err), s.open())
 	}
 	return true, s.open()
 }

@@ -31,7 +31,9 @@ func backfillCommand() command {
 Claude Code transcript under $CLAUDE_CONFIG_DIR or ~/.claude/projects — with
 progress. Span ids are derived from the conversation, and the daemon remembers
 how far it read each file, so running it twice, or while the daemon follows the
-same files live, sends nothing twice; an interrupted backfill resumes.
+same files live, sends nothing twice; an interrupted backfill resumes. If the
+spool cannot be written (a full disk), backfill stops with exit status 1 and
+the error: free space and run it again, it resumes where it stopped.
 
 Claude Code deletes transcripts after cleanupPeriodDays (30 by default):
 backfill soon after installing to keep your history.
@@ -102,10 +104,17 @@ Examples:
 				}
 				_ = json.Unmarshal(resp.Body, &p)
 			}
-			if f.json {
+			switch {
+			case f.json:
 				b, _ := json.MarshalIndent(p, "", "  ")
 				fmt.Fprintln(e.Stdout, string(b))
-			} else {
+			case p.Error != "":
+				if tty {
+					fmt.Fprint(e.Stderr, "\r\033[K")
+				}
+				// Not a summary on stdout: the import did not complete.
+				fmt.Fprintf(e.Stderr, "backfill stopped after %d of %d file(s); %d span(s) queued before that\n", p.FilesDone, p.Files, p.Spans)
+			default:
 				if tty {
 					fmt.Fprint(e.Stderr, "\r\033[K")
 				}
