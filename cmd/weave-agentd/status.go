@@ -58,7 +58,8 @@ export error, and the sessions and files being followed.
 
 Exit status: 0 the daemon answers and exports are healthy (dead letters are
 reported, not an error); 1 it answers but the latest export failed and spans
-are waiting, or it cannot write to its spool (a full disk); 3 no daemon answers.`,
+are waiting, it cannot write to its spool (a full disk), or its config file
+failed to reload (it runs on with the config it had); 3 no daemon answers.`,
 		Flags: func(fs *flag.FlagSet) any {
 			f := &statusFlags{}
 			fs.BoolVar(&f.json, "json", false, "print the status as JSON")
@@ -94,7 +95,7 @@ are waiting, or it cannot write to its spool (a full disk); 3 no daemon answers.
 				printStatus(e.Stdout, &st)
 				printHooks(e.Stdout, hooksState)
 			}
-			if !st.ExportHealthy || st.StorageError != nil {
+			if !st.ExportHealthy || st.StorageError != nil || st.ConfigError != nil {
 				return silentExit(exitUnhealthy)
 			}
 			return nil
@@ -121,6 +122,10 @@ func printStatus(w io.Writer, st *daemon.Status) {
 		health, st.Counters["exported"], st.Counters["failed"], st.Counters["dead_lettered"], st.Counters["dropped"])
 	if st.Spool.LastError != nil {
 		fmt.Fprintf(w, "  last error: %s (%s)\n", st.Spool.LastError.Message, st.Spool.LastError.Time.Local().Format(time.DateTime))
+	}
+	if ce := st.ConfigError; ce != nil {
+		fmt.Fprintf(w, "  config:     ERROR since %s: %s\n", ce.Since.Local().Format(time.DateTime), ce.Message)
+		fmt.Fprintf(w, "              the daemon runs on with the config it had; fix the file, then reload: systemctl --user reload weave-agentd (or kill -HUP %d)\n", st.PID)
 	}
 	if se := st.StorageError; se != nil {
 		fmt.Fprintf(w, "  storage:    FAILING since %s: %s\n", se.Since.Local().Format(time.DateTime), se.Message)
