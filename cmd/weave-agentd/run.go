@@ -104,9 +104,13 @@ func loadRunConfig(e *env, paths hooks.Paths) (*runConfig, error) {
 // and shown in status, and the daemon runs on with rc.
 func runOnce(ctx context.Context, e *env, paths hooks.Paths, rc *runConfig, hup <-chan os.Signal) (next *runConfig, err error) {
 	log := e.logger(parseLevel(rc.cfg.LogLevel))
+	builders, err := defaultBuilders(e.Getenv, rc.cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	d, err := daemon.New(daemon.Settings{
 		Paths: paths, Config: rc.cfg, Target: rc.target, Logger: log, Version: version,
-		Builders: defaultBuilders(e.Getenv, rc.cfg, log),
+		Builders: builders,
 		Discover: []daemon.DiscoverRoot{{Agent: genai.AgentClaudeCode, Dir: filepath.Join(claudeHome(e.Getenv), "projects")}},
 	})
 	if err != nil {
