@@ -53,8 +53,11 @@ var builtinRules = []secretRule{
 		re: regexp.MustCompile(`(?i)` + lead + `bearer\s+[A-Za-z0-9._~+/\-]{16,}=*`), repl: "${1}Bearer [REDACTED]"},
 	// A JSON Web Token anywhere (not only after "Bearer"): two base64url
 	// JSON objects, `{"` encoding to eyJ, and the signature (empty for alg none).
-	{name: "jwt", literal: []string{"eyJ"}, need: ".eyJ",
-		re: regexp.MustCompile(`eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*`), repl: "[REDACTED:jwt]"},
+	// The literal is the payload's start: "ey" alone is in every "key" and
+	// "they". A header longer than the window is left in part (it is no
+	// secret: the algorithm and key id).
+	{name: "jwt", literal: []string{".eyJ"},
+		re: regexp.MustCompile(`(?:eyJ[A-Za-z0-9_\-]*)?\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*`), repl: "[REDACTED:jwt]"},
 	// scheme://user:password@ with an empty user (redis://:pw@host) or a
 	// `/` in the password (which RFC 3986 forbids but tools accept). A
 	// password of digits before a `/` is a port and a path (npm's
@@ -95,7 +98,7 @@ type Redactor struct {
 // anchor is a literal the one-pass scan looks for.
 type anchor struct {
 	lit  string
-	rule int // index in rules; -1 for a secret name (maskAssignments)
+	rule int // index in rules, nameAnchor or escapeAnchor
 	fold bool
 }
 
@@ -134,7 +137,10 @@ func NewRedactor(c *config.Config) (*Redactor, error) {
 		}
 	}
 	for _, w := range secretNames {
-		add(anchor{lit: w, rule: -1, fold: true})
+		add(anchor{lit: w, rule: nameAnchor, fold: true})
+	}
+	for _, e := range []string{`\u00`, `\/`} {
+		add(anchor{lit: e, rule: escapeAnchor})
 	}
 	return r, nil
 }
@@ -144,16 +150,23 @@ type hit struct{ lo, hi int }
 
 // scanned is what one pass over a string found.
 type scanned struct {
-	rules [][]hit // by rule index
-	names []hit   // secret names, in order
+	rules   [][]hit // by rule index
+	names   []hit   // secret names, in order
+	escaped bool    // s has an escape that may hide a secret (unescapeASCII)
 }
+
+// anchor.rule of the literals that are no rule's.
+const (
+	nameAnchor   = -1 // a secret name (maskAssignments)
+	escapeAnchor = -2 // `\u00` or `\/`
+)
 
 // scan finds every anchor in s in one pass: a bit test per byte on the byte
 // pair starting there, and a short comparison where a literal may start. (Searching each literal with
 // strings.Index took a pass per literal, slow on common first letters.)
 func (r *Redactor) scan(s string) scanned {
 	var sc scanned
-	for i := 0; i+1 < len(s); i++ { // every literal is 3 bytes or more
+	for i := 0; i+1 < len(s); i++ { // every literal is 2 bytes or more
 		if k := uint(s[i])<<8 | uint(s[i+1]); r.pairs[k>>6]&(1<<(k&63)) == 0 {
 			continue
 		}
@@ -162,8 +175,12 @@ func (r *Redactor) scan(s string) scanned {
 				continue
 			}
 			h := hit{i, i + len(a.lit)}
-			if a.rule < 0 {
+			switch a.rule {
+			case nameAnchor:
 				sc.names = append(sc.names, h)
+				continue
+			case escapeAnchor:
+				sc.escaped = true
 				continue
 			}
 			if sc.rules == nil {
@@ -209,16 +226,20 @@ func hasPrefix(s, lit string, fold bool) bool {
 // rules also run on s with them undone (unescapeASCII), and when that finds
 // a secret the result is that text, masked.
 func (r *Redactor) String(s string) string {
-	if strings.Contains(s, `\u00`) || strings.Contains(s, `\/`) {
+	if len(s) < 8 {
+		return s // too short to hold any secret we know
+	}
+	sc := r.scan(s)
+	if sc.escaped {
 		// Undone first: a rule on s could mask half a secret, the half
 		// before an escape, and leave the rest unrecognisable.
 		if plain, ok := unescapeASCII(s); ok {
-			if m := r.mask(plain); m != plain {
+			if m := r.mask(plain, r.scan(plain)); m != plain {
 				return m
 			}
 		}
 	}
-	return r.mask(s)
+	return r.mask(s, sc)
 }
 
 // unescapeASCII replaces each escape of a printable ASCII byte other than a
@@ -285,12 +306,8 @@ func hexDigit(c byte) (byte, bool) {
 	return 0, false
 }
 
-// mask runs the rules over s once.
-func (r *Redactor) mask(s string) string {
-	if len(s) < 8 {
-		return s // too short to hold any secret we know
-	}
-	sc := r.scan(s)
+// mask runs the rules over s, whose anchors are sc.
+func (r *Redactor) mask(s string, sc scanned) string {
 	for ri, rule := range r.rules {
 		var out string
 		switch {
