@@ -41,7 +41,10 @@ state folder ('weave-agentd status' shows where), so it is useful out of the box
 Point it at a server with the config file, 'weave-agentd install --endpoint URL',
 or the standard OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT.
 
-SIGHUP reloads the config; SIGINT or SIGTERM stop it gracefully.`,
+SIGHUP reloads the config. A file that does not load is refused: the error (file,
+line, key) is logged, 'weave-agentd status' shows it, and the daemon runs on with the
+config it had. Started on a broken config, it exits with status 78 (EX_CONFIG), on
+which the service does not restart it. SIGINT or SIGTERM stop it gracefully.`,
 		Run: func(ctx context.Context, e *env, _ any, _ []string) error {
 			if e.Getenv("GOMEMLIMIT") == "" {
 				debug.SetMemoryLimit(defaultMemoryLimit)
