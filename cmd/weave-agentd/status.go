@@ -70,12 +70,22 @@ failed to reload (it runs on with the config it had); 3 no daemon answers.`,
 			hooksState := hookSummaries(ctx, e)
 			resp, paths, err := call(e, hooks.OpStatus, nil, 2*time.Second)
 			if err != nil {
+				// A daemon (re)started on a broken config exits at once: say why.
+				cfgErr := checkConfigFile(e)
 				if f.json {
-					b, _ := json.Marshal(map[string]any{"running": false, "socket": paths.Socket, "error": err.Error(), "hooks": hooksState})
+					out := map[string]any{"running": false, "socket": paths.Socket, "error": err.Error(), "hooks": hooksState}
+					if cfgErr != nil {
+						out["config_error"] = map[string]string{"message": cfgErr.Error()}
+					}
+					b, _ := json.Marshal(out)
 					fmt.Fprintln(e.Stdout, string(b))
 					return silentExit(exitNoDaemon)
 				}
 				fmt.Fprintf(e.Stdout, "weave-agentd: not running (no answer on %s)\n", paths.Socket)
+				if cfgErr != nil {
+					fmt.Fprintf(e.Stdout, "  config:     ERROR: %v\n", cfgErr)
+					fmt.Fprintln(e.Stdout, "              the daemon does not start on it: fix the file first")
+				}
 				fmt.Fprintln(e.Stdout, "  start it: weave-agentd run (foreground) or weave-agentd start (service)")
 				printHooks(e.Stdout, hooksState)
 				return silentExit(exitNoDaemon)
