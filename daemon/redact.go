@@ -223,8 +223,8 @@ func hasPrefix(s, lit string, fold bool) bool {
 // A secret can hide behind escapes that a JSON decoder (the builder's, or a
 // reader of the span) undoes: `\u0041KIA…`, `postgres:\/\/…`, or the same
 // escaped twice in JSON inside a JSON string. When s has such escapes the
-// rules also run on s with them undone (unescapeASCII), and when that finds
-// a secret the result is that text, masked.
+// rules run first on s with them undone (unescapeASCII); when that finds a
+// secret the result is that text, masked, else s is masked as it is.
 func (r *Redactor) String(s string) string {
 	if len(s) < 8 {
 		return s // too short to hold any secret we know
