@@ -44,6 +44,16 @@ type Status struct {
 	Counters       map[string]int64 `json:"counters"`
 	// StorageError is set while writes to the spool fail (a full disk).
 	StorageError *StorageError `json:"storage_error,omitempty"`
+	// ConfigError is set while the config file fails to reload: the daemon
+	// runs on with the config it had.
+	ConfigError *ConfigError `json:"config_error,omitempty"`
+}
+
+// ConfigError is the latest failed reload of the config file, and since
+// when reloads fail.
+type ConfigError struct {
+	Message string    `json:"message"`
+	Since   time.Time `json:"since"`
 }
 
 // ExportError is why exports fail. Refused means the server refuses our
@@ -198,6 +208,7 @@ func (d *Daemon) Status() (Status, error) {
 	if msg, since := d.health.state(); msg != "" {
 		s.StorageError = &StorageError{Message: msg, Since: since}
 	}
+	s.ConfigError = d.cfgErr.Load()
 	return s, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/weave-agentd/weave-agentd/hooks"
@@ -59,8 +60,10 @@ type Daemon struct {
 	disc    *discovery
 	bf      *backfiller
 	health  *storageHealth
+	red     *Redactor
 	runCtx  context.Context
 	started time.Time
+	cfgErr  atomic.Pointer[ConfigError] // the latest failed reload, for status
 
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
@@ -127,6 +130,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 		store.Close()
 		return err
 	}
+	d.red = red
 	res, err := newResources(ctx, d.set)
 	if err != nil {
 		store.Close()
@@ -179,6 +183,42 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.log.Info("weave-agentd started", "version", d.set.Version, "socket", d.set.Paths.Socket,
 		"target", targetLabel(d.set.Target), "spool", d.set.Paths.Spool)
 	return nil
+}
+
+// CheckConfig reports what Start would refuse in set's config (a redact
+// pattern, a proxy URL, the CA or client certificate files) without opening
+// anything: a reload checks the new config with it before it stops the
+// daemon running on the old one.
+func CheckConfig(set Settings) error {
+	if set.Config == nil {
+		return errors.New("daemon: no config")
+	}
+	if _, err := NewRedactor(set.Config); err != nil {
+		return err
+	}
+	if set.Target.URL != "" {
+		if _, err := baseTransport(set); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReloadFailed records that the config file could not be reloaded: the
+// daemon runs on with the config it has, logs why, and status shows it
+// (and exits 1) until a reload succeeds, which starts a new Daemon.
+func (d *Daemon) ReloadFailed(err error) {
+	msg := err.Error()
+	if d.red != nil {
+		msg = d.red.String(msg) // an endpoint or proxy URL may carry a password
+	}
+	ce := &ConfigError{Message: msg, Since: d.set.Now()}
+	if prev := d.cfgErr.Load(); prev != nil {
+		ce.Since = prev.Since
+	}
+	d.cfgErr.Store(ce)
+	d.log.Error("config reload failed; the daemon runs on with the config it had", "err", msg,
+		"hint", "fix the file, then reload again: systemctl --user reload weave-agentd (or kill -HUP the daemon)")
 }
 
 func (d *Daemon) goRun(fn func()) {

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -526,5 +527,42 @@ func TestTranscriptWithoutHooksIsDiscovered(t *testing.T) {
 	td.flush(t, 5*time.Second)
 	if got := srv.accepted(); got["l3"] != 1 || got["l2"] != 1 {
 		t.Fatalf("after append: %v", got)
+	}
+}
+
+// A failed reload is kept for status (its first time, the latest message,
+// a password masked) while the daemon runs on; CheckConfig refuses what
+// Start would.
+func TestReloadFailedShowsInStatus(t *testing.T) {
+	home := t.TempDir()
+	now := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	td := startTestDaemon(t, home, config.Target{}, func(s *Settings) { s.Now = func() time.Time { return now } })
+	if st, _ := td.Status(); st.ConfigError != nil {
+		t.Fatalf("config error before any reload: %+v", st.ConfigError)
+	}
+	td.ReloadFailed(errors.New("config /x/config.toml, line 2: unknown key(s) endpont"))
+	now = now.Add(time.Minute)
+	td.ReloadFailed(errors.New(`config /x/config.toml, line 3: endpoint: "ftp://bob:Hunter2Hunter2@h/v1/traces": want an http:// or https:// URL`))
+	st, err := td.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ce := st.ConfigError
+	if ce == nil || !strings.Contains(ce.Message, "line 3: endpoint") || strings.Contains(ce.Message, "Hunter2") || !ce.Since.Equal(now.Add(-time.Minute)) {
+		t.Fatalf("config error = %+v", ce)
+	}
+	hook(t, home, event("s1", "SessionStart", ""))
+	if r := td.flush(t, 5*time.Second); !r.Done {
+		t.Fatalf("the daemon stopped working after a failed reload: %+v", r)
+	}
+
+	cfg, _ := config.Load(filepath.Join(home, "none.toml"))
+	cfg.CAFile = filepath.Join(home, "missing-ca.pem")
+	if err := CheckConfig(Settings{Config: cfg, Target: config.Target{URL: "https://collector.example/v1/traces"}}); err == nil || !strings.Contains(err.Error(), "ca_file") {
+		t.Fatalf("CheckConfig with a missing CA file = %v", err)
+	}
+	cfg.CAFile = ""
+	if err := CheckConfig(Settings{Config: cfg, Target: config.Target{URL: "https://collector.example/v1/traces"}}); err != nil {
+		t.Fatalf("CheckConfig of a good config = %v", err)
 	}
 }

@@ -24,25 +24,46 @@ type secretRule struct {
 	repl    string
 }
 
+// lead is the context a token secret may follow, captured and put back by
+// the rules: a non-word byte, the start, a JSON escape (`\n`, `\t`, … in a
+// raw transcript line: `\b` sees no boundary between the `n` and the
+// secret) or an ANSI colour code, raw or JSON-escaped (`\u001b[31m`).
+const lead = `(^|[^A-Za-z0-9_]|\\[nrtbf]|\x1b\[[0-9;]*m|\\u001[bB]\[[0-9;]*m)`
+
 var builtinRules = []secretRule{
-	{name: "private-key", literal: []string{"PRIVATE KEY-----"},
-		re: regexp.MustCompile(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[^"]*?-----END [A-Z0-9 ]*PRIVATE KEY-----`), repl: "[REDACTED:private-key]"},
+	// To the END line, or, when there is none (a key cut short, `head` of a
+	// key file), to the end of the string: of the JSON string in a raw line.
+	{name: "private-key", literal: []string{"PRIVATE KEY"},
+		re: regexp.MustCompile(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?:(?:[^"\\]|\\.)*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|(?:[^"\\]|\\.)*)`), repl: "[REDACTED:private-key]"},
 	{name: "anthropic", literal: []string{"sk-ant-"},
 		re: regexp.MustCompile(`sk-ant-[A-Za-z0-9_\-]{16,}`), repl: "[REDACTED:anthropic-key]"},
 	{name: "openai", literal: []string{"sk-"},
-		re: regexp.MustCompile(`\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}`), repl: "[REDACTED:openai-key]"},
+		re: regexp.MustCompile(lead + `sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}`), repl: "${1}[REDACTED:openai-key]"},
+	// After `_` (AWS_KEY_AKIA…) or a colour code's `m` too: only an upper
+	// case letter or digit before it makes it part of a longer word.
 	{name: "aws", literal: []string{"AKIA", "ASIA"},
-		re: regexp.MustCompile(`\b(?:AKIA|ASIA)[0-9A-Z]{16}\b`), repl: "[REDACTED:aws-key]"},
+		re: regexp.MustCompile(`(^|[^0-9A-Z])(?:AKIA|ASIA)[0-9A-Z]{16}\b`), repl: "${1}[REDACTED:aws-key]"},
 	{name: "github", literal: []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"},
-		re: regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})`), repl: "[REDACTED:github-token]"},
+		re: regexp.MustCompile(lead + `(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})`), repl: "${1}[REDACTED:github-token]"},
 	{name: "slack", literal: []string{"xox"},
-		re: regexp.MustCompile(`\bxox[abposr]-[A-Za-z0-9\-]{10,}`), repl: "[REDACTED:slack-token]"},
+		re: regexp.MustCompile(lead + `xox[abposr]-[A-Za-z0-9\-]{10,}`), repl: "${1}[REDACTED:slack-token]"},
 	{name: "google", literal: []string{"AIza"},
-		re: regexp.MustCompile(`\bAIza[0-9A-Za-z_\-]{35}`), repl: "[REDACTED:google-key]"},
+		re: regexp.MustCompile(lead + `AIza[0-9A-Za-z_\-]{35}`), repl: "${1}[REDACTED:google-key]"},
 	{name: "bearer", literal: []string{"bearer"}, fold: true,
-		re: regexp.MustCompile(`(?i)\bbearer\s+[A-Za-z0-9._~+/\-]{16,}=*`), repl: "Bearer [REDACTED]"},
+		re: regexp.MustCompile(`(?i)` + lead + `bearer\s+[A-Za-z0-9._~+/\-]{16,}=*`), repl: "${1}Bearer [REDACTED]"},
+	// A JSON Web Token anywhere (not only after "Bearer"): two base64url
+	// JSON objects, `{"` encoding to eyJ, and the signature (empty for alg none).
+	// The literal is the payload's start: "ey" alone is in every "key" and
+	// "they". A header longer than the window is left in part (it is no
+	// secret: the algorithm and key id).
+	{name: "jwt", literal: []string{".eyJ"},
+		re: regexp.MustCompile(`(?:eyJ[A-Za-z0-9_\-]*)?\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*`), repl: "[REDACTED:jwt]"},
+	// scheme://user:password@ with an empty user (redis://:pw@host) or a
+	// `/` in the password (which RFC 3986 forbids but tools accept). A
+	// password of digits before a `/` is a port and a path (npm's
+	// https://host:443/@scope/pkg), not credentials.
 	{name: "url-credentials", literal: []string{"://"}, need: "@",
-		re: regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.\-]*://)[^/\s:@"'\\]+:[^/\s@"'\\]+@`), repl: "${1}[REDACTED]@"},
+		re: regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.\-]*://)[^/\s:@"'\\]*:(?:[0-9]+|[0-9]*[^\s@"'\\/0-9][^\s@"'\\]*)@`), repl: "${1}[REDACTED]@"},
 }
 
 // contentKeys are the span attributes that carry prompts, responses and tool
@@ -78,7 +99,7 @@ type Redactor struct {
 // anchor is a literal the one-pass scan looks for.
 type anchor struct {
 	lit  string
-	rule int // index in rules; -1 for a secret name (maskAssignments)
+	rule int // index in rules, nameAnchor or escapeAnchor
 	fold bool
 }
 
@@ -117,7 +138,10 @@ func NewRedactor(c *config.Config) (*Redactor, error) {
 		}
 	}
 	for _, w := range secretNames {
-		add(anchor{lit: w, rule: -1, fold: true})
+		add(anchor{lit: w, rule: nameAnchor, fold: true})
+	}
+	for _, e := range []string{`\u00`, `\/`} {
+		add(anchor{lit: e, rule: escapeAnchor})
 	}
 	return r, nil
 }
@@ -127,16 +151,23 @@ type hit struct{ lo, hi int }
 
 // scanned is what one pass over a string found.
 type scanned struct {
-	rules [][]hit // by rule index
-	names []hit   // secret names, in order
+	rules   [][]hit // by rule index
+	names   []hit   // secret names, in order
+	escaped bool    // s has an escape that may hide a secret (unescapeASCII)
 }
+
+// anchor.rule of the literals that are no rule's.
+const (
+	nameAnchor   = -1 // a secret name (maskAssignments)
+	escapeAnchor = -2 // `\u00` or `\/`
+)
 
 // scan finds every anchor in s in one pass: a bit test per byte on the byte
 // pair starting there, and a short comparison where a literal may start. (Searching each literal with
 // strings.Index took a pass per literal, slow on common first letters.)
 func (r *Redactor) scan(s string) scanned {
 	var sc scanned
-	for i := 0; i+1 < len(s); i++ { // every literal is 3 bytes or more
+	for i := 0; i+1 < len(s); i++ { // every literal is 2 bytes or more
 		if k := uint(s[i])<<8 | uint(s[i+1]); r.pairs[k>>6]&(1<<(k&63)) == 0 {
 			continue
 		}
@@ -145,8 +176,12 @@ func (r *Redactor) scan(s string) scanned {
 				continue
 			}
 			h := hit{i, i + len(a.lit)}
-			if a.rule < 0 {
+			switch a.rule {
+			case nameAnchor:
 				sc.names = append(sc.names, h)
+				continue
+			case escapeAnchor:
+				sc.escaped = true
 				continue
 			}
 			if sc.rules == nil {
@@ -185,11 +220,95 @@ func hasPrefix(s, lit string, fold bool) bool {
 // regexp runs only on windows around the occurrences of its literals (widened
 // to the surrounding token boundaries), never over the whole string; rules
 // without literals (user patterns) and private keys run on the whole string.
+//
+// A secret can hide behind escapes that a JSON decoder (the builder's, or a
+// reader of the span) undoes: `\u0041KIA…`, `postgres:\/\/…`, or the same
+// escaped twice in JSON inside a JSON string. When s has such escapes the
+// rules run first on s with them undone (unescapeASCII); when that finds a
+// secret the result is that text, masked, else s is masked as it is.
 func (r *Redactor) String(s string) string {
 	if len(s) < 8 {
 		return s // too short to hold any secret we know
 	}
 	sc := r.scan(s)
+	if sc.escaped {
+		// Undone first: a rule on s could mask half a secret, the half
+		// before an escape, and leave the rest unrecognisable.
+		if plain, ok := unescapeASCII(s); ok {
+			if m := r.mask(plain, r.scan(plain)); m != plain {
+				return m
+			}
+		}
+	}
+	return r.mask(s, sc)
+}
+
+// unescapeASCII replaces each escape of a printable ASCII byte other than a
+// quote or a backslash — `\u0041`, `\/` — with the byte, together with any
+// backslashes before it (the same escape in JSON inside a JSON string). The
+// result is valid JSON when s was, and decodes to the same text but for those
+// escapes. ok is false when s has no such escape.
+func unescapeASCII(s string) (string, bool) {
+	var b strings.Builder
+	last := 0
+	for i := 0; i < len(s); {
+		k := strings.IndexByte(s[i:], '\\')
+		if k < 0 {
+			break
+		}
+		i += k
+		j := i
+		for j < len(s) && s[j] == '\\' {
+			j++
+		}
+		c, n := byte(0), 0
+		switch {
+		case j < len(s) && s[j] == '/':
+			c, n = '/', 1
+		case j+5 <= len(s) && s[j] == 'u' && s[j+1] == '0' && s[j+2] == '0':
+			if v, ok := hexByte(s[j+3], s[j+4]); ok && v >= 0x20 && v < 0x7f && v != '"' && v != '\\' {
+				c, n = v, 5
+			}
+		}
+		if n == 0 {
+			i = j
+			continue
+		}
+		if b.Len() == 0 {
+			b.Grow(len(s))
+		}
+		b.WriteString(s[last:i])
+		b.WriteByte(c)
+		i = j + n
+		last = i
+	}
+	if last == 0 {
+		return s, false
+	}
+	b.WriteString(s[last:])
+	return b.String(), true
+}
+
+func hexByte(hi, lo byte) (byte, bool) {
+	h, ok1 := hexDigit(hi)
+	l, ok2 := hexDigit(lo)
+	return h<<4 | l, ok1 && ok2
+}
+
+func hexDigit(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// mask runs the rules over s, whose anchors are sc.
+func (r *Redactor) mask(s string, sc scanned) string {
 	for ri, rule := range r.rules {
 		var out string
 		switch {

@@ -120,10 +120,43 @@ func FuzzRedactJSON(f *testing.F) {
 	r, _ := NewRedactor(&config.Config{})
 	f.Add([]byte(`{"a":"sk-ant-xxxxxxxxxxxxxxxxxxxxxxxx"}`))
 	f.Add([]byte(`{"u":"https://a:b@c"}`))
+	for _, tt := range redactCases {
+		b, _ := json.Marshal(map[string]string{"text": tt.in})
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		out := r.RedactJSON(b)
 		if json.Valid(b) && !json.Valid(out) {
 			t.Fatalf("redaction broke JSON: %s -> %s", b, out)
+		}
+	})
+}
+
+// FuzzSecretInAnyText: a known secret between any two texts, in a
+// transcript line, never survives Line, as is or decoded.
+func FuzzSecretInAnyText(f *testing.F) {
+	r, _ := NewRedactor(&config.Config{})
+	f.Add("lorem ipsum", "dolor", uint8(0), false)
+	f.Add(`{"a":`, `"}`, uint8(3), true)
+	f.Add("\x1b[0m", "\u0041", uint8(9), true)
+	f.Fuzz(func(t *testing.T, before, after string, i uint8, escape bool) {
+		tt := redactCases[int(i)%len(redactCases)]
+		content, _ := json.Marshal(before + " " + tt.in + " " + after)
+		line := `{"type":"user","message":{"content":` + string(content) + `}}`
+		if escape {
+			line = strings.ReplaceAll(line, tt.tell, fmt.Sprintf(`\u%04x`, tt.tell[0])+tt.tell[1:])
+		}
+		out := r.Line([]byte(line))
+		var v struct {
+			Message struct{ Content string } `json:"message"`
+		}
+		if err := json.Unmarshal(out, &v); err != nil {
+			t.Fatalf("Line broke the JSON: %s", out)
+		}
+		for _, s := range []string{string(out), v.Message.Content, unescapeAll(v.Message.Content)} {
+			if strings.Contains(s, tt.tell) {
+				t.Fatalf("%s: %q survived in %q", tt.name, tt.tell, s)
+			}
 		}
 	})
 }
@@ -209,5 +242,137 @@ func TestJSONAttributesStayValidUnderTheCap(t *testing.T) {
 	}
 	if res := sp.Attrs[2].Value.AsString(); !strings.HasSuffix(res, "…[truncated 904 bytes]") {
 		t.Errorf("plain attribute not cut with the marker: %.100s", res[len(res)-40:])
+	}
+}
+
+// redactCases are real-looking secrets the built-in rules must mask, each
+// with a piece of it that must not survive.
+var redactCases = []struct{ name, in, tell string }{
+	{"bare JWT", "the id_token is eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwiaWF0IjoxNTE2MjM5MDIyfQ.NHVaYe26MbtOYhSKkoKYdFVomg4i8ZJd8_-RU8VNbftc4TSMb4bXP3l3YlNWACwyXPGffz5aXHc6lty1Y2t4SWRqGteragsVdZufDn5BlnJl9pdR_kdVFUsra2rWKEofkZeIC4yWytE58sMIihvo9H1ScmmVwBcQP6XETqYd0aSHp1gOa9RdUPDvoXQ5oqygTqVtxaDr6wUFKrKItgBMzWIdNZ6y7O9E0DhEPTbE9rfBo6KTFsHAZnMg4k68CDp2woYIaXbmYTWcvbzIuHO7_37GT79XdIwkm95QJ7hYC9RiwrV7mesbY4PAahERJawntho0my942XheVLmGwLMBkQ", "NHVaYe26MbtOYhSKkoKY"},
+	{"JWT in a cookie", `Set-Cookie: session=eyJhbGciOiJIUzI1NiJ9.eyJ1c2VyIjoiYm9iIiwicm9sZSI6ImFkbWluIn0.r4nD0mS1gnAtUr3xYzAbCdEfGh; Path=/`, "r4nD0mS1gnAtUr3xYzAb"},
+	{"redis, empty user", "REDIS_URL=redis://:Gq7vXk2pLm9zRt4w@cache.internal:6379/0", "Gq7vXk2pLm9zRt4w"},
+	{"rediss, empty user", "connecting to rediss://:hunter2hunter2@10.0.0.5:6380", "hunter2hunter2"},
+	{"password with /", "DATABASE_URL=postgres://app:pa/ss9Wq+zz@db.internal:5432/prod", "ss9Wq+zz"},
+	{"password with / (mongodb)", "mongodb+srv://svc:Xy7/Qw3rT/zz@cluster0.mongodb.net/test", "Qw3rT"},
+	{"private key, no END", "$ head -3 ~/.ssh/id_rsa\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\nVTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxK\n", "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun"},
+	{"openssh private key, no END", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW", "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAE"},
+	{"pgp private key", "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBF5pZ2cBCADDq8bE7lVbTx2vN\n-----END PGP PRIVATE KEY BLOCK-----", "lQOYBF5pZ2cBCADDq8bE7lVbTx2vN"},
+	{"AWS key after _", "AWS_KEY_AKIAQWERTYUIOPASDFGH=1", "QWERTYUIOPASDFGH"},
+	{"AWS key in ANSI colour", "\x1b[31mAKIAZXCVBNMASDFGHJKL\x1b[0m", "ZXCVBNMASDFGHJKL"},
+	{"AWS key in escaped ANSI colour", `\u001b[1;33mASIAPOIUYTREWQLKJHGF\u001b[0m`, "POIUYTREWQLKJHGF"},
+	{"GitHub token after \\n", `output:\nghp_aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5`, "aB3dE5fG7hI9jK1lM3nO5"},
+	{"OpenAI key after \\t", `OPENAI\tsk-proj-Pq8Rs7Tu6Vw5Xy4Za3Bc2De1`, "Pq8Rs7Tu6Vw5Xy4Za3Bc2De1"},
+	{"Slack token in colour", "\x1b[32mxoxb-1234567890-Mn8Bv7Cx6Zl5Kj4Hg3\x1b[0m", "Mn8Bv7Cx6Zl5Kj4Hg3"},
+	{"\\u-escaped AWS key", `key \u0041KIAQWERTYUIOPASDFGH`, "QWERTYUIOPASDFGH"},
+	{"\\u-escaped Anthropic key", `\u0073\u006b-ant-api03-Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0Lm`, "Zx9Qw8Er7Ty6Ui5Op4As3Df2"},
+	{"escaped / in URL", `postgres:\/\/admin:Sup3rS3cretPw0rd@db.internal\/app`, "Sup3rS3cretPw0rd"},
+	{"\\u-escaped @ in URL", `https://bob:Tr0ub4dor3xyz\u0040git.example.com/r.git`, "Tr0ub4dor3xyz"},
+	{"double-escaped (JSON in a JSON string)", `{\"k\":\"\\u0041KIAMNBVCXZLKJHGFDSA\"}`, "MNBVCXZLKJHGFDSA"},
+}
+
+// ordinary is text the rules must leave alone.
+var ordinary = []string{
+	"The quick brown fox jumps over the lazy dog; the token count was 42 and the password prompt appeared.",
+	"session 4d5611e5-241a-462a-8d15-5122611a9569 and request req_011CX3v7nPVeqGfiq6rSUgmm",
+	"commit 0754e85a1b2c3d4e5f60718293a4b5c6d7e8f901 sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+	"aGVsbG8gd29ybGQsIHRoaXMgaXMgb3JkaW5hcnkgZGF0YSBlbmNvZGVkIGluIGJhc2U2NA==",
+	"eyJ0eXBlIjoibWVzc2FnZSIsInJvbGUiOiJ1c2VyIn0=", // base64 of a JSON object: no signature, one part
+	"see https://example.com/docs/a:b and https://registry.npmjs.org:443/@types/node and http://localhost:8080/@vite/client",
+	"ssh://git@github.com:22/org/repo.git git@github.com:org/repo.git mailto:bob@example.com",
+	"func (r *Redactor) String(s string) string { return strings.TrimSpace(s) }",
+	"ASIA_PACIFIC_REGION AKIA task-1234567890abcdefghijklmnop ASIAPACIFICSOUTHEAST1X",
+	"ANSI \x1b[31mred\x1b[0m and escaped \\u001b[1mbold\\u001b[0m text, a path C:\\/tmp and a regex /a\\/b/",
+	"-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----",
+	"-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----",
+}
+
+// TestRedactorWidenedRules: each secret is masked as text, in a raw
+// transcript line (JSON-escaped, as the builders get it) and in what a JSON
+// decoder makes of that line; ordinary text is not masked.
+func TestRedactorWidenedRules(t *testing.T) {
+	r, err := NewRedactor(&config.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range redactCases {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := r.String(tt.in); strings.Contains(got, tt.tell) || !strings.Contains(got, "REDACTED") {
+				t.Errorf("String(%q) = %q", tt.in, got)
+			}
+			content, _ := json.Marshal("here it is: " + tt.in + " — done")
+			line := []byte(`{"type":"user","message":{"role":"user","content":` + string(content) + `},"uuid":"4d5611e5-241a-462a-8d15-5122611a9569"}`)
+			// And with the tell's first byte \u-escaped in the line.
+			escaped := []byte(strings.ReplaceAll(string(line), tt.tell, fmt.Sprintf(`\u%04x`, tt.tell[0])+tt.tell[1:]))
+			if bytes.Equal(escaped, line) {
+				t.Fatalf("the tell is not in the line as is: %s", line)
+			}
+			for _, in := range [][]byte{line, escaped} {
+				checkLine(t, r, in, tt.name, tt.tell)
+			}
+		})
+	}
+	for _, clean := range ordinary {
+		if got := r.String(clean); got != clean {
+			t.Errorf("String(%q) = %q: changed ordinary text", clean, got)
+		}
+		b, _ := json.Marshal(map[string]string{"text": clean})
+		if got := r.Line(b); !bytes.Equal(got, b) {
+			t.Errorf("Line(%s) = %s: changed ordinary text", b, got)
+		}
+	}
+}
+
+// checkLine runs a transcript line through Line and fails when tell is in
+// the result, in its decoded content or in that content decoded again.
+func checkLine(t *testing.T, r *Redactor, line []byte, name, tell string) {
+	t.Helper()
+	out := r.Line(line)
+	if !json.Valid(out) {
+		t.Fatalf("Line broke the JSON: %s", out)
+	}
+	var v struct {
+		Message struct{ Content string } `json:"message"`
+	}
+	if err := json.Unmarshal(out, &v); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{string(out), v.Message.Content, unescapeAll(v.Message.Content)} {
+		if strings.Contains(s, tell) {
+			t.Errorf("Line(%s): %q survived in %s", line, tell, s)
+		}
+	}
+	if !strings.Contains(v.Message.Content, "here it is: ") || !strings.HasSuffix(v.Message.Content, " — done") && !strings.Contains(name, "no END") {
+		t.Errorf("Line masked the text around the secret: %q", v.Message.Content)
+	}
+}
+
+// unescapeAll decodes s as the body of a JSON string as long as it decodes
+// (JSON inside a JSON string), as a reader of the span might.
+func unescapeAll(s string) string {
+	for range 3 {
+		var d string
+		if json.Unmarshal([]byte(`"`+s+`"`), &d) != nil {
+			return s
+		}
+		s = d
+	}
+	return s
+}
+
+func TestUnescapeASCII(t *testing.T) {
+	for _, tt := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{`no escapes`, `no escapes`, false},
+		{`\u0041KIA \/x`, `AKIA /x`, true},
+		{`\\u0041 \\\/`, `A /`, true},
+		{`keep \u0022 \u005c \u001b \u00e9 \n \\n \u00`, `keep \u0022 \u005c \u001b \u00e9 \n \\n \u00`, false},
+		{`end \`, `end \`, false},
+	} {
+		got, ok := unescapeASCII(tt.in)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("unescapeASCII(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
 	}
 }

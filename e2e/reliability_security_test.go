@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -23,20 +24,31 @@ import (
 )
 
 // relSecret is one secret and a distinctive piece of it that must never
-// show up where the secret must not be.
-type relSecret struct{ kind, value, tell string }
+// show up where the secret must not be. escaped, when set, is how the
+// secret is written inside the JSON strings of the crafted transcripts and
+// hook payloads (a JSON escape a decoder undoes), instead of as is.
+type relSecret struct{ kind, value, tell, escaped string }
 
 var relSecrets = []relSecret{
-	{"anthropic", "sk-ant-api03-Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0Lm", "Zx9Qw8Er7Ty6Ui5Op4As3Df2"},
-	{"openai", "sk-proj-Pq8Rs7Tu6Vw5Xy4Za3Bc2De1", "Pq8Rs7Tu6Vw5Xy4Za3Bc2De1"},
-	{"aws", "AKIAQWERTYUIOPASDFGH", "QWERTYUIOPASDFGH"},
-	{"github", "ghp_aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5", "aB3dE5fG7hI9jK1lM3nO5pQ7"},
-	{"slack", "xoxb-1234567890-Mn8Bv7Cx6Zl5Kj4Hg3", "Mn8Bv7Cx6Zl5Kj4Hg3"},
-	{"google", "AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q", "SyA1b2C3d4E5f6G7h8I9j0K"},
-	{"private-key", "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA7yn3bRHQ5FHMQzZq\nWt9Yk2Lm4Np6Rq8St0Uv\n-----END RSA PRIVATE KEY-----", "MIIEpAIBAAKCAQEA7yn3bRHQ5FHMQzZq"},
-	{"url-password", "postgres://admin:Sup3rS3cretPw0rd@db.internal:5432/app", "Sup3rS3cretPw0rd"},
-	{"env-password", "DB_PASSWORD=Hunter2Hunter2Xyzzy", "Hunter2Hunter2Xyzzy"},
-	{"bearer", "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.Qk9PTVNFQ1JFVFRPS0VO", "Qk9PTVNFQ1JFVFRPS0VO"},
+	{"anthropic", "sk-ant-api03-Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0Lm", "Zx9Qw8Er7Ty6Ui5Op4As3Df2", ""},
+	{"openai", "sk-proj-Pq8Rs7Tu6Vw5Xy4Za3Bc2De1", "Pq8Rs7Tu6Vw5Xy4Za3Bc2De1", ""},
+	{"aws", "AKIAQWERTYUIOPASDFGH", "QWERTYUIOPASDFGH", ""},
+	{"github", "ghp_aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5", "aB3dE5fG7hI9jK1lM3nO5pQ7", ""},
+	{"slack", "xoxb-1234567890-Mn8Bv7Cx6Zl5Kj4Hg3", "Mn8Bv7Cx6Zl5Kj4Hg3", ""},
+	{"google", "AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q", "SyA1b2C3d4E5f6G7h8I9j0K", ""},
+	{"private-key", "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA7yn3bRHQ5FHMQzZq\nWt9Yk2Lm4Np6Rq8St0Uv\n-----END RSA PRIVATE KEY-----", "MIIEpAIBAAKCAQEA7yn3bRHQ5FHMQzZq", ""},
+	{"url-password", "postgres://admin:Sup3rS3cretPw0rd@db.internal:5432/app", "Sup3rS3cretPw0rd", ""},
+	{"env-password", "DB_PASSWORD=Hunter2Hunter2Xyzzy", "Hunter2Hunter2Xyzzy", ""},
+	{"bearer", "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.Qk9PTVNFQ1JFVFRPS0VO", "Qk9PTVNFQ1JFVFRPS0VO", ""},
+	{"bare-jwt", "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJkZXBsb3ktYm90IiwiZXhwIjoxOTk5OTk5OTk5fQ.Vq3Xr8Tn2Lm5Pk7Jh4Gf6Ds9Aa1Zz0Yy", "Vq3Xr8Tn2Lm5Pk7Jh4Gf6Ds9Aa1Zz0Yy", ""},
+	{"redis-empty-user", "redis://:R3d1sPassw0rdQx@cache.internal:6379/0", "R3d1sPassw0rdQx", ""},
+	{"url-password-slash", "postgres://deploy:Pa/ssW0rd9Kq@db.internal:5432/app", "Pa/ssW0rd9Kq", ""},
+	{"aws-after-underscore", "AWS_KEY_AKIAZXCVBNMLKJHGFDSA", "ZXCVBNMLKJHGFDSA", ""},
+	{"aws-ansi", "\x1b[31mASIAMNBVCXZLKJHGFDSP\x1b[0m", "MNBVCXZLKJHGFDSP", ""},
+	{"aws-u-escaped", "AKIAPLMOKNIJBUHVYGCT", "PLMOKNIJBUHVYGCT", `\u0041KIAPLMOKNIJBUHVYGCT`},
+	{"url-escaped-slashes", "mysql://root:Pl4inT3xtPassw0rd@db.internal/x", "Pl4inT3xtPassw0rd", `mysql:\/\/root:Pl4inT3xtPassw0rd@db.internal\/x`},
+	// Last: with no END line it is masked to the end of its string.
+	{"private-key-no-end", "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBkg4LVWM9nuwNSk3yByxZpYRTBnVJk5oR7pLZ1T1gJ0oAoGCCqGSM49", "MHcCAQEEIBkg4LVWM9nuwNSk3yByxZpY", ""},
 }
 
 func relSecretText() string {
@@ -47,25 +59,42 @@ func relSecretText() string {
 	return strings.Join(parts, " ; ")
 }
 
-// relLeaks names the secrets whose tell occurs in b, as is or base64-encoded
+// relLeaks names the secrets whose tell occurs in b, as is or JSON-escaped
+// (`\/`, the first byte `\u`-escaped), each also base64-encoded
 // (encoding/json writes []byte fields, such as a session record's builder
 // state, in base64).
 func relLeaks(b []byte) []string {
 	var out []string
 	for _, s := range relSecrets {
-		if bytes.Contains(b, []byte(s.tell)) {
-			out = append(out, s.kind)
-			continue
-		}
-		for pad := 0; pad < 3; pad++ {
-			enc := base64.StdEncoding.EncodeToString(append(make([]byte, pad), s.tell...))
-			if mid := enc[4 : len(enc)-4]; bytes.Contains(b, []byte(mid)) {
-				out = append(out, s.kind+" (base64)")
-				break
-			}
+		if form, ok := relFind(b, s.tell); ok {
+			out = append(out, s.kind+form)
 		}
 	}
 	return out
+}
+
+// relFind reports whether tell occurs in b, and in which form.
+func relFind(b []byte, tell string) (string, bool) {
+	forms := []struct{ name, text string }{
+		{"", tell},
+		{` (\u-escaped)`, fmt.Sprintf(`\u%04x`, tell[0]) + tell[1:]},
+		{` (\u-escaped)`, fmt.Sprintf(`\u%04X`, tell[0]) + tell[1:]},
+		{` (\/-escaped)`, strings.ReplaceAll(tell, "/", `\/`)},
+	}
+	for _, f := range forms {
+		if bytes.Contains(b, []byte(f.text)) {
+			return f.name, true
+		}
+	}
+	for _, f := range forms {
+		for pad := 0; pad < 3; pad++ {
+			enc := base64.StdEncoding.EncodeToString(append(make([]byte, pad), f.text...))
+			if mid := enc[4 : len(enc)-4]; bytes.Contains(b, []byte(mid)) {
+				return f.name + " (base64)", true
+			}
+		}
+	}
+	return "", false
 }
 
 // relSpansText is every span the receiver got, as text (attributes, status,
@@ -87,6 +116,11 @@ func relWithSecrets(t *testing.T, s *crash.Session, marks ...string) *crash.Sess
 	t.Helper()
 	esc, _ := json.Marshal(" " + relSecretText())
 	ins := string(esc[1 : len(esc)-1])
+	for _, s := range relSecrets {
+		if s.escaped != "" {
+			ins = strings.Replace(ins, s.value, s.escaped, 1)
+		}
+	}
 	out := *s
 	rep := func(b []byte) []byte {
 		for _, m := range marks {

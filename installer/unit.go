@@ -42,6 +42,9 @@ func RenderSystemdUnit(s UnitSpec) string {
 	b.WriteString("ExecReload=/bin/kill -HUP $MAINPID\n")
 	b.WriteString("Restart=always\n")
 	b.WriteString("RestartSec=2\n")
+	// Except when the config file does not load (run exits with EX_CONFIG):
+	// every restart would fail the same way. 'weave-agentd start' after the fix.
+	b.WriteString("RestartPreventExitStatus=78\n")
 	if s.Home != "" {
 		b.WriteString("Environment=" + systemdQuote("WEAVE_AGENTD_HOME="+s.Home) + "\n")
 	}

@@ -26,19 +26,23 @@ func cursorHome(getenv func(string) string) string {
 }
 
 // defaultBuilders wires the span builders of every supported agent.
-func defaultBuilders(getenv func(string) string, cfg *config.Config, log *slog.Logger) map[string]daemon.BuilderFactory {
+func defaultBuilders(getenv func(string) string, cfg *config.Config, log *slog.Logger) (map[string]daemon.BuilderFactory, error) {
 	chome, cuhome := claudeHome(getenv), cursorHome(getenv)
 	metadata := cfg.Content == "metadata" // no content in the builders' persisted state either
+	red, err := daemon.NewRedactor(cfg)   // for the files a builder reads itself
+	if err != nil {
+		return nil, err
+	}
 	return map[string]daemon.BuilderFactory{
 		genai.AgentClaudeCode: func(_, session, transcriptPath string) transcript.Builder {
 			return claude.New(session, claude.Options{TranscriptPath: transcriptPath, ClaudeHome: chome,
-				DropContent: metadata,
-				Logger:      log.With("agent", genai.AgentClaudeCode, "session", session)})
+				DropContent: metadata, Redact: red.Line,
+				Logger: log.With("agent", genai.AgentClaudeCode, "session", session)})
 		},
 		genai.AgentCursor: func(_, session, transcriptPath string) transcript.Builder {
 			return cursor.New(session, cursor.Options{TranscriptPath: transcriptPath, CursorHome: cuhome,
 				CaptureUserEmail: cfg.CaptureUserEmail, DropContent: metadata,
 				Logger: log.With("agent", genai.AgentCursor, "session", session)})
 		},
-	}
+	}, nil
 }

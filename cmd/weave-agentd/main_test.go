@@ -39,8 +39,10 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			// hupdaemon sends SIGHUP to the daemon (its pid from status) and
-			// waits until the reloaded daemon answers with a new pid-less start.
+			// waits until the reloaded daemon answers with a new pid-less start
+			// or, with "refused", until status shows a config error.
 			"hupdaemon": func(ts *testscript.TestScript, neg bool, args []string) {
+				refused := len(args) == 1 && args[0] == "refused"
 				paths, err := hooks.ResolvePaths(ts.Getenv)
 				if err != nil {
 					ts.Fatalf("%v", err)
@@ -62,10 +64,14 @@ func TestScripts(t *testing.T) {
 					resp, err := hooks.Call(paths.Socket, time.Second, &hooks.Request{Op: hooks.OpStatus})
 					if err == nil {
 						var now struct {
-							Started time.Time `json:"started"`
+							Started     time.Time       `json:"started"`
+							ConfigError json.RawMessage `json:"config_error"`
 						}
 						_ = json.Unmarshal(resp.Body, &now)
-						if now.Started.After(st.Started) {
+						if refused && now.Started.After(st.Started) {
+							ts.Fatalf("the daemon restarted with a config it should have refused")
+						}
+						if refused && now.ConfigError != nil || !refused && now.Started.After(st.Started) {
 							return
 						}
 					}

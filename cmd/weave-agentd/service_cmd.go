@@ -3,8 +3,12 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 
+	"github.com/weave-agentd/weave-agentd/daemon"
+	"github.com/weave-agentd/weave-agentd/hooks"
 	"github.com/weave-agentd/weave-agentd/installer"
+	"github.com/weave-agentd/weave-agentd/installer/config"
 )
 
 func serviceControlCommand(name, short, long string, do func(*installer.Installer, context.Context) error) command {
@@ -14,6 +18,11 @@ func serviceControlCommand(name, short, long string, do func(*installer.Installe
 		Long:   long,
 		NoArgs: true,
 		Run: func(ctx context.Context, e *env, _ any, _ []string) error {
+			if name == "start" || name == "restart" {
+				if err := checkConfigFile(e); err != nil {
+					return fmt.Errorf("%w\nhint: fix the file first; nothing was %sed (a running daemon keeps the config it has)", err, name)
+				}
+			}
 			in, err := newInstaller(e)
 			if err != nil {
 				return err
@@ -21,6 +30,25 @@ func serviceControlCommand(name, short, long string, do func(*installer.Installe
 			return do(in, ctx)
 		},
 	}
+}
+
+// checkConfigFile loads the config file as the daemon would at start, so
+// that start and restart refuse a broken file instead of stopping a running
+// daemon that cannot come back. The export target is not resolved: the
+// service's environment is not this shell's.
+func checkConfigFile(e *env) error {
+	paths, err := hooks.ResolvePaths(e.Getenv)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(paths.ConfigFile)
+	if err != nil {
+		return err
+	}
+	if err := daemon.CheckConfig(daemon.Settings{Paths: paths, Config: cfg, Target: config.Target{URL: cfg.Endpoint}}); err != nil {
+		return fmt.Errorf("config %s: %w", paths.ConfigFile, err)
+	}
+	return nil
 }
 
 func startCommand() command {

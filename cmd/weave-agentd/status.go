@@ -59,8 +59,9 @@ export error, and the sessions and files being followed.
 Exit status: 0 the daemon answers and exports are healthy (dead letters are
 reported, not an error); 1 it answers but the latest export failed (or one has
 waited longer than the export timeout) and spans are waiting — a server that
-refuses the credentials or the URL included, with the HTTP status and a hint —
-or it cannot write to its spool (a full disk); 3 no daemon answers.`,
+refuses the credentials or the URL included, with the HTTP status and a hint —,
+it cannot write to its spool (a full disk), or its config file failed to reload
+(it runs on with the config it had); 3 no daemon answers.`,
 		Flags: func(fs *flag.FlagSet) any {
 			f := &statusFlags{}
 			fs.BoolVar(&f.json, "json", false, "print the status as JSON")
@@ -71,12 +72,22 @@ or it cannot write to its spool (a full disk); 3 no daemon answers.`,
 			hooksState := hookSummaries(ctx, e)
 			resp, paths, err := call(e, hooks.OpStatus, nil, 2*time.Second)
 			if err != nil {
+				// A daemon (re)started on a broken config exits at once: say why.
+				cfgErr := checkConfigFile(e)
 				if f.json {
-					b, _ := json.Marshal(map[string]any{"running": false, "socket": paths.Socket, "error": err.Error(), "hooks": hooksState})
+					out := map[string]any{"running": false, "socket": paths.Socket, "error": err.Error(), "hooks": hooksState}
+					if cfgErr != nil {
+						out["config_error"] = map[string]string{"message": cfgErr.Error()}
+					}
+					b, _ := json.Marshal(out)
 					fmt.Fprintln(e.Stdout, string(b))
 					return silentExit(exitNoDaemon)
 				}
 				fmt.Fprintf(e.Stdout, "weave-agentd: not running (no answer on %s)\n", paths.Socket)
+				if cfgErr != nil {
+					fmt.Fprintf(e.Stdout, "  config:     ERROR: %v\n", cfgErr)
+					fmt.Fprintln(e.Stdout, "              the daemon does not start on it: fix the file first")
+				}
 				fmt.Fprintln(e.Stdout, "  start it: weave-agentd run (foreground) or weave-agentd start (service)")
 				printHooks(e.Stdout, hooksState)
 				return silentExit(exitNoDaemon)
@@ -96,7 +107,7 @@ or it cannot write to its spool (a full disk); 3 no daemon answers.`,
 				printStatus(e.Stdout, &st)
 				printHooks(e.Stdout, hooksState)
 			}
-			if !st.ExportHealthy || st.StorageError != nil {
+			if !st.ExportHealthy || st.StorageError != nil || st.ConfigError != nil {
 				return silentExit(exitUnhealthy)
 			}
 			return nil
@@ -129,6 +140,10 @@ func printStatus(w io.Writer, st *daemon.Status) {
 		}
 	case st.Spool.LastError != nil:
 		fmt.Fprintf(w, "  last error: %s (%s)\n", st.Spool.LastError.Message, st.Spool.LastError.Time.Local().Format(time.DateTime))
+	}
+	if ce := st.ConfigError; ce != nil {
+		fmt.Fprintf(w, "  config:     ERROR since %s: %s\n", ce.Since.Local().Format(time.DateTime), ce.Message)
+		fmt.Fprintf(w, "              the daemon runs on with the config it had; fix the file, then reload: systemctl --user reload weave-agentd (or kill -HUP %d)\n", st.PID)
 	}
 	if se := st.StorageError; se != nil {
 		fmt.Fprintf(w, "  storage:    FAILING since %s: %s\n", se.Since.Local().Format(time.DateTime), se.Message)

@@ -88,42 +88,56 @@ func (c *Config) Validate() error {
 	switch c.Content {
 	case "", "full", "metadata":
 	default:
-		return fmt.Errorf("content = %q: want \"full\" or \"metadata\"", c.Content)
+		return keyErr("content", fmt.Errorf("content = %q: want \"full\" or \"metadata\"", c.Content))
 	}
 	if c.Endpoint != "" {
 		if _, err := parseHTTPURL(c.Endpoint); err != nil {
-			return fmt.Errorf("endpoint: %w", err)
+			return keyErr("endpoint", fmt.Errorf("endpoint: %w", err))
 		}
 	}
 	if c.WeaveProject != "" && strings.Count(c.WeaveProject, "/") != 1 {
-		return fmt.Errorf("weave_project = %q: want ENTITY/PROJECT", c.WeaveProject)
+		return keyErr("weave_project", fmt.Errorf("weave_project = %q: want ENTITY/PROJECT", c.WeaveProject))
 	}
 	for _, r := range c.Redact {
 		if _, err := regexp.Compile(r); err != nil {
-			return fmt.Errorf("redact pattern %q: %w", r, err)
+			return keyErr("redact", fmt.Errorf("redact pattern %q: %w", r, err))
 		}
 	}
 	for _, g := range c.Exclude {
 		if _, err := filepath.Match(g, ""); err != nil {
-			return fmt.Errorf("exclude glob %q: %w", g, err)
+			return keyErr("exclude", fmt.Errorf("exclude glob %q: %w", g, err))
 		}
 	}
 	switch strings.ToLower(c.LogLevel) {
 	case "", "debug", "info", "warn", "error":
 	default:
-		return fmt.Errorf("log_level = %q: want debug, info, warn or error", c.LogLevel)
+		return keyErr("log_level", fmt.Errorf("log_level = %q: want debug, info, warn or error", c.LogLevel))
 	}
 	if err := checkCompression(c.Compression); err != nil {
 		return fmt.Errorf("compression = %q: %w", c.Compression, err)
 	}
 	if (c.ClientCert == "") != (c.ClientKey == "") {
-		return errors.New("client_cert and client_key go together")
+		return keyErr("client_cert", errors.New("client_cert and client_key go together"))
 	}
-	if c.MaxAttributeBytes < 0 || c.SpoolMaxBytes < 0 {
-		return errors.New("max_attribute_bytes and spool_max_bytes must be positive")
+	if c.MaxAttributeBytes < 0 {
+		return keyErr("max_attribute_bytes", errors.New("max_attribute_bytes must be positive"))
+	}
+	if c.SpoolMaxBytes < 0 {
+		return keyErr("spool_max_bytes", errors.New("spool_max_bytes must be positive"))
 	}
 	return nil
 }
+
+// KeyError is an invalid value of one key; Load adds the key's line.
+type KeyError struct {
+	Key string
+	Err error
+}
+
+func keyErr(key string, err error) error { return &KeyError{Key: key, Err: err} }
+
+func (e *KeyError) Error() string { return e.Err.Error() }
+func (e *KeyError) Unwrap() error { return e.Err }
 
 // Save writes every key of the config atomically with mode 0600 (it may
 // hold credentials). SaveSparse writes only the keys that are set.

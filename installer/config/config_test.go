@@ -122,8 +122,10 @@ func TestLoad(t *testing.T) {
 		name, toml, wantErr string
 	}{
 		{"valid", "endpoint = \"http://localhost:4318/v1/traces\"\ncontent = \"metadata\"\nexclude = [\"/home/me/secret/*\"]\ncompression = \"none\"\n[headers]\nx-team = \"a\"\n", ""},
-		{"unknown key named", "endpoint = \"http://x/v1/traces\"\nendpiont = \"typo\"\n", "unknown key(s) endpiont"},
-		{"bad content", "content = \"everything\"\n", `content = "everything"`},
+		{"unknown key named", "endpoint = \"http://x/v1/traces\"\nendpiont = \"typo\"\n", "config.toml, line 2: unknown key(s) endpiont"},
+		{"bad content", "# comment\n\ncontent = \"everything\"\n", `config.toml, line 3: content = "everything"`},
+		{"bad log level", "# log_level = \"debug\"\n  \"log_level\"=\"loud\"\n", `line 2: log_level = "loud"`},
+		{"syntax error", "endpoint = \"http://x/v1/traces\"\ncontent = \"full\n", `line 2 (last key "content")`},
 		{"bad endpoint", "endpoint = \"localhost:4318\"\n", "http:// or https://"},
 		{"bad weave project", "weave_project = \"noslash\"\n", "ENTITY/PROJECT"},
 		{"bad regexp", "redact = [\"(\"]\n", "redact pattern"},

@@ -33,12 +33,30 @@ func LoadRaw(path string) (c *Config, exists bool, err error) {
 		for i, k := range und {
 			keys[i] = k.String()
 		}
-		return nil, true, fmt.Errorf("config %s: unknown key(s) %s (see README.md for the documented keys)", path, strings.Join(keys, ", "))
+		return nil, true, fmt.Errorf("config %s%s: unknown key(s) %s (see README.md for the documented keys)", path, lineOf(b, und[0][len(und[0])-1]), strings.Join(keys, ", "))
 	}
 	if err := c.Validate(); err != nil {
-		return nil, true, fmt.Errorf("config %s: %w", path, err)
+		var ke *KeyError
+		line := ""
+		if errors.As(err, &ke) {
+			line = lineOf(b, ke.Key)
+		}
+		return nil, true, fmt.Errorf("config %s%s: %w", path, line, err)
 	}
 	return c, true, nil
+}
+
+// lineOf returns ", line N" for the first line of a TOML file that sets key
+// (key = …), or "" when no line does.
+func lineOf(b []byte, key string) string {
+	for i, l := range bytes.Split(b, []byte("\n")) {
+		l = bytes.TrimSpace(l)
+		rest, ok := bytes.CutPrefix(bytes.TrimLeft(l, `"'`), []byte(key))
+		if ok && bytes.HasPrefix(bytes.TrimLeft(bytes.TrimLeft(rest, `"'`), " \t"), []byte("=")) {
+			return fmt.Sprintf(", line %d", i+1)
+		}
+	}
+	return ""
 }
 
 // SaveSparse writes the config like Save (atomically, mode 0600) but only

@@ -3,6 +3,7 @@ package claude
 import (
 	"encoding/json"
 	"hash/fnv"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -585,7 +586,14 @@ func (b *Builder) readMeta(a *agent, path string) {
 		ToolUseID   string `json:"toolUseId"`
 		Model       string `json:"model"`
 	}
-	if err := json.NewDecoder(&limitedReader{f, 1 << 20}).Decode(&meta); err != nil {
+	data, err := io.ReadAll(io.LimitReader(f, 1<<20))
+	if err != nil {
+		return
+	}
+	if b.opts.Redact != nil {
+		data = b.opts.Redact(data)
+	}
+	if err := json.Unmarshal(data, &meta); err != nil {
 		return
 	}
 	if meta.AgentType != "" {
@@ -597,23 +605,6 @@ func (b *Builder) readMeta(a *agent, path string) {
 	if meta.ToolUseID != "" && !a.Linked {
 		a.ToolUseID = meta.ToolUseID
 	}
-}
-
-type limitedReader struct {
-	f interface{ Read([]byte) (int, error) }
-	n int
-}
-
-func (l *limitedReader) Read(p []byte) (int, error) {
-	if l.n <= 0 {
-		return 0, os.ErrClosed
-	}
-	if len(p) > l.n {
-		p = p[:l.n]
-	}
-	n, err := l.f.Read(p)
-	l.n -= n
-	return n, err
 }
 
 var warmupKey = promptKey("Warmup")

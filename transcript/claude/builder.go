@@ -31,6 +31,11 @@ type Options struct {
 	// (see content.go). Spans are built as usual; the daemon drops their
 	// content attributes.
 	DropContent bool
+	// Redact masks secrets in a JSON document the builder reads itself (a
+	// subagent's .meta.json: its task, as the model wrote it), as the
+	// daemon masks transcript lines and hook payloads before the builder
+	// sees them: none may reach the persisted state unmasked. nil: none.
+	Redact func([]byte) []byte
 	// Logger receives debug notes; nil means slog.Default().
 	Logger *slog.Logger
 }

@@ -1,8 +1,10 @@
 package claude
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/weave-agentd/weave-agentd/genai"
@@ -158,4 +160,27 @@ func TestWarmupAgentIgnored(t *testing.T) {
 		ln(js(obj{"type": "last-prompt", "sessionId": sess})),
 		want(chatN, turnN),
 	})
+}
+
+// A subagent's .meta.json is read by the builder itself, not through the
+// daemon's masking of transcript lines: Options.Redact masks it before its
+// description reaches the state persisted while the turn is open.
+func TestSubagentMetaIsRedactedBeforeTheState(t *testing.T) {
+	const secret = "AKIAQWERTYUIOPASDFGH"
+	dir := t.TempDir()
+	file := filepath.Join(dir, "agent-abc.jsonl")
+	writeFile(t, strings.TrimSuffix(file, ".jsonl")+".meta.json",
+		`{"agentType":"general-purpose","description":"deploy with \u0041KIAQWERTYUIOPASDFGH","toolUseId":"toolu_A"}`)
+	b := New(sess, Options{Redact: func(b []byte) []byte {
+		return bytes.ReplaceAll(bytes.ReplaceAll(b, []byte(`\u0041`), []byte("A")), []byte(secret), []byte("[REDACTED]"))
+	}})
+	a := b.newAgent("abc", file)
+	b.readMeta(a, strings.TrimSuffix(file, ".jsonl")+".meta.json")
+	st, err := b.MarshalState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Desc != "deploy with [REDACTED]" || bytes.Contains(st, []byte(secret)) {
+		t.Fatalf("description %q; state %s", a.Desc, st)
+	}
 }
