@@ -2,8 +2,11 @@
 
 package daemon
 
-import "net"
+import (
+	"errors"
+	"net"
+)
 
 // peerUID is not checked outside Linux; the socket's 0700 folder and 0600
 // mode keep other users out.
-func peerUID(*net.UnixConn) (int, bool) { return 0, false }
+func peerUID(*net.UnixConn) (int, error) { return 0, errors.ErrUnsupported }
