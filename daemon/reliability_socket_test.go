@@ -28,7 +28,7 @@ func TestDaemonRefusesASocketFolderOthersControl(t *testing.T) {
 		want   string
 		tamper func(t *testing.T, dir string)
 	}{
-		{name: "created by another user", root: true, want: "belongs to uid 65534", tamper: func(t *testing.T, dir string) {
+		{name: "created by another user", root: true, want: "belongs to another user (owner uid 65534", tamper: func(t *testing.T, dir string) {
 			if err := os.Mkdir(dir, 0o700); err != nil {
 				t.Fatal(err)
 			}

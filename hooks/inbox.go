@@ -97,7 +97,7 @@ func openJournal(path string, flag int) (*os.File, error) {
 	}
 	if uid := fileOwner(fi); uid != os.Getuid() {
 		f.Close()
-		return nil, untrusted("inbox", path, fmt.Sprintf("belongs to uid %d", uid), fi)
+		return nil, untrusted("inbox", path, "belongs to another user", fi)
 	}
 	return f, nil
 }

@@ -106,9 +106,9 @@ func TestHookNeverSendsToAnUntrustedSocket(t *testing.T) {
 		tamper   func(t *testing.T, dir, sock string)
 		sockPath func(dir string) string // where the hook looks (default dir/agentd.sock)
 	}{
-		{name: "folder created by another user", root: true, kind: "socket folder", reason: "belongs to uid 65534",
+		{name: "folder created by another user", root: true, kind: "socket folder", reason: "belongs to another user (owner uid 65534",
 			tamper: func(t *testing.T, dir, _ string) { chown(t, dir, otherUID) }},
-		{name: "socket owned by another user", root: true, kind: "socket", reason: "belongs to uid 65534",
+		{name: "socket owned by another user", root: true, kind: "socket", reason: "belongs to another user (owner uid 65534",
 			tamper: func(t *testing.T, _, sock string) { chown(t, sock, otherUID) }},
 		{name: "group-writable folder", kind: "socket folder", reason: "writable by its group",
 			tamper: func(t *testing.T, dir, _ string) { chmod(t, dir, 0o770) }},

@@ -18,7 +18,7 @@ import (
 type UntrustedError struct {
 	Kind   string      // "socket", "socket folder", "state folder", "inbox", "daemon"
 	Path   string      // what was checked
-	Reason string      // e.g. "belongs to uid 65534", "is a symbolic link"
+	Reason string      // e.g. "belongs to another user", "is a symbolic link"
 	UID    int         // its owner (the serving process's uid for "daemon")
 	Mode   fs.FileMode // as lstat reports it (0 for "daemon")
 }
@@ -86,7 +86,7 @@ func CheckSocket(path string) error {
 func checkOwner(kind, path string, fi fs.FileInfo) error {
 	uid := fileOwner(fi)
 	if uid != os.Getuid() {
-		return untrusted(kind, path, fmt.Sprintf("belongs to uid %d", uid), fi)
+		return untrusted(kind, path, "belongs to another user", fi)
 	}
 	if fi.Mode().Perm()&0o022 != 0 {
 		who := []string{}
