@@ -25,7 +25,19 @@ const maxCutMember = 64 << 10
 // bounded in time: a blocking stdin pipe takes no read deadline.
 // cut reports that the payload went on past what was read.
 func readPayload(stdin io.Reader) (raw []byte, cut bool) {
-	raw, _ = io.ReadAll(io.LimitReader(stdin, MaxFrame+1))
+	// Most payloads fit the first buffer; a larger one gets a frame's worth
+	// at once, instead of io.ReadAll's doublings (each one zeroed and copied).
+	raw = make([]byte, 0, 64<<10)
+	for len(raw) <= MaxFrame {
+		if len(raw) == cap(raw) {
+			raw = append(make([]byte, 0, MaxFrame+1), raw...)
+		}
+		n, err := stdin.Read(raw[len(raw):cap(raw)])
+		raw = raw[:len(raw)+n]
+		if err != nil {
+			break
+		}
+	}
 	if len(raw) <= MaxFrame {
 		return raw, false
 	}
