@@ -4,10 +4,15 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -264,4 +269,118 @@ func chmod(t *testing.T, path string, mode os.FileMode) {
 	if err := os.Chmod(path, mode); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestMain lets the test binary act as a listener run by another user
+// (runSpyListener), for TestHookChecksWhoListens.
+func TestMain(m *testing.M) {
+	if path := os.Getenv("WEAVE_AGENTD_TEST_SPY"); path != "" {
+		runSpyListener(path)
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// runSpyListener listens on path and reports, on stdout, what each
+// connection sent (until EOF), in order.
+func runSpyListener(path string) {
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		os.Stdout.WriteString("error " + err.Error() + "\n")
+		os.Exit(1)
+	}
+	os.Stdout.WriteString("ready\n")
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			os.Exit(1)
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		b, _ := io.ReadAll(c)
+		c.Close()
+		os.Stdout.WriteString("conn " + strconv.Quote(string(b)) + "\n")
+	}
+}
+
+// The file checks can be raced: a socket swapped in between the lstat and
+// the connect. The hook also asks the kernel who listens (SO_PEERCRED) and
+// sends nothing to a listener of another user, even on a socket that
+// passes the file checks.
+func TestHookChecksWhoListens(t *testing.T) {
+	needRoot(t)
+	if runtime.GOOS != "linux" {
+		t.Skip("peer credentials are read on Linux only")
+	}
+	// The test binary, where the other user can run it.
+	binDir := shortTempDir(t)
+	chmod(t, binDir, 0o755)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(binDir, "hooks.test")
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(shortTempDir(t), "weave-agentd-0")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	chmod(t, filepath.Dir(dir), 0o755)
+	chown(t, dir, otherUID)
+	sock := filepath.Join(dir, "agentd.sock")
+
+	cmd := exec.Command(bin)
+	cmd.Env = []string{"WEAVE_AGENTD_TEST_SPY=" + sock}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: otherUID, Gid: otherUID}}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	lines := bufio.NewScanner(out)
+	if !lines.Scan() || lines.Text() != "ready" {
+		t.Fatalf("spy: %q %v", lines.Text(), lines.Err())
+	}
+	// Now make the files look like ours: only the listener is not.
+	chown(t, sock, os.Getuid())
+	chown(t, dir, os.Getuid())
+	chmod(t, sock, 0o600)
+	if err := CheckSocket(sock); err != nil {
+		t.Fatalf("the files should pass the checks now: %v", err)
+	}
+
+	state := filepath.Join(t.TempDir(), "state")
+	paths := Paths{StateDir: state, Socket: sock, Inbox: filepath.Join(state, "inbox.jsonl")}
+	send(paths, time.Second, &Event{ID: "ev1", Session: "s1", Payload: json.RawMessage(`{"session_id":"s1","prompt":"secret"}`)})
+	_, err = Call(sock, time.Second, &Request{Op: OpStatus})
+	if ue, ok := errors.AsType[*UntrustedError](err); !ok || ue.Kind != "daemon" || ue.UID != otherUID {
+		t.Errorf("Call: %v, want the daemon untrusted (uid %d)", err, otherUID)
+	}
+	if ids := inboxIDs(t, paths.Inbox); len(ids) != 1 || ids[0] != "ev1" {
+		t.Fatalf("inbox ids = %v, want [ev1]", ids)
+	}
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte("sentinel"))
+	c.Close()
+	for lines.Scan() {
+		switch line := lines.Text(); line {
+		case `conn "sentinel"`:
+			return
+		case `conn ""`: // connected, sent nothing
+		default:
+			t.Fatalf("the other user's listener received: %.100s", line)
+		}
+	}
+	t.Fatalf("the spy ended: %v", lines.Err())
 }
