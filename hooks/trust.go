@@ -37,10 +37,10 @@ func (e *UntrustedError) Hint() string {
 	case e.UID != os.Getuid():
 		return fmt.Sprintf("another user may have created it to read your events: remove it (as root: rm -rf %s) "+
 			"or set WEAVE_AGENTD_HOME to a short folder of your own, then restart the daemon (weave-agentd restart)", e.Path)
-	case e.Mode&fs.ModeSymlink != 0, e.Kind == "socket":
-		return fmt.Sprintf("remove it (rm %s) and restart the daemon (weave-agentd restart)", e.Path)
-	default:
+	case e.Mode.IsDir():
 		return fmt.Sprintf("make it private (chmod 700 %s) and restart the daemon (weave-agentd restart)", e.Path)
+	default: // a link, a socket others could replace, not a regular file
+		return fmt.Sprintf("remove it (rm %s) and restart the daemon (weave-agentd restart)", e.Path)
 	}
 }
 
