@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux && !darwin
 
 package daemon
 
@@ -7,6 +7,6 @@ import (
 	"net"
 )
 
-// peerUID is not checked outside Linux; the socket's 0700 folder and 0600
-// mode keep other users out.
+// peerUID is not checked outside Linux and macOS; the socket's 0700 folder
+// and 0600 mode keep other users out.
 func peerUID(*net.UnixConn) (int, error) { return 0, errors.ErrUnsupported }
