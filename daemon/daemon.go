@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -112,8 +111,8 @@ func New(set Settings) (*Daemon, error) {
 // actors and the forwarder. A second daemon on the same home fails here with
 // a clear message.
 func (d *Daemon) Start(ctx context.Context) error {
-	if err := os.MkdirAll(d.set.Paths.StateDir, 0o700); err != nil {
-		return fmt.Errorf("state folder: %w", err)
+	if err := prepareFolders(d.set.Paths); err != nil {
+		return err
 	}
 	store, err := spool.Open(d.set.Paths.Spool, spool.Options{MaxBytes: d.set.Config.SpoolMaxBytes})
 	if errors.Is(err, spool.ErrLocked) {

@@ -69,11 +69,16 @@ func TestExportTimeoutIsAFailedAttempt(t *testing.T) {
 	writeTranscript(t, tr, "a", "b")
 	hook(t, home, event("s", "SessionStart", tr))
 	res := td.flush(t, 2*time.Second)
-	if res.Done || res.Remaining == 0 || !strings.Contains(res.Message, "timed out") {
+	// Under load the status may catch the request still in flight past its
+	// timeout: that is reported as a timeout too.
+	timedOut := func(msg string) bool {
+		return strings.Contains(msg, "timed out") || strings.Contains(msg, "waited")
+	}
+	if res.Done || res.Remaining == 0 || !timedOut(res.Message) {
 		t.Fatalf("flush against a silent server: %+v", res)
 	}
 	st, _ := td.Status()
-	if st.ExportHealthy || st.Counters["failed"] < 1 || st.ExportError == nil || !strings.Contains(st.ExportError.Message, "timed out") {
+	if st.ExportHealthy || st.Counters["failed"] < 1 || st.ExportError == nil || !timedOut(st.ExportError.Message) {
 		t.Fatalf("status: healthy=%v failed=%d export_error=%+v", st.ExportHealthy, st.Counters["failed"], st.ExportError)
 	}
 }

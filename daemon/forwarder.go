@@ -346,11 +346,20 @@ func (f *forwarder) health() exportHealth {
 			if h.FailingSince.IsZero() {
 				h.FailingSince = f.inflightSince
 			}
-			h.Message = fmt.Sprintf("an export has waited %s for an answer (timeout %s)", d.Round(time.Second), f.set.ExportTimeout)
+			h.Message = fmt.Sprintf("an export has waited %s for an answer (timeout %s)", roundWait(d), f.set.ExportTimeout)
 			h.Hint = "the server or a proxy holds the connection without answering: check that it is up and reachable"
 		}
 	}
 	return h
+}
+
+// roundWait shortens a wait for a message: whole seconds, or milliseconds
+// below ten seconds.
+func roundWait(d time.Duration) time.Duration {
+	if d < 10*time.Second {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(time.Second)
 }
 
 // flushRetryEvery bounds the attempts a waiting flush forces while the

@@ -26,6 +26,9 @@ type server struct {
 	// spool); a warning is logged at most once per badLogEvery.
 	onBad func()
 
+	// peer reads a connection's peer uid (peerUID; a seam for tests).
+	peer func(*net.UnixConn) (int, error)
+
 	mu      sync.Mutex
 	closed  bool
 	badLast time.Time
@@ -34,14 +37,51 @@ type server struct {
 
 const badLogEvery = 10 * time.Second
 
-// listen takes the socket path: a private folder (0700, ours), a stale
+// prepareFolders makes the socket's folder and the state folder, or refuses
+// either when another user could control it. It runs before anything is
+// written under the state folder, so a refused start leaves nothing behind.
+// The socket's folder differs from the state folder only for the /tmp
+// fallback of a long state path: there another user may have made "our"
+// folder first, to receive every hook payload, unredacted, and to print
+// into the agent's session.
+func prepareFolders(p hooks.Paths) error {
+	if dir := filepath.Dir(p.Socket); dir != p.StateDir {
+		if err := privateDir(dir, "socket folder"); err != nil {
+			return err
+		}
+	}
+	return privateDir(p.StateDir, "state folder")
+}
+
+// privateDir makes dir (0700) if missing, refuses it when it is a symbolic
+// link, someone else's, or writable by others (hooks.CheckPrivateDir), and
+// closes it to others' reading.
+func privateDir(dir, kind string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("%s: %w", kind, err)
+	}
+	if err := hooks.CheckPrivateDir(dir, kind); err != nil {
+		if ue, ok := errors.AsType[*hooks.UntrustedError](err); ok {
+			return fmt.Errorf("refusing to start: %w\nhint: %s", err, ue.Hint())
+		}
+		return fmt.Errorf("%s: %w", kind, err)
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("%s: %w", kind, err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("%s %s is readable by others and cannot be made private: %w", kind, dir, err)
+		}
+	}
+	return nil
+}
+
+// listen takes the socket path in a folder prepareFolders accepted: a stale
 // socket from a crashed run replaced, a live one refused.
 func listen(path string, log *slog.Logger) (*server, error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("socket folder: %w", err)
-	}
-	if err := checkPrivateDir(dir); err != nil {
+	if err := privateDir(filepath.Dir(path), "socket folder"); err != nil {
 		return nil, err
 	}
 	if _, err := os.Lstat(path); err == nil {
@@ -64,27 +104,7 @@ func listen(path string, log *slog.Logger) (*server, error) {
 		ln.Close()
 		return nil, fmt.Errorf("socket mode: %w", err)
 	}
-	return &server{ln: ln, path: path, log: log}, nil
-}
-
-// checkPrivateDir makes sure dir belongs to us and nobody else can enter it.
-func checkPrivateDir(dir string) error {
-	fi, err := os.Lstat(dir)
-	if err != nil {
-		return fmt.Errorf("socket folder: %w", err)
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("socket folder %s is not a directory", dir)
-	}
-	if uid, ok := fileUID(fi); ok && uid != os.Getuid() {
-		return fmt.Errorf("socket folder %s belongs to uid %d, not to you (uid %d): remove it or set WEAVE_AGENTD_HOME", dir, uid, os.Getuid())
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		if err := os.Chmod(dir, 0o700); err != nil {
-			return fmt.Errorf("socket folder %s is open to others and cannot be made private: %w", dir, err)
-		}
-	}
-	return nil
+	return &server{ln: ln, path: path, log: log, peer: peerUID}, nil
 }
 
 type handler func(conn net.Conn, req *hooks.Request) *hooks.Response
@@ -113,7 +133,15 @@ func (s *server) serve(h handler) {
 
 func (s *server) handleConn(conn *net.UnixConn, h handler) {
 	defer conn.Close()
-	if uid, ok := peerUID(conn); ok && uid != os.Getuid() {
+	uid, err := s.peer(conn)
+	switch {
+	case errors.Is(err, errors.ErrUnsupported):
+		// No peer credentials on this platform: the 0700 folder and the
+		// 0600 socket keep other users out.
+	case err != nil:
+		s.log.Warn("refused a connection whose user cannot be read", "err", err)
+		return
+	case uid != os.Getuid():
 		s.log.Warn("refused a connection from another user", "uid", uid)
 		return
 	}

@@ -203,8 +203,8 @@ func TestBadTranscriptsAreSkippedAndCounted(t *testing.T) {
 	}
 }
 
-// Bad hook input: a payload over the socket frame cap, one over the hook's
-// stdin cap, one nested 100k deep, binary garbage, invalid UTF-8, a BOM, an
+// Bad hook input: a payload over the socket frame cap and one far over it
+// (the hook reads a frame's worth and keeps the envelope), one nested 100k deep, binary garbage, invalid UTF-8, a BOM, an
 // empty one; raw frames over the cap, with a 4 GiB length, with a wrong
 // protocol version, and silent connections, sent straight to the socket. The
 // hook always exits 0 and prints nothing; the daemon stays up and counts the
@@ -231,10 +231,11 @@ func TestBadHookInputIsSkippedAndCounted(t *testing.T) {
 		payload  []byte
 		stored   bool // a valid event the daemon keeps
 		bad      bool // counted as malformed
-		mayEPIPE bool // the hook stops reading at its stdin cap
+		mayEPIPE bool // the hook stops reading at its stdin cap (the frame cap)
 	}{
-		{"over the frame cap (9 MiB)", big(9 << 20), true, false, false},
-		{"over the stdin cap (70 MiB)", big(70 << 20), false, true, true},
+		// Cut at the frame cap: the envelope before the cut is kept.
+		{"over the frame cap (9 MiB)", big(9 << 20), true, false, true},
+		{"far over the frame cap (70 MiB)", big(70 << 20), true, false, true},
 		{"nested 100k deep", deep, false, true, false},
 		{"binary garbage", garbage, false, true, false},
 		{"invalid UTF-8", []byte("{\"session_id\":\"bad-hook-input\",\"hook_event_name\":\"Notification\",\"message\":\"\xff\xfe\xc3\x28\"}"), true, false, false},

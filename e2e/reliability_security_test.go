@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"github.com/weave-agentd/weave-agentd/e2e/internal/crash"
 	fa "github.com/weave-agentd/weave-agentd/e2e/internal/fakeanthropic"
 	"github.com/weave-agentd/weave-agentd/e2e/internal/receiver"
+	"github.com/weave-agentd/weave-agentd/hooks"
 )
 
 // relSecret is one secret and a distinctive piece of it that must never
@@ -485,10 +487,46 @@ func TestStateFilesArePrivate(t *testing.T) {
 	}
 }
 
+// rawClientEnv makes the test binary a bare socket client (rawClient)
+// instead of running the tests.
+const rawClientEnv = "WEAVE_AGENTD_E2E_RAW_CLIENT"
+
+func TestMain(m *testing.M) {
+	if sock := os.Getenv(rawClientEnv); sock != "" {
+		rawClient(sock)
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// rawClient sends one event frame to sock with none of the hook's checks,
+// and prints what happened: "connected", then the write's and the answer's
+// outcome (a daemon that refuses the peer closes at once: EPIPE or EOF).
+func rawClient(sock string) {
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		fmt.Println("dial:", err)
+		os.Exit(1)
+	}
+	defer c.Close()
+	fmt.Println("connected")
+	ev := &hooks.Event{ID: "raw-foreign", Agent: hooks.AgentClaude, Name: "Notification", Session: "foreign",
+		Payload: json.RawMessage(`{"session_id":"foreign","hook_event_name":"Notification"}`)}
+	if err := hooks.WriteFrame(c, &hooks.Request{V: hooks.ProtocolVersion, Op: hooks.OpEvent, Event: ev}); err != nil {
+		fmt.Println("write:", err)
+		return
+	}
+	fmt.Println("sent")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var resp hooks.Response
+	fmt.Println("answer:", hooks.ReadFrame(c, hooks.MaxFrame, &resp), resp.OK)
+}
+
 // A connection from another uid is refused (SO_PEERCRED), on Linux. With
 // the default modes another user cannot even reach the socket; opened up by
-// hand (folders 0711, socket 0666), the daemon still refuses the peer. The
-// foreign hook exits 0 and nothing of it is stored.
+// hand (folders 0711, socket 0666), the foreign hook does not connect (the
+// socket is not its own) and a raw client of that uid is refused by the
+// daemon. The foreign hook exits 0 and nothing of it is stored.
 func TestOtherUIDIsRefused(t *testing.T) {
 	if runtime.GOOS != "linux" || os.Geteuid() != 0 {
 		t.Skip("needs Linux and root to run a process as another uid")
@@ -532,7 +570,23 @@ func TestOtherUIDIsRefused(t *testing.T) {
 		}
 	}
 	os.Chmod(sock, 0o666)
+	// The foreign hook does not even connect: the socket is not its own.
 	relCheckHooks(t, []crash.HookResult{foreign()})
+	// A raw client of uid 65534 (this test binary, copied where it may run
+	// it) connects anyway: the daemon must refuse it.
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	agentd.CopyFile(t, self, filepath.Join(pub, "e2e.test"))
+	os.Chmod(filepath.Join(pub, "e2e.test"), 0o755)
+	raw := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--", filepath.Join(pub, "e2e.test"))
+	raw.Env = []string{rawClientEnv + "=" + sock}
+	out, err := raw.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "connected") {
+		t.Fatalf("raw client of uid 65534: %v\n%s", err, out)
+	}
+	os.Chmod(sock, 0o600) // our own status client trusts only a private socket
 	after := relGetStatus(t, h)
 	if after.Counters["events"] != before.Counters["events"] {
 		t.Errorf("an event from uid 65534 was stored (events %d → %d)", before.Counters["events"], after.Counters["events"])
@@ -540,7 +594,11 @@ func TestOtherUIDIsRefused(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(h.Dir, "inbox.jsonl")); err == nil {
 		t.Errorf("uid 65534 wrote into our inbox")
 	}
-	if !strings.Contains(d.Log(), "refused a connection from another user") {
+	switch n := strings.Count(d.Log(), "refused a connection from another user"); n {
+	case 0:
 		t.Errorf("the daemon did not log the refused connection; the peer check may not have run:\n%s", d.Log())
+	case 1: // the raw client's; the foreign hook never connected
+	default:
+		t.Errorf("the daemon refused %d connections of uid 65534; only the raw client should have connected:\n%s", n, d.Log())
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"hash/fnv"
 	"io"
 	"math/rand/v2"
-	"os"
 	"strconv"
 	"time"
 )
@@ -18,12 +17,13 @@ import (
 // falls back to the inbox journal.
 const DefaultTimeout = 200 * time.Millisecond
 
-// maxStdin bounds what the hook reads; anything beyond is discarded.
-const maxStdin = 64 << 20
-
 // Call sends one request to the daemon at socket and waits for its answer
-// until timeout.
+// until timeout. A socket that may belong to someone else (see CheckSocket)
+// is never connected to: the error is then an *UntrustedError.
 func Call(socket string, timeout time.Duration, req *Request) (*Response, error) {
+	if err := CheckSocket(socket); err != nil {
+		return nil, err
+	}
 	conn, err := dial(socket, time.Now().Add(timeout))
 	if err != nil {
 		return nil, err
@@ -86,24 +86,35 @@ func RunHook(args []string, stdin io.Reader, stdout io.Writer, getenv func(strin
 	if len(args) > 0 {
 		named = args[0]
 	}
-	raw, _ := io.ReadAll(io.LimitReader(stdin, maxStdin))
+	raw, cut := readPayload(stdin)
 	recv := time.Now()
 	raw = StripBOM(raw)
+	var dropped []string
+	invalid := false
+	if cut {
+		if obj, names, ok := reduceCut(raw); ok {
+			raw, dropped = obj, names
+		} else {
+			raw, invalid = raw[:1024], true // not a JSON object: nothing to keep
+		}
+	}
 	agent, common := Detect(raw, named)
 	id := NewEventID()
 	if agent == AgentCursor {
 		id = CursorEventID(raw)
 	}
 	ev := &Event{
-		ID:      id,
-		Agent:   agent,
-		Name:    common.HookEventName,
-		Session: common.Session(),
-		RecvNS:  recv.UnixNano(),
+		ID:        id,
+		Agent:     agent,
+		Name:      common.HookEventName,
+		Session:   common.Session(),
+		RecvNS:    recv.UnixNano(),
+		Dropped:   dropped,
+		Truncated: cut,
 	}
 	warning := ""
 	if getenv("WEAVE_AGENTD_DISABLED") != "1" && len(raw) > 0 {
-		if json.Valid(raw) {
+		if !invalid && json.Valid(raw) {
 			ev.Payload = raw
 		} else {
 			ev.Invalid = string(raw[:min(len(raw), 1024)])
@@ -131,21 +142,20 @@ func deliver(ev *Event, getenv func(string) string) string {
 			timeout = time.Duration(ms) * time.Millisecond
 		}
 	}
+	return send(paths, timeout, ev)
+}
+
+// send is deliver once the paths are known. A socket that fails
+// CheckSocket is never connected to: the event goes to the inbox, which
+// lives under the user's own state folder, and 'weave-agentd status' and
+// 'doctor' tell the user why.
+func send(paths Paths, timeout time.Duration, ev *Event) string {
 	resp, err := Call(paths.Socket, timeout, &Request{Op: OpEvent, Event: ev})
 	if err == nil {
 		return resp.Warning
 	}
-	if err := AppendInbox(paths.Inbox, ev); err != nil {
-		// Last resort: nothing else we can do without disturbing the agent.
-		_, _ = fmt.Fprintf(io.Discard, "inbox: %v", err)
-	}
+	// An error here (a full disk, a state folder that is not ours) leaves
+	// nothing more to try without disturbing the agent.
+	_ = AppendInbox(paths.Inbox, ev)
 	return ""
-}
-
-// ensureDir creates dir with mode 0700 if missing.
-func ensureDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	return nil
 }

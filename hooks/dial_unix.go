@@ -34,6 +34,10 @@ func dial(path string, deadline time.Time) (io.ReadWriteCloser, error) {
 		syscall.Close(fd)
 		return nil, &os.PathError{Op: "connect", Path: path, Err: err}
 	}
+	if err := checkPeer(fd, path); err != nil {
+		syscall.Close(fd)
+		return nil, err
+	}
 	f := os.NewFile(uintptr(fd), path)
 	if err := f.SetDeadline(deadline); err != nil {
 		f.Close()

@@ -16,19 +16,27 @@ import (
 // under an exclusive flock so concurrent hooks and the draining daemon never
 // interleave. If the daemon renamed the journal away between our open and our
 // lock, we reopen, so no event lands in a file that is about to be deleted.
+//
+// The journal holds payloads before redaction, so it is only written in a
+// folder of ours that nobody else can write (CheckPrivateDir), never through
+// a symbolic link, and only when it is a regular file of ours.
 func AppendInbox(path string, ev *Event) error {
 	line, err := json.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("encode inbox event: %w", err)
 	}
 	line = append(line, '\n')
-	if err := ensureDir(filepath.Dir(path)); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("inbox folder: %w", err)
+	}
+	if err := CheckPrivateDir(dir, "state folder"); err != nil {
 		return fmt.Errorf("inbox folder: %w", err)
 	}
 	for attempt := 0; attempt < 5; attempt++ {
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+		f, err := openJournal(path, os.O_RDWR|os.O_APPEND|os.O_CREATE)
 		if err != nil {
-			return fmt.Errorf("open inbox: %w", err)
+			return err
 		}
 		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
 			f.Close()
@@ -66,6 +74,34 @@ func partialLastLine(f *os.File) bool {
 	return last[0] != '\n'
 }
 
+// openJournal opens the inbox at path without following a symbolic link and
+// refuses anything but a regular file of ours.
+func openJournal(path string, flag int) (*os.File, error) {
+	f, err := os.OpenFile(path, flag|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	if errors.Is(err, syscall.ELOOP) {
+		if fi, lerr := os.Lstat(path); lerr == nil {
+			return nil, untrusted("inbox", path, "is a symbolic link", fi)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open inbox: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open inbox: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, untrusted("inbox", path, "is not a regular file", fi)
+	}
+	if uid := fileOwner(fi); uid != os.Getuid() {
+		f.Close()
+		return nil, untrusted("inbox", path, "belongs to another user", fi)
+	}
+	return f, nil
+}
+
 func sameFile(f *os.File, path string) bool {
 	a, err := f.Stat()
 	if err != nil {
@@ -92,12 +128,12 @@ const maxInboxLine = 4 * MaxFrame
 func DrainInbox(path string, fn func([]*Event) error, bad func(line []byte, err error)) (int, error) {
 	taken := path + ".draining"
 	if _, err := os.Stat(taken); errors.Is(err, os.ErrNotExist) {
-		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		f, err := openJournal(path, os.O_RDWR)
 		if errors.Is(err, os.ErrNotExist) {
 			return 0, nil
 		}
 		if err != nil {
-			return 0, fmt.Errorf("open inbox: %w", err)
+			return 0, err
 		}
 		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
 			f.Close()
@@ -109,9 +145,9 @@ func DrainInbox(path string, fn func([]*Event) error, bad func(line []byte, err 
 			return 0, fmt.Errorf("take inbox: %w", err)
 		}
 	}
-	f, err := os.Open(taken)
+	f, err := openJournal(taken, os.O_RDONLY)
 	if err != nil {
-		return 0, fmt.Errorf("open taken inbox: %w", err)
+		return 0, err
 	}
 	defer f.Close()
 	n := 0

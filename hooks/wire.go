@@ -38,6 +38,10 @@ type Event struct {
 	Invalid string `json:"invalid,omitempty"`
 	// Dropped names top-level payload fields removed to fit MaxFrame.
 	Dropped []string `json:"dropped,omitempty"`
+	// Truncated marks a payload longer than the hook reads (MaxFrame): the
+	// hook kept the small members that came before the cut; members after
+	// it are unknown.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // Request is a client-to-daemon message.
@@ -101,8 +105,7 @@ func ReadFrame(r io.Reader, limit int, v any) error {
 // Shrink makes an event fit in a frame by dropping the largest top-level
 // payload fields (tool responses, file contents) and naming them in Dropped.
 func Shrink(ev *Event) {
-	const overhead = 4 << 10
-	if len(ev.Payload)+overhead <= MaxFrame {
+	if len(ev.Payload)+frameOverhead <= MaxFrame {
 		return
 	}
 	var m map[string]json.RawMessage
@@ -112,7 +115,7 @@ func Shrink(ev *Event) {
 		return
 	}
 	size := len(ev.Payload)
-	for size+overhead > MaxFrame {
+	for size+frameOverhead > MaxFrame {
 		big, bigLen := "", 0
 		for k, v := range m {
 			if len(v) > bigLen {

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 
+	"github.com/weave-agentd/weave-agentd/hooks"
 	"github.com/weave-agentd/weave-agentd/hooks/hookconfig"
 	"github.com/weave-agentd/weave-agentd/installer/config"
 )
@@ -180,6 +182,11 @@ func (in *Installer) doctorSocket(ctx context.Context, r *Report) bool {
 	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := in.s.Prober.Probe(pctx); err != nil {
+		if ue, ok := errors.AsType[*hooks.UntrustedError](err); ok {
+			r.add(Fail, fmt.Sprintf("not connecting to the socket at %s: %v; hooks keep events in their inbox (%s)",
+				in.paths.Socket, ue, in.paths.Inbox), ue.Hint())
+			return false
+		}
 		r.add(Fail, "no daemon answers on "+in.paths.Socket, "weave-agentd start (or 'weave-agentd run' in a terminal); logs: "+in.logCommand())
 		return false
 	}

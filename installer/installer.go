@@ -242,7 +242,8 @@ func (in *Installer) purge() error {
 		}
 	}
 	os.Remove(filepath.Dir(in.paths.ConfigFile)) // only when empty
-	if !strings.HasPrefix(in.paths.Socket, state+string(filepath.Separator)) {
+	// The /tmp fallback folder, only when it is ours (not another user's).
+	if !strings.HasPrefix(in.paths.Socket, state+string(filepath.Separator)) && hooks.CheckPrivateDir(filepath.Dir(in.paths.Socket), "socket folder") == nil {
 		os.Remove(in.paths.Socket)
 		os.Remove(filepath.Dir(in.paths.Socket))
 	}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/kardianos/service"
+
+	"github.com/weave-agentd/weave-agentd/hooks"
 )
 
 // StatusProber tells whether the daemon answers.
@@ -29,9 +31,14 @@ type ProbeFunc func(ctx context.Context) error
 func (f ProbeFunc) Probe(ctx context.Context) error { return f(ctx) }
 
 // SocketProber treats a successful connect to the daemon's Unix socket as
-// "the daemon answers". (The real status client can replace it.)
+// "the daemon answers". (The real status client can replace it.) A socket
+// another user could control is not connected to: the error is then a
+// *hooks.UntrustedError.
 func SocketProber(path string) StatusProber {
 	return ProbeFunc(func(ctx context.Context) error {
+		if err := hooks.CheckSocket(path); err != nil {
+			return err
+		}
 		var d net.Dialer
 		c, err := d.DialContext(ctx, "unix", path)
 		if err != nil {
@@ -283,6 +290,9 @@ func (in *Installer) waitForDaemon(ctx context.Context) error {
 		if err == nil {
 			in.printf("running  the daemon answers")
 			return nil
+		}
+		if ue, ok := errors.AsType[*hooks.UntrustedError](err); ok {
+			return fmt.Errorf("%w\nhint: %s", err, ue.Hint()) // waiting will not make it ours
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
+	"net"
 	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -35,7 +39,14 @@ func TestScripts(t *testing.T) {
 			env.Defer(func() { os.RemoveAll(home) })
 			env.Setenv("WEAVE_AGENTD_HOME", home)
 			env.Setenv("HOME", env.WorkDir)
+			env.Values[spyKey{}] = &spy{}
 			return nil
+		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "root" {
+				return os.Getuid() == 0, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			// hupdaemon sends SIGHUP to the daemon (its pid from status) and
@@ -79,6 +90,14 @@ func TestScripts(t *testing.T) {
 				}
 				ts.Fatalf("the daemon did not come back after SIGHUP")
 			},
+			// plantsocket listens where the daemon's socket goes, as a socket
+			// another user could have planted: "other-owner" gives it to uid
+			// 65534 (needs root), "open-folder" makes its folder writable by
+			// all.
+			"plantsocket": plantSocket,
+			// spynothing asserts that no client connected to the planted
+			// socket.
+			"spynothing": spyNothing,
 			// waitdaemon waits (up to 10s) until the daemon answers on the socket.
 			"waitdaemon": func(ts *testscript.TestScript, neg bool, args []string) {
 				paths, err := hooks.ResolvePaths(ts.Getenv)
@@ -99,4 +118,65 @@ func TestScripts(t *testing.T) {
 			},
 		},
 	})
+}
+
+type spyKey struct{}
+
+// spy is the listener plantsocket planted and what it received, in order.
+type spy struct {
+	ln  net.Listener
+	got chan string
+}
+
+func plantSocket(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: plantsocket other-owner|open-folder")
+	}
+	paths, err := hooks.ResolvePaths(ts.Getenv)
+	if err != nil {
+		ts.Fatalf("%v", err)
+	}
+	ln, err := net.Listen("unix", paths.Socket)
+	if err != nil {
+		ts.Fatalf("%v", err)
+	}
+	s := ts.Value(spyKey{}).(*spy)
+	s.ln, s.got = ln, make(chan string, 16)
+	ts.Defer(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			line, _ := bufio.NewReader(c).ReadString('\n')
+			c.Close()
+			s.got <- line
+		}
+	}()
+	switch args[0] {
+	case "other-owner":
+		ts.Check(os.Lchown(paths.Socket, 65534, 65534))
+	case "open-folder":
+		ts.Check(os.Chmod(filepath.Dir(paths.Socket), 0o777))
+	default:
+		ts.Fatalf("plantsocket: unknown %q", args[0])
+	}
+}
+
+func spyNothing(ts *testscript.TestScript, neg bool, _ []string) {
+	s := ts.Value(spyKey{}).(*spy)
+	c, err := net.Dial("unix", s.ln.Addr().String())
+	ts.Check(err)
+	c.Write([]byte("sentinel\n"))
+	c.Close()
+	select {
+	case line := <-s.got:
+		if line != "sentinel\n" {
+			ts.Fatalf("the planted socket received %d bytes: %.80q", len(line), line)
+		}
+	case <-time.After(5 * time.Second):
+		ts.Fatalf("the planted socket accepted nothing, not even the sentinel")
+	}
 }

@@ -42,7 +42,18 @@ func call(e *env, op string, args any, timeout time.Duration) (*hooks.Response, 
 
 // noDaemon is the error for commands that need a running daemon.
 func noDaemon(paths hooks.Paths, err error) error {
+	if ue, ok := errors.AsType[*hooks.UntrustedError](err); ok {
+		return &exitError{code: exitNoDaemon, err: errors.New(untrustedSocket(paths, ue))}
+	}
 	return &exitError{code: exitNoDaemon, err: fmt.Errorf("no daemon answers on %s (%v)\nhint: start it with 'weave-agentd run' (foreground) or 'weave-agentd start' (installed service)", paths.Socket, err)}
+}
+
+// untrustedSocket explains a socket the client refused to connect to
+// (hooks.CheckSocket): what is wrong, where the hooks keep events meanwhile,
+// and what to do.
+func untrustedSocket(paths hooks.Paths, ue *hooks.UntrustedError) string {
+	return fmt.Sprintf("not connecting to the socket at %s: %v\n"+
+		"hooks keep events in their inbox (%s) until this is fixed\nhint: %s", paths.Socket, ue, paths.Inbox, ue.Hint())
 }
 
 type statusFlags struct{ json bool }
@@ -74,13 +85,23 @@ it cannot write to its spool (a full disk), or its config file failed to reload
 			if err != nil {
 				// A daemon (re)started on a broken config exits at once: say why.
 				cfgErr := checkConfigFile(e)
+				ue, untrusted := errors.AsType[*hooks.UntrustedError](err)
 				if f.json {
 					out := map[string]any{"running": false, "socket": paths.Socket, "error": err.Error(), "hooks": hooksState}
 					if cfgErr != nil {
 						out["config_error"] = map[string]string{"message": cfgErr.Error()}
 					}
+					if untrusted {
+						out["untrusted"] = map[string]any{"kind": ue.Kind, "path": ue.Path, "reason": ue.Reason,
+							"owner_uid": ue.UID, "mode": fmt.Sprintf("%04o", ue.Mode.Perm()), "hint": ue.Hint(), "inbox": paths.Inbox}
+					}
 					b, _ := json.Marshal(out)
 					fmt.Fprintln(e.Stdout, string(b))
+					return silentExit(exitNoDaemon)
+				}
+				if untrusted {
+					fmt.Fprintf(e.Stdout, "weave-agentd: %s\n", strings.ReplaceAll(untrustedSocket(paths, ue), "\n", "\n  "))
+					printHooks(e.Stdout, hooksState)
 					return silentExit(exitNoDaemon)
 				}
 				fmt.Fprintf(e.Stdout, "weave-agentd: not running (no answer on %s)\n", paths.Socket)
