@@ -41,6 +41,9 @@ type Status struct {
 	Counters       map[string]int64 `json:"counters"`
 	// StorageError is set while writes to the spool fail (a full disk).
 	StorageError *StorageError `json:"storage_error,omitempty"`
+	// SkippedFiles are transcript paths not read (not regular files of
+	// yours), newest first, at most 20; counters.skipped_files counts them.
+	SkippedFiles []SkippedFile `json:"skipped_files"`
 }
 
 // StorageError is the latest failed write to the spool, and since when
@@ -139,6 +142,7 @@ func (d *Daemon) Status() (Status, error) {
 	if files == nil {
 		s.WatchedFiles = []string{}
 	}
+	s.SkippedFiles = d.sess.skips.list()
 	if d.set.Target.URL == "" {
 		s.SinkFile = SinkFile(d.set.Paths.SinkDir)
 	}

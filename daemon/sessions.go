@@ -50,6 +50,7 @@ type sessions struct {
 	mu      sync.Mutex
 	actors  map[string]*actor
 	watched map[string]int // dir -> number of files watched in it
+	skips   skippedFiles   // transcript paths not read (status)
 	stopped bool
 	wg      sync.WaitGroup
 	ctx     context.Context
@@ -523,9 +524,7 @@ func (a *actor) readFiles() (eof bool, read int64) {
 		path := files[0]
 		t := a.tailer(path)
 		n, atEOF, err := t.read(stepBudget, func(line []byte, _ int64) { a.b.Line(path, a.s.red.Line(line)) })
-		if err != nil {
-			a.log.Warn("reading transcript", "file", path, "err", err)
-		}
+		a.readResult(path, err)
 		return atEOF, n
 	}
 	per := max(int64(1<<20), stepBudget/int64(max(1, len(files))))
@@ -533,9 +532,7 @@ func (a *actor) readFiles() (eof bool, read int64) {
 	for _, path := range files {
 		t := a.tailer(path)
 		lines, tail, atEOF, err := t.readLines(per)
-		if err != nil {
-			a.log.Warn("reading transcript", "file", path, "err", err)
-		}
+		a.readResult(path, err)
 		cs = append(cs, &mergeCursor{path: path, t: t, lines: lines, tail: tail, eof: atEOF})
 	}
 	for {

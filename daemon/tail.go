@@ -60,18 +60,14 @@ type tailer struct {
 // consumed. It reports the bytes consumed and whether EOF was reached.
 // fn also gets the file offset just past the line.
 func (t *tailer) read(budget int64, fn func(line []byte, end int64)) (int64, bool, error) {
-	f, err := os.Open(t.path)
+	f, fi, err := openTranscript(t.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, true, nil // not written yet, or deleted: nothing to read
 	}
 	if err != nil {
-		return 0, true, fmt.Errorf("open %s: %w", t.path, err)
+		return 0, true, err // a *skipError: not a regular file of ours
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return 0, true, err
-	}
 	if err := t.checkIdentity(f, fi); err != nil {
 		return 0, true, err
 	}
