@@ -138,7 +138,7 @@ func (s *sessions) actorLocked(agent, session, transcriptPath string) *actor {
 			a.log.Warn("could not restore session state; continuing from the saved offsets", "err", err)
 		}
 	}
-	a.builderSkipped = a.b.Stats().SkippedLines // counted when they were skipped
+	a.counted = a.b.Stats() // counted when they were skipped
 	s.actors[key] = a
 	s.wg.Add(1)
 	go a.run(s.ctx)
@@ -335,9 +335,9 @@ type actor struct {
 	settles []chan struct{} // flushes that also settle (backfill)
 	tailers map[string]*tailer
 
-	// builderSkipped is the builder's SkippedLines already added to the
-	// spool's skipped_lines counter.
-	builderSkipped int64
+	// counted is the builder's Stats whose skipped and truncated lines are
+	// already added to the spool's counters.
+	counted transcript.Stats
 
 	quit     chan struct{} // closed to evict the actor
 	stopOnce sync.Once
@@ -630,7 +630,7 @@ func (a *actor) reload() {
 		if len(rec.State) > 0 {
 			_ = a.b.RestoreState(rec.State)
 		}
-		a.builderSkipped = a.b.Stats().SkippedLines
+		a.counted = a.b.Stats()
 	}
 	a.mu.Lock()
 	for p, t := range a.tailers {
@@ -696,8 +696,9 @@ func (a *actor) commit(evs []queuedEvent, spans []genai.Span) error {
 		encoded = append(encoded, enc{res, span})
 	}
 	now := a.s.set.Now()
-	builderSkipped := a.b.Stats().SkippedLines
-	skipped := max(0, builderSkipped-a.builderSkipped)
+	stats := a.b.Stats()
+	skipped := max(0, stats.SkippedLines-a.counted.SkippedLines)
+	truncated := max(0, stats.TruncatedLines-a.counted.TruncatedLines)
 	var resets int64
 	a.mu.Lock()
 	for _, tl := range a.tailers {
@@ -707,6 +708,7 @@ func (a *actor) commit(evs []queuedEvent, spans []genai.Span) error {
 	a.mu.Unlock()
 	err = a.s.store.Update(func(t *spool.Tx) error {
 		t.Add(spool.CounterSkippedLines, skipped)
+		t.Add(counterTruncatedLines, truncated)
 		t.Add(spool.CounterTranscriptResets, resets)
 		for _, e := range encoded {
 			if err := t.Enqueue(e.res, e.span, now); err != nil {
@@ -731,10 +733,10 @@ func (a *actor) commit(evs []queuedEvent, spans []genai.Span) error {
 		return err
 	}
 	a.s.health.ok()
-	if skipped > 0 || resets > 0 {
-		a.log.Warn("skipped transcript input", "lines", skipped, "truncated_or_replaced", resets)
+	if skipped > 0 || resets > 0 || truncated > 0 {
+		a.log.Warn("skipped transcript input", "lines", skipped, "truncated_or_replaced", resets, "lines_kept_in_part", truncated)
 	}
-	a.builderSkipped = builderSkipped
+	a.counted = stats
 	a.mu.Lock()
 	for _, tl := range a.tailers {
 		tl.skipped, tl.resets = 0, 0

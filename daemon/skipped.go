@@ -18,6 +18,10 @@ import (
 // regular files of ours (see openTranscript); each path once per identity.
 const counterSkippedFiles = "skipped_files"
 
+// counterTruncatedLines counts transcript lines kept in part: content past
+// a builder's per-line bounds dropped (transcript.Stats.TruncatedLines).
+const counterTruncatedLines = "truncated_lines"
+
 const (
 	maxSkippedShown = 20  // skipped files named in status, newest first
 	maxSkippedKept  = 256 // skipped files remembered (beyond, the oldest are forgotten)
