@@ -75,7 +75,7 @@ func openTranscript(path string) (*os.File, fs.FileInfo, error) {
 			reason = "cannot be opened: " + pe.Err.Error()
 		}
 		if fi == nil {
-			id.err = reason
+			id.err = err.Error()
 		}
 		return nil, nil, &skipError{path: path, reason: reason, id: id}
 	}
@@ -85,6 +85,20 @@ func openTranscript(path string) (*os.File, fs.FileInfo, error) {
 			reason: fmt.Sprintf("belongs to uid %d, not to the daemon's user (uid %d)", id.uid, me)}
 	}
 	return f, fi, nil
+}
+
+// pathID is what is at path now, as openTranscript records it in a
+// skipError: a tailer compares the two to leave a skipped path unopened
+// until it changes.
+func pathID(path string) fileID {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileID{err: err.Error()}
+	}
+	var id fileID
+	id.dev, id.ino, id.uid = fileIdentity(fi)
+	id.mode = fi.Mode()
+	return id
 }
 
 // SkippedFile is a transcript path the daemon does not read (status).
