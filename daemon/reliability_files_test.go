@@ -160,3 +160,16 @@ func TestSkippedTranscriptIsReadWhenItBecomesARegularFile(t *testing.T) {
 	}
 	stopWithin(t, td, 20*time.Second)
 }
+
+// Only an open error that a change at the path cures makes a skip: running
+// out of descriptors must not leave a live transcript unread for good.
+func TestPassingOpenErrorsDoNotSkipTheFile(t *testing.T) {
+	for errno, lasting := range map[syscall.Errno]bool{
+		syscall.EACCES: true, syscall.ELOOP: true, syscall.ENOTDIR: true,
+		syscall.EMFILE: false, syscall.ENFILE: false, syscall.ENOMEM: false, syscall.EINTR: false,
+	} {
+		if got := lastingOpenError(&os.PathError{Op: "open", Path: "x", Err: errno}); got != lasting {
+			t.Errorf("%v: lasting = %v, want %v", errno, got, lasting)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/weave-agentd/weave-agentd/spool"
@@ -67,12 +68,14 @@ func openTranscript(path string) (*os.File, fs.FileInfo, error) {
 	if err != nil {
 		var nr *transcript.NotRegularError
 		var pe *fs.PathError
-		reason := err.Error()
+		var reason string
 		switch {
 		case errors.As(err, &nr):
 			reason = transcript.FileKind(nr.Mode) + ", not a regular file"
-		case errors.As(err, &pe):
+		case errors.As(err, &pe) && lastingOpenError(pe.Err):
 			reason = "cannot be opened: " + pe.Err.Error()
+		default: // out of descriptors or memory: try again at the next step
+			return nil, nil, fmt.Errorf("open %s: %w", path, err)
 		}
 		if fi == nil {
 			id.err = err.Error()
@@ -85,6 +88,22 @@ func openTranscript(path string) (*os.File, fs.FileInfo, error) {
 			reason: fmt.Sprintf("belongs to uid %d, not to the daemon's user (uid %d)", id.uid, me)}
 	}
 	return f, fi, nil
+}
+
+// lastingOpenError reports whether an open failed for a reason that only a
+// change at the path cures (permissions, a symlink loop, a file for a
+// folder in the path), not for a passing one (EMFILE, ENOMEM, EINTR).
+func lastingOpenError(err error) bool {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return false
+	}
+	switch errno {
+	case syscall.EACCES, syscall.EPERM, syscall.ELOOP, syscall.ENOTDIR, syscall.ENAMETOOLONG,
+		syscall.EISDIR, syscall.ENXIO, syscall.ENODEV:
+		return true
+	}
+	return false
 }
 
 // pathID is what is at path now, as openTranscript records it in a
