@@ -188,7 +188,7 @@ func (b *backfiller) run(job *BackfillProgress, files []backfillFile) {
 			b.finish(job, errors.New("daemon stopping; run backfill again to resume"))
 			return
 		}
-		if cwd := firstCwd(f.path); cwd != "" && b.d.ingest.ignoredDir(cwd) {
+		if cwd, _ := firstCwd(f.path); cwd != "" && b.d.ingest.ignoredDir(cwd) { // a file skipped here is skipped by its tailer too
 			b.advance(job, f)
 			continue
 		}

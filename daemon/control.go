@@ -47,6 +47,9 @@ type Status struct {
 	// ConfigError is set while the config file fails to reload: the daemon
 	// runs on with the config it had.
 	ConfigError *ConfigError `json:"config_error,omitempty"`
+	// SkippedFiles are transcript paths not read (not regular files of
+	// yours), newest first, at most 20; counters.skipped_files counts them.
+	SkippedFiles []SkippedFile `json:"skipped_files"`
 }
 
 // ConfigError is the latest failed reload of the config file, and since
@@ -193,6 +196,7 @@ func (d *Daemon) Status() (Status, error) {
 	if files == nil {
 		s.WatchedFiles = []string{}
 	}
+	s.SkippedFiles = d.sess.skips.list()
 	if d.set.Target.URL == "" {
 		s.SinkFile = SinkFile(d.set.Paths.SinkDir)
 	}

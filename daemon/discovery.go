@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -209,7 +210,13 @@ func (d *discovery) consider(agent, dir string, f fs.DirEntry) {
 		return
 	}
 	d.seen[path] = info.ModTime()
-	if cwd := firstCwd(path); cwd != "" && d.ignored(cwd) {
+	cwd, err := firstCwd(path)
+	var se *skipError
+	if errors.As(err, &se) {
+		d.sess.fileSkipped(se, d.log) // no actor for a FIFO or a device
+		return
+	}
+	if cwd != "" && d.ignored(cwd) {
 		return
 	}
 	if a := d.sess.actor(agent, strings.TrimSuffix(name, ".jsonl"), path); a != nil {
@@ -218,11 +225,12 @@ func (d *discovery) consider(agent, dir string, f fs.DirEntry) {
 }
 
 // firstCwd finds the first "cwd" value in the head of a transcript, to apply
-// exclusions before anything is read into spans.
-func firstCwd(path string) string {
-	f, err := os.Open(path)
+// exclusions before anything is read into spans. A path that is not a
+// regular file of ours gives openTranscript's *skipError.
+func firstCwd(path string) (string, error) {
+	f, _, err := openTranscript(path)
 	if err != nil {
-		return ""
+		return "", err
 	}
 	defer f.Close()
 	head, _ := io.ReadAll(io.LimitReader(f, 256<<10))
@@ -234,8 +242,8 @@ func firstCwd(path string) string {
 			Cwd string `json:"cwd"`
 		}
 		if json.Unmarshal(line, &rec) == nil && rec.Cwd != "" {
-			return rec.Cwd
+			return rec.Cwd, nil
 		}
 	}
-	return ""
+	return "", nil
 }

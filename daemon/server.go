@@ -1,6 +1,9 @@
 package daemon
 
 import (
+	"bytes"
+	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +31,9 @@ type server struct {
 
 	// peer reads a connection's peer uid (peerUID; a seam for tests).
 	peer func(*net.UnixConn) (int, error)
+
+	// budget bounds the request bytes held at once across connections.
+	budget *byteBudget
 
 	mu      sync.Mutex
 	closed  bool
@@ -104,7 +110,7 @@ func listen(path string, log *slog.Logger) (*server, error) {
 		ln.Close()
 		return nil, fmt.Errorf("socket mode: %w", err)
 	}
-	return &server{ln: ln, path: path, log: log, peer: peerUID}, nil
+	return &server{ln: ln, path: path, log: log, peer: peerUID, budget: newByteBudget(frameBudget)}, nil
 }
 
 type handler func(conn net.Conn, req *hooks.Request) *hooks.Response
@@ -146,11 +152,28 @@ func (s *server) handleConn(conn *net.UnixConn, h handler) {
 		return
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	var req hooks.Request
-	if err := hooks.ReadFrame(conn, hooks.MaxFrame, &req); err != nil {
-		if errors.Is(err, io.EOF) {
-			return // closed before sending anything: a probe, not a bad frame
+	var hdr [4]byte
+	_, err = io.ReadFull(conn, hdr[:])
+	if errors.Is(err, io.EOF) {
+		return // closed before sending anything: a probe, not a bad frame
+	}
+	if err == nil {
+		cost := frameCost(binary.BigEndian.Uint32(hdr[:]))
+		if err := s.reserve(cost); err != nil {
+			s.log.Debug("request refused: too many large requests at once", "err", err)
+			_ = hooks.WriteFrame(conn, &hooks.Response{V: hooks.ProtocolVersion,
+				Error: "daemon busy: " + err.Error() + " (the hook keeps the event in its inbox journal)"})
+			return
 		}
+		defer s.budget.release(cost)
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	}
+	var req hooks.Request
+	if err == nil {
+		// The header is read already; ReadFrame reads it again from here.
+		err = hooks.ReadFrame(io.MultiReader(bytes.NewReader(hdr[:]), conn), hooks.MaxFrame, &req)
+	}
+	if err != nil {
 		s.badFrame(err)
 		_ = hooks.WriteFrame(conn, &hooks.Response{V: hooks.ProtocolVersion, Error: "bad request: " + err.Error()})
 		return
@@ -186,6 +209,34 @@ func (s *server) badFrame(err error) {
 	s.badLast, s.badN = now, 0
 	s.mu.Unlock()
 	s.log.Warn("skipped malformed request frames on the socket", "count", n, "last_err", err)
+}
+
+// frameBudget is how many bytes of request frames the daemon holds at once
+// across connections (see byteBudget): one frame of the largest size and
+// half as much in smaller ones. Decoding, redacting and storing an event
+// take about four times its size; with this budget a flood of 8 MiB frames
+// keeps the live heap near 35 MiB, under the 64 MiB soft limit
+// (TestManyLargeFramesAtOnceKeepTheHeapBounded). A hook whose request waits
+// longer than its timeout journals the event to the inbox instead.
+const frameBudget = hooks.MaxFrame + hooks.MaxFrame/2
+
+// frameCost is what a frame of declared size n reserves: its bytes and a
+// connection's own overhead, so that many small requests are bounded too.
+// A frame over hooks.MaxFrame reserves nothing (ReadFrame refuses it
+// before allocating).
+func frameCost(n uint32) int64 {
+	if n > hooks.MaxFrame {
+		return 0
+	}
+	return int64(n) + 4<<10
+}
+
+// reserve takes cost bytes of the frame budget, waiting at most the read
+// deadline for them.
+func (s *server) reserve(cost int64) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return s.budget.acquire(ctx, cost)
 }
 
 func (s *server) close() {

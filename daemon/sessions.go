@@ -52,6 +52,7 @@ type sessions struct {
 	mu      sync.Mutex
 	actors  map[string]*actor
 	watched map[string]int // dir -> number of files watched in it
+	skips   skippedFiles   // transcript paths not read (status)
 	stopped bool
 	wg      sync.WaitGroup
 	ctx     context.Context
@@ -139,7 +140,7 @@ func (s *sessions) actorLocked(agent, session, transcriptPath string) *actor {
 			a.log.Warn("could not restore session state; continuing from the saved offsets", "err", err)
 		}
 	}
-	a.builderSkipped = a.b.Stats().SkippedLines // counted when they were skipped
+	a.counted = a.b.Stats() // counted when they were skipped
 	s.actors[key] = a
 	s.wg.Add(1)
 	go a.run(s.ctx)
@@ -431,9 +432,9 @@ type actor struct {
 	settles []chan error // flushes that also settle (backfill)
 	tailers map[string]*tailer
 
-	// builderSkipped is the builder's SkippedLines already added to the
-	// spool's skipped_lines counter.
-	builderSkipped int64
+	// counted is the builder's Stats whose skipped and truncated lines are
+	// already added to the spool's counters.
+	counted transcript.Stats
 
 	quit     chan struct{} // closed to evict the actor
 	stopOnce sync.Once
@@ -621,9 +622,7 @@ func (a *actor) readFiles() (eof bool, read int64) {
 		path := files[0]
 		t := a.tailer(path)
 		n, atEOF, err := t.read(stepBudget, func(line []byte, _ int64) { a.b.Line(path, a.s.red.Line(line)) })
-		if err != nil {
-			a.log.Warn("reading transcript", "file", path, "err", err)
-		}
+		a.readResult(path, err)
 		return atEOF, n
 	}
 	per := max(int64(1<<20), stepBudget/int64(max(1, len(files))))
@@ -631,9 +630,7 @@ func (a *actor) readFiles() (eof bool, read int64) {
 	for _, path := range files {
 		t := a.tailer(path)
 		lines, tail, atEOF, err := t.readLines(per)
-		if err != nil {
-			a.log.Warn("reading transcript", "file", path, "err", err)
-		}
+		a.readResult(path, err)
 		cs = append(cs, &mergeCursor{path: path, t: t, lines: lines, tail: tail, eof: atEOF})
 	}
 	for {
@@ -731,7 +728,7 @@ func (a *actor) reload() {
 		if len(rec.State) > 0 {
 			_ = a.b.RestoreState(rec.State)
 		}
-		a.builderSkipped = a.b.Stats().SkippedLines
+		a.counted = a.b.Stats()
 	}
 	a.mu.Lock()
 	for p, t := range a.tailers {
@@ -797,8 +794,9 @@ func (a *actor) commit(evs []queuedEvent, spans []genai.Span) error {
 		encoded = append(encoded, enc{res, span})
 	}
 	now := a.s.set.Now()
-	builderSkipped := a.b.Stats().SkippedLines
-	skipped := max(0, builderSkipped-a.builderSkipped)
+	stats := a.b.Stats()
+	skipped := max(0, stats.SkippedLines-a.counted.SkippedLines)
+	truncated := max(0, stats.TruncatedLines-a.counted.TruncatedLines)
 	var resets int64
 	a.mu.Lock()
 	for _, tl := range a.tailers {
@@ -808,6 +806,9 @@ func (a *actor) commit(evs []queuedEvent, spans []genai.Span) error {
 	a.mu.Unlock()
 	err = a.s.store.Update(func(t *spool.Tx) error {
 		if err := t.Add(spool.CounterSkippedLines, skipped); err != nil {
+			return err
+		}
+		if err := t.Add(counterTruncatedLines, truncated); err != nil {
 			return err
 		}
 		if err := t.Add(spool.CounterTranscriptResets, resets); err != nil {
@@ -836,10 +837,10 @@ func (a *actor) commit(evs []queuedEvent, spans []genai.Span) error {
 		return err
 	}
 	a.s.health.ok()
-	if skipped > 0 || resets > 0 {
-		a.log.Warn("skipped transcript input", "lines", skipped, "truncated_or_replaced", resets)
+	if skipped > 0 || resets > 0 || truncated > 0 {
+		a.log.Warn("skipped transcript input", "lines", skipped, "truncated_or_replaced", resets, "lines_kept_in_part", truncated)
 	}
-	a.builderSkipped = builderSkipped
+	a.counted = stats
 	a.mu.Lock()
 	for _, tl := range a.tailers {
 		tl.skipped, tl.resets = 0, 0

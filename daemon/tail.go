@@ -54,24 +54,30 @@ type tailer struct {
 	buf     []byte
 
 	tailSkipping bool // readLines: whether its tail offset is inside a skip
+
+	skip *skipError // why the path was not read last time, if it was not
 }
 
 // read feeds complete lines to fn until EOF or until about budget bytes were
 // consumed. It reports the bytes consumed and whether EOF was reached.
 // fn also gets the file offset just past the line.
 func (t *tailer) read(budget int64, fn func(line []byte, end int64)) (int64, bool, error) {
-	f, err := os.Open(t.path)
+	if t.skip != nil && pathID(t.path) == t.skip.id {
+		return 0, true, t.skip // skipped, and unchanged since: not opened again
+	}
+	f, fi, err := openTranscript(t.path)
+	t.skip = nil
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, true, nil // not written yet, or deleted: nothing to read
 	}
 	if err != nil {
-		return 0, true, fmt.Errorf("open %s: %w", t.path, err)
+		var se *skipError
+		if errors.As(err, &se) {
+			t.skip = se
+		}
+		return 0, true, err // a *skipError: not a regular file of ours
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return 0, true, err
-	}
 	if err := t.checkIdentity(f, fi); err != nil {
 		return 0, true, err
 	}

@@ -70,4 +70,7 @@ type Stats struct {
 	SkippedLines int64 // malformed or oversized lines skipped
 	Events       int64 // hook events consumed
 	Spans        int64 // spans produced
+	// TruncatedLines are lines kept in part: content past the builder's
+	// per-line bounds (blocks, text bytes) was dropped, a marker says so.
+	TruncatedLines int64
 }

@@ -185,6 +185,9 @@ func printStatus(w io.Writer, st *daemon.Status) {
 	if n := st.Counters["bad_events"]; n > 0 {
 		fmt.Fprintf(w, "  note:       %d malformed hook event(s) skipped\n", n)
 	}
+	for _, f := range st.SkippedFiles {
+		fmt.Fprintf(w, "  skipped:    %s: %s\n", f.Path, f.Reason)
+	}
 }
 
 func humanBytes(n int64) string { return installer.HumanBytes(n) }

@@ -274,8 +274,10 @@ type lineReader struct {
 	err     error  // io.EOF at the end
 }
 
+// openLines opens a regular file only: `show /dev/zero` or a FIFO named
+// .jsonl must fail, not read forever or hang.
 func openLines(path string) (*lineReader, error) {
-	f, err := os.Open(path)
+	f, _, err := transcript.OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/transcript"
 )
 
 const (
@@ -575,7 +576,7 @@ func (b *Builder) addSubFile(path string) {
 }
 
 func (b *Builder) readMeta(a *agent, path string) {
-	f, err := os.Open(path)
+	f, _, err := transcript.OpenRegular(path) // a FIFO must not block the session
 	if err != nil {
 		return
 	}

@@ -181,6 +181,9 @@ func (b *Builder) Line(path string, line []byte) {
 		b.log.Debug("claude builder: skipping malformed line", "path", path, "err", err)
 		return
 	}
+	if r.Message != nil && r.Message.Truncated {
+		b.st.Stats.TruncatedLines++
+	}
 	if path != "" {
 		path = filepath.Clean(path)
 		if !b.st.FileSeen[path] {

@@ -704,6 +704,9 @@ func (b *Builder) addAssistant(c *tctx, r *record, ts time.Time) {
 			}
 		}
 	}
+	if n := m.Content.Dropped; n > 0 {
+		acc.Parts = append(acc.Parts, droppedPart(n))
+	}
 	if c.ag != nil {
 		c.ag.SeenAt = b.st.Now
 	}

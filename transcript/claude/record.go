@@ -79,6 +79,8 @@ type message struct {
 	StopReason *string `json:"stop_reason"`
 	Content    content `json:"content"`
 	Usage      *usage  `json:"usage"`
+	// Truncated: content past a per-line bound was dropped (see lineBudget).
+	Truncated bool `json:"-"`
 }
 
 type usage struct {
@@ -101,6 +103,8 @@ type content struct {
 	Text   string
 	IsText bool
 	Blocks []block
+	// Dropped counts the blocks not kept (see lineBudget).
+	Dropped int
 }
 
 type block struct {

@@ -310,9 +310,40 @@ func eachElem(b []byte, fn func(val []byte)) error {
 	}
 }
 
+// Bounds on what decoding one line keeps, whatever the line holds (the
+// daemon reads lines of up to 32 MiB): a million one-letter content blocks
+// would otherwise become a million blocks, parts and state entries, some
+// twenty times the line's size.
+const (
+	maxLineBlocks = 1024    // content blocks kept per message, nested ones included
+	maxBlockDepth = 3       // content inside a block's content inside …: deeper is dropped
+	maxLineText   = 4 << 20 // text and thinking bytes kept per message
+)
+
+// lineBudget is what is left of those bounds while one message decodes.
+type lineBudget struct {
+	blocks    int
+	text      int
+	truncated bool // something was dropped or cut
+}
+
+// str decodes a JSON string, cut to what is left of the text budget.
+func (lb *lineBudget) str(v []byte) string {
+	s := jstr(v)
+	if len(s) <= lb.text {
+		lb.text -= len(s)
+		return s
+	}
+	s = truncUTF8(s, lb.text) + "…[truncated]"
+	lb.text, lb.truncated = 0, true
+	return s
+}
+
 // decodeMessage fills m from a message object with the scanner.
 func decodeMessage(v []byte, m *message) error {
 	var u []byte
+	lb := lineBudget{blocks: maxLineBlocks, text: maxLineText}
+	defer func() { m.Truncated = lb.truncated }()
 	err := eachField(v, func(k, val []byte) {
 		switch string(k) {
 		case "id":
@@ -327,7 +358,7 @@ func decodeMessage(v []byte, m *message) error {
 				m.StopReason = &s
 			}
 		case "content":
-			decodeContent(val, &m.Content)
+			decodeContent(val, &m.Content, &lb, 0)
 		case "usage":
 			u = val
 		}
@@ -344,29 +375,41 @@ func decodeMessage(v []byte, m *message) error {
 	return nil
 }
 
-// decodeContent fills c from a string or an array of blocks.
-func decodeContent(v []byte, c *content) {
+// decodeContent fills c from a string or an array of blocks, within lb;
+// depth is how deep in other blocks' content c is.
+func decodeContent(v []byte, c *content, lb *lineBudget, depth int) {
 	if len(v) == 0 {
 		return
 	}
 	switch v[0] {
 	case '"':
 		c.IsText = true
-		c.Text = jstr(v)
+		c.Text = lb.str(v)
 	case '[':
+		if depth >= maxBlockDepth {
+			c.Dropped++
+			lb.truncated = true
+			return
+		}
 		_ = eachElem(v, func(el []byte) {
 			if !isObject(el) {
 				return
 			}
+			if lb.blocks == 0 {
+				c.Dropped++
+				lb.truncated = true
+				return
+			}
+			lb.blocks--
 			var bl block
 			_ = eachField(el, func(k, val []byte) {
 				switch string(k) {
 				case "type":
 					bl.Type = jstr(val)
 				case "text":
-					bl.Text = jstr(val)
+					bl.Text = lb.str(val)
 				case "thinking":
-					bl.Thinking = jstr(val)
+					bl.Thinking = lb.str(val)
 				case "id":
 					bl.ID = jstr(val)
 				case "name":
@@ -376,7 +419,7 @@ func decodeContent(v []byte, c *content) {
 				case "tool_use_id":
 					bl.ToolUseID = jstr(val)
 				case "content":
-					decodeContent(val, &bl.Content)
+					decodeContent(val, &bl.Content, lb, depth+1)
 				case "is_error":
 					bl.IsError = jbool(val)
 				case "source":

@@ -34,7 +34,15 @@ func promptParts(c *content) []genai.Part {
 			parts = append(parts, mediaPart(bl))
 		}
 	}
+	if c.Dropped > 0 {
+		parts = append(parts, droppedPart(c.Dropped))
+	}
 	return parts
+}
+
+// droppedPart marks the content blocks of a message not kept (lineBudget).
+func droppedPart(n int) genai.Part {
+	return genai.Part{Type: "text", Content: fmt.Sprintf("[%d more content blocks not kept]", n)}
 }
 
 // mediaPart is an image or document block: inline when small, else a

@@ -72,7 +72,10 @@ func (b *Builder) txLine(path string, line []byte) bool {
 	if r.Message == nil {
 		return true // an unknown record type: ignored
 	}
-	blocks := contentBlocks(r.Message.Content)
+	blocks, dropped := contentBlocks(r.Message.Content)
+	if dropped {
+		b.st.Stats.TruncatedLines++
+	}
 	switch role {
 	case "user", "human":
 		var sb strings.Builder
@@ -109,6 +112,9 @@ func (b *Builder) txLine(path string, line []byte) bool {
 				}
 			}
 		}
+		if dropped {
+			txAddPart(cur, "text", "[more content blocks not kept]", false)
+		}
 	}
 	return true
 }
@@ -121,21 +127,32 @@ func rawString(raw json.RawMessage) string {
 	return ""
 }
 
+// maxLineBlocks bounds the content blocks kept from one line: a million
+// tiny blocks in one line would otherwise take many times its size.
+const maxLineBlocks = 1024
+
 // contentBlocks decodes message.content: a string or an array of blocks
-// (blocks of unexpected shape are skipped).
-func contentBlocks(raw json.RawMessage) []txBlock {
+// (blocks of unexpected shape are skipped), at most maxLineBlocks of them;
+// dropped reports that there were more.
+func contentBlocks(raw json.RawMessage) (out []txBlock, dropped bool) {
 	if len(raw) == 0 {
-		return nil
+		return nil, false
 	}
 	if raw[0] == '"' {
-		return []txBlock{{Type: "text", Text: rawString(raw)}}
+		return []txBlock{{Type: "text", Text: rawString(raw)}}, false
 	}
-	var arr []json.RawMessage
-	if json.Unmarshal(raw, &arr) != nil {
-		return nil
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+		return nil, false
 	}
-	out := make([]txBlock, 0, len(arr))
-	for _, el := range arr {
+	for dec.More() {
+		if len(out) == maxLineBlocks {
+			return out, true
+		}
+		var el json.RawMessage
+		if dec.Decode(&el) != nil {
+			return out, false
+		}
 		var bl txBlock
 		if json.Unmarshal(el, &bl) == nil {
 			out = append(out, bl)
@@ -143,7 +160,7 @@ func contentBlocks(raw json.RawMessage) []txBlock {
 			out = append(out, txBlock{Type: "text", Text: s})
 		}
 	}
-	return out
+	return out, false
 }
 
 // txUser handles the text of a user line: a new query opens a transcript
