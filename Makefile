@@ -28,8 +28,8 @@ unit:
 e2e:
 	cd e2e && $(GO) test -count=1 -timeout 15m ./...
 
-# Brief fuzzing of the socket frame decoder, the hook payload decoder, the
-# redactor and the transcript parser (FUZZTIME each; longer: make fuzz FUZZTIME=5m).
+# Brief fuzzing of the socket frame decoder, the hook payload decoder and its
+# cut-payload reducer, the redactor, the transcript parser and the GenAI JSON cap (FUZZTIME each; longer: make fuzz FUZZTIME=5m).
 FUZZTIME ?= 5s
 fuzz:
 	$(GO) test ./hooks -run '^$$' -fuzz '^FuzzReadFrame$$' -fuzztime $(FUZZTIME)
@@ -38,6 +38,9 @@ fuzz:
 	$(GO) test ./transcript/claude -run '^$$' -fuzz '^FuzzLine$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./transcript/claude -run '^$$' -fuzz '^FuzzJstr$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./daemon -run '^$$' -fuzz '^FuzzTailerResume$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./daemon -run '^$$' -fuzz '^FuzzSecretInAnyText$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./hooks -run '^$$' -fuzz '^FuzzReduceCut$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./genai -run '^$$' -fuzz '^FuzzCapJSON$$' -fuzztime $(FUZZTIME)
 
 # The long crash test (RELIABILITY.md): 60 SIGKILLs over every fixture
 # transcript; `make e2e` runs a short version.
