@@ -29,7 +29,8 @@ e2e:
 	cd e2e && $(GO) test -count=1 -timeout 15m ./...
 
 # Brief fuzzing of the socket frame decoder, the hook payload decoder and its
-# cut-payload reducer, the redactor, the transcript parser and the GenAI JSON cap (FUZZTIME each; longer: make fuzz FUZZTIME=5m).
+# cut-payload reducer, the redactor, the transcript parser and the GenAI JSON
+# cap (FUZZTIME each; longer: make fuzz FUZZTIME=5m).
 FUZZTIME ?= 5s
 fuzz:
 	$(GO) test ./hooks -run '^$$' -fuzz '^FuzzReadFrame$$' -fuzztime $(FUZZTIME)
