@@ -6,30 +6,23 @@
 package genaischema
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"testing"
-
-	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/weave-agentd/weave-agentd/e2e/internal/agentd"
 	"github.com/weave-agentd/weave-agentd/e2e/internal/receiver"
+	schemas "github.com/weave-agentd/weave-agentd/internal/genaischema"
 )
 
 // Files maps each GenAI JSON attribute to its schema file.
-var Files = map[string]string{
-	"gen_ai.input.messages":      "gen-ai-input-messages.json",
-	"gen_ai.output.messages":     "gen-ai-output-messages.json",
-	"gen_ai.system_instructions": "gen-ai-system-instructions.json",
-	"gen_ai.tool.definitions":    "gen-ai-tool-definitions.json",
-}
+var Files = schemas.Files
 
-// Validator holds the compiled schemas.
+// Validator holds the compiled schemas (the root module's validator, used
+// here on what the receiver got).
 type Validator struct {
-	schemas map[string]*jsonschema.Schema
+	*schemas.Validator
 }
 
 // Load compiles the schemas beside the repository; the test is skipped
@@ -40,33 +33,11 @@ func Load(t testing.TB) *Validator {
 	if _, err := os.Stat(dir); err != nil {
 		t.Skipf("GenAI schemas absent (%s)", dir)
 	}
-	c := jsonschema.NewCompiler()
-	v := &Validator{schemas: map[string]*jsonschema.Schema{}}
-	for key, file := range Files {
-		s, err := c.Compile(filepath.Join(dir, file))
-		if err != nil {
-			t.Fatalf("compile %s: %v", file, err)
-		}
-		v.schemas[key] = s
-	}
-	return v
-}
-
-// Validate checks one attribute value: valid JSON, and valid against the
-// schema of key.
-func (v *Validator) Validate(key, value string) error {
-	s, ok := v.schemas[key]
-	if !ok {
-		return fmt.Errorf("%s: no schema for this key", key)
-	}
-	inst, err := jsonschema.UnmarshalJSON(strings.NewReader(value))
+	v, err := schemas.LoadDir(dir)
 	if err != nil {
-		return fmt.Errorf("%s is not valid JSON: %w", key, err)
+		t.Fatal(err)
 	}
-	if err := s.Validate(inst); err != nil {
-		return fmt.Errorf("%s does not match %s: %w\nvalue: %.400s", key, Files[key], err, value)
-	}
-	return nil
+	return &Validator{v}
 }
 
 // Report is what Spans checked.
@@ -82,9 +53,9 @@ func (v *Validator) Spans(t testing.TB, spans []receiver.Span, limit int) Report
 	t.Helper()
 	rep := Report{Checked: map[string]int{}, Largest: map[string]int{}}
 	for _, s := range spans {
-		keys := make([]string, 0, len(v.schemas))
+		keys := make([]string, 0, len(Files))
 		for k := range s.Attributes {
-			if _, ok := v.schemas[k]; ok {
+			if _, ok := Files[k]; ok {
 				keys = append(keys, k)
 			}
 		}
