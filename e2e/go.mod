@@ -5,7 +5,6 @@ go 1.26.8
 replace github.com/weave-agentd/weave-agentd => ../
 
 require (
-	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	go.opentelemetry.io/collector/component v1.46.0
 	go.opentelemetry.io/collector/component/componenttest v0.140.0
 	go.opentelemetry.io/collector/config/configgrpc v0.140.0
@@ -21,6 +20,8 @@ require (
 	go.uber.org/goleak v1.3.0
 	google.golang.org/grpc v1.83.2
 )
+
+require github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // indirect
 
 require (
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
