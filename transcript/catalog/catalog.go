@@ -15,7 +15,6 @@
 package catalog
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -257,21 +256,17 @@ func resolvePath(o Options, query string) (File, bool, error) {
 	return File{Agent: src.agent, Session: src.session(abs), Path: abs, Size: fi.Size(), ModTime: fi.ModTime()}, true, nil
 }
 
-// maxLine is the longest transcript line read; longer lines are skipped
-// (and counted) without being held in memory. A variable for tests.
-var maxLine = 64 << 20
+// maxLine is transcript.MaxLine, a variable for tests.
+var maxLine = transcript.MaxLine
 
 // lineReader reads the complete lines of one file, one at a time, without
 // their newline. A last line without a newline is returned too (a live
 // transcript may be mid-write: the builder skips it if it is not complete
 // JSON). Blank lines are skipped.
 type lineReader struct {
-	path    string
-	f       *os.File
-	r       *bufio.Reader
-	long    []byte // a line longer than the reader's buffer, being assembled
-	skipped int64  // lines over maxLine
-	err     error  // io.EOF at the end
+	path string
+	f    *os.File
+	*transcript.LineReader
 }
 
 // openLines opens a regular file only: `show /dev/zero` or a FIFO named
@@ -281,54 +276,13 @@ func openLines(path string) (*lineReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &lineReader{path: path, f: f, r: bufio.NewReaderSize(f, 256<<10)}, nil
+	lr := transcript.NewLineReader(f, 0, false)
+	lr.SetMax(maxLine)
+	lr.ReadLast()
+	return &lineReader{path: path, f: f, LineReader: lr}, nil
 }
 
 func (lr *lineReader) Close() error { return lr.f.Close() }
-
-// next returns the next line, valid until the following call, or nil and
-// the error (io.EOF at the end).
-func (lr *lineReader) next() ([]byte, error) {
-	for lr.err == nil {
-		tooLong := false
-		lr.long = lr.long[:0]
-		var chunk []byte
-		for {
-			chunk, lr.err = lr.r.ReadSlice('\n')
-			if !errors.Is(lr.err, bufio.ErrBufferFull) {
-				break
-			}
-			lr.err = nil
-			if !tooLong {
-				lr.long = append(lr.long, chunk...)
-				if len(lr.long) > maxLine {
-					lr.long, tooLong = lr.long[:0], true
-				}
-			}
-		}
-		if cap(lr.long) > 4<<20 && !tooLong && len(lr.long) == 0 {
-			lr.long = nil // do not keep a huge buffer for the rest of the file
-		}
-		line := chunk
-		if len(lr.long) > 0 || tooLong {
-			if !tooLong {
-				lr.long = append(lr.long, chunk...)
-				tooLong = len(lr.long) > maxLine
-			}
-			line = lr.long
-		}
-		if tooLong {
-			lr.skipped++
-			continue
-		}
-		line = bytes.TrimSuffix(line, []byte("\n"))
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		if len(bytes.TrimSpace(line)) > 0 {
-			return line, nil
-		}
-	}
-	return nil, lr.err
-}
 
 // eachLine calls fn with every line of the file at path until fn returns
 // false. The slice is only valid during the call.
@@ -340,17 +294,17 @@ func eachLine(ctx context.Context, path string, fn func([]byte) bool) (skipped i
 	defer lr.Close()
 	for n := 0; ; n++ {
 		if n%1024 == 0 && ctx.Err() != nil {
-			return lr.skipped, ctx.Err()
+			return lr.Skipped(), ctx.Err()
 		}
-		line, err := lr.next()
+		line, err := lr.Next()
 		if err == io.EOF {
-			return lr.skipped, nil
+			return lr.Skipped(), nil
 		}
 		if err != nil {
-			return lr.skipped, err
+			return lr.Skipped(), err
 		}
 		if !fn(line) {
-			return lr.skipped, nil
+			return lr.Skipped(), nil
 		}
 	}
 }
