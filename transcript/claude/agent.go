@@ -1,0 +1,46 @@
+package claude
+
+import (
+	"path/filepath"
+	"strings"
+
+	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/transcript"
+)
+
+// Agent is Claude Code: home $CLAUDE_CONFIG_DIR, else ~/.claude;
+// transcripts <home>/projects/<project folder>/<session>.jsonl. A session's
+// subagents write <session>/subagents/agent-*.jsonl (the flat agent-*.jsonl
+// beside the sessions in 2.0.x): its builder finds them.
+type Agent struct{}
+
+var _ transcript.Agent = Agent{}
+
+func (Agent) Name() string { return genai.AgentClaudeCode }
+
+func (Agent) Home(getenv func(string) string, userHome string) string {
+	if d := getenv("CLAUDE_CONFIG_DIR"); d != "" {
+		return d
+	}
+	return filepath.Join(userHome, ".claude")
+}
+
+func (Agent) Sessions() []string { return []string{filepath.Join("projects", "*", "*.jsonl")} }
+
+func (Agent) IsSession(path string) bool {
+	name := filepath.Base(path)
+	return strings.HasSuffix(name, ".jsonl") && !strings.HasPrefix(name, "agent-") &&
+		filepath.Base(filepath.Dir(path)) != "subagents"
+}
+
+// Owns: any transcript not claimed by another agent is Claude Code's.
+func (Agent) Owns(string) bool { return false }
+
+func (Agent) Session(path string) string { return strings.TrimSuffix(filepath.Base(path), ".jsonl") }
+
+func (Agent) Discover() bool { return true }
+
+func (Agent) NewBuilder(session string, o transcript.BuilderOptions) transcript.Builder {
+	return New(session, Options{TranscriptPath: o.TranscriptPath, ClaudeHome: o.Home,
+		DropContent: o.DropContent, Redact: o.Redact, Logger: o.Logger})
+}
