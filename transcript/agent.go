@@ -2,6 +2,9 @@ package transcript
 
 import (
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 )
 
 // Agent is one coding agent: where it keeps its files, which of them are
@@ -17,12 +20,10 @@ type Agent interface {
 	// environment (an override such as CLAUDE_CONFIG_DIR or CODEX_HOME)
 	// and the user's home folder.
 	Home(getenv func(string) string, userHome string) string
-	// Sessions are globs (path/filepath.Match patterns), relative to Home,
-	// matching every file that may be a session's main transcript;
-	// IsSession picks the main ones among them.
-	Sessions() []string
-	// IsSession reports whether the file at path, found by a glob of
-	// Sessions or by walking a folder the user named, is a session's main
+	// Layout says where its session transcripts are under Home.
+	Layout() Layout
+	// IsSession reports whether the file at path, found by a glob of the
+	// Layout or by walking a folder the user named, is a session's main
 	// transcript (not a subagent's file, nor another kind of file).
 	IsSession(path string) bool
 	// Owns reports whether a path outside Home has the shape of this
@@ -36,6 +37,17 @@ type Agent interface {
 	Discover() bool
 	// NewBuilder makes the span builder of one session.
 	NewBuilder(session string, o BuilderOptions) Builder
+}
+
+// Layout is where an agent keeps its session transcripts.
+type Layout struct {
+	// Root is the folder, relative to the agent's Home, that holds every
+	// session transcript ("projects"): what the daemon watches.
+	Root string
+	// Sessions are globs (path/filepath.Match patterns), relative to Root,
+	// matching every file that may be a session's main transcript;
+	// IsSession picks the main ones among them.
+	Sessions []string
 }
 
 // BuilderOptions are what every agent's builder is given.
@@ -56,3 +68,34 @@ type BuilderOptions struct {
 	// Logger receives debug notes.
 	Logger *slog.Logger
 }
+
+// Glob returns the paths under dir matching pattern (path/filepath.Match
+// components, relative to dir), sorted. Unlike filepath.Glob, dir is taken
+// literally: a home folder named with '[' or '*' is no pattern.
+func Glob(dir, pattern string) []string {
+	paths := []string{dir}
+	for part := range strings.SplitSeq(filepath.ToSlash(pattern), "/") {
+		var next []string
+		for _, p := range paths {
+			if !hasMeta(part) {
+				if _, err := os.Lstat(filepath.Join(p, part)); err == nil {
+					next = append(next, filepath.Join(p, part))
+				}
+				continue
+			}
+			entries, err := os.ReadDir(p)
+			if err != nil {
+				continue
+			}
+			for _, e := range entries {
+				if ok, _ := filepath.Match(part, e.Name()); ok {
+					next = append(next, filepath.Join(p, e.Name()))
+				}
+			}
+		}
+		paths = next
+	}
+	return paths
+}
+
+func hasMeta(s string) bool { return strings.ContainsAny(s, `*?[\`) }

@@ -83,7 +83,7 @@ Examples:
 			var p daemon.BackfillProgress
 			_ = json.Unmarshal(resp.Body, &p)
 			for _, s := range p.Skipped {
-				fmt.Fprintf(e.Stderr, "skipped %s: not a .jsonl transcript\n", s)
+				fmt.Fprintf(e.Stderr, "skipped %s: not a session transcript\n", s)
 			}
 			tty := isTTY(e.Stderr)
 			var lastLine time.Time

@@ -62,9 +62,10 @@ Cursor's ~/.cursor/projects/*/agent-transcripts.
 
 // sessionsCatalogOptions says where the agents keep their transcripts.
 func sessionsCatalogOptions(e *env) catalog.Options {
-	o := catalog.Options{ClaudeHome: claudeHome(e.Getenv)}
-	if home := e.Getenv("HOME"); home != "" {
-		o.CursorHome = filepath.Join(home, ".cursor")
+	homes := agentHomes(e.Getenv)
+	o := catalog.Options{ClaudeHome: homes[genai.AgentClaudeCode]}
+	if e.Getenv("HOME") != "" {
+		o.CursorHome = homes[genai.AgentCursor]
 	}
 	return o
 }

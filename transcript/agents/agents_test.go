@@ -1,4 +1,4 @@
-package agents
+package agents_test
 
 import (
 	"os"
@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/transcript"
+	_ "github.com/weave-agentd/weave-agentd/transcript/agents"
 )
 
 func env(kv ...string) func(string) string {
@@ -31,7 +33,7 @@ func TestHome(t *testing.T) {
 		{genai.AgentCursor, env(), "/home/u/.cursor"},
 		{genai.AgentCursor, env("CLAUDE_CONFIG_DIR", "/etc/claude"), "/home/u/.cursor"},
 	} {
-		a, ok := ByName(tc.agent)
+		a, ok := transcript.AgentByName(tc.agent)
 		if !ok {
 			t.Fatalf("agent %s not registered", tc.agent)
 		}
@@ -40,11 +42,11 @@ func TestHome(t *testing.T) {
 		}
 	}
 	// Every agent has a home in the user's home, and a session layout.
-	for _, a := range All() {
+	for _, a := range transcript.Agents() {
 		if h := a.Home(env(), "/home/u"); filepath.Dir(h) != "/home/u" {
 			t.Errorf("%s: home %s is not in the user's home", a.Name(), h)
 		}
-		if len(a.Sessions()) == 0 {
+		if l := a.Layout(); l.Root == "" || len(l.Sessions) == 0 {
 			t.Errorf("%s: no session globs", a.Name())
 		}
 	}
@@ -83,11 +85,12 @@ func TestSessions(t *testing.T) {
 			want = append(want, path)
 		}
 	}
-	homes := Homes(env(), home)
+	homes := transcript.AgentHomes(env(), home)
 	var got []string
-	for _, a := range All() {
-		for _, g := range a.Sessions() {
-			matches, err := filepath.Glob(filepath.Join(a.Home(env(), home), g))
+	for _, a := range transcript.Agents() {
+		l := a.Layout()
+		for _, g := range l.Sessions {
+			matches, err := filepath.Glob(filepath.Join(a.Home(env(), home), l.Root, g))
 			if err != nil {
 				t.Fatalf("%s: glob %s: %v", a.Name(), g, err)
 			}
@@ -96,7 +99,7 @@ func TestSessions(t *testing.T) {
 					continue
 				}
 				got = append(got, m)
-				if f := ForPath(m, homes); f.Name() != a.Name() {
+				if f := transcript.AgentForPath(m, homes); f.Name() != a.Name() {
 					t.Errorf("%s belongs to %s, want %s", m, f.Name(), a.Name())
 				}
 			}
@@ -112,7 +115,7 @@ func TestSessions(t *testing.T) {
 		{genai.AgentCursor, ".cursor/projects/home-u-p/agent-transcripts/c1/c1.jsonl", "c1"},
 		{genai.AgentCursor, ".cursor/projects/home-u-p/agent-transcripts/c3.txt", "c3"},
 	} {
-		a, _ := ByName(tc.agent)
+		a, _ := transcript.AgentByName(tc.agent)
 		if got := a.Session(filepath.Join(home, tc.path)); got != tc.session {
 			t.Errorf("%s: session %q, want %q", tc.path, got, tc.session)
 		}
@@ -123,7 +126,7 @@ func TestSessions(t *testing.T) {
 // layout it has, else to the first agent (Claude Code, as before agents
 // were a registry).
 func TestForPath(t *testing.T) {
-	homes := Homes(env("CLAUDE_CONFIG_DIR", "/srv/claude"), "/home/u")
+	homes := transcript.AgentHomes(env("CLAUDE_CONFIG_DIR", "/srv/claude"), "/home/u")
 	for _, tc := range []struct{ path, want string }{
 		{"/srv/claude/projects/p/s.jsonl", genai.AgentClaudeCode},
 		{"/home/u/.cursor/projects", genai.AgentCursor},
@@ -132,8 +135,8 @@ func TestForPath(t *testing.T) {
 		{"/tmp/copy/projects/p/s.jsonl", genai.AgentClaudeCode},
 		{"/home/u/.claude/projects/p/s.jsonl", genai.AgentClaudeCode}, // not the home, no other agent's layout
 	} {
-		if got := ForPath(tc.path, homes).Name(); got != tc.want {
-			t.Errorf("ForPath(%s) = %s, want %s", tc.path, got, tc.want)
+		if got := transcript.AgentForPath(tc.path, homes).Name(); got != tc.want {
+			t.Errorf("transcript.AgentForPath(%s) = %s, want %s", tc.path, got, tc.want)
 		}
 	}
 }

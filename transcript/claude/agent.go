@@ -14,7 +14,7 @@ import (
 // beside the sessions in 2.0.x): its builder finds them.
 type Agent struct{}
 
-var _ transcript.Agent = Agent{}
+func init() { transcript.Register(Agent{}) }
 
 func (Agent) Name() string { return genai.AgentClaudeCode }
 
@@ -25,7 +25,9 @@ func (Agent) Home(getenv func(string) string, userHome string) string {
 	return filepath.Join(userHome, ".claude")
 }
 
-func (Agent) Sessions() []string { return []string{filepath.Join("projects", "*", "*.jsonl")} }
+func (Agent) Layout() transcript.Layout {
+	return transcript.Layout{Root: "projects", Sessions: []string{filepath.Join("*", "*.jsonl")}}
+}
 
 func (Agent) IsSession(path string) bool {
 	name := filepath.Base(path)

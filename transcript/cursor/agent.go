@@ -15,7 +15,7 @@ import (
 // only fills in text, so the daemon does not discover its transcripts.
 type Agent struct{}
 
-var _ transcript.Agent = Agent{}
+func init() { transcript.Register(Agent{}) }
 
 func (Agent) Name() string { return genai.AgentCursor }
 
@@ -23,9 +23,10 @@ func (Agent) Home(_ func(string) string, userHome string) string {
 	return filepath.Join(userHome, ".cursor")
 }
 
-func (Agent) Sessions() []string {
-	dir := filepath.Join("projects", "*", "agent-transcripts")
-	return []string{filepath.Join(dir, "*", "*.jsonl"), filepath.Join(dir, "*.jsonl"), filepath.Join(dir, "*.txt")}
+func (Agent) Layout() transcript.Layout {
+	dir := filepath.Join("*", "agent-transcripts")
+	return transcript.Layout{Root: "projects",
+		Sessions: []string{filepath.Join(dir, "*", "*.jsonl"), filepath.Join(dir, "*.jsonl"), filepath.Join(dir, "*.txt")}}
 }
 
 func (Agent) IsSession(path string) bool {
