@@ -63,11 +63,14 @@ Cursor's ~/.cursor/projects/*/agent-transcripts.
 // sessionsCatalogOptions says where the agents keep their transcripts.
 func sessionsCatalogOptions(e *env) catalog.Options {
 	homes := agentHomes(e.Getenv)
-	o := catalog.Options{ClaudeHome: homes[genai.AgentClaudeCode]}
-	if e.Getenv("HOME") != "" {
-		o.CursorHome = homes[genai.AgentCursor]
+	if e.Getenv("HOME") == "" { // not searched relative to the current folder
+		for name, h := range homes {
+			if !filepath.IsAbs(h) {
+				delete(homes, name)
+			}
+		}
 	}
-	return o
+	return catalog.Options{Homes: homes}
 }
 
 // sessionRow is one conversation in `sessions --json`: the catalog's

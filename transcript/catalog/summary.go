@@ -93,7 +93,7 @@ func replay(ctx context.Context, o Options, f File, s *Summary, fn func([]genai.
 		return fmt.Errorf("unknown agent %q", f.Agent)
 	}
 	s.Files = nil
-	if src.builder == nil {
+	if !src.renderable {
 		if src.scan == nil {
 			return ErrNotRenderable
 		}
@@ -193,7 +193,7 @@ func Summarize(ctx context.Context, o Options, f File) (Summary, error) {
 // with its summary.
 func Load(ctx context.Context, o Options, f File) ([]genai.Span, Summary, error) {
 	src, ok := sourceFor(f.Agent)
-	if ok && src.builder == nil {
+	if ok && !src.renderable {
 		return nil, Summary{File: f}, ErrNotRenderable
 	}
 	s := Summary{File: f}

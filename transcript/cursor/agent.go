@@ -29,9 +29,18 @@ func (Agent) Layout() transcript.Layout {
 		Sessions: []string{filepath.Join(dir, "*", "*.jsonl"), filepath.Join(dir, "*.jsonl"), filepath.Join(dir, "*.txt")}}
 }
 
+// IsSession: <id>.jsonl or <id>.txt in agent-transcripts, or <id>.jsonl in
+// its own <id> folder (where subagents/ is too).
 func (Agent) IsSession(path string) bool {
 	ext := filepath.Ext(path)
-	return (ext == ".jsonl" || ext == ".txt") && filepath.Base(filepath.Dir(path)) != "subagents"
+	switch dir := filepath.Base(filepath.Dir(path)); {
+	case ext != ".jsonl" && ext != ".txt":
+		return false
+	case dir == "agent-transcripts":
+		return true
+	default:
+		return ext == ".jsonl" && dir == strings.TrimSuffix(filepath.Base(path), ext)
+	}
 }
 
 func (Agent) Owns(path string) bool {
