@@ -35,7 +35,8 @@ type LineReader struct {
 	off      int64
 	skipping bool // inside an oversized line, dropping up to its newline
 	skipped  int64
-	budget   int64 // stop reading once off reaches this; 0: no limit
+	budget   int64 // stop reading once off reaches this, when limited
+	limited  bool
 	last     bool  // return a last line without newline
 	err      error
 }
@@ -57,7 +58,7 @@ func (lr *LineReader) SetBuffers(chunk, pending []byte) { lr.chunk, lr.pending =
 // SetBudget makes Next return ErrBudget, instead of reading more, once about
 // n bytes were consumed from the start offset (whole reads: lines already
 // read are returned first).
-func (lr *LineReader) SetBudget(n int64) { lr.budget = lr.off + n }
+func (lr *LineReader) SetBudget(n int64) { lr.budget, lr.limited = lr.off+n, true }
 
 // ReadLast makes the reader return a last line without newline at EOF.
 func (lr *LineReader) ReadLast() { lr.last = true }
@@ -128,7 +129,7 @@ func (lr *LineReader) Next() ([]byte, error) {
 			}
 			return nil, lr.err
 		}
-		if lr.budget > 0 && lr.off >= lr.budget {
+		if lr.limited && lr.off >= lr.budget {
 			return nil, ErrBudget
 		}
 		if lr.chunk == nil {

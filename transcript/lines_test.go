@@ -122,3 +122,14 @@ func TestLineReaderError(t *testing.T) {
 		t.Errorf("lines %q, offset %d, err %v; want [a], 2, boom", got, lr.Offset(), err)
 	}
 }
+
+// TestLineReaderNoBudget: a budget of nothing reads nothing, at any offset.
+func TestLineReaderNoBudget(t *testing.T) {
+	for _, off := range []int64{0, 10} {
+		lr := NewLineReader(strings.NewReader("a\n"), off, false)
+		lr.SetBudget(0)
+		if line, err := lr.Next(); err != ErrBudget {
+			t.Errorf("at %d: %q, %v; want ErrBudget", off, line, err)
+		}
+	}
+}

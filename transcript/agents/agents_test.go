@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/hooks/hookconfig"
 	"github.com/weave-agentd/weave-agentd/transcript"
 	_ "github.com/weave-agentd/weave-agentd/transcript/agents"
 )
@@ -137,6 +138,23 @@ func TestForPath(t *testing.T) {
 	} {
 		if got := transcript.AgentForPath(tc.path, homes).Name(); got != tc.want {
 			t.Errorf("transcript.AgentForPath(%s) = %s, want %s", tc.path, got, tc.want)
+		}
+	}
+}
+
+// TestHookConfigHomes: hooks/hookconfig (standard library only, so it
+// cannot ask the agents) finds the agents' settings in the same homes.
+func TestHookConfigHomes(t *testing.T) {
+	for _, getenv := range []func(string) string{env(), env("CLAUDE_CONFIG_DIR", "/etc/claude")} {
+		e := hookconfig.Env{Home: "/home/u", Getenv: getenv}
+		for name, want := range map[string]string{
+			genai.AgentClaudeCode: hookconfig.ClaudeHome(e),
+			genai.AgentCursor:     hookconfig.CursorHome(e),
+		} {
+			a, _ := transcript.AgentByName(name)
+			if got := a.Home(getenv, "/home/u"); got != want {
+				t.Errorf("%s: home %s, hookconfig's %s", name, got, want)
+			}
 		}
 	}
 }
