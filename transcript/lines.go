@@ -37,7 +37,7 @@ type LineReader struct {
 	skipped  int64
 	budget   int64 // stop reading once off reaches this, when limited
 	limited  bool
-	last     bool  // return a last line without newline
+	last     bool // return a last line without newline
 	err      error
 }
 
