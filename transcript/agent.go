@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/weave-agentd/weave-agentd/hooks/hookconfig"
 )
 
 // Agent is one coding agent: where it keeps its files, which of them are
@@ -37,6 +39,9 @@ type Agent interface {
 	Discover() bool
 	// NewBuilder makes the span builder of one session.
 	NewBuilder(session string, o BuilderOptions) Builder
+	// HookConfig is the format of the agent's hook settings, which
+	// hooks/hookconfig edits; "" when we register no hooks for it.
+	HookConfig() hookconfig.Agent
 }
 
 // Layout is where an agent keeps its session transcripts.

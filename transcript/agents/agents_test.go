@@ -143,17 +143,17 @@ func TestForPath(t *testing.T) {
 }
 
 // TestHookConfigHomes: hooks/hookconfig (standard library only, so it
-// cannot ask the agents) finds the agents' settings in the same homes.
+// cannot ask the agents) edits each agent's hook settings in its home.
 func TestHookConfigHomes(t *testing.T) {
 	for _, getenv := range []func(string) string{env(), env("CLAUDE_CONFIG_DIR", "/etc/claude")} {
 		e := hookconfig.Env{Home: "/home/u", Getenv: getenv}
-		for name, want := range map[string]string{
-			genai.AgentClaudeCode: hookconfig.ClaudeHome(e),
-			genai.AgentCursor:     hookconfig.CursorHome(e),
-		} {
-			a, _ := transcript.AgentByName(name)
-			if got := a.Home(getenv, "/home/u"); got != want {
-				t.Errorf("%s: home %s, hookconfig's %s", name, got, want)
+		for _, a := range transcript.Agents() {
+			if a.HookConfig() == "" {
+				continue
+			}
+			home := a.Home(getenv, "/home/u")
+			if p, err := hookconfig.Path(a.HookConfig(), "", e); err != nil || filepath.Dir(p) != home {
+				t.Errorf("%s: hook settings %s (%v), not in its home %s", a.Name(), p, err, home)
 			}
 		}
 	}

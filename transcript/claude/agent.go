@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/hooks/hookconfig"
 	"github.com/weave-agentd/weave-agentd/transcript"
 )
 
@@ -46,3 +47,5 @@ func (Agent) NewBuilder(session string, o transcript.BuilderOptions) transcript.
 	return New(session, Options{TranscriptPath: o.TranscriptPath, ClaudeHome: o.Home,
 		DropContent: o.DropContent, Redact: o.Redact, Logger: o.Logger})
 }
+
+func (Agent) HookConfig() hookconfig.Agent { return hookconfig.Claude }

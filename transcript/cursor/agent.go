@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/hooks/hookconfig"
 	"github.com/weave-agentd/weave-agentd/transcript"
 )
 
@@ -58,3 +59,5 @@ func (Agent) NewBuilder(session string, o transcript.BuilderOptions) transcript.
 	return New(session, Options{TranscriptPath: o.TranscriptPath, CursorHome: o.Home,
 		CaptureUserEmail: o.CaptureUserEmail, DropContent: o.DropContent, Logger: o.Logger})
 }
+
+func (Agent) HookConfig() hookconfig.Agent { return hookconfig.Cursor }
