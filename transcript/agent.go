@@ -18,6 +18,10 @@ type Agent interface {
 	// Name is the agent's name in spans, the spool and on the wire
 	// (genai.AgentClaudeCode).
 	Name() string
+	// Aliases are its other names: the first is the one the hook client
+	// and the CLI flags use ("claude", as hooks.AgentClaude), the others
+	// what a user may type for it (--agent cc).
+	Aliases() []string
 	// Home is the folder where the agent keeps its files, given the
 	// environment (an override such as CLAUDE_CONFIG_DIR or CODEX_HOME)
 	// and the user's home folder.

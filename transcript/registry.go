@@ -46,6 +46,18 @@ func AgentByName(name string) (Agent, bool) {
 	return nil, false
 }
 
+// AgentNamed returns the agent a user or the hook client names: by its
+// Name or one of its Aliases, in any case.
+func AgentNamed(s string) (Agent, bool) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	for _, a := range Agents() {
+		if a.Name() == s || slices.Contains(a.Aliases(), s) {
+			return a, true
+		}
+	}
+	return nil, false
+}
+
 // AgentHomes maps each agent's name to its home folder.
 func AgentHomes(getenv func(string) string, userHome string) map[string]string {
 	m := map[string]string{}

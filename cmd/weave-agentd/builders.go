@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 	"path/filepath"
+	"strings"
 
 	"github.com/weave-agentd/weave-agentd/daemon"
 	"github.com/weave-agentd/weave-agentd/installer/config"
@@ -44,4 +45,21 @@ func defaultBuilders(homes map[string]string, cfg *config.Config, log *slog.Logg
 		}
 	}
 	return builders, nil
+}
+
+// agentFlags are the agents' names on the command line (claude, cursor).
+func agentFlags() []string {
+	var names []string
+	for _, a := range transcript.Agents() {
+		names = append(names, a.Aliases()[0])
+	}
+	return names
+}
+
+// orList writes names as "a, b or c".
+func orList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }

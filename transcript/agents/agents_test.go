@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/hooks"
 	"github.com/weave-agentd/weave-agentd/hooks/hookconfig"
 	"github.com/weave-agentd/weave-agentd/transcript"
 	_ "github.com/weave-agentd/weave-agentd/transcript/agents"
@@ -155,6 +156,33 @@ func TestHookConfigHomes(t *testing.T) {
 			if p, err := hookconfig.Path(a.HookConfig(), "", e); err != nil || filepath.Dir(p) != home {
 				t.Errorf("%s: hook settings %s (%v), not in its home %s", a.Name(), p, err, home)
 			}
+		}
+	}
+}
+
+// TestAgentNamed: the hook client's names (hooks.AgentClaude …) and what a
+// user types find the agent; an agent with hooks is called by the hook
+// client as its hook settings name it.
+func TestAgentNamed(t *testing.T) {
+	for in, want := range map[string]string{
+		hooks.AgentClaude: genai.AgentClaudeCode, hooks.AgentCursor: genai.AgentCursor,
+		"Claude-Code": genai.AgentClaudeCode, "cc": genai.AgentClaudeCode, " cursor-agent ": genai.AgentCursor, "vim": "",
+	} {
+		a, ok := transcript.AgentNamed(in)
+		if got := ""; ok {
+			got = a.Name()
+			if got != want {
+				t.Errorf("AgentNamed(%q) = %s, want %s", in, got, want)
+			}
+		} else if want != "" {
+			t.Errorf("AgentNamed(%q) found none, want %s", in, want)
+		}
+	}
+	for _, a := range transcript.Agents() {
+		if len(a.Aliases()) == 0 {
+			t.Errorf("%s: no alias for the command line", a.Name())
+		} else if h := a.HookConfig(); h != "" && string(h) != a.Aliases()[0] {
+			t.Errorf("%s: hook settings name it %s, its first alias is %s", a.Name(), h, a.Aliases()[0])
 		}
 	}
 }

@@ -181,11 +181,8 @@ func sourceFor(agent string) (source, bool) {
 // AgentName maps what a user types (claude, claude-code, cursor) to the
 // agent name used everywhere else; ok is false for an unknown agent.
 func AgentName(s string) (string, bool) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "claude", "claude-code", "claudecode", "cc":
-		return genai.AgentClaudeCode, true
-	case "cursor", "cursor-agent":
-		return genai.AgentCursor, true
+	if a, ok := transcript.AgentNamed(s); ok {
+		return a.Name(), true
 	}
 	return "", false
 }
