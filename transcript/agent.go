@@ -35,7 +35,9 @@ type Agent interface {
 	// Owns reports whether a path outside Home has the shape of this
 	// agent's transcripts (a folder name only it uses).
 	Owns(path string) bool
-	// Session is the session id of a main transcript, from its path.
+	// Session is the session id of a main transcript (the session_id of
+	// its hook events): from its path, or from its first lines when the
+	// file name does not hold it whole.
 	Session(path string) string
 	// Discover reports whether a transcript alone makes the session's
 	// spans, so the daemon follows transcripts that no hook announced and
