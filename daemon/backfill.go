@@ -7,12 +7,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/spool"
+	"github.com/weave-agentd/weave-agentd/transcript"
 )
 
 // BackfillArgs asks the daemon to import existing transcripts.
@@ -96,16 +95,14 @@ func (b *backfiller) collect(args BackfillArgs, since time.Time) ([]backfillFile
 	var files []backfillFile
 	var skipped []string
 	seen := map[string]bool{}
-	add := func(agent, path string, fi fs.FileInfo) {
-		name := filepath.Base(path)
-		if fi.IsDir() || !strings.HasSuffix(name, ".jsonl") || strings.HasPrefix(name, "agent-") ||
-			filepath.Base(filepath.Dir(path)) == "subagents" || fi.ModTime().Before(since) || seen[path] {
+	add := func(a transcript.Agent, path string, fi fs.FileInfo) {
+		if fi.IsDir() || !a.IsSession(path) || fi.ModTime().Before(since) || seen[path] {
 			return
 		}
 		seen[path] = true
-		files = append(files, backfillFile{agent: agent, session: strings.TrimSuffix(name, ".jsonl"), path: path, size: fi.Size()})
+		files = append(files, backfillFile{agent: a.Name(), session: a.Session(path), path: path, size: fi.Size()})
 	}
-	roots := b.d.set.Discover
+	roots := resolveRoots(b.d.set.Discover, b.d.log)
 	if len(args.Paths) > 0 {
 		roots = nil
 		for _, p := range args.Paths {
@@ -117,19 +114,19 @@ func (b *backfiller) collect(args BackfillArgs, since time.Time) ([]backfillFile
 			if err != nil {
 				return nil, nil, fmt.Errorf("backfill %s: %w", p, err)
 			}
-			agent := genai.AgentClaudeCode
-			if strings.Contains(abs, "/.cursor/") {
-				agent = genai.AgentCursor
+			a := transcript.AgentForPath(abs, b.d.set.AgentHomes)
+			if a == nil {
+				return nil, nil, fmt.Errorf("backfill %s: no agent's transcripts", p)
 			}
 			if !fi.IsDir() {
-				if !strings.HasSuffix(abs, ".jsonl") {
+				if !a.IsSession(abs) {
 					skipped = append(skipped, p)
 					continue
 				}
-				add(agent, abs, fi)
+				add(a, abs, fi)
 				continue
 			}
-			roots = append(roots, DiscoverRoot{Agent: agent, Dir: abs})
+			roots = append(roots, discoverRoot{DiscoverRoot: DiscoverRoot{Agent: a.Name(), Dir: abs}, agent: a})
 		}
 	}
 	for _, r := range roots {
@@ -143,11 +140,8 @@ func (b *backfiller) collect(args BackfillArgs, since time.Time) ([]backfillFile
 			if err != nil {
 				return nil // unreadable folder: skip it, keep going
 			}
-			if de.IsDir() && de.Name() == "subagents" {
-				return filepath.SkipDir
-			}
 			if fi, err := de.Info(); err == nil {
-				add(r.Agent, path, fi)
+				add(r.agent, path, fi)
 			}
 			return nil
 		})

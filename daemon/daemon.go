@@ -35,16 +35,19 @@ type Settings struct {
 	Now      func() time.Time          // nil: time.Now
 
 	// Tunables; zero values take production defaults.
-	TickInterval   time.Duration // session actors' periodic step (1s)
-	InboxInterval  time.Duration // inbox re-scan while running (2s)
-	ExportBackoff  Backoff
-	Discover       []DiscoverRoot // transcript folders watched even without hooks
-	DiscoverWindow time.Duration  // discover files modified this recently at start (1h)
-	RescanInterval time.Duration  // periodic discovery rescan (30s)
-	ExportBatch    int            // spans per request (512)
-	ExportMaxBytes int            // bytes per request before gzip (4 MiB)
-	ExportTimeout  time.Duration  // one export request, connect to last byte (30s)
-	SinkMaxBytes   int64          // file sink rotation size (64 MiB)
+	TickInterval  time.Duration // session actors' periodic step (1s)
+	InboxInterval time.Duration // inbox re-scan while running (2s)
+	ExportBackoff Backoff
+	Discover      []DiscoverRoot // transcript folders watched even without hooks
+	// AgentHomes maps an agent's name to its home folder, to tell whose a
+	// transcript path given to backfill is (see agents.ForPath).
+	AgentHomes     map[string]string
+	DiscoverWindow time.Duration // discover files modified this recently at start (1h)
+	RescanInterval time.Duration // periodic discovery rescan (30s)
+	ExportBatch    int           // spans per request (512)
+	ExportMaxBytes int           // bytes per request before gzip (4 MiB)
+	ExportTimeout  time.Duration // one export request, connect to last byte (30s)
+	SinkMaxBytes   int64         // file sink rotation size (64 MiB)
 }
 
 // Daemon is the running daemon. Create with New, then Start and Shutdown.

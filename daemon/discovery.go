@@ -6,22 +6,71 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"github.com/weave-agentd/weave-agentd/transcript"
 )
 
-// DiscoverRoot is a folder where an agent keeps transcripts, so sessions are
-// traced even when no hook fires (Claude Code holds hooks back in folders
-// the user has not trusted). Layout: <Dir>/<project>/<session>.jsonl.
+// DiscoverRoot is the folder where an agent keeps its session transcripts
+// (the Root of its transcript.Layout under its home), watched so sessions
+// are traced even when no hook fires (Claude Code holds hooks back in
+// folders the user has not trusted). The files are found by the agent's
+// Layout globs, relative to Dir.
 type DiscoverRoot struct {
 	Agent string // genai.AgentClaudeCode
 	Dir   string // e.g. ~/.claude/projects
+}
+
+// discoverRoot is a DiscoverRoot with its agent.
+type discoverRoot struct {
+	DiscoverRoot
+	agent transcript.Agent
+	globs []string // the agent's session globs, relative to Dir
+	dirs  []string // globs of the folders on the way to a transcript
+}
+
+// resolveRoots looks up the agent of each root in the registry.
+func resolveRoots(roots []DiscoverRoot, log *slog.Logger) []discoverRoot {
+	var out []discoverRoot
+	for _, r := range roots {
+		a, ok := transcript.AgentByName(r.Agent)
+		if !ok {
+			log.Warn("transcript discovery: unknown agent; its folder is not watched", "agent", r.Agent, "dir", r.Dir)
+			continue
+		}
+		dr := discoverRoot{DiscoverRoot: r, agent: a, globs: a.Layout().Sessions}
+		for _, g := range dr.globs {
+			for d := filepath.Dir(g); d != "."; d = filepath.Dir(d) {
+				if !slices.Contains(dr.dirs, d) {
+					dr.dirs = append(dr.dirs, d)
+				}
+			}
+		}
+		slices.SortFunc(dr.dirs, func(a, b string) int { return strings.Count(a, "/") - strings.Count(b, "/") })
+		out = append(out, dr)
+	}
+	return out
+}
+
+// matchIn reports whether path is under the root and matches one of the
+// globs (relative to the root's folder).
+func (r discoverRoot) matchIn(path string, globs []string) bool {
+	rel, err := filepath.Rel(r.Dir, path)
+	if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+		return false
+	}
+	for _, g := range globs {
+		if ok, _ := filepath.Match(g, rel); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // discovery watches the roots and starts a session actor for every main
@@ -29,6 +78,7 @@ type DiscoverRoot struct {
 type discovery struct {
 	set     Settings
 	log     *slog.Logger
+	roots   []discoverRoot
 	sess    *sessions
 	ignored func(dir string) bool
 	since   time.Time // files last modified before this are left to backfill
@@ -40,7 +90,7 @@ type discovery struct {
 
 // rescanNow asks the discovery loop for a rescan and waits for it.
 func (d *discovery) rescanNow(ctx context.Context) {
-	if len(d.set.Discover) == 0 {
+	if len(d.roots) == 0 {
 		return
 	}
 	done := make(chan struct{})
@@ -57,11 +107,11 @@ func (d *discovery) rescanNow(ctx context.Context) {
 
 func newDiscovery(set Settings, sess *sessions, ignored func(string) bool) *discovery {
 	since := set.Now().Add(-set.DiscoverWindow)
-	return &discovery{set: set, log: set.Logger, sess: sess, ignored: ignored, since: since, seen: map[string]time.Time{}, ancestors: map[string]bool{}, now: make(chan chan struct{})}
+	return &discovery{set: set, log: set.Logger, roots: resolveRoots(set.Discover, set.Logger), sess: sess, ignored: ignored, since: since, seen: map[string]time.Time{}, ancestors: map[string]bool{}, now: make(chan chan struct{})}
 }
 
 func (d *discovery) run(ctx context.Context) {
-	if len(d.set.Discover) == 0 {
+	if len(d.roots) == 0 {
 		return
 	}
 	w, err := fsnotify.NewWatcher()
@@ -101,7 +151,7 @@ func (d *discovery) run(ctx context.Context) {
 			if ev.Has(fsnotify.Create) {
 				if fi, err := os.Stat(ev.Name); err == nil && fi.IsDir() {
 					switch {
-					case d.isRoot(filepath.Dir(ev.Name)):
+					case d.onTheWay(ev.Name):
 						_ = w.Add(ev.Name) // a new project folder: a transcript may already be in it
 						arm()
 					case d.leadsToRoot(ev.Name):
@@ -109,7 +159,7 @@ func (d *discovery) run(ctx context.Context) {
 					}
 				}
 			}
-			if strings.HasSuffix(ev.Name, ".jsonl") {
+			if d.isTranscript(ev.Name) {
 				arm()
 			}
 		case <-debounce.C:
@@ -124,31 +174,23 @@ func (d *discovery) run(ctx context.Context) {
 	}
 }
 
-// rescan visits every project folder of every root; with w it also (re)adds
-// the folder watches.
+// rescan looks for the session transcripts of every root; with w it also
+// (re)adds the folder watches.
 func (d *discovery) rescan(w *fsnotify.Watcher) {
-	for _, root := range d.set.Discover {
+	for _, root := range d.roots {
 		if w != nil {
 			d.watchRoot(w, root.Dir)
+			for _, g := range root.dirs {
+				for _, dir := range transcript.Glob(root.Dir, g) {
+					if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+						_ = w.Add(dir)
+					}
+				}
+			}
 		}
-		projects, err := os.ReadDir(root.Dir)
-		if err != nil {
-			continue
-		}
-		for _, p := range projects {
-			if !p.IsDir() {
-				continue
-			}
-			dir := filepath.Join(root.Dir, p.Name())
-			if w != nil {
-				_ = w.Add(dir)
-			}
-			files, err := os.ReadDir(dir)
-			if err != nil {
-				continue
-			}
-			for _, f := range files {
-				d.consider(root.Agent, dir, f)
+		for _, g := range root.globs {
+			for _, path := range transcript.Glob(root.Dir, g) {
+				d.consider(root, path)
 			}
 		}
 	}
@@ -177,9 +219,21 @@ func (d *discovery) watchRoot(w *fsnotify.Watcher, dir string) {
 	}
 }
 
-func (d *discovery) isRoot(dir string) bool {
-	for _, root := range d.set.Discover {
-		if root.Dir == dir {
+// onTheWay reports whether dir is a folder on the way from a root to its
+// transcripts (a project folder).
+func (d *discovery) onTheWay(dir string) bool {
+	for _, root := range d.roots {
+		if root.matchIn(dir, root.dirs) {
+			return true
+		}
+	}
+	return false
+}
+
+// isTranscript reports whether path may be a session transcript of a root.
+func (d *discovery) isTranscript(path string) bool {
+	for _, root := range d.roots {
+		if root.matchIn(path, root.globs) {
 			return true
 		}
 	}
@@ -188,7 +242,7 @@ func (d *discovery) isRoot(dir string) bool {
 
 // leadsToRoot reports whether dir is a root or one of its ancestors.
 func (d *discovery) leadsToRoot(dir string) bool {
-	for _, root := range d.set.Discover {
+	for _, root := range d.roots {
 		if root.Dir == dir || strings.HasPrefix(root.Dir, dir+string(filepath.Separator)) {
 			return true
 		}
@@ -196,16 +250,14 @@ func (d *discovery) leadsToRoot(dir string) bool {
 	return false
 }
 
-func (d *discovery) consider(agent, dir string, f fs.DirEntry) {
-	name := f.Name()
-	if f.IsDir() || !strings.HasSuffix(name, ".jsonl") || strings.HasPrefix(name, "agent-") {
+func (d *discovery) consider(root discoverRoot, path string) {
+	if !root.agent.IsSession(path) {
 		return // subagent files are found by their session's builder
 	}
-	info, err := f.Info()
-	if err != nil || info.ModTime().Before(d.since) {
+	info, err := os.Lstat(path)
+	if err != nil || info.IsDir() || info.ModTime().Before(d.since) {
 		return
 	}
-	path := filepath.Join(dir, name)
 	if last, ok := d.seen[path]; ok && !info.ModTime().After(last) {
 		return
 	}
@@ -219,7 +271,7 @@ func (d *discovery) consider(agent, dir string, f fs.DirEntry) {
 	if cwd != "" && d.ignored(cwd) {
 		return
 	}
-	if a := d.sess.actor(agent, strings.TrimSuffix(name, ".jsonl"), path); a != nil {
+	if a := d.sess.actor(root.Agent, root.agent.Session(path), path); a != nil {
 		a.poke()
 	}
 }

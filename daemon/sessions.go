@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -627,25 +628,25 @@ func (a *actor) readFiles() (eof bool, read int64) {
 	}
 	per := max(int64(1<<20), stepBudget/int64(max(1, len(files))))
 	cs := make([]*mergeCursor, 0, len(files))
+	var m transcript.Merge
 	for _, path := range files {
 		t := a.tailer(path)
 		lines, tail, atEOF, err := t.readLines(per)
 		a.readResult(path, err)
-		cs = append(cs, &mergeCursor{path: path, t: t, lines: lines, tail: tail, eof: atEOF})
+		c := &mergeCursor{path: path, t: t, lines: lines, tail: tail, eof: atEOF}
+		cs = append(cs, c)
+		_ = m.Add(c) // lines read ahead: no read error
 	}
 	for {
-		next := pickNext(cs)
-		if next == nil {
-			break
+		i, line, _, err := m.Next()
+		if err != nil {
+			break // all fed, or a file's next line is not read yet
 		}
-		l := next.lines[next.i]
-		next.i++
-		if l.ts != "" {
-			next.ts = l.ts
-		}
-		a.b.Line(next.path, a.s.red.Line(l.b))
-		end := l.end
-		if next.i == len(next.lines) {
+		next := cs[i]
+		a.b.Line(next.path, a.s.red.Line(line))
+		next.fed = next.i // the merge's pending line of a file is its last one read
+		end := next.lines[next.fed-1].end
+		if next.fed == len(next.lines) {
 			end = next.tail // blank or skipped lines after the last one
 		}
 		read += end - next.t.st.Offset
@@ -657,7 +658,7 @@ func (a *actor) readFiles() (eof bool, read int64) {
 			read += c.tail - c.t.st.Offset
 			c.t.consume(c.tail, c.tail) // only blank or skipped lines
 		}
-		if !c.eof || c.i < len(c.lines) {
+		if !c.eof || c.fed < len(c.lines) {
 			eof = false
 		}
 	}
@@ -669,37 +670,24 @@ type mergeCursor struct {
 	path  string
 	t     *tailer
 	lines []tailLine
-	i     int
+	i     int // lines handed to the merge
+	fed   int // lines fed to the builder
 	tail  int64
 	eof   bool
-	ts    string // timestamp of the last line fed; lines without one inherit it
 }
 
-func (c *mergeCursor) head() string {
-	if ts := c.lines[c.i].ts; ts != "" {
-		return ts
-	}
-	return c.ts
-}
-
-// pickNext returns the cursor whose next line was written first (ties go to
-// the earlier file: the main transcript before its subagents), or nil when
-// none is left or a file that is not at EOF ran out of read-ahead (its next
-// line is unknown, so nothing can safely go first).
-func pickNext(cs []*mergeCursor) *mergeCursor {
-	var next *mergeCursor
-	for _, c := range cs {
-		if c.i == len(c.lines) {
-			if !c.eof && len(c.lines) > 0 {
-				return nil
-			}
-			continue
+// Next hands the merge the next line read ahead. A file not at its end
+// that ran out of read-ahead stalls the merge: its next line is unknown,
+// so nothing can safely go first.
+func (c *mergeCursor) Next() ([]byte, error) {
+	if c.i == len(c.lines) {
+		if !c.eof && len(c.lines) > 0 {
+			return nil, transcript.ErrStalled
 		}
-		if next == nil || c.head() < next.head() {
-			next = c
-		}
+		return nil, io.EOF
 	}
-	return next
+	c.i++
+	return c.lines[c.i-1].b, nil
 }
 
 func (a *actor) requeue(evs []queuedEvent) {

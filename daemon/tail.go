@@ -10,12 +10,14 @@ import (
 	"io"
 	"os"
 	"sync"
+
+	"github.com/weave-agentd/weave-agentd/transcript"
 )
 
 const (
-	headLen   = 64       // bytes hashed to recognise a replaced file
-	readChunk = 1 << 20  // bytes read per syscall
-	maxLine   = 32 << 20 // longer transcript lines are skipped and counted
+	headLen   = 64      // bytes hashed to recognise a replaced file
+	readChunk = 1 << 20 // bytes read per syscall
+	maxLine   = transcript.MaxLine
 )
 
 // fileState is what survives a restart for one tailed file; it is committed
@@ -84,67 +86,33 @@ func (t *tailer) read(budget int64, fn func(line []byte, end int64)) (int64, boo
 	if _, err := f.Seek(t.st.Offset, io.SeekStart); err != nil {
 		return 0, true, err
 	}
-	var consumed int64
-	skipping := t.st.Skipping
-	pending := t.buf[:0]
 	cp := chunkPool.Get().(*[]byte)
 	defer chunkPool.Put(cp)
-	chunk := *cp
-	for consumed < budget {
-		n, rerr := f.Read(chunk)
-		data := chunk[:n]
-		for len(data) > 0 {
-			i := bytes.IndexByte(data, '\n')
-			if i < 0 {
-				if !skipping {
-					if len(pending)+len(data) > maxLine {
-						skipping = true
-						consumed += int64(len(pending) + len(data))
-						pending = pending[:0]
-					} else {
-						pending = append(pending, data...)
-					}
-				} else {
-					consumed += int64(len(data))
-				}
-				break
-			}
-			line := data[:i]
-			data = data[i+1:]
-			if skipping {
-				skipping = false
-				t.skipped++
-				consumed += int64(i + 1)
-				continue
-			}
-			if len(pending) > 0 {
-				pending = append(pending, line...)
-				line = pending
-			}
-			consumed += int64(len(line) + 1)
-			if len(line)+1 > maxLine {
-				t.skipped++
-			} else if len(bytes.TrimSpace(line)) > 0 {
-				fn(bytes.TrimSuffix(line, []byte("\r")), t.st.Offset+consumed)
-			}
-			pending = pending[:0]
+	start := t.st.Offset
+	lr := transcript.NewLineReader(f, start, t.st.Skipping)
+	lr.SetBuffers(*cp, t.buf)
+	lr.SetBudget(budget)
+	var rerr error
+	for {
+		line, err := lr.Next()
+		if err != nil {
+			rerr = err
+			break
 		}
-		if rerr == io.EOF || n == 0 {
-			t.st.Offset += consumed
-			t.st.Skipping = skipping
-			t.keepBuf(pending)
-			return consumed, true, nil
-		}
-		if rerr != nil {
-			t.st.Offset += consumed
-			t.st.Skipping = skipping
-			return consumed, true, rerr
-		}
+		fn(line, lr.Offset())
 	}
-	t.st.Offset += consumed
-	t.st.Skipping = skipping
-	t.keepBuf(pending)
-	return consumed, false, nil
+	t.skipped += lr.Skipped()
+	consumed := lr.Offset() - start
+	t.st.Offset, t.st.Skipping = lr.Offset(), lr.Skipping()
+	switch {
+	case rerr == io.EOF:
+		t.keepBuf(lr.Pending())
+		return consumed, true, nil
+	case rerr == transcript.ErrBudget:
+		t.keepBuf(lr.Pending())
+		return consumed, false, nil
+	}
+	return consumed, true, rerr
 }
 
 // chunkPool holds read buffers: every session's tailers read often, and a
@@ -194,7 +162,6 @@ func (t *tailer) checkIdentity(f *os.File, fi os.FileInfo) error {
 type tailLine struct {
 	b   []byte
 	end int64
-	ts  string // the record's "timestamp", "" if none
 }
 
 // readLines reads complete lines from the saved offset without consuming
@@ -205,7 +172,7 @@ func (t *tailer) readLines(budget int64) (lines []tailLine, tail int64, eof bool
 	start, skipping := t.st.Offset, t.st.Skipping
 	_, eof, err = t.read(budget, func(line []byte, end int64) {
 		b := bytes.Clone(line)
-		lines = append(lines, tailLine{b: b, end: end, ts: recordTime(b)})
+		lines = append(lines, tailLine{b: b, end: end})
 	})
 	tail, t.tailSkipping = t.st.Offset, t.st.Skipping
 	t.st.Offset, t.st.Skipping = start, skipping
@@ -219,20 +186,4 @@ func (t *tailer) consume(end, tail int64) {
 		t.st.Offset = end
 		t.st.Skipping = end == tail && t.tailSkipping
 	}
-}
-
-var tsKey = []byte(`"timestamp":"`)
-
-// recordTime extracts a transcript record's ISO-8601 timestamp cheaply.
-func recordTime(line []byte) string {
-	i := bytes.Index(line, tsKey)
-	if i < 0 {
-		return ""
-	}
-	rest := line[i+len(tsKey):]
-	j := bytes.IndexByte(rest, '"')
-	if j < 0 || j > 40 {
-		return ""
-	}
-	return string(rest[:j])
 }

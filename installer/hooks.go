@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/weave-agentd/weave-agentd/hooks/hookconfig"
+	"github.com/weave-agentd/weave-agentd/transcript"
+	_ "github.com/weave-agentd/weave-agentd/transcript/agents" // every agent
 )
 
 // HookOptions select agents and scope for hook registration.
@@ -24,18 +26,28 @@ func (in *Installer) hookEnv() hookconfig.Env {
 	return hookconfig.Env{Home: in.s.Home, Getenv: in.s.Getenv}
 }
 
-// DetectAgents lists the agents installed for this user: Claude Code when
-// $CLAUDE_CONFIG_DIR or ~/.claude exists, Cursor when ~/.cursor exists.
+// DetectAgents lists the agents installed for this user, with hooks to
+// register: those whose home exists (Claude Code: $CLAUDE_CONFIG_DIR or
+// ~/.claude; Cursor: ~/.cursor).
 func (in *Installer) DetectAgents() []hookconfig.Agent {
 	var out []hookconfig.Agent
-	env := in.hookEnv()
-	if isDir(hookconfig.ClaudeHome(env)) {
-		out = append(out, hookconfig.Claude)
-	}
-	if isDir(hookconfig.CursorHome(env)) {
-		out = append(out, hookconfig.Cursor)
+	for _, a := range transcript.Agents() {
+		if h := a.HookConfig(); h != "" && isDir(a.Home(in.s.Getenv, in.s.Home)) {
+			out = append(out, h)
+		}
 	}
 	return out
+}
+
+// hookHomes lists the homes of the agents with hooks, for messages.
+func (in *Installer) hookHomes() []string {
+	var homes []string
+	for _, a := range transcript.Agents() {
+		if a.HookConfig() != "" {
+			homes = append(homes, a.Home(in.s.Getenv, in.s.Home))
+		}
+	}
+	return homes
 }
 
 func isDir(p string) bool {
@@ -124,8 +136,8 @@ func (in *Installer) hookSpec(ctx context.Context, agent hookconfig.Agent, quiet
 func (in *Installer) registerHooks(ctx context.Context, o HookOptions, fromInstall bool) error {
 	agents, detected := in.agents(o)
 	if len(agents) == 0 {
-		in.printf("hooks    no agent found (neither %s nor %s exists); after installing one, run: weave-agentd hooks install --claude (or --cursor)",
-			hookconfig.ClaudeHome(in.hookEnv()), hookconfig.CursorHome(in.hookEnv()))
+		in.printf("hooks    no agent found (none of %s exists); after installing one, run: weave-agentd hooks install --claude (or --cursor)",
+			strings.Join(in.hookHomes(), ", "))
 		if fromInstall {
 			return nil
 		}

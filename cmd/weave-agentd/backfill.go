@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/weave-agentd/weave-agentd/daemon"
-	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/hooks"
+	"github.com/weave-agentd/weave-agentd/transcript"
 )
 
 type backfillFlags struct {
@@ -59,14 +59,12 @@ Examples:
 				}
 				req.Since = d.String()
 			}
-			switch f.agent {
-			case "":
-			case "claude", genai.AgentClaudeCode:
-				req.Agent = genai.AgentClaudeCode
-			case "cursor":
-				req.Agent = genai.AgentCursor
-			default:
-				return usageError{fmt.Sprintf("--agent %q: want claude or cursor", f.agent)}
+			if f.agent != "" {
+				a, ok := transcript.AgentNamed(f.agent)
+				if !ok {
+					return usageError{fmt.Sprintf("--agent %q: want %s", f.agent, orList(agentFlags()))}
+				}
+				req.Agent = a.Name()
 			}
 			paths, err := hooks.ResolvePaths(e.Getenv)
 			if err != nil {
@@ -83,7 +81,7 @@ Examples:
 			var p daemon.BackfillProgress
 			_ = json.Unmarshal(resp.Body, &p)
 			for _, s := range p.Skipped {
-				fmt.Fprintf(e.Stderr, "skipped %s: not a .jsonl transcript\n", s)
+				fmt.Fprintf(e.Stderr, "skipped %s: not a session transcript\n", s)
 			}
 			tty := isTTY(e.Stderr)
 			var lastLine time.Time

@@ -3,46 +3,63 @@ package main
 import (
 	"log/slog"
 	"path/filepath"
+	"strings"
 
 	"github.com/weave-agentd/weave-agentd/daemon"
-	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/installer/config"
 	"github.com/weave-agentd/weave-agentd/transcript"
-	"github.com/weave-agentd/weave-agentd/transcript/claude"
-	"github.com/weave-agentd/weave-agentd/transcript/cursor"
+	_ "github.com/weave-agentd/weave-agentd/transcript/agents" // every agent
 )
 
-// claudeHome is Claude Code's config dir: $CLAUDE_CONFIG_DIR, else ~/.claude.
-func claudeHome(getenv func(string) string) string {
-	if d := getenv("CLAUDE_CONFIG_DIR"); d != "" {
-		return d
-	}
-	return filepath.Join(getenv("HOME"), ".claude")
+// agentHomes maps every agent to its home folder (CLAUDE_CONFIG_DIR …).
+func agentHomes(getenv func(string) string) map[string]string {
+	return transcript.AgentHomes(getenv, getenv("HOME"))
 }
 
-// cursorHome is Cursor's folder, ~/.cursor.
-func cursorHome(getenv func(string) string) string {
-	return filepath.Join(getenv("HOME"), ".cursor")
+// discoverRoots are the transcript folders of the agents whose sessions
+// the daemon follows without hooks.
+func discoverRoots(homes map[string]string) []daemon.DiscoverRoot {
+	var roots []daemon.DiscoverRoot
+	for _, a := range transcript.Agents() {
+		if a.Discover() {
+			roots = append(roots, daemon.DiscoverRoot{Agent: a.Name(), Dir: filepath.Join(homes[a.Name()], a.Layout().Root)})
+		}
+	}
+	return roots
 }
 
 // defaultBuilders wires the span builders of every supported agent.
-func defaultBuilders(getenv func(string) string, cfg *config.Config, log *slog.Logger) (map[string]daemon.BuilderFactory, error) {
-	chome, cuhome := claudeHome(getenv), cursorHome(getenv)
+func defaultBuilders(homes map[string]string, cfg *config.Config, log *slog.Logger) (map[string]daemon.BuilderFactory, error) {
 	metadata := cfg.Content == "metadata" // no content in the builders' persisted state either
 	red, err := daemon.NewRedactor(cfg)   // for the files a builder reads itself
 	if err != nil {
 		return nil, err
 	}
-	return map[string]daemon.BuilderFactory{
-		genai.AgentClaudeCode: func(_, session, transcriptPath string) transcript.Builder {
-			return claude.New(session, claude.Options{TranscriptPath: transcriptPath, ClaudeHome: chome,
-				DropContent: metadata, Redact: red.Line,
-				Logger: log.With("agent", genai.AgentClaudeCode, "session", session)})
-		},
-		genai.AgentCursor: func(_, session, transcriptPath string) transcript.Builder {
-			return cursor.New(session, cursor.Options{TranscriptPath: transcriptPath, CursorHome: cuhome,
-				CaptureUserEmail: cfg.CaptureUserEmail, DropContent: metadata,
-				Logger: log.With("agent", genai.AgentCursor, "session", session)})
-		},
-	}, nil
+	builders := map[string]daemon.BuilderFactory{}
+	for _, a := range transcript.Agents() {
+		name := a.Name()
+		builders[name] = func(_, session, transcriptPath string) transcript.Builder {
+			return a.NewBuilder(session, transcript.BuilderOptions{TranscriptPath: transcriptPath, Home: homes[name],
+				DropContent: metadata, CaptureUserEmail: cfg.CaptureUserEmail, Redact: red.Line,
+				Logger: log.With("agent", name, "session", session)})
+		}
+	}
+	return builders, nil
+}
+
+// agentFlags are the agents' names on the command line (claude, cursor).
+func agentFlags() []string {
+	var names []string
+	for _, a := range transcript.Agents() {
+		names = append(names, a.Aliases()[0])
+	}
+	return names
+}
+
+// orList writes names as "a, b or c".
+func orList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }

@@ -6,14 +6,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/weave-agentd/weave-agentd/daemon"
-	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/hooks"
 	"github.com/weave-agentd/weave-agentd/installer/config"
 )
@@ -107,14 +105,14 @@ func loadRunConfig(e *env, paths hooks.Paths) (*runConfig, error) {
 // and shown in status, and the daemon runs on with rc.
 func runOnce(ctx context.Context, e *env, paths hooks.Paths, rc *runConfig, hup <-chan os.Signal) (next *runConfig, err error) {
 	log := e.logger(parseLevel(rc.cfg.LogLevel))
-	builders, err := defaultBuilders(e.Getenv, rc.cfg, log)
+	homes := agentHomes(e.Getenv)
+	builders, err := defaultBuilders(homes, rc.cfg, log)
 	if err != nil {
 		return nil, err
 	}
 	d, err := daemon.New(daemon.Settings{
 		Paths: paths, Config: rc.cfg, Target: rc.target, Logger: log, Version: version,
-		Builders: builders,
-		Discover: []daemon.DiscoverRoot{{Agent: genai.AgentClaudeCode, Dir: filepath.Join(claudeHome(e.Getenv), "projects")}},
+		Builders: builders, Discover: discoverRoots(homes), AgentHomes: homes,
 	})
 	if err != nil {
 		return nil, err

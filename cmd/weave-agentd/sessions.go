@@ -62,11 +62,15 @@ Cursor's ~/.cursor/projects/*/agent-transcripts.
 
 // sessionsCatalogOptions says where the agents keep their transcripts.
 func sessionsCatalogOptions(e *env) catalog.Options {
-	o := catalog.Options{ClaudeHome: claudeHome(e.Getenv)}
-	if home := e.Getenv("HOME"); home != "" {
-		o.CursorHome = filepath.Join(home, ".cursor")
+	homes := agentHomes(e.Getenv)
+	if e.Getenv("HOME") == "" { // not searched relative to the current folder
+		for name, h := range homes {
+			if !filepath.IsAbs(h) {
+				delete(homes, name)
+			}
+		}
 	}
-	return o
+	return catalog.Options{Homes: homes}
 }
 
 // sessionRow is one conversation in `sessions --json`: the catalog's

@@ -10,12 +10,12 @@
 // Summarize keeps only counters, so its memory does not grow with the file;
 // Load keeps the spans, for rendering one conversation.
 //
-// Each agent is a source (see claudeSource); supporting another agent is one
-// function that lists its files and makes its builder.
+// Each registered agent (transcript.Agent) is a source, listed by its
+// layout and replayed by its builder; claudeSource and cursorSource add what
+// the catalog reads from those agents' lines.
 package catalog
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -31,6 +32,7 @@ import (
 
 	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/transcript"
+	_ "github.com/weave-agentd/weave-agentd/transcript/agents" // every agent
 )
 
 // Options says where the agents keep their transcripts and which ones to
@@ -42,6 +44,9 @@ type Options struct {
 	// CursorHome is Cursor's config dir (~/.cursor). Empty: Cursor is not
 	// searched.
 	CursorHome string
+	// Homes are the agents' homes by name (transcript.AgentHomes), for the
+	// agents without a field above, and for them when it is empty.
+	Homes map[string]string
 	// Agent keeps only one agent's conversations (genai.AgentClaudeCode or
 	// genai.AgentCursor); empty means all.
 	Agent string
@@ -68,25 +73,25 @@ type Root struct {
 	Conversations int `json:"conversations"`
 }
 
-// source is one agent's conversations on disk.
+// source is one agent's conversations on disk: the agent (its layout and
+// builder) and what the catalog reads from its lines.
 type source struct {
-	agent string
-	// root is the folder listed, derived from the options ("" when the
-	// agent's home is not configured).
-	root func(Options) string
-	// list calls fn for each main transcript under root.
-	list func(root string, fn func(File))
+	agent transcript.Agent
+	// home is the agent's home folder from the options ("" when not
+	// configured: the agent is not searched).
+	home func(Options) string
 	// owns reports whether a transcript path given by the user belongs to
 	// this agent (Resolve of a path).
 	owns func(o Options, path string) bool
 	// session returns the session id of a transcript given by path, whose
 	// file name may not be it.
 	session func(path string) string
-	// builder makes the span builder that replays a file. nil: the agent's
-	// conversations are listed (and counted by scan) but cannot be rendered.
-	builder func(o Options, f File) transcript.Builder
-	// scan, for agents without a builder, counts turns and tool calls from
-	// one transcript line.
+	// renderable: a transcript alone rebuilds the agent's spans (its
+	// builder replays it). Else its conversations are listed (and counted
+	// by scan) but cannot be rendered.
+	renderable bool
+	// scan, for agents that are not renderable, counts turns and tool
+	// calls from one transcript line.
 	scan func(line []byte, s *Summary)
 	// project returns the working directory recorded on a transcript line,
 	// or "" (the first one found is the conversation's project).
@@ -95,14 +100,78 @@ type source struct {
 	projectOf func(f File) string
 }
 
+func (s source) name() string { return s.agent.Name() }
+
+// root is the folder listed, "" when the agent's home is not configured.
+func (s source) root(o Options) string {
+	h := s.home(o)
+	if h == "" {
+		return ""
+	}
+	return filepath.Join(h, s.agent.Layout().Root)
+}
+
+// builder makes the span builder that replays a file.
+func (s source) builder(o Options, f File) transcript.Builder {
+	return s.agent.NewBuilder(f.Session, transcript.BuilderOptions{TranscriptPath: f.Path, Home: s.home(o),
+		Logger: slog.New(slog.DiscardHandler)})
+}
+
+// list calls fn for each main transcript under root, found by the agent's
+// layout.
+func (s source) list(root string, fn func(File)) {
+	seen := map[string]bool{}
+	for _, g := range s.agent.Layout().Sessions {
+		for _, path := range transcript.Glob(root, g) {
+			if seen[path] || !s.agent.IsSession(path) {
+				continue
+			}
+			seen[path] = true
+			fi, err := os.Stat(path) // follows a symlinked transcript
+			if err != nil || !fi.Mode().IsRegular() {
+				continue
+			}
+			fn(File{Agent: s.name(), Session: s.agent.Session(path), Path: path, Size: fi.Size(), ModTime: fi.ModTime()})
+		}
+	}
+}
+
 // sources lists the supported agents, in the order they are searched.
 func sources() []source {
-	return []source{claudeSource(), cursorSource()}
+	var out []source
+	for _, a := range transcript.Agents() {
+		if s, ok := known[a.Name()]; ok {
+			out = append(out, s())
+		} else {
+			out = append(out, plainSource(a))
+		}
+	}
+	return out
+}
+
+// known are the agents the catalog knows more of than their
+// transcript.Agent (a cheaper session id, a project from the lines, a
+// scan of transcripts that cannot be replayed).
+var known = map[string]func() source{
+	genai.AgentClaudeCode: claudeSource,
+	genai.AgentCursor:     cursorSource,
+}
+
+// plainSource is an agent the catalog knows only by its transcript.Agent:
+// listed by its layout, replayed when its transcripts alone make spans.
+func plainSource(a transcript.Agent) source {
+	return source{
+		agent:      a,
+		home:       func(o Options) string { return o.Homes[a.Name()] },
+		owns:       func(_ Options, path string) bool { return a.Owns(path) },
+		session:    a.Session,
+		renderable: a.Discover(),
+	}
 }
 
 func sourceFor(agent string) (source, bool) {
 	for _, s := range sources() {
-		if s.agent == agent {
+		if s.name() == agent {
 			return s, true
 		}
 	}
@@ -112,11 +181,8 @@ func sourceFor(agent string) (source, bool) {
 // AgentName maps what a user types (claude, claude-code, cursor) to the
 // agent name used everywhere else; ok is false for an unknown agent.
 func AgentName(s string) (string, bool) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "claude", "claude-code", "claudecode", "cc":
-		return genai.AgentClaudeCode, true
-	case "cursor", "cursor-agent":
-		return genai.AgentCursor, true
+	if a, ok := transcript.AgentNamed(s); ok {
+		return a.Name(), true
 	}
 	return "", false
 }
@@ -127,14 +193,14 @@ func Find(o Options) ([]File, []Root, error) {
 	var files []File
 	var roots []Root
 	for _, src := range sources() {
-		if o.Agent != "" && o.Agent != src.agent {
+		if o.Agent != "" && o.Agent != src.name() {
 			continue
 		}
 		dir := src.root(o)
 		if dir == "" {
 			continue
 		}
-		r := Root{Agent: src.agent, Dir: dir}
+		r := Root{Agent: src.name(), Dir: dir}
 		if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
 			r.Exists = true
 			src.list(dir, func(f File) {
@@ -254,24 +320,20 @@ func resolvePath(o Options, query string) (File, bool, error) {
 			break
 		}
 	}
-	return File{Agent: src.agent, Session: src.session(abs), Path: abs, Size: fi.Size(), ModTime: fi.ModTime()}, true, nil
+	return File{Agent: src.name(), Session: src.session(abs), Path: abs, Size: fi.Size(), ModTime: fi.ModTime()}, true, nil
 }
 
-// maxLine is the longest transcript line read; longer lines are skipped
-// (and counted) without being held in memory. A variable for tests.
-var maxLine = 64 << 20
+// maxLine is transcript.MaxLine, a variable for tests.
+var maxLine = transcript.MaxLine
 
 // lineReader reads the complete lines of one file, one at a time, without
 // their newline. A last line without a newline is returned too (a live
 // transcript may be mid-write: the builder skips it if it is not complete
 // JSON). Blank lines are skipped.
 type lineReader struct {
-	path    string
-	f       *os.File
-	r       *bufio.Reader
-	long    []byte // a line longer than the reader's buffer, being assembled
-	skipped int64  // lines over maxLine
-	err     error  // io.EOF at the end
+	path string
+	f    *os.File
+	*transcript.LineReader
 }
 
 // openLines opens a regular file only: `show /dev/zero` or a FIFO named
@@ -281,54 +343,13 @@ func openLines(path string) (*lineReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &lineReader{path: path, f: f, r: bufio.NewReaderSize(f, 256<<10)}, nil
+	lr := transcript.NewLineReader(f, 0, false)
+	lr.SetMax(maxLine)
+	lr.ReadLast()
+	return &lineReader{path: path, f: f, LineReader: lr}, nil
 }
 
 func (lr *lineReader) Close() error { return lr.f.Close() }
-
-// next returns the next line, valid until the following call, or nil and
-// the error (io.EOF at the end).
-func (lr *lineReader) next() ([]byte, error) {
-	for lr.err == nil {
-		tooLong := false
-		lr.long = lr.long[:0]
-		var chunk []byte
-		for {
-			chunk, lr.err = lr.r.ReadSlice('\n')
-			if !errors.Is(lr.err, bufio.ErrBufferFull) {
-				break
-			}
-			lr.err = nil
-			if !tooLong {
-				lr.long = append(lr.long, chunk...)
-				if len(lr.long) > maxLine {
-					lr.long, tooLong = lr.long[:0], true
-				}
-			}
-		}
-		if cap(lr.long) > 4<<20 && !tooLong && len(lr.long) == 0 {
-			lr.long = nil // do not keep a huge buffer for the rest of the file
-		}
-		line := chunk
-		if len(lr.long) > 0 || tooLong {
-			if !tooLong {
-				lr.long = append(lr.long, chunk...)
-				tooLong = len(lr.long) > maxLine
-			}
-			line = lr.long
-		}
-		if tooLong {
-			lr.skipped++
-			continue
-		}
-		line = bytes.TrimSuffix(line, []byte("\n"))
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		if len(bytes.TrimSpace(line)) > 0 {
-			return line, nil
-		}
-	}
-	return nil, lr.err
-}
 
 // eachLine calls fn with every line of the file at path until fn returns
 // false. The slice is only valid during the call.
@@ -340,17 +361,17 @@ func eachLine(ctx context.Context, path string, fn func([]byte) bool) (skipped i
 	defer lr.Close()
 	for n := 0; ; n++ {
 		if n%1024 == 0 && ctx.Err() != nil {
-			return lr.skipped, ctx.Err()
+			return lr.Skipped(), ctx.Err()
 		}
-		line, err := lr.next()
+		line, err := lr.Next()
 		if err == io.EOF {
-			return lr.skipped, nil
+			return lr.Skipped(), nil
 		}
 		if err != nil {
-			return lr.skipped, err
+			return lr.Skipped(), err
 		}
 		if !fn(line) {
-			return lr.skipped, nil
+			return lr.Skipped(), nil
 		}
 	}
 }

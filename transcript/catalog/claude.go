@@ -1,14 +1,11 @@
 package catalog
 
 import (
+	"cmp"
 	"context"
-	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/weave-agentd/weave-agentd/genai"
-	"github.com/weave-agentd/weave-agentd/transcript"
 	"github.com/weave-agentd/weave-agentd/transcript/claude"
 )
 
@@ -18,53 +15,14 @@ import (
 // by the builder, not listed.
 func claudeSource() source {
 	return source{
-		agent: genai.AgentClaudeCode,
-		root: func(o Options) string {
-			if o.ClaudeHome == "" {
-				return ""
-			}
-			return filepath.Join(o.ClaudeHome, "projects")
-		},
-		list: listClaude,
+		agent: claude.Agent{},
+		home:  func(o Options) string { return cmp.Or(o.ClaudeHome, o.Homes[claude.Agent{}.Name()]) },
 		owns: func(o Options, path string) bool {
 			return strings.HasSuffix(path, ".jsonl") && !strings.Contains(filepath.ToSlash(path), "/agent-transcripts/")
 		},
-		session: claudeSession,
-		builder: func(o Options, f File) transcript.Builder {
-			return claude.New(f.Session, claude.Options{TranscriptPath: f.Path, ClaudeHome: o.ClaudeHome,
-				Logger: slog.New(slog.DiscardHandler)})
-		},
-		project: func(line []byte) string { return jsonStringAfter(line, `"cwd":"`) },
-	}
-}
-
-func listClaude(root string, fn func(File)) {
-	projects, err := os.ReadDir(root)
-	if err != nil {
-		return
-	}
-	for _, p := range projects {
-		if !p.IsDir() {
-			continue
-		}
-		dir := filepath.Join(root, p.Name())
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			continue
-		}
-		for _, e := range entries {
-			name := e.Name()
-			if e.IsDir() || !strings.HasSuffix(name, ".jsonl") || strings.HasPrefix(name, "agent-") {
-				continue
-			}
-			path := filepath.Join(dir, name)
-			fi, err := os.Stat(path) // follows a symlinked transcript
-			if err != nil || !fi.Mode().IsRegular() {
-				continue
-			}
-			fn(File{Agent: genai.AgentClaudeCode, Session: strings.TrimSuffix(name, ".jsonl"), Path: path,
-				Size: fi.Size(), ModTime: fi.ModTime()})
-		}
+		session:    claudeSession,
+		renderable: true,
+		project:    func(line []byte) string { return jsonStringAfter(line, `"cwd":"`) },
 	}
 }
 

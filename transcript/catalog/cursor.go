@@ -2,13 +2,14 @@ package catalog
 
 import (
 	"bytes"
+	"cmp"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/transcript/cursor"
 )
 
 // cursorSource: <CursorHome>/projects/<slug>/agent-transcripts/ holding
@@ -18,22 +19,11 @@ import (
 // Cursor transcripts have no timestamps, ids or token usage (the daemon
 // builds Cursor traces from hook events), so conversations are listed and
 // counted by a light scan but not replayed. When transcript/cursor can
-// rebuild spans from a transcript alone, set builder here:
-//
-//	builder: func(o Options, f File) transcript.Builder {
-//		return cursor.New(f.Session, cursor.Options{TranscriptPath: f.Path, CursorHome: o.CursorHome,
-//			Logger: slog.New(slog.DiscardHandler)})
-//	},
+// rebuild spans from a transcript alone, set renderable.
 func cursorSource() source {
 	return source{
-		agent: genai.AgentCursor,
-		root: func(o Options) string {
-			if o.CursorHome == "" {
-				return ""
-			}
-			return filepath.Join(o.CursorHome, "projects")
-		},
-		list: listCursor,
+		agent: cursor.Agent{},
+		home:  func(o Options) string { return cmp.Or(o.CursorHome, o.Homes[cursor.Agent{}.Name()]) },
 		owns: func(o Options, path string) bool {
 			p := filepath.ToSlash(path)
 			if strings.Contains(p, "/agent-transcripts/") {
@@ -56,45 +46,6 @@ func cursorSource() source {
 			}
 			return filepath.Base(p[:i])
 		},
-	}
-}
-
-func listCursor(root string, fn func(File)) {
-	slugs, err := os.ReadDir(root)
-	if err != nil {
-		return
-	}
-	add := func(path, id string) {
-		fi, err := os.Stat(path)
-		if err != nil || !fi.Mode().IsRegular() {
-			return
-		}
-		fn(File{Agent: genai.AgentCursor, Session: id, Path: path, Size: fi.Size(), ModTime: fi.ModTime()})
-	}
-	for _, s := range slugs {
-		if !s.IsDir() {
-			continue
-		}
-		dir := filepath.Join(root, s.Name(), "agent-transcripts")
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			continue
-		}
-		for _, e := range entries {
-			name := e.Name()
-			switch {
-			case e.IsDir():
-				for _, ext := range []string{".jsonl", ".txt"} {
-					p := filepath.Join(dir, name, name+ext)
-					if _, err := os.Stat(p); err == nil {
-						add(p, name)
-						break
-					}
-				}
-			case strings.HasSuffix(name, ".jsonl"), strings.HasSuffix(name, ".txt"):
-				add(filepath.Join(dir, name), strings.TrimSuffix(name, filepath.Ext(name)))
-			}
-		}
 	}
 }
 

@@ -93,7 +93,7 @@ func replay(ctx context.Context, o Options, f File, s *Summary, fn func([]genai.
 		return fmt.Errorf("unknown agent %q", f.Agent)
 	}
 	s.Files = nil
-	if src.builder == nil {
+	if !src.renderable {
 		if src.scan == nil {
 			return ErrNotRenderable
 		}
@@ -109,29 +109,14 @@ func replay(ctx context.Context, o Options, f File, s *Summary, fn func([]genai.
 	b := src.builder(o, f)
 	main := filepath.Clean(f.Path)
 
-	type head struct {
-		lr   *lineReader
-		line []byte
-		ts   time.Time // this line's timestamp, else the file's previous one
-	}
-	var heads []*head
+	var m transcript.Merge
+	var files []*lineReader
 	opened := map[string]bool{}
 	defer func() {
-		for _, h := range heads {
-			h.lr.Close()
+		for _, lr := range files {
+			lr.Close()
 		}
 	}()
-	advance := func(h *head) error {
-		line, err := h.lr.next()
-		h.line = line
-		if err != nil {
-			return err
-		}
-		if t := lineTime(line); !t.IsZero() {
-			h.ts = t
-		}
-		return nil
-	}
 	open := func(p string) error {
 		opened[p] = true
 		lr, err := openLines(p)
@@ -139,12 +124,8 @@ func replay(ctx context.Context, o Options, f File, s *Summary, fn func([]genai.
 			return err
 		}
 		s.Files = append(s.Files, p)
-		h := &head{lr: lr}
-		heads = append(heads, h)
-		if err := advance(h); err != nil && err != io.EOF {
-			return err
-		}
-		return nil
+		files = append(files, lr)
+		return m.Add(lr)
 	}
 	if err := open(main); err != nil {
 		return err
@@ -159,37 +140,31 @@ func replay(ctx context.Context, o Options, f File, s *Summary, fn func([]genai.
 				_ = open(p) // a subagent file that vanished: the rest still renders
 			}
 		}
-		// The earliest pending line; a line before its file's first
-		// timestamp goes first, ties go to the file opened first.
-		var h *head
-		for _, c := range heads {
-			if c.line != nil && (h == nil || c.ts.Before(h.ts)) {
-				h = c
-			}
-		}
-		if h == nil {
+		i, line, ts, err := m.Next()
+		if err == io.EOF {
 			break
 		}
-		if h.ts.After(clock) {
-			clock = h.ts
+		if err != nil {
+			if i == 0 {
+				return err
+			}
+			continue // a subagent file that cannot be read on: the rest still renders
+		}
+		if ts.After(clock) {
+			clock = ts
 			b.Tick(clock)
 		}
-		if h.lr.path == main && s.Project == "" && src.project != nil {
-			s.Project = src.project(h.line)
+		path := files[i].path
+		if path == main && s.Project == "" && src.project != nil {
+			s.Project = src.project(line)
 		}
-		b.Line(h.lr.path, h.line)
+		b.Line(path, line)
 		if n%takeEvery == takeEvery-1 {
 			fn(b.Take())
 		}
-		if err := advance(h); err != nil && err != io.EOF {
-			if h.lr.path == main {
-				return err
-			}
-			h.line = nil
-		}
 	}
-	for _, h := range heads {
-		s.SkippedLines += h.lr.skipped
+	for _, lr := range files {
+		s.SkippedLines += lr.Skipped()
 	}
 	b.Tick(farFuture)
 	b.Tick(farFuture.Add(24 * time.Hour))
@@ -199,19 +174,6 @@ func replay(ctx context.Context, o Options, f File, s *Summary, fn func([]genai.
 	s.SkippedLines += st.SkippedLines
 	s.Replayed = true
 	return nil
-}
-
-// lineTime is a transcript line's "timestamp", or zero.
-func lineTime(line []byte) time.Time {
-	v := jsonStringAfter(line, `"timestamp":"`)
-	if v == "" {
-		return time.Time{}
-	}
-	t, err := time.Parse(time.RFC3339Nano, v)
-	if err != nil {
-		return time.Time{}
-	}
-	return t
 }
 
 // Summarize replays one conversation and counts what it holds. Memory stays
@@ -231,7 +193,7 @@ func Summarize(ctx context.Context, o Options, f File) (Summary, error) {
 // with its summary.
 func Load(ctx context.Context, o Options, f File) ([]genai.Span, Summary, error) {
 	src, ok := sourceFor(f.Agent)
-	if ok && src.builder == nil {
+	if ok && !src.renderable {
 		return nil, Summary{File: f}, ErrNotRenderable
 	}
 	s := Summary{File: f}

@@ -40,9 +40,6 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// maxLine is the longest transcript line parsed; longer ones are skipped.
-const maxLine = 64 << 20
-
 const (
 	defaultIdleTimeout = 10 * time.Minute
 	defaultStopWait    = 2 * time.Second
@@ -171,7 +168,7 @@ func (b *Builder) reindex() {
 // Line consumes one complete transcript line.
 func (b *Builder) Line(path string, line []byte) {
 	b.st.Stats.Lines++
-	if len(line) > maxLine {
+	if len(line) > transcript.MaxLine {
 		b.st.Stats.SkippedLines++
 		return
 	}

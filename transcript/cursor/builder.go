@@ -80,14 +80,13 @@ const (
 	defaultIdleTimeout    = 10 * time.Minute
 	defaultTranscriptWait = 2 * time.Second
 
-	maxLine         = 64 << 20 // longer transcript lines are skipped
-	maxText         = 1 << 20  // one stored text (prompt, response, tool result)
-	maxTurnText     = 4 << 20  // all response/thought text kept for one turn
-	maxEvents       = 256      // span events kept per turn
-	maxClosedTurns  = 16       // closed turns kept for late events
-	maxTxTurns      = 64       // unconsumed transcript turns kept
-	maxEmitted      = 2048     // span ids remembered against double emission
-	maxEventIDs     = 512      // client event ids remembered against redelivery
+	maxText         = 1 << 20 // one stored text (prompt, response, tool result)
+	maxTurnText     = 4 << 20 // all response/thought text kept for one turn
+	maxEvents       = 256     // span events kept per turn
+	maxClosedTurns  = 16      // closed turns kept for late events
+	maxTxTurns      = 64      // unconsumed transcript turns kept
+	maxEmitted      = 2048    // span ids remembered against double emission
+	maxEventIDs     = 512     // client event ids remembered against redelivery
 	dupWindow       = 5 * time.Second
 	settleQuiet     = 500 * time.Millisecond // minimum wait of a finished turn (daemon time)
 	rescanEvery     = 5 * time.Second
@@ -183,7 +182,7 @@ func (b *Builder) Line(path string, line []byte) {
 	if b.opts.DropContent {
 		return // metadata mode: transcripts only carry text
 	}
-	if len(line) > maxLine {
+	if len(line) > transcript.MaxLine {
 		b.st.Stats.SkippedLines++
 		return
 	}

@@ -1,0 +1,89 @@
+package daemon
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/installer/config"
+	"github.com/weave-agentd/weave-agentd/transcript"
+	_ "github.com/weave-agentd/weave-agentd/transcript/agents"
+)
+
+// Discovery and backfill find the sessions of a root by its agent's layout
+// (transcript.Agent), not by Claude Code's <project>/<session>.jsonl: here
+// Cursor's deeper agent-transcripts/<id>/<id>.jsonl, its flat .txt, and not
+// its subagents' files.
+func TestDiscoveryFollowsTheAgentsLayout(t *testing.T) {
+	srv := newFakeOTLP(t)
+	home := t.TempDir()
+	root := filepath.Join(home, ".cursor", "projects")
+	write := func(rel, line string) {
+		p := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		writeTranscript(t, p, line)
+	}
+	write("home-me-p/agent-transcripts/c1/c1.jsonl", "c1-line")
+	write("home-me-p/agent-transcripts/c1/subagents/s1.jsonl", "subagent-line")
+	write("home-me-p/agent-transcripts/c2.txt", "c2-line")
+	td := startTestDaemon(t, home, config.Target{URL: srv.URL}, func(s *Settings) {
+		s.Builders[genai.AgentCursor] = func(_, s, p string) transcript.Builder { return &lineBuilder{session: s, path: p} }
+		s.Discover = []DiscoverRoot{{Agent: genai.AgentCursor, Dir: root}}
+	})
+	if res := td.flush(t, 5*time.Second); !res.Done {
+		t.Fatalf("flush: %+v", res)
+	}
+	got := srv.accepted()
+	if got["c1-line"] != 1 || got["c2-line"] != 1 || got["subagent-line"] != 0 {
+		t.Fatalf("received %v", got)
+	}
+	// A session in a project folder that appears later.
+	write("home-me-q/agent-transcripts/c3/c3.jsonl", "c3-line")
+	td.flush(t, 5*time.Second)
+	if got := srv.accepted(); got["c3-line"] != 1 {
+		t.Fatalf("after a new project: %v", got)
+	}
+}
+
+// A folder given to backfill is its agent's by the agents' homes, then by
+// their layouts, and its sessions are picked by that agent's IsSession.
+func TestBackfillTellsTheAgentOfAPath(t *testing.T) {
+	home := t.TempDir()
+	cursorHome := filepath.Join(home, "elsewhere", "cursor-home") // no "/.cursor/" in it
+	for _, p := range []string{
+		filepath.Join(cursorHome, "projects/p/agent-transcripts/c1/c1.jsonl"),
+		filepath.Join(cursorHome, "projects/p/agent-transcripts/c2.txt"),
+		filepath.Join(cursorHome, "projects/p/agent-transcripts/c1/subagents/s.jsonl"),
+		filepath.Join(home, "copy/projects/p/3f1c0000-0000-4000-8000-000000000001.jsonl"),
+		filepath.Join(home, "copy/projects/p/agent-a1.jsonl"),
+	} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		writeTranscript(t, p, "x")
+	}
+	td := startTestDaemon(t, home, config.Target{}, func(s *Settings) {
+		s.Builders[genai.AgentCursor] = func(_, s, p string) transcript.Builder { return &lineBuilder{session: s, path: p} }
+		s.AgentHomes = map[string]string{genai.AgentCursor: cursorHome, genai.AgentClaudeCode: filepath.Join(home, ".claude")}
+	})
+	files, skipped, err := td.bf.collect(BackfillArgs{Paths: []string{filepath.Join(cursorHome, "projects"), filepath.Join(home, "copy")}}, time.Time{})
+	if err != nil || len(skipped) != 0 {
+		t.Fatalf("collect: %v, skipped %v", err, skipped)
+	}
+	got := map[string]string{}
+	for _, f := range files {
+		got[f.agent+" "+f.session] = f.path
+	}
+	for _, want := range []string{genai.AgentCursor + " c1", genai.AgentCursor + " c2", genai.AgentClaudeCode + " 3f1c0000-0000-4000-8000-000000000001"} {
+		if _, ok := got[want]; !ok {
+			t.Errorf("%s not found", want)
+		}
+	}
+	if len(got) != 3 {
+		t.Errorf("found %v, want 3 sessions", got)
+	}
+}

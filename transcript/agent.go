@@ -1,0 +1,112 @@
+package transcript
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/weave-agentd/weave-agentd/hooks/hookconfig"
+)
+
+// Agent is one coding agent: where it keeps its files, which of them are
+// session transcripts, and the span builder of its sessions. Each agent is
+// one package (transcript/claude, transcript/cursor) with a value that
+// implements Agent, registered by one line in transcript/agents; the daemon,
+// the catalog and the CLI only go through this interface.
+type Agent interface {
+	// Name is the agent's name in spans, the spool and on the wire
+	// (genai.AgentClaudeCode).
+	Name() string
+	// Aliases are its other names: the first is the one the hook client
+	// and the CLI flags use ("claude", as hooks.AgentClaude), the others
+	// what a user may type for it (--agent cc).
+	Aliases() []string
+	// Home is the folder where the agent keeps its files, given the
+	// environment (an override such as CLAUDE_CONFIG_DIR or CODEX_HOME)
+	// and the user's home folder.
+	Home(getenv func(string) string, userHome string) string
+	// Layout says where its session transcripts are under Home.
+	Layout() Layout
+	// IsSession reports whether the file at path, found by a glob of the
+	// Layout or by walking a folder the user named, is a session's main
+	// transcript (not a subagent's file, nor another kind of file).
+	IsSession(path string) bool
+	// Owns reports whether a path outside Home has the shape of this
+	// agent's transcripts (a folder name only it uses).
+	Owns(path string) bool
+	// Session is the session id of a main transcript (the session_id of
+	// its hook events): from its path, or from its first lines when the
+	// file name does not hold it whole.
+	Session(path string) string
+	// Discover reports whether a transcript alone makes the session's
+	// spans, so the daemon follows transcripts that no hook announced and
+	// backfills them; false when the agent's spans come from its hooks.
+	Discover() bool
+	// NewBuilder makes the span builder of one session.
+	NewBuilder(session string, o BuilderOptions) Builder
+	// HookConfig is the format of the agent's hook settings, which
+	// hooks/hookconfig edits; "" when we register no hooks for it.
+	HookConfig() hookconfig.Agent
+}
+
+// Layout is where an agent keeps its session transcripts.
+type Layout struct {
+	// Root is the folder, relative to the agent's Home, that holds every
+	// session transcript ("projects"): what the daemon watches.
+	Root string
+	// Sessions are globs (path/filepath.Match patterns), relative to Root,
+	// matching every file that may be a session's main transcript;
+	// IsSession picks the main ones among them.
+	Sessions []string
+}
+
+// BuilderOptions are what every agent's builder is given.
+type BuilderOptions struct {
+	// TranscriptPath is the session's main transcript; empty: learned from
+	// hook events or found under Home.
+	TranscriptPath string
+	// Home is the agent's Home.
+	Home string
+	// DropContent is the `content = "metadata"` mode: no prompt, answer or
+	// tool input/output is kept in the builder's persisted state.
+	DropContent bool
+	// CaptureUserEmail puts the user's email, when the agent reports it,
+	// in the resource.
+	CaptureUserEmail bool
+	// Redact masks secrets in the files the builder reads itself; nil: none.
+	Redact func([]byte) []byte
+	// Logger receives debug notes.
+	Logger *slog.Logger
+}
+
+// Glob returns the paths under dir matching pattern (path/filepath.Match
+// components, relative to dir), sorted. Unlike filepath.Glob, dir is taken
+// literally: a home folder named with '[' or '*' is no pattern.
+func Glob(dir, pattern string) []string {
+	paths := []string{dir}
+	for part := range strings.SplitSeq(filepath.ToSlash(pattern), "/") {
+		var next []string
+		for _, p := range paths {
+			if !hasMeta(part) {
+				if _, err := os.Lstat(filepath.Join(p, part)); err == nil {
+					next = append(next, filepath.Join(p, part))
+				}
+				continue
+			}
+			entries, err := os.ReadDir(p)
+			if err != nil {
+				continue
+			}
+			for _, e := range entries {
+				if ok, _ := filepath.Match(part, e.Name()); ok {
+					next = append(next, filepath.Join(p, e.Name()))
+				}
+			}
+		}
+		paths = next
+	}
+	return paths
+}
+
+func hasMeta(s string) bool { return strings.ContainsAny(s, `*?[\`) }
