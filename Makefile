@@ -19,6 +19,9 @@ vet:
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt needed on the files above" && exit 1)
 	$(GO) vet ./...
 	cd e2e && $(GO) vet ./...
+	@# go.mod and go.sum must be what `go mod tidy` writes (both modules).
+	$(GO) mod tidy -diff
+	cd e2e && GONOSUMDB=go.opentelemetry.io/collector $(GO) mod tidy -diff
 
 unit:
 	$(GO) test -race -count=1 ./...
