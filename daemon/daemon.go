@@ -263,17 +263,6 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// Run is Start, wait for ctx, Shutdown: what `weave-agentd run` does.
-func (d *Daemon) Run(ctx context.Context) error {
-	if err := d.Start(ctx); err != nil {
-		return err
-	}
-	<-ctx.Done()
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return d.Shutdown(sctx)
-}
-
 func targetLabel(t config.Target) string {
 	if t.URL == "" {
 		return "local OTLP/JSON file"

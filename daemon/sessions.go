@@ -560,12 +560,6 @@ func (a *actor) run(ctx context.Context) {
 	}
 }
 
-func (a *actor) queueLen() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return len(a.queue)
-}
-
 // step applies queued events and new transcript lines, then commits the
 // resulting spans, offsets, builder state and event deletions in ONE
 // transaction. With toEOF it keeps going until every file is read to EOF.

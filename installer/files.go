@@ -1,7 +1,6 @@
 package installer
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -229,5 +228,3 @@ func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
 }
-
-func isNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }
