@@ -9,7 +9,7 @@ import (
 	"reflect"
 	"strings"
 
-	"github.com/weave-agentd/weave-agentd/installer/config"
+	"github.com/weave-agentd/weave-agentd/config"
 )
 
 // sources finds the two binaries to install: the running weave-agentd and

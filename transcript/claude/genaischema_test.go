@@ -5,9 +5,9 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/weave-agentd/weave-agentd/config"
 	"github.com/weave-agentd/weave-agentd/daemon"
 	"github.com/weave-agentd/weave-agentd/genai"
-	"github.com/weave-agentd/weave-agentd/installer/config"
 	"github.com/weave-agentd/weave-agentd/internal/genaischema"
 	"github.com/weave-agentd/weave-agentd/internal/testkit"
 )
