@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/weave-agentd/weave-agentd/config"
+	"github.com/weave-agentd/weave-agentd/control"
 	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/hooks"
 	"github.com/weave-agentd/weave-agentd/transcript"
@@ -60,7 +61,7 @@ func BenchmarkBackfillInProcess(b *testing.B) {
 		}
 		b.StartTimer()
 		start := time.Now()
-		if _, err := d.bf.start(BackfillArgs{}); err != nil {
+		if _, err := d.bf.start(control.BackfillArgs{}); err != nil {
 			b.Fatal(err)
 		}
 		for {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/weave-agentd/weave-agentd/config"
+	"github.com/weave-agentd/weave-agentd/control"
 	"github.com/weave-agentd/weave-agentd/hooks"
 	"github.com/weave-agentd/weave-agentd/spool"
 	"github.com/weave-agentd/weave-agentd/transcript"
@@ -62,7 +63,7 @@ type Daemon struct {
 	red     *Redactor
 	runCtx  context.Context
 	started time.Time
-	cfgErr  atomic.Pointer[ConfigError] // the latest failed reload, for status
+	cfgErr  atomic.Pointer[control.ConfigError] // the latest failed reload, for status
 
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
@@ -211,7 +212,7 @@ func (d *Daemon) ReloadFailed(err error) {
 	if d.red != nil {
 		msg = d.red.String(msg) // an endpoint or proxy URL may carry a password
 	}
-	ce := &ConfigError{Message: msg, Since: d.set.Now()}
+	ce := &control.ConfigError{Message: msg, Since: d.set.Now()}
 	if prev := d.cfgErr.Load(); prev != nil {
 		ce.Since = prev.Since
 	}

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/weave-agentd/weave-agentd/config"
+	"github.com/weave-agentd/weave-agentd/control"
 	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/hooks"
 	"github.com/weave-agentd/weave-agentd/transcript"
@@ -217,7 +218,7 @@ func hook(t *testing.T, home, payload string) {
 	}
 }
 
-func (td *testDaemon) flush(t *testing.T, timeout time.Duration) FlushResult {
+func (td *testDaemon) flush(t *testing.T, timeout time.Duration) control.FlushResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
