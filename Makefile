@@ -51,11 +51,11 @@ FUZZTIME ?= 5s
 fuzz:
 	$(GO) test ./hooks -run '^$$' -fuzz '^FuzzReadFrame$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./hooks -run '^$$' -fuzz '^FuzzDetect$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./daemon -run '^$$' -fuzz '^FuzzRedactJSON$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./redact -run '^$$' -fuzz '^FuzzRedactJSON$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./transcript/claude -run '^$$' -fuzz '^FuzzLine$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./transcript/claude -run '^$$' -fuzz '^FuzzJstr$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./daemon -run '^$$' -fuzz '^FuzzTailerResume$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./daemon -run '^$$' -fuzz '^FuzzSecretInAnyText$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./redact -run '^$$' -fuzz '^FuzzSecretInAnyText$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./hooks -run '^$$' -fuzz '^FuzzReduceCut$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./genai -run '^$$' -fuzz '^FuzzCapJSON$$' -fuzztime $(FUZZTIME)
 

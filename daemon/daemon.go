@@ -16,6 +16,7 @@ import (
 	"github.com/weave-agentd/weave-agentd/config"
 	"github.com/weave-agentd/weave-agentd/control"
 	"github.com/weave-agentd/weave-agentd/hooks"
+	"github.com/weave-agentd/weave-agentd/redact"
 	"github.com/weave-agentd/weave-agentd/spool"
 	"github.com/weave-agentd/weave-agentd/transcript"
 )
@@ -60,7 +61,7 @@ type Daemon struct {
 	disc    *discovery
 	bf      *backfiller
 	health  *storageHealth
-	red     *Redactor
+	red     *redact.Redactor
 	runCtx  context.Context
 	started time.Time
 	cfgErr  atomic.Pointer[control.ConfigError] // the latest failed reload, for status
@@ -125,7 +126,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.store = store
 	d.started = d.set.Now()
 
-	red, err := NewRedactor(d.set.Config)
+	red, err := redact.New(d.set.Config)
 	if err != nil {
 		store.Close()
 		return err
@@ -193,7 +194,7 @@ func CheckConfig(set Settings) error {
 	if set.Config == nil {
 		return errors.New("daemon: no config")
 	}
-	if _, err := NewRedactor(set.Config); err != nil {
+	if _, err := redact.New(set.Config); err != nil {
 		return err
 	}
 	if set.Target.URL != "" {

@@ -15,6 +15,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/hooks"
+	"github.com/weave-agentd/weave-agentd/redact"
 	"github.com/weave-agentd/weave-agentd/spool"
 	"github.com/weave-agentd/weave-agentd/transcript"
 )
@@ -42,7 +43,7 @@ type sessions struct {
 	set      Settings
 	log      *slog.Logger
 	store    *spool.Store
-	red      *Redactor
+	red      *redact.Redactor
 	health   *storageHealth
 	res      *resources
 	exported func() // wakes the forwarder
@@ -59,7 +60,7 @@ type sessions struct {
 	cancel  context.CancelFunc
 }
 
-func newSessions(set Settings, store *spool.Store, red *Redactor, res *resources, health *storageHealth, wake func()) *sessions {
+func newSessions(set Settings, store *spool.Store, red *redact.Redactor, res *resources, health *storageHealth, wake func()) *sessions {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &sessions{set: set, log: set.Logger, store: store, red: red, res: res, health: health, exported: wake,
 		actors: map[string]*actor{}, watched: map[string]int{}, ctx: ctx, cancel: cancel}

@@ -7,6 +7,7 @@ import (
 	"github.com/weave-agentd/weave-agentd/config"
 	"github.com/weave-agentd/weave-agentd/daemon"
 	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/redact"
 	"github.com/weave-agentd/weave-agentd/transcript"
 	"github.com/weave-agentd/weave-agentd/transcript/claude"
 	"github.com/weave-agentd/weave-agentd/transcript/cursor"
@@ -29,7 +30,7 @@ func cursorHome(getenv func(string) string) string {
 func defaultBuilders(getenv func(string) string, cfg *config.Config, log *slog.Logger) (map[string]daemon.BuilderFactory, error) {
 	chome, cuhome := claudeHome(getenv), cursorHome(getenv)
 	metadata := cfg.Content == "metadata" // no content in the builders' persisted state either
-	red, err := daemon.NewRedactor(cfg)   // for the files a builder reads itself
+	red, err := redact.New(cfg)           // for the files a builder reads itself
 	if err != nil {
 		return nil, err
 	}
