@@ -15,7 +15,7 @@ if ls transcript/claude/*_test.go >/dev/null 2>&1 && grep -q 'func Benchmark' tr
   go test -run '^$' -bench . -benchmem ./transcript/claude
 fi
 echo "# redaction (before the spool) on real transcript lines and tool output"
-go test -run '^$' -bench 'Redact' -benchtime 2s ./daemon
+go test -run '^$' -bench 'Redact' -benchtime 2s ./redact
 echo "# backfill of a 1 GiB history through the real daemon (MB/s, peak RSS)"
 (cd e2e && WEAVE_BENCH_BACKFILL_MB=1024 go test -run '^$' -bench Backfill -benchtime 1x -timeout 20m .)
 echo "# freshness: tool result line written -> execute_tool span at the Collector"

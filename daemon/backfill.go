@@ -10,38 +10,17 @@ import (
 	"sync"
 	"time"
 
+	"github.com/weave-agentd/weave-agentd/control"
 	"github.com/weave-agentd/weave-agentd/spool"
 	"github.com/weave-agentd/weave-agentd/transcript"
 )
-
-// BackfillArgs asks the daemon to import existing transcripts.
-type BackfillArgs struct {
-	Paths []string `json:"paths,omitempty"` // files or folders; empty: every discovery root
-	Since string   `json:"since,omitempty"` // Go duration; files modified earlier are skipped
-	Agent string   `json:"agent,omitempty"` // claude-code or cursor; empty: all
-}
-
-// BackfillProgress reports a backfill job.
-type BackfillProgress struct {
-	ID        int       `json:"id"`
-	Started   time.Time `json:"started"`
-	Files     int       `json:"files"`
-	FilesDone int       `json:"files_done"`
-	Bytes     int64     `json:"bytes"`      // total size of the files
-	BytesDone int64     `json:"bytes_done"` // bytes of finished files
-	Spans     int64     `json:"spans"`      // spans queued since the job started
-	Current   string    `json:"current,omitempty"`
-	Done      bool      `json:"done"`
-	Error     string    `json:"error,omitempty"`
-	Skipped   []string  `json:"skipped,omitempty"` // paths that are not transcripts
-}
 
 // backfiller runs one import at a time; a new request while one runs reports
 // the running one.
 type backfiller struct {
 	d          *Daemon
 	mu         sync.Mutex
-	job        *BackfillProgress
+	job        *control.BackfillProgress
 	n          int
 	spansStart int64 // spool span counter when the job started
 }
@@ -51,7 +30,7 @@ type backfillFile struct {
 	size                 int64
 }
 
-func (b *backfiller) start(args BackfillArgs) (BackfillProgress, error) {
+func (b *backfiller) start(args control.BackfillArgs) (control.BackfillProgress, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.job != nil && !b.job.Done {
@@ -61,17 +40,17 @@ func (b *backfiller) start(args BackfillArgs) (BackfillProgress, error) {
 	if args.Since != "" {
 		dur, err := time.ParseDuration(args.Since)
 		if err != nil {
-			return BackfillProgress{}, fmt.Errorf("--since %q: %w", args.Since, err)
+			return control.BackfillProgress{}, fmt.Errorf("--since %q: %w", args.Since, err)
 		}
 		since = b.d.set.Now().Add(-dur)
 	}
 	files, skipped, err := b.collect(args, since)
 	if err != nil {
-		return BackfillProgress{}, err
+		return control.BackfillProgress{}, err
 	}
 	b.n++
 	st, _ := b.d.store.Stats()
-	job := &BackfillProgress{ID: b.n, Started: b.d.set.Now(), Files: len(files), Skipped: skipped}
+	job := &control.BackfillProgress{ID: b.n, Started: b.d.set.Now(), Files: len(files), Skipped: skipped}
 	for _, f := range files {
 		job.Bytes += f.size
 	}
@@ -81,17 +60,17 @@ func (b *backfiller) start(args BackfillArgs) (BackfillProgress, error) {
 	return *job, nil
 }
 
-func (b *backfiller) progress() (BackfillProgress, bool) {
+func (b *backfiller) progress() (control.BackfillProgress, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.job == nil {
-		return BackfillProgress{}, false
+		return control.BackfillProgress{}, false
 	}
 	return *b.job, true
 }
 
 // collect lists the main transcripts to import, oldest first.
-func (b *backfiller) collect(args BackfillArgs, since time.Time) ([]backfillFile, []string, error) {
+func (b *backfiller) collect(args control.BackfillArgs, since time.Time) ([]backfillFile, []string, error) {
 	var files []backfillFile
 	var skipped []string
 	seen := map[string]bool{}
@@ -172,7 +151,7 @@ func sortFilesByModTime(files []backfillFile) {
 // run reads each file to EOF through its session's actor (which commits
 // spans and offsets as it goes, so an interrupted backfill resumes where it
 // stopped and a second run adds nothing).
-func (b *backfiller) run(job *BackfillProgress, files []backfillFile) {
+func (b *backfiller) run(job *control.BackfillProgress, files []backfillFile) {
 	ctx := b.d.runCtx
 	for _, f := range files {
 		b.mu.Lock()
@@ -214,7 +193,7 @@ func (b *backfiller) run(job *BackfillProgress, files []backfillFile) {
 	b.finish(job, nil)
 }
 
-func (b *backfiller) advance(job *BackfillProgress, f backfillFile) {
+func (b *backfiller) advance(job *control.BackfillProgress, f backfillFile) {
 	st, _ := b.d.store.Stats()
 	b.mu.Lock()
 	job.FilesDone++
@@ -223,7 +202,7 @@ func (b *backfiller) advance(job *BackfillProgress, f backfillFile) {
 	b.mu.Unlock()
 }
 
-func (b *backfiller) finish(job *BackfillProgress, err error) {
+func (b *backfiller) finish(job *control.BackfillProgress, err error) {
 	st, _ := b.d.store.Stats()
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -235,8 +214,8 @@ func (b *backfiller) finish(job *BackfillProgress, err error) {
 	}
 }
 
-func decodeBackfillArgs(raw json.RawMessage) (BackfillArgs, error) {
-	var a BackfillArgs
+func decodeBackfillArgs(raw json.RawMessage) (control.BackfillArgs, error) {
+	var a control.BackfillArgs
 	if len(raw) == 0 {
 		return a, nil
 	}

@@ -13,9 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weave-agentd/weave-agentd/config"
+	"github.com/weave-agentd/weave-agentd/control"
 	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/hooks"
-	"github.com/weave-agentd/weave-agentd/installer/config"
 	"github.com/weave-agentd/weave-agentd/transcript"
 	"github.com/weave-agentd/weave-agentd/transcript/claude"
 )
@@ -60,7 +61,7 @@ func BenchmarkBackfillInProcess(b *testing.B) {
 		}
 		b.StartTimer()
 		start := time.Now()
-		if _, err := d.bf.start(BackfillArgs{}); err != nil {
+		if _, err := d.bf.start(control.BackfillArgs{}); err != nil {
 			b.Fatal(err)
 		}
 		for {

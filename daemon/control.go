@@ -9,10 +9,12 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/weave-agentd/weave-agentd/control"
 	"github.com/weave-agentd/weave-agentd/hooks"
 	"github.com/weave-agentd/weave-agentd/spool"
 )
@@ -20,76 +22,6 @@ import (
 // warnAfter is how long exports must have failed before hooks surface a
 // warning to the user (Claude Code SessionStart systemMessage).
 const warnAfter = 10 * time.Minute
-
-// Status is what `weave-agentd status` shows; the JSON form is a contract
-// for scripts.
-type Status struct {
-	Version        string      `json:"version"`
-	PID            int         `json:"pid"`
-	Started        time.Time   `json:"started"`
-	UptimeSeconds  float64     `json:"uptime_seconds"`
-	Endpoint       string      `json:"endpoint"`        // "" when writing the local file
-	EndpointSource string      `json:"endpoint_source"` // config, weave, OTEL_* or none
-	SinkFile       string      `json:"sink_file,omitempty"`
-	Socket         string      `json:"socket"`
-	SpoolFile      string      `json:"spool_file"`
-	Spool          spool.Stats `json:"spool"`
-	OldestAgeSec   float64     `json:"oldest_age_seconds"`
-	ExportHealthy  bool        `json:"export_healthy"`
-	FailingSince   *time.Time  `json:"failing_since,omitempty"`
-	// ExportError is set while exports fail and spans wait: why, and what to do.
-	ExportError    *ExportError     `json:"export_error,omitempty"`
-	ActiveSessions int              `json:"active_sessions"`
-	WatchedFiles   []string         `json:"watched_files"`
-	Counters       map[string]int64 `json:"counters"`
-	// StorageError is set while writes to the spool fail (a full disk).
-	StorageError *StorageError `json:"storage_error,omitempty"`
-	// ConfigError is set while the config file fails to reload: the daemon
-	// runs on with the config it had.
-	ConfigError *ConfigError `json:"config_error,omitempty"`
-	// SkippedFiles are transcript paths not read (not regular files of
-	// yours), newest first, at most 20; counters.skipped_files counts them.
-	SkippedFiles []SkippedFile `json:"skipped_files"`
-}
-
-// ConfigError is the latest failed reload of the config file, and since
-// when reloads fail.
-type ConfigError struct {
-	Message string    `json:"message"`
-	Since   time.Time `json:"since"`
-}
-
-// ExportError is why exports fail. Refused means the server refuses our
-// requests (credentials, URL, or every span alike): waiting will not fix it.
-type ExportError struct {
-	Message string `json:"message"`
-	Status  int    `json:"status,omitempty"` // HTTP status (0: no answer)
-	Hint    string `json:"hint,omitempty"`
-	Refused bool   `json:"refused,omitempty"`
-}
-
-// StorageError is the latest failed write to the spool, and since when
-// writes fail.
-type StorageError struct {
-	Message string    `json:"message"`
-	Since   time.Time `json:"since"`
-}
-
-// FlushArgs and FlushResult are the flush request's body.
-type FlushArgs struct {
-	TimeoutMS int64 `json:"timeout_ms"`
-}
-
-// FlushResult reports what remains after a flush, and what the server did
-// with the spans meanwhile: Exported were accepted, DeadLettered refused for
-// good (kept as dead letters, never counted as accepted).
-type FlushResult struct {
-	Done         bool   `json:"done"`
-	Remaining    int64  `json:"remaining"`
-	Exported     int64  `json:"exported"`
-	DeadLettered int64  `json:"dead_lettered"`
-	Message      string `json:"message,omitempty"`
-}
 
 func (d *Daemon) handle(_ net.Conn, req *hooks.Request) *hooks.Response {
 	switch req.Op {
@@ -113,7 +45,7 @@ func (d *Daemon) handle(_ net.Conn, req *hooks.Request) *hooks.Response {
 		}
 		return okBody(st)
 	case hooks.OpFlush:
-		var args FlushArgs
+		var args control.FlushArgs
 		_ = json.Unmarshal(req.Args, &args)
 		timeout := time.Duration(args.TimeoutMS) * time.Millisecond
 		if timeout <= 0 {
@@ -123,7 +55,7 @@ func (d *Daemon) handle(_ net.Conn, req *hooks.Request) *hooks.Response {
 		defer cancel()
 		return okBody(d.Flush(ctx))
 	case hooks.OpCall:
-		return d.call(req.Method, req.Args)
+		return d.call(control.Method(req.Method), req.Args)
 	default:
 		return &hooks.Response{Error: fmt.Sprintf("unknown operation %q (is the daemon older than this client? run 'weave-agentd restart')", req.Op)}
 	}
@@ -139,10 +71,10 @@ func okBody(v any) *hooks.Response {
 
 // Flush exports everything held at the moment of the call: the inbox, spans
 // from transcript bytes already on disk, and the spool.
-func (d *Daemon) Flush(ctx context.Context) FlushResult {
+func (d *Daemon) Flush(ctx context.Context) control.FlushResult {
 	before, err := d.store.Stats()
 	if err != nil {
-		return FlushResult{Message: "reading the spool: " + err.Error()}
+		return control.FlushResult{Message: "reading the spool: " + err.Error()}
 	}
 	res := d.flush(ctx)
 	after, err := d.store.Stats()
@@ -157,37 +89,37 @@ func (d *Daemon) Flush(ctx context.Context) FlushResult {
 	return res
 }
 
-func (d *Daemon) flush(ctx context.Context) FlushResult {
+func (d *Daemon) flush(ctx context.Context) control.FlushResult {
 	if err := d.ingest.drainInbox(); err != nil {
-		return FlushResult{Message: "the hooks' inbox could not be stored: " + err.Error()}
+		return control.FlushResult{Message: "the hooks' inbox could not be stored: " + err.Error()}
 	}
 	d.disc.rescanNow(ctx)
 	if err := d.sess.flush(ctx); err != nil {
-		return FlushResult{Message: "transcripts not fully read: " + err.Error()}
+		return control.FlushResult{Message: "transcripts not fully read: " + err.Error()}
 	}
 	if err := d.fwd.flush(ctx); err != nil {
-		return FlushResult{Message: err.Error()}
+		return control.FlushResult{Message: err.Error()}
 	}
 	// The last write failed (a full disk) and none succeeded since: what
 	// was read or received then is not stored, so it cannot be flushed.
 	// (A probe write would not tell: small commits reuse the file's free
 	// pages on a full disk.) The next commit that succeeds clears it.
 	if msg, since := d.health.state(); msg != "" {
-		return FlushResult{Message: fmt.Sprintf("writes to the spool fail since %s (%s): free space, run again any backfill that failed, then flush again", since.Format(time.RFC3339), msg)}
+		return control.FlushResult{Message: fmt.Sprintf("writes to the spool fail since %s (%s): free space, run again any backfill that failed, then flush again", since.Format(time.RFC3339), msg)}
 	}
-	return FlushResult{Done: true}
+	return control.FlushResult{Done: true}
 }
 
 // Status snapshots the daemon's health.
-func (d *Daemon) Status() (Status, error) {
+func (d *Daemon) Status() (control.Status, error) {
 	st, err := d.store.Stats()
 	if err != nil {
-		return Status{}, err
+		return control.Status{}, err
 	}
 	now := d.set.Now()
 	h := d.fwd.health()
 	active, files := d.sess.stats()
-	s := Status{
+	s := control.Status{
 		Version: d.set.Version, PID: os.Getpid(), Started: d.started, UptimeSeconds: now.Sub(d.started).Seconds(),
 		Endpoint: d.set.Target.URL, EndpointSource: d.set.Target.Source,
 		Socket: d.set.Paths.Socket, SpoolFile: d.set.Paths.Spool, Spool: st,
@@ -207,10 +139,10 @@ func (d *Daemon) Status() (Status, error) {
 		s.FailingSince = &h.FailingSince
 	}
 	if !s.ExportHealthy {
-		s.ExportError = &ExportError{Message: h.Message, Status: h.Status, Hint: h.Hint, Refused: h.Refused}
+		s.ExportError = &control.ExportError{Message: h.Message, Status: h.Status, Hint: h.Hint, Refused: h.Refused}
 	}
 	if msg, since := d.health.state(); msg != "" {
-		s.StorageError = &StorageError{Message: msg, Since: since}
+		s.StorageError = &control.StorageError{Message: msg, Since: since}
 	}
 	s.ConfigError = d.cfgErr.Load()
 	return s, nil
@@ -246,25 +178,10 @@ func (d *Daemon) exportWarning() string {
 	return msg + " Run 'weave-agentd status' for details."
 }
 
-// DeadLetterView is one dead letter as `deadletters list` shows it.
-type DeadLetterView struct {
-	Seq    uint64    `json:"seq"`
-	Time   time.Time `json:"time"`
-	Reason string    `json:"reason"`
-	Span   string    `json:"span,omitempty"` // name
-	Trace  string    `json:"trace_id,omitempty"`
-	SpanID string    `json:"span_id,omitempty"`
-}
-
-// DeadLetterResult answers retry and drop.
-type DeadLetterResult struct {
-	Count int `json:"count"`
-}
-
 // call dispatches the named methods of OpCall.
-func (d *Daemon) call(method string, args json.RawMessage) *hooks.Response {
+func (d *Daemon) call(method control.Method, args json.RawMessage) *hooks.Response {
 	switch method {
-	case "backfill.start":
+	case control.MethodBackfillStart:
 		a, err := decodeBackfillArgs(args)
 		if err != nil {
 			return &hooks.Response{Error: "backfill arguments: " + err.Error()}
@@ -274,26 +191,26 @@ func (d *Daemon) call(method string, args json.RawMessage) *hooks.Response {
 			return &hooks.Response{Error: err.Error()}
 		}
 		return okBody(job)
-	case "backfill.progress":
+	case control.MethodBackfillProgress:
 		job, ok := d.bf.progress()
 		if !ok {
 			return &hooks.Response{Error: "no backfill has run since the daemon started"}
 		}
 		return okBody(job)
-	case "sessions.exported":
-		var q SessionsExportedArgs
+	case control.MethodSessionsExported:
+		var q control.SessionsExportedArgs
 		if err := json.Unmarshal(args, &q); err != nil {
-			return &hooks.Response{Error: "sessions.exported arguments: " + err.Error()}
+			return &hooks.Response{Error: string(method) + " arguments: " + err.Error()}
 		}
 		return okBody(d.sessionsExported(q))
-	case "deadletters.list":
+	case control.MethodDeadLettersList:
 		dls, err := d.store.DeadLetters(10000)
 		if err != nil {
 			return &hooks.Response{Error: err.Error()}
 		}
-		views := make([]DeadLetterView, 0, len(dls))
+		views := make([]control.DeadLetterView, 0, len(dls))
 		for _, dl := range dls {
-			v := DeadLetterView{Seq: dl.Seq, Time: dl.Time, Reason: dl.Reason}
+			v := control.DeadLetterView{Seq: dl.Seq, Time: dl.Time, Reason: dl.Reason}
 			var sp tracepb.Span
 			if len(dl.Span) > 0 && proto.Unmarshal(dl.Span, &sp) == nil {
 				v.Span, v.Trace, v.SpanID = sp.Name, hex.EncodeToString(sp.TraceId), hex.EncodeToString(sp.SpanId)
@@ -301,65 +218,32 @@ func (d *Daemon) call(method string, args json.RawMessage) *hooks.Response {
 			views = append(views, v)
 		}
 		return okBody(views)
-	case "deadletters.retry":
+	case control.MethodDeadLettersRetry:
 		n, err := d.store.RetryDeadLetters(d.set.Now())
 		if err != nil {
 			return &hooks.Response{Error: err.Error()}
 		}
 		d.fwd.kick()
-		return okBody(DeadLetterResult{Count: n})
-	case "deadletters.drop":
+		return okBody(control.DeadLetterResult{Count: n})
+	case control.MethodDeadLettersDrop:
 		n, err := d.store.DropDeadLetters()
 		if err != nil {
 			return &hooks.Response{Error: err.Error()}
 		}
-		return okBody(DeadLetterResult{Count: n})
+		return okBody(control.DeadLetterResult{Count: n})
 	}
 	return &hooks.Response{Error: fmt.Sprintf("unknown method %q (is the daemon older than this client? run 'weave-agentd restart')", method)}
-}
-
-// SessionsExportedArgs asks how far the daemon got with some conversations
-// (`weave-agentd sessions` shows it as EXPORTED).
-type SessionsExportedArgs struct {
-	Sessions []SessionQuery `json:"sessions"`
-}
-
-// SessionQuery names one conversation and its transcript files.
-type SessionQuery struct {
-	Agent   string   `json:"agent"`   // genai.AgentClaudeCode or genai.AgentCursor
-	Session string   `json:"session"` // session / conversation id
-	Files   []string `json:"files"`   // absolute paths: main transcript first
-}
-
-// SessionsExported answers SessionsExportedArgs.
-type SessionsExported struct {
-	Sessions []SessionExportState `json:"sessions"`
-}
-
-// SessionExportState is what the daemon knows of one conversation.
-type SessionExportState struct {
-	Agent   string `json:"agent"`
-	Session string `json:"session"`
-	// Known: a session record, or a committed offset for one of the files.
-	Known bool `json:"known"`
-	// Offsets: the committed read offset of each listed file that has one.
-	Offsets map[string]int64 `json:"offsets,omitempty"`
-	// PendingSpans: spans of the conversation still in the spool; -1 when
-	// the spool is too deep to count.
-	PendingSpans int64 `json:"pending_spans"`
-	// DeadLetters: spans of the conversation the server rejected for good.
-	DeadLetters int64 `json:"dead_letters,omitempty"`
 }
 
 // maxCountedSpans bounds the spool scan behind PendingSpans.
 const maxCountedSpans = 200000
 
-func (d *Daemon) sessionsExported(q SessionsExportedArgs) SessionsExported {
+func (d *Daemon) sessionsExported(q control.SessionsExportedArgs) control.SessionsExported {
 	pending, dead, counted := d.spansByConversation()
-	out := SessionsExported{Sessions: make([]SessionExportState, 0, len(q.Sessions))}
+	out := control.SessionsExported{Sessions: make([]control.SessionExportState, 0, len(q.Sessions))}
 	_ = d.store.View(func(t *spool.Tx) error {
 		for _, s := range q.Sessions {
-			st := SessionExportState{Agent: s.Agent, Session: s.Session, PendingSpans: -1}
+			st := control.SessionExportState{Agent: s.Agent, Session: s.Session, PendingSpans: -1}
 			st.Known = t.Session(sessionKey(agentName(s.Agent), s.Session)) != nil
 			for _, f := range s.Files {
 				if b := t.Offset(f); b != nil {
@@ -419,7 +303,7 @@ func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	for n > 0 && !isRuneStart(s[n]) {
+	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
 	return s[:n] + "…"

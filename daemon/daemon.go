@@ -13,8 +13,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/weave-agentd/weave-agentd/config"
+	"github.com/weave-agentd/weave-agentd/control"
 	"github.com/weave-agentd/weave-agentd/hooks"
-	"github.com/weave-agentd/weave-agentd/installer/config"
+	"github.com/weave-agentd/weave-agentd/redact"
 	"github.com/weave-agentd/weave-agentd/spool"
 	"github.com/weave-agentd/weave-agentd/transcript"
 )
@@ -62,10 +64,10 @@ type Daemon struct {
 	disc    *discovery
 	bf      *backfiller
 	health  *storageHealth
-	red     *Redactor
+	red     *redact.Redactor
 	runCtx  context.Context
 	started time.Time
-	cfgErr  atomic.Pointer[ConfigError] // the latest failed reload, for status
+	cfgErr  atomic.Pointer[control.ConfigError] // the latest failed reload, for status
 
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
@@ -127,7 +129,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.store = store
 	d.started = d.set.Now()
 
-	red, err := NewRedactor(d.set.Config)
+	red, err := redact.New(d.set.Config)
 	if err != nil {
 		store.Close()
 		return err
@@ -195,7 +197,7 @@ func CheckConfig(set Settings) error {
 	if set.Config == nil {
 		return errors.New("daemon: no config")
 	}
-	if _, err := NewRedactor(set.Config); err != nil {
+	if _, err := redact.New(set.Config); err != nil {
 		return err
 	}
 	if set.Target.URL != "" {
@@ -214,7 +216,7 @@ func (d *Daemon) ReloadFailed(err error) {
 	if d.red != nil {
 		msg = d.red.String(msg) // an endpoint or proxy URL may carry a password
 	}
-	ce := &ConfigError{Message: msg, Since: d.set.Now()}
+	ce := &control.ConfigError{Message: msg, Since: d.set.Now()}
 	if prev := d.cfgErr.Load(); prev != nil {
 		ce.Since = prev.Since
 	}
@@ -264,17 +266,6 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	}
 	d.log.Info("weave-agentd stopped")
 	return err
-}
-
-// Run is Start, wait for ctx, Shutdown: what `weave-agentd run` does.
-func (d *Daemon) Run(ctx context.Context) error {
-	if err := d.Start(ctx); err != nil {
-		return err
-	}
-	<-ctx.Done()
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return d.Shutdown(sctx)
 }
 
 func targetLabel(t config.Target) string {

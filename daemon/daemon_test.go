@@ -22,9 +22,10 @@ import (
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/weave-agentd/weave-agentd/config"
+	"github.com/weave-agentd/weave-agentd/control"
 	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/hooks"
-	"github.com/weave-agentd/weave-agentd/installer/config"
 	"github.com/weave-agentd/weave-agentd/transcript"
 )
 
@@ -217,7 +218,7 @@ func hook(t *testing.T, home, payload string) {
 	}
 }
 
-func (td *testDaemon) flush(t *testing.T, timeout time.Duration) FlushResult {
+func (td *testDaemon) flush(t *testing.T, timeout time.Duration) control.FlushResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()

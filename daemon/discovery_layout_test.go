@@ -6,8 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weave-agentd/weave-agentd/config"
+	"github.com/weave-agentd/weave-agentd/control"
 	"github.com/weave-agentd/weave-agentd/genai"
-	"github.com/weave-agentd/weave-agentd/installer/config"
 	"github.com/weave-agentd/weave-agentd/transcript"
 	_ "github.com/weave-agentd/weave-agentd/transcript/agents"
 )
@@ -70,7 +71,7 @@ func TestBackfillTellsTheAgentOfAPath(t *testing.T) {
 		s.Builders[genai.AgentCursor] = func(_, s, p string) transcript.Builder { return &lineBuilder{session: s, path: p} }
 		s.AgentHomes = map[string]string{genai.AgentCursor: cursorHome, genai.AgentClaudeCode: filepath.Join(home, ".claude")}
 	})
-	files, skipped, err := td.bf.collect(BackfillArgs{Paths: []string{filepath.Join(cursorHome, "projects"), filepath.Join(home, "copy")}}, time.Time{})
+	files, skipped, err := td.bf.collect(control.BackfillArgs{Paths: []string{filepath.Join(cursorHome, "projects"), filepath.Join(home, "copy")}}, time.Time{})
 	if err != nil || len(skipped) != 0 {
 		t.Fatalf("collect: %v, skipped %v", err, skipped)
 	}

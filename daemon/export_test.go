@@ -24,7 +24,7 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/weave-agentd/weave-agentd/installer/config"
+	"github.com/weave-agentd/weave-agentd/config"
 	"github.com/weave-agentd/weave-agentd/spool"
 )
 

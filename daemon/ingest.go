@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/weave-agentd/weave-agentd/hooks"
+	"github.com/weave-agentd/weave-agentd/redact"
 	"github.com/weave-agentd/weave-agentd/spool"
 )
 
@@ -35,11 +36,11 @@ type ingest struct {
 type eventFilter struct {
 	set    Settings
 	log    *slog.Logger
-	red    *Redactor
+	red    *redact.Redactor
 	ignore sync.Map // cwd -> bool (project has .weave-agentd-ignore or matches exclude)
 }
 
-func newIngest(set Settings, store *spool.Store, red *Redactor, sess *sessions, health *storageHealth) *ingest {
+func newIngest(set Settings, store *spool.Store, red *redact.Redactor, sess *sessions, health *storageHealth) *ingest {
 	return &ingest{eventFilter: &eventFilter{set: set, log: set.Logger, red: red}, store: store, sess: sess, health: health}
 }
 

@@ -12,8 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weave-agentd/weave-agentd/config"
+	"github.com/weave-agentd/weave-agentd/control"
 	"github.com/weave-agentd/weave-agentd/hooks"
-	"github.com/weave-agentd/weave-agentd/installer/config"
 	"github.com/weave-agentd/weave-agentd/spool"
 )
 
@@ -114,14 +115,14 @@ func relStopWithin(t *testing.T, td *testDaemon) {
 	}
 }
 
-func relStatus(t *testing.T, home string) Status {
+func relStatus(t *testing.T, home string) control.Status {
 	t.Helper()
 	paths, _ := hooks.ResolvePaths(func(k string) string { return map[string]string{"WEAVE_AGENTD_HOME": home}[k] })
 	resp, err := hooks.Call(paths.Socket, deadlockGuard, &hooks.Request{Op: hooks.OpStatus})
 	if err != nil {
 		t.Fatalf("status over the socket: %v", err)
 	}
-	var st Status
+	var st control.Status
 	if err := json.Unmarshal(resp.Body, &st); err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/weave-agentd/weave-agentd/config"
 	"github.com/weave-agentd/weave-agentd/genai"
-	"github.com/weave-agentd/weave-agentd/installer/config"
 	"github.com/weave-agentd/weave-agentd/transcript"
 	"github.com/weave-agentd/weave-agentd/transcript/claude"
 )

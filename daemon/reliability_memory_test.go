@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weave-agentd/weave-agentd/config"
 	"github.com/weave-agentd/weave-agentd/hooks"
-	"github.com/weave-agentd/weave-agentd/installer/config"
 )
 
 // memLimit is the soft heap limit `weave-agentd run` sets

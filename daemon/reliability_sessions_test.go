@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weave-agentd/weave-agentd/installer/config"
+	"github.com/weave-agentd/weave-agentd/config"
 )
 
 // fakeClock is a settable Settings.Now.

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weave-agentd/weave-agentd/config"
 	"github.com/weave-agentd/weave-agentd/hooks"
-	"github.com/weave-agentd/weave-agentd/installer/config"
 )
 
 // When the state path is too long for a socket, the daemon listens in

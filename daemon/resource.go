@@ -71,7 +71,7 @@ func (r *resources) encoded(agent []attribute.KeyValue) ([]byte, error) {
 func attrKey(attrs []attribute.KeyValue) string {
 	parts := make([]string, len(attrs))
 	for i, kv := range attrs {
-		parts[i] = string(kv.Key) + "=" + kv.Value.Emit()
+		parts[i] = string(kv.Key) + "=" + kv.Value.String()
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, "\x00")

@@ -16,6 +16,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/hooks"
+	"github.com/weave-agentd/weave-agentd/redact"
 	"github.com/weave-agentd/weave-agentd/spool"
 	"github.com/weave-agentd/weave-agentd/transcript"
 )
@@ -43,7 +44,7 @@ type sessions struct {
 	set      Settings
 	log      *slog.Logger
 	store    *spool.Store
-	red      *Redactor
+	red      *redact.Redactor
 	health   *storageHealth
 	res      *resources
 	exported func() // wakes the forwarder
@@ -60,7 +61,7 @@ type sessions struct {
 	cancel  context.CancelFunc
 }
 
-func newSessions(set Settings, store *spool.Store, red *Redactor, res *resources, health *storageHealth, wake func()) *sessions {
+func newSessions(set Settings, store *spool.Store, red *redact.Redactor, res *resources, health *storageHealth, wake func()) *sessions {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &sessions{set: set, log: set.Logger, store: store, red: red, res: res, health: health, exported: wake,
 		actors: map[string]*actor{}, watched: map[string]int{}, ctx: ctx, cancel: cancel}
@@ -559,12 +560,6 @@ func (a *actor) run(ctx context.Context) {
 			return
 		}
 	}
-}
-
-func (a *actor) queueLen() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return len(a.queue)
 }
 
 // step applies queued events and new transcript lines, then commits the

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/weave-agentd/weave-agentd/control"
 	"github.com/weave-agentd/weave-agentd/spool"
 	"github.com/weave-agentd/weave-agentd/transcript"
 )
@@ -120,19 +121,18 @@ func pathID(path string) fileID {
 	return id
 }
 
-// SkippedFile is a transcript path the daemon does not read (status).
-type SkippedFile struct {
-	Path   string    `json:"path"`
-	Reason string    `json:"reason"`
-	Since  time.Time `json:"since"`
-	id     fileID
+// skippedFile is a transcript path the daemon does not read, and what was
+// at the path when it was skipped.
+type skippedFile struct {
+	control.SkippedFile
+	id fileID
 }
 
 // skippedFiles remembers the skipped paths, so that each is logged and
 // counted once and named in status.
 type skippedFiles struct {
 	mu sync.Mutex
-	m  map[string]SkippedFile
+	m  map[string]skippedFile
 }
 
 // note records a skip and reports whether it is news: a path not skipped
@@ -144,7 +144,7 @@ func (s *skippedFiles) note(e *skipError, now time.Time) bool {
 		return false
 	}
 	if s.m == nil {
-		s.m = map[string]SkippedFile{}
+		s.m = map[string]skippedFile{}
 	}
 	if _, ok := s.m[e.path]; !ok && len(s.m) >= maxSkippedKept {
 		oldest := ""
@@ -155,7 +155,7 @@ func (s *skippedFiles) note(e *skipError, now time.Time) bool {
 		}
 		delete(s.m, oldest)
 	}
-	s.m[e.path] = SkippedFile{Path: e.path, Reason: e.reason, Since: now, id: e.id}
+	s.m[e.path] = skippedFile{control.SkippedFile{Path: e.path, Reason: e.reason, Since: now}, e.id}
 	return true
 }
 
@@ -167,11 +167,11 @@ func (s *skippedFiles) forget(path string) {
 }
 
 // list is the newest skipped files first, at most maxSkippedShown.
-func (s *skippedFiles) list() []SkippedFile {
+func (s *skippedFiles) list() []control.SkippedFile {
 	s.mu.Lock()
-	out := make([]SkippedFile, 0, len(s.m))
+	out := make([]control.SkippedFile, 0, len(s.m))
 	for _, f := range s.m {
-		out = append(out, f)
+		out = append(out, f.SkippedFile)
 	}
 	s.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool {

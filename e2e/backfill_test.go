@@ -97,11 +97,11 @@ func TestBackfillBackgroundSubagentKeepsItsChildren(t *testing.T) {
 	if r := h.CLI("backfill"); r.Code != 0 {
 		t.Fatalf("backfill: %s%s", r.Stdout, r.Stderr)
 	}
-	spans := waitSpans(t, rcv, func(s []receiver.Span) bool { return len(receiver.ByName(s, "invoke_agent general-purpose")) > 0 })
+	waitSpans(t, rcv, func(s []receiver.Span) bool { return len(receiver.ByName(s, "invoke_agent general-purpose")) > 0 })
 	if r := h.CLI("flush", "--timeout", "30s"); r.Code != 0 {
 		t.Fatalf("flush: %s%s", r.Stdout, r.Stderr)
 	}
-	spans = rcv.UniqueSpans()
+	spans := rcv.UniqueSpans()
 	sub := receiver.ByName(spans, "invoke_agent general-purpose")[0]
 	inside := receiver.Children(spans, sub)
 	if len(receiver.ByName(inside, "execute_tool Bash")) != 1 || len(inside) < 3 {

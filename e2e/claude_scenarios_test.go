@@ -272,11 +272,11 @@ func TestClaudeRestartMidSessionNoDuplicates(t *testing.T) {
 	w.d.Kill()
 	r2 := w.claude("turn two", r1.SessionID)
 	w.d = w.h.StartDaemon()
-	spans := w.flush()
+	w.flush()
 	if r := w.h.CLI("backfill", fmt.Sprint(r2.TranscriptPath)); r.Code != 0 {
 		t.Fatalf("backfill: %s%s", r.Stdout, r.Stderr)
 	}
-	spans = w.flush()
+	spans := w.flush()
 	w.check(r1.SessionID, spans)
 	if len(receiver.ByName(spans, "invoke_agent claude-code")) != 2 || len(w.rcv.Spans()) <= before {
 		t.Fatalf("after restart: %v", names(spans))

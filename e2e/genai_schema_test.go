@@ -36,7 +36,7 @@ func TestGenAIJSONAttributesMatchTheSchemas(t *testing.T) {
 			if limit > 0 {
 				cfg += fmt.Sprintf("max_attribute_bytes = %d\n", limit)
 			} else {
-				limit = 64 << 10 // installer/config.DefaultMaxAttributeBytes
+				limit = 64 << 10 // config.DefaultMaxAttributeBytes
 			}
 			h.WriteConfig(cfg)
 			n := copyTranscripts(t, filepath.Join(fx, "claude-code"), filepath.Join(h.HOME, ".claude", "projects"), "-fixtures-")

@@ -5,7 +5,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -316,13 +315,6 @@ func relDaemonPID(t *testing.T, h *agentd.Home) int {
 		t.Fatalf("status --json has no pid: %v %s", err, r.Stdout)
 	}
 	return st.PID
-}
-
-// relCtx is a context bounded by d.
-func relCtx(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // relSummary counts the distinct spans per conversation and name.

@@ -22,9 +22,9 @@ import (
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 
+	"github.com/weave-agentd/weave-agentd/config"
 	"github.com/weave-agentd/weave-agentd/hooks"
 	"github.com/weave-agentd/weave-agentd/hooks/hookconfig"
-	"github.com/weave-agentd/weave-agentd/installer/config"
 )
 
 // Level grades a doctor check.

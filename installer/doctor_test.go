@@ -16,7 +16,7 @@ import (
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 
-	"github.com/weave-agentd/weave-agentd/installer/config"
+	"github.com/weave-agentd/weave-agentd/config"
 )
 
 // otlpServer accepts OTLP/HTTP protobuf on /v1/traces when the token matches.

@@ -1,7 +1,6 @@
 package installer
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -10,7 +9,7 @@ import (
 	"reflect"
 	"strings"
 
-	"github.com/weave-agentd/weave-agentd/installer/config"
+	"github.com/weave-agentd/weave-agentd/config"
 )
 
 // sources finds the two binaries to install: the running weave-agentd and
@@ -229,5 +228,3 @@ func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
 }
-
-func isNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }

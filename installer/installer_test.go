@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/weave-agentd/weave-agentd/config"
 	"github.com/weave-agentd/weave-agentd/hooks/hookconfig"
-	"github.com/weave-agentd/weave-agentd/installer/config"
 
 	"github.com/weave-agentd/weave-agentd/internal/testkit"
 )

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // SchemaVersion is stored in the file; a newer file is refused loudly.
@@ -100,7 +101,7 @@ func Open(path string, opts Options) (*Store, error) {
 
 func (s *Store) open() error {
 	db, err := bolt.Open(s.path, 0o600, &bolt.Options{Timeout: s.opts.LockTimeout, NoSync: s.opts.NoSync, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return fmt.Errorf("%w (%s)", ErrLocked, s.path)
 	}
 	if err != nil {
@@ -142,9 +143,6 @@ func (s *Store) Close() error {
 	s.db = nil
 	return err
 }
-
-// Path is the bbolt file.
-func (s *Store) Path() string { return s.path }
 
 // Update runs fn in one write transaction: everything fn does commits
 // together or not at all (one fsync).
@@ -507,11 +505,6 @@ func (t *Tx) SetOffset(key string, v []byte) error {
 
 // DeleteOffset forgets the state of a tailed file.
 func (t *Tx) DeleteOffset(key string) error { return t.tx.Bucket(bOffsets).Delete([]byte(key)) }
-
-// Offsets calls fn for every saved file state.
-func (t *Tx) Offsets(fn func(key string, v []byte)) {
-	_ = t.tx.Bucket(bOffsets).ForEach(func(k, v []byte) error { fn(string(k), v); return nil })
-}
 
 // Session returns a session's saved state (nil if none).
 func (t *Tx) Session(key string) []byte { return bytes.Clone(t.tx.Bucket(bSessions).Get([]byte(key))) }

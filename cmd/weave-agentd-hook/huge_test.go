@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weave-agentd/weave-agentd/config"
 	"github.com/weave-agentd/weave-agentd/daemon"
 	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/hooks"
-	"github.com/weave-agentd/weave-agentd/installer/config"
 	"github.com/weave-agentd/weave-agentd/transcript"
 )
 

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/weave-agentd/weave-agentd/daemon"
+	"github.com/weave-agentd/weave-agentd/control"
 	"github.com/weave-agentd/weave-agentd/hooks"
 	"github.com/weave-agentd/weave-agentd/transcript"
 )
@@ -51,7 +51,7 @@ Examples:
 		},
 		Run: func(ctx context.Context, e *env, opts any, args []string) error {
 			f := opts.(*backfillFlags)
-			req := daemon.BackfillArgs{Paths: args}
+			req := control.BackfillArgs{Paths: args}
 			if f.since != "" {
 				d, err := parseSince(f.since)
 				if err != nil {
@@ -71,14 +71,14 @@ Examples:
 				return err
 			}
 			body, _ := json.Marshal(req)
-			resp, err := hooks.Call(paths.Socket, 30*time.Second, &hooks.Request{Op: hooks.OpCall, Method: "backfill.start", Args: body})
+			resp, err := hooks.Call(paths.Socket, 30*time.Second, control.Request(control.MethodBackfillStart, body))
 			if err != nil {
 				if resp == nil {
 					return noDaemon(paths, err)
 				}
 				return err
 			}
-			var p daemon.BackfillProgress
+			var p control.BackfillProgress
 			_ = json.Unmarshal(resp.Body, &p)
 			for _, s := range p.Skipped {
 				fmt.Fprintf(e.Stderr, "skipped %s: not a session transcript\n", s)
@@ -96,7 +96,7 @@ Examples:
 					return silentExit(130)
 				case <-time.After(200 * time.Millisecond):
 				}
-				resp, err := hooks.Call(paths.Socket, 10*time.Second, &hooks.Request{Op: hooks.OpCall, Method: "backfill.progress"})
+				resp, err := hooks.Call(paths.Socket, 10*time.Second, control.Request(control.MethodBackfillProgress, nil))
 				if err != nil {
 					return fmt.Errorf("lost the daemon during the backfill (%v); run backfill again to resume", err)
 				}
@@ -151,7 +151,7 @@ func parseSince(s string) (time.Duration, error) {
 	return d, nil
 }
 
-func drawProgress(w io.Writer, p *daemon.BackfillProgress, tty bool) {
+func drawProgress(w io.Writer, p *control.BackfillProgress, tty bool) {
 	pct := 0.0
 	if p.Bytes > 0 {
 		pct = float64(p.BytesDone) / float64(p.Bytes)

@@ -5,8 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/weave-agentd/weave-agentd/config"
 	"github.com/weave-agentd/weave-agentd/daemon"
-	"github.com/weave-agentd/weave-agentd/installer/config"
+	"github.com/weave-agentd/weave-agentd/redact"
 	"github.com/weave-agentd/weave-agentd/transcript"
 	_ "github.com/weave-agentd/weave-agentd/transcript/agents" // every agent
 )
@@ -31,7 +32,7 @@ func discoverRoots(homes map[string]string) []daemon.DiscoverRoot {
 // defaultBuilders wires the span builders of every supported agent.
 func defaultBuilders(homes map[string]string, cfg *config.Config, log *slog.Logger) (map[string]daemon.BuilderFactory, error) {
 	metadata := cfg.Content == "metadata" // no content in the builders' persisted state either
-	red, err := daemon.NewRedactor(cfg)   // for the files a builder reads itself
+	red, err := redact.New(cfg)           // for the files a builder reads itself
 	if err != nil {
 		return nil, err
 	}

@@ -8,11 +8,18 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/weave-agentd/weave-agentd/daemon"
+	"github.com/weave-agentd/weave-agentd/control"
 	"github.com/weave-agentd/weave-agentd/hooks"
 )
 
 type deadlettersFlags struct{ json bool }
+
+// deadLetterMethods maps the command's actions to the daemon's methods.
+var deadLetterMethods = map[string]control.Method{
+	"list":  control.MethodDeadLettersList,
+	"retry": control.MethodDeadLettersRetry,
+	"drop":  control.MethodDeadLettersDrop,
+}
 
 func deadlettersCommand() command {
 	return command{
@@ -41,14 +48,15 @@ are recorded with the count and the message.
 			if len(args) > 0 {
 				action = args[0]
 			}
-			if len(args) > 1 || (action != "list" && action != "retry" && action != "drop") {
+			method, ok := deadLetterMethods[action]
+			if len(args) > 1 || !ok {
 				return usageError{fmt.Sprintf("unknown action %q: want list, retry or drop", action)}
 			}
 			paths, err := hooks.ResolvePaths(e.Getenv)
 			if err != nil {
 				return err
 			}
-			resp, err := hooks.Call(paths.Socket, 10*time.Second, &hooks.Request{Op: hooks.OpCall, Method: "deadletters." + action})
+			resp, err := hooks.Call(paths.Socket, 10*time.Second, control.Request(method, nil))
 			if err != nil {
 				if resp == nil {
 					return noDaemon(paths, err)
@@ -60,13 +68,13 @@ are recorded with the count and the message.
 				return nil
 			}
 			if action != "list" {
-				var r daemon.DeadLetterResult
+				var r control.DeadLetterResult
 				_ = json.Unmarshal(resp.Body, &r)
 				verb := map[string]string{"retry": "queued again", "drop": "dropped"}[action]
 				fmt.Fprintf(e.Stdout, "%d dead letter(s) %s\n", r.Count, verb)
 				return nil
 			}
-			var views []daemon.DeadLetterView
+			var views []control.DeadLetterView
 			if err := json.Unmarshal(resp.Body, &views); err != nil {
 				return fmt.Errorf("decode: %w", err)
 			}
@@ -84,7 +92,7 @@ are recorded with the count and the message.
 			}
 			// The list is capped; say how many more there are, as status counts them.
 			if resp, err := hooks.Call(paths.Socket, 2*time.Second, &hooks.Request{Op: hooks.OpStatus}); err == nil {
-				var st daemon.Status
+				var st control.Status
 				if json.Unmarshal(resp.Body, &st) == nil && st.Spool.DeadLetters > int64(len(views)) {
 					fmt.Fprintf(e.Stdout, "... and %d more (%d dead letters in all; the oldest %d are shown)\n", st.Spool.DeadLetters-int64(len(views)), st.Spool.DeadLetters, len(views))
 				}

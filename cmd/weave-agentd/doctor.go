@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/weave-agentd/weave-agentd/daemon"
+	"github.com/weave-agentd/weave-agentd/control"
 	"github.com/weave-agentd/weave-agentd/hooks"
 	"github.com/weave-agentd/weave-agentd/installer"
 )
@@ -59,7 +59,7 @@ func exportCheck(e *env) (installer.Check, bool) {
 	if err != nil {
 		return installer.Check{}, false
 	}
-	var st daemon.Status
+	var st control.Status
 	if err := json.Unmarshal(resp.Body, &st); err != nil {
 		return installer.Check{Level: installer.Warn, What: "daemon status: " + err.Error(), Hint: "weave-agentd restart (is the daemon older than this client?)"}, true
 	}

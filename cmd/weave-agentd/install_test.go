@@ -57,13 +57,12 @@ func (s installCmdService) Stop() error    { *s.calls = append(*s.calls, "stop")
 func (s installCmdService) Restart() error { *s.calls = append(*s.calls, "restart"); return nil }
 
 type installCmdWorld struct {
-	home    string
-	env     map[string]string
-	exe     string
-	runner  *installCmdRunner
-	calls   []string
-	daemon  bool
-	restore func()
+	home   string
+	env    map[string]string
+	exe    string
+	runner *installCmdRunner
+	calls  []string
+	daemon bool
 }
 
 func newInstallCmdWorld(t *testing.T) *installCmdWorld {

@@ -11,9 +11,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/weave-agentd/weave-agentd/config"
 	"github.com/weave-agentd/weave-agentd/daemon"
 	"github.com/weave-agentd/weave-agentd/hooks"
-	"github.com/weave-agentd/weave-agentd/installer/config"
 )
 
 // defaultMemoryLimit is the daemon's soft Go heap limit unless GOMEMLIMIT

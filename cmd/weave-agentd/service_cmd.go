@@ -5,10 +5,10 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/weave-agentd/weave-agentd/config"
 	"github.com/weave-agentd/weave-agentd/daemon"
 	"github.com/weave-agentd/weave-agentd/hooks"
 	"github.com/weave-agentd/weave-agentd/installer"
-	"github.com/weave-agentd/weave-agentd/installer/config"
 )
 
 func serviceControlCommand(name, short, long string, do func(*installer.Installer, context.Context) error) command {

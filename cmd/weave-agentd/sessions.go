@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/weave-agentd/weave-agentd/daemon"
+	"github.com/weave-agentd/weave-agentd/control"
 	"io"
 	"os"
 	"path/filepath"
@@ -344,19 +344,17 @@ func compactCount(n int64) string {
 	return fmt.Sprint(n)
 }
 
-// The daemon call behind the EXPORTED column: hooks.OpCall with method
-// "sessions.exported". The client sends each conversation's transcript
-// files; the daemon answers with what it holds for them, and the client
-// decides what to show. An older daemon answers "unknown method", shown
-// as "?".
-const methodSessionsExported = "sessions.exported"
+// The daemon call behind the EXPORTED column: control.MethodSessionsExported.
+// The client sends each conversation's transcript files; the daemon answers
+// with what it holds for them, and the client decides what to show. An older
+// daemon answers "unknown method", shown as "?".
 
 // The request and answer are the daemon's contract types.
 type (
-	exportQuery     = daemon.SessionsExportedArgs
-	exportQueryItem = daemon.SessionQuery
-	exportAnswer    = daemon.SessionsExported
-	exportState     = daemon.SessionExportState
+	exportQuery     = control.SessionsExportedArgs
+	exportQueryItem = control.SessionQuery
+	exportAnswer    = control.SessionsExported
+	exportState     = control.SessionExportState
 )
 
 type daemonAnswer int
@@ -437,7 +435,7 @@ func queryExported(e *env, sums []catalog.Summary) exportInfo {
 			q.Sessions = append(q.Sessions, exportQueryItem{Agent: s.Agent, Session: s.Session, Files: files})
 		}
 		b, _ := json.Marshal(q)
-		resp, err := hooks.Call(paths.Socket, 2*time.Second, &hooks.Request{Op: hooks.OpCall, Method: methodSessionsExported, Args: b})
+		resp, err := hooks.Call(paths.Socket, 2*time.Second, control.Request(control.MethodSessionsExported, b))
 		if err != nil {
 			x.daemon, x.reason = daemonDown, err.Error()
 			if resp != nil {

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/weave-agentd/weave-agentd/daemon"
+	"github.com/weave-agentd/weave-agentd/control"
 	"github.com/weave-agentd/weave-agentd/hooks"
 	"github.com/weave-agentd/weave-agentd/installer"
 )
@@ -113,14 +113,14 @@ it cannot write to its spool (a full disk), or its config file failed to reload
 				printHooks(e.Stdout, hooksState)
 				return silentExit(exitNoDaemon)
 			}
-			var st daemon.Status
+			var st control.Status
 			if err := json.Unmarshal(resp.Body, &st); err != nil {
 				return fmt.Errorf("decode status: %w", err)
 			}
 			if f.json {
 				b, _ := json.MarshalIndent(struct {
 					Running bool `json:"running"`
-					daemon.Status
+					control.Status
 					Hooks []hookState `json:"hooks"`
 				}{true, st, hooksState}, "", "  ")
 				fmt.Fprintln(e.Stdout, string(b))
@@ -136,7 +136,7 @@ it cannot write to its spool (a full disk), or its config file failed to reload
 	}
 }
 
-func printStatus(w io.Writer, st *daemon.Status) {
+func printStatus(w io.Writer, st *control.Status) {
 	up := time.Duration(st.UptimeSeconds * float64(time.Second)).Round(time.Second)
 	fmt.Fprintf(w, "weave-agentd %s: running (pid %d, up %s)\n", st.Version, st.PID, up)
 	if st.Endpoint == "" {
@@ -217,14 +217,14 @@ Example: weave-agentd flush --timeout 1m`,
 			if f.timeout <= 0 {
 				return usageError{"--timeout must be positive, e.g. 30s"}
 			}
-			resp, paths, err := call(e, hooks.OpFlush, daemon.FlushArgs{TimeoutMS: f.timeout.Milliseconds()}, f.timeout+5*time.Second)
+			resp, paths, err := call(e, hooks.OpFlush, control.FlushArgs{TimeoutMS: f.timeout.Milliseconds()}, f.timeout+5*time.Second)
 			if err != nil {
 				if resp == nil {
 					return noDaemon(paths, err)
 				}
 				return err
 			}
-			var res daemon.FlushResult
+			var res control.FlushResult
 			if err := json.Unmarshal(resp.Body, &res); err != nil {
 				return fmt.Errorf("decode flush result: %w", err)
 			}

@@ -13,9 +13,6 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
-// Updating reports whether the test run rewrites golden files (-update).
-func Updating() bool { return *update }
-
 // Golden compares got with the golden file at path, or rewrites the file
 // when the tests run with -update.
 func Golden(t testing.TB, path, got string) {

@@ -391,7 +391,7 @@ func attrString(kvs []attribute.KeyValue, key string) string {
 			if kv.Value.Type() == attribute.STRING {
 				return kv.Value.AsString()
 			}
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""

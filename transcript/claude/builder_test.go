@@ -109,7 +109,7 @@ func TestHandCountedUsage(t *testing.T) {
 			}
 			res := map[string]string{}
 			for _, kv := range turn.Resource {
-				res[string(kv.Key)] = kv.Value.Emit()
+				res[string(kv.Key)] = kv.Value.String()
 			}
 			if res["service.name"] != "claude-code" || res["service.version"] != tc.version {
 				t.Errorf("resource %v", res)

@@ -18,16 +18,16 @@ func spanString(s genai.Span) string {
 	fmt.Fprintf(&sb, "%s/%s<-%s %q %s..%s st=%d %q\n", s.TraceID, s.SpanID, s.ParentID, s.Name,
 		s.Start.UTC().Format(time.RFC3339Nano), s.End.UTC().Format(time.RFC3339Nano), s.Status, s.StatusMessage)
 	for _, kv := range s.Attrs {
-		fmt.Fprintf(&sb, "  %s=%s\n", kv.Key, kv.Value.Emit())
+		fmt.Fprintf(&sb, "  %s=%s\n", kv.Key, kv.Value.String())
 	}
 	for _, e := range s.Events {
 		fmt.Fprintf(&sb, "  event %s %s\n", e.Name, e.Time.UTC().Format(time.RFC3339Nano))
 		for _, kv := range e.Attrs {
-			fmt.Fprintf(&sb, "    %s=%s\n", kv.Key, kv.Value.Emit())
+			fmt.Fprintf(&sb, "    %s=%s\n", kv.Key, kv.Value.String())
 		}
 	}
 	for _, kv := range s.Resource {
-		fmt.Fprintf(&sb, "  res %s=%s\n", kv.Key, kv.Value.Emit())
+		fmt.Fprintf(&sb, "  res %s=%s\n", kv.Key, kv.Value.String())
 	}
 	return sb.String()
 }

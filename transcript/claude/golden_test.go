@@ -249,7 +249,7 @@ func describe(s genai.Span) string {
 					fmt.Fprintf(&sb, " summary=%q", short(kv.Value.AsString(), 40))
 					continue
 				}
-				fmt.Fprintf(&sb, " %s=%s", strings.TrimPrefix(string(kv.Key), "claude_code.compaction."), kv.Value.Emit())
+				fmt.Fprintf(&sb, " %s=%s", strings.TrimPrefix(string(kv.Key), "claude_code.compaction."), kv.Value.String())
 			}
 		}
 	case "chat":

@@ -43,7 +43,7 @@ func settle(b *Builder) {
 func attrMap(s genai.Span) map[string]string {
 	m := map[string]string{}
 	for _, kv := range s.Attrs {
-		m[string(kv.Key)] = kv.Value.Emit()
+		m[string(kv.Key)] = kv.Value.String()
 	}
 	return m
 }

@@ -139,19 +139,18 @@ type cappedData struct {
 // toolUseResult is the sibling of message on tool_result lines: a string on
 // errors, an object otherwise (we keep only the few fields we use).
 type toolUseResult struct {
-	Str    string
-	IsStr  bool
-	Status string
+	Str    string `json:"-"`
+	IsStr  bool   `json:"-"`
+	Status string `json:"status"`
 	// AgentID links a Task/Agent result to the subagent it ran.
-	AgentID         string
-	TotalDurationMs float64
-	Interrupted     bool
+	AgentID         string  `json:"agentId"`
+	TotalDurationMs float64 `json:"totalDurationMs"`
+	Interrupted     bool    `json:"interrupted"`
 }
 
 type progressData struct {
 	Type    string `json:"type"`
 	AgentID string `json:"agentId"`
-	Prompt  string `json:"prompt"`
 	// hook_progress
 	HookEvent string `json:"hookEvent"`
 }

@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weave-agentd/weave-agentd/daemon"
+	"github.com/weave-agentd/weave-agentd/config"
 	"github.com/weave-agentd/weave-agentd/genai"
-	"github.com/weave-agentd/weave-agentd/installer/config"
 	"github.com/weave-agentd/weave-agentd/internal/genaischema"
 	"github.com/weave-agentd/weave-agentd/internal/testkit"
+	"github.com/weave-agentd/weave-agentd/redact"
 )
 
 // TestGenAISchemas: every GenAI JSON attribute of every span built from each
@@ -75,7 +75,7 @@ func TestGenAISchemas(t *testing.T) {
 			}
 			v.Spans(t, spans)
 			for _, max := range []int{4096, config.DefaultMaxAttributeBytes} {
-				r, err := daemon.NewRedactor(&config.Config{MaxAttributeBytes: max})
+				r, err := redact.New(&config.Config{MaxAttributeBytes: max})
 				if err != nil {
 					t.Fatal(err)
 				}

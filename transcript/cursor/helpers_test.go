@@ -202,7 +202,7 @@ func settle(b *Builder, after time.Time) {
 func attrMap(s genai.Span) map[string]string {
 	m := map[string]string{}
 	for _, kv := range s.Attrs {
-		m[string(kv.Key)] = kv.Value.Emit()
+		m[string(kv.Key)] = kv.Value.String()
 	}
 	return m
 }
@@ -210,7 +210,7 @@ func attrMap(s genai.Span) map[string]string {
 func resMap(s genai.Span) map[string]string {
 	m := map[string]string{}
 	for _, kv := range s.Resource {
-		m[string(kv.Key)] = kv.Value.Emit()
+		m[string(kv.Key)] = kv.Value.String()
 	}
 	return m
 }
@@ -423,7 +423,7 @@ func describe(s genai.Span) string {
 		for _, e := range s.Events {
 			fmt.Fprintf(&sb, "\n  event %s @%s", e.Name, e.Time.UTC().Format("15:04:05.000"))
 			for _, kv := range e.Attrs {
-				fmt.Fprintf(&sb, " %s=%s", kv.Key, short(kv.Value.Emit(), 40))
+				fmt.Fprintf(&sb, " %s=%s", kv.Key, short(kv.Value.String(), 40))
 			}
 		}
 	case "execute_tool":

@@ -194,7 +194,7 @@ func TestSchemaShapes(t *testing.T) {
 				ev := map[string]string{}
 				for _, e := range turn.Events {
 					for _, kv := range e.Attrs {
-						ev[string(kv.Key)] = kv.Value.Emit()
+						ev[string(kv.Key)] = kv.Value.String()
 					}
 				}
 				for k, v := range map[string]string{"cursor.file_edit.count": "2", "code.file.path": "/Users/dev/project/src/app.ts",

@@ -121,10 +121,6 @@ func (b *Builder) traceID(t *turn) genai.TraceID {
 	return genai.NewTraceID(genai.AgentCursor, b.conv, t.Key)
 }
 
-func (b *Builder) turnSpanID(t *turn) genai.SpanID {
-	return genai.NewSpanID(b.traceID(t), genai.KindTurn, "turn")
-}
-
 // resource describes the agent: service.name=cursor, service.version = the
 // Cursor version, cursor.* extras, and user.email only when configured.
 func (b *Builder) resource(t *turn) []attribute.KeyValue {

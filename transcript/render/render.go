@@ -72,7 +72,7 @@ func (n *node) str(key string) string {
 	if v.Type() == attribute.STRING {
 		return v.AsString()
 	}
-	return v.Emit()
+	return v.String()
 }
 
 func (n *node) int(key string) (int64, bool) {
@@ -581,7 +581,7 @@ func (p *printer) event(ev *genai.Event) {
 			if v.Type() == attribute.STRING {
 				return v.AsString()
 			}
-			return v.Emit()
+			return v.String()
 		}
 		return ""
 	}
@@ -747,7 +747,7 @@ func messages(raw string) []genai.Message {
 func attrOf(kvs []attribute.KeyValue, key string) string {
 	for _, kv := range kvs {
 		if string(kv.Key) == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""

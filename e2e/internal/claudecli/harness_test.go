@@ -206,12 +206,3 @@ func requireHooks(t *testing.T, evs []HookEvent, session string, names ...string
 		}
 	}
 }
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}

@@ -19,7 +19,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -116,7 +115,6 @@ type Receiver struct {
 	mu       sync.Mutex
 	cond     chan struct{} // closed and replaced on every change
 	spans    []Span
-	traces   []ptrace.Traces
 	counts   map[string]int
 	batches  int
 	consumeE error
@@ -155,9 +153,6 @@ func New(addr string) (*Receiver, error) {
 	}
 	return r, nil
 }
-
-// Addr is host:port.
-func (r *Receiver) Addr() string { return r.addr }
 
 // Endpoint is the base URL, http://127.0.0.1:PORT (for OTEL_EXPORTER_OTLP_ENDPOINT).
 func (r *Receiver) Endpoint() string { return "http://" + r.addr }
@@ -255,7 +250,6 @@ func (r *Receiver) consume(_ context.Context, td ptrace.Traces) error {
 	r.batches++
 	cp := ptrace.NewTraces()
 	td.CopyTo(cp)
-	r.traces = append(r.traces, cp)
 	for _, s := range flatten(cp, r.batches, now) {
 		r.spans = append(r.spans, s)
 		r.counts[s.SpanID]++
@@ -288,18 +282,6 @@ func Unique(spans []Span) []Span {
 		}
 		idx[s.SpanID] = len(out)
 		out = append(out, s)
-	}
-	return out
-}
-
-// Traces returns deep copies of the raw pdata batches received so far.
-func (r *Receiver) Traces() []ptrace.Traces {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]ptrace.Traces, len(r.traces))
-	for i, td := range r.traces {
-		out[i] = ptrace.NewTraces()
-		td.CopyTo(out[i])
 	}
 	return out
 }
@@ -344,7 +326,7 @@ func (r *Receiver) Batches() int {
 func (r *Receiver) Reset() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.spans, r.traces, r.batches = nil, nil, 0
+	r.spans, r.batches = nil, 0
 	r.counts = map[string]int{}
 	close(r.cond)
 	r.cond = make(chan struct{})
@@ -396,16 +378,6 @@ func Children(spans []Span, parent Span) []Span {
 		}
 	}
 	return out
-}
-
-// SortByStart sorts spans by start time, then name.
-func SortByStart(spans []Span) {
-	sort.SliceStable(spans, func(i, j int) bool {
-		if !spans[i].Start.Equal(spans[j].Start) {
-			return spans[i].Start.Before(spans[j].Start)
-		}
-		return spans[i].Name < spans[j].Name
-	})
 }
 
 // Flatten converts pdata traces to Spans (exported for tests that decode OTLP

@@ -1,4 +1,7 @@
-package daemon
+// Package redact masks secrets in what the agents write (hook payloads,
+// transcript lines, span attributes), applies the content mode and caps
+// attribute size. It is pure: no I/O, no state beyond the compiled rules.
+package redact
 
 import (
 	"encoding/json"
@@ -6,11 +9,12 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/weave-agentd/weave-agentd/config"
 	"github.com/weave-agentd/weave-agentd/genai"
-	"github.com/weave-agentd/weave-agentd/installer/config"
 )
 
 // secretRule is one built-in secret shape. literal is a cheap substring test
@@ -103,9 +107,9 @@ type anchor struct {
 	fold bool
 }
 
-// NewRedactor builds the redactor from the config (extra patterns from
+// New builds the redactor from the config (extra patterns from
 // `redact`, `content`, `max_attribute_bytes`).
-func NewRedactor(c *config.Config) (*Redactor, error) {
+func New(c *config.Config) (*Redactor, error) {
 	r := &Redactor{rules: append([]secretRule(nil), builtinRules...), metadata: c.Content == "metadata", maxAttr: c.MaxAttributeBytes}
 	for _, p := range c.Redact {
 		re, err := regexp.Compile(p)
@@ -586,10 +590,8 @@ func (r *Redactor) capString(s string) string {
 		return s
 	}
 	cut := r.maxAttr
-	for cut > 0 && !isRuneStart(s[cut]) {
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
 	return s[:cut] + fmt.Sprintf("…[truncated %d bytes]", len(s)-cut)
 }
-
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }

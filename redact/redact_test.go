@@ -1,4 +1,4 @@
-package daemon
+package redact
 
 import (
 	"bytes"
@@ -11,13 +11,13 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/weave-agentd/weave-agentd/config"
 	"github.com/weave-agentd/weave-agentd/genai"
-	"github.com/weave-agentd/weave-agentd/installer/config"
 	"github.com/weave-agentd/weave-agentd/internal/genaischema"
 )
 
 func TestRedactorMasksSecrets(t *testing.T) {
-	r, err := NewRedactor(&config.Config{Redact: []string{`ACME-[0-9]{6}`}})
+	r, err := New(&config.Config{Redact: []string{`ACME-[0-9]{6}`}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestRedactorMasksSecrets(t *testing.T) {
 }
 
 func TestRedactJSONStaysValid(t *testing.T) {
-	r, _ := NewRedactor(&config.Config{})
+	r, _ := New(&config.Config{})
 	in := `{"tool_input":{"command":"curl -H 'Authorization: Bearer abcdefghijklmnopqrstuvwxyz' https://u:p4ssw0rd@h/x"},"tool_response":{"stdout":"AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"}}`
 	out := r.RedactJSON([]byte(in))
 	if !json.Valid(out) {
@@ -66,7 +66,7 @@ func TestRedactJSONStaysValid(t *testing.T) {
 // A user pattern that matches across a JSON string's end would break the
 // line: Line then masks string by string, and never returns the secret.
 func TestLineMasksStringByStringWhenAPatternBreaksJSON(t *testing.T) {
-	r, err := NewRedactor(&config.Config{Redact: []string{`hunter2[^x]*`}})
+	r, err := New(&config.Config{Redact: []string{`hunter2[^x]*`}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestLineMasksStringByStringWhenAPatternBreaksJSON(t *testing.T) {
 }
 
 func TestMetadataModeDropsContent(t *testing.T) {
-	r, _ := NewRedactor(&config.Config{Content: "metadata", MaxAttributeBytes: 1 << 10})
+	r, _ := New(&config.Config{Content: "metadata", MaxAttributeBytes: 1 << 10})
 	out := r.RedactJSON([]byte(`{"session_id":"s","prompt":"my secret plan","tool_input":{"a":1}}`))
 	if strings.Contains(string(out), "secret plan") || !strings.Contains(string(out), `"session_id":"s"`) {
 		t.Fatalf("payload = %s", out)
@@ -107,7 +107,7 @@ func TestMetadataModeDropsContent(t *testing.T) {
 }
 
 func TestAttributeCapTruncatesWithMarker(t *testing.T) {
-	r, _ := NewRedactor(&config.Config{MaxAttributeBytes: 10})
+	r, _ := New(&config.Config{MaxAttributeBytes: 10})
 	sp := genai.Span{Attrs: []attribute.KeyValue{attribute.String("k", "ééééééééééééé")}}
 	r.Span(&sp)
 	v := sp.Attrs[0].Value.AsString()
@@ -117,7 +117,7 @@ func TestAttributeCapTruncatesWithMarker(t *testing.T) {
 }
 
 func FuzzRedactJSON(f *testing.F) {
-	r, _ := NewRedactor(&config.Config{})
+	r, _ := New(&config.Config{})
 	f.Add([]byte(`{"a":"sk-ant-xxxxxxxxxxxxxxxxxxxxxxxx"}`))
 	f.Add([]byte(`{"u":"https://a:b@c"}`))
 	for _, tt := range redactCases {
@@ -135,7 +135,7 @@ func FuzzRedactJSON(f *testing.F) {
 // FuzzSecretInAnyText: a known secret between any two texts, in a
 // transcript line, never survives Line, as is or decoded.
 func FuzzSecretInAnyText(f *testing.F) {
-	r, _ := NewRedactor(&config.Config{})
+	r, _ := New(&config.Config{})
 	f.Add("lorem ipsum", "dolor", uint8(0), false)
 	f.Add(`{"a":`, `"}`, uint8(3), true)
 	f.Add("\x1b[0m", "\u0041", uint8(9), true)
@@ -162,7 +162,7 @@ func FuzzSecretInAnyText(f *testing.F) {
 }
 
 func TestRedactionWindowsNeverCutASecret(t *testing.T) {
-	r, _ := NewRedactor(&config.Config{})
+	r, _ := New(&config.Config{})
 	jwt := "eyJ" + strings.Repeat("A", 2000) + ".sig" + strings.Repeat("B", 300)
 	filler := strings.Repeat("lorem ipsum https://example.com/x token count ", 2000)
 	for _, tt := range []struct{ in, secret string }{
@@ -183,7 +183,7 @@ func TestRedactionWindowsNeverCutASecret(t *testing.T) {
 }
 
 func BenchmarkRedactToolOutput(b *testing.B) {
-	r, _ := NewRedactor(&config.Config{})
+	r, _ := New(&config.Config{})
 	s := strings.Repeat("ok  \tgithub.com/x/y\t0.01s https://pkg.go.dev/token?x=1 input_tokens=42\n", 2000)
 	b.SetBytes(int64(len(s)))
 	for i := 0; i < b.N; i++ {
@@ -199,7 +199,7 @@ func BenchmarkRedactTranscriptLines(b *testing.B) {
 		b.Skip("fixtures absent")
 	}
 	lines := bytes.Split(data, []byte("\n"))
-	r, _ := NewRedactor(&config.Config{})
+	r, _ := New(&config.Config{})
 	b.SetBytes(int64(len(data)))
 	for i := 0; i < b.N; i++ {
 		for _, l := range lines {
@@ -213,7 +213,7 @@ func BenchmarkRedactTranscriptLines(b *testing.B) {
 // across a JSON string's end; plain attributes are still cut with the marker.
 func TestJSONAttributesStayValidUnderTheCap(t *testing.T) {
 	v := genaischema.Load(t)
-	r, err := NewRedactor(&config.Config{MaxAttributeBytes: 4096, Redact: []string{`hunter2[^x]*`}})
+	r, err := New(&config.Config{MaxAttributeBytes: 4096, Redact: []string{`hunter2[^x]*`}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +290,7 @@ var ordinary = []string{
 // transcript line (JSON-escaped, as the builders get it) and in what a JSON
 // decoder makes of that line; ordinary text is not masked.
 func TestRedactorWidenedRules(t *testing.T) {
-	r, err := NewRedactor(&config.Config{})
+	r, err := New(&config.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
