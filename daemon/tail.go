@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"time"
 )
 
 const (
@@ -42,6 +43,9 @@ func (st fileState) encode() []byte {
 	b, _ := json.Marshal(st)
 	return b
 }
+
+// blockedReadLimit bounds one read of a transcript that can block (see read).
+const blockedReadLimit = 5 * time.Second
 
 // tailer reads complete lines of one append-only file from a saved offset.
 // A partial last line is left for later; a truncated or replaced file is
@@ -78,6 +82,11 @@ func (t *tailer) read(budget int64, fn func(line []byte, end int64)) (int64, boo
 		return 0, true, err // a *skipError: not a regular file of ours
 	}
 	defer f.Close()
+	// A pseudo-file that stats as a regular file of ours (/proc/kmsg for a
+	// daemon run as root) can block a read forever, and with it the actor,
+	// flush and shutdown. Such files are pollable, so each read gets a
+	// deadline; a file on disk takes none (os.ErrNoDeadline) and is unaffected.
+	pollable := f.SetReadDeadline(time.Now().Add(blockedReadLimit)) == nil
 	if err := t.checkIdentity(f, fi); err != nil {
 		return 0, true, err
 	}
@@ -91,7 +100,16 @@ func (t *tailer) read(budget int64, fn func(line []byte, end int64)) (int64, boo
 	defer chunkPool.Put(cp)
 	chunk := *cp
 	for consumed < budget {
+		if pollable {
+			_ = f.SetReadDeadline(time.Now().Add(blockedReadLimit)) // cannot fail: it did above
+		}
 		n, rerr := f.Read(chunk)
+		if errors.Is(rerr, os.ErrDeadlineExceeded) {
+			t.st.Offset += consumed
+			t.st.Skipping = skipping
+			t.skip = &skipError{path: t.path, reason: "reading it blocks: a special file, not a plain one", id: pathID(t.path)}
+			return consumed, true, t.skip
+		}
 		data := chunk[:n]
 		for len(data) > 0 {
 			i := bytes.IndexByte(data, '\n')
