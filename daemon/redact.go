@@ -390,13 +390,21 @@ func maskAssignments(s string, names []hit) string {
 		if j >= len(s) || (s[j] != '=' && s[j] != ':') {
 			continue
 		}
-		j = skip(s, skip(s, j+1, " \t"), "\\\"'")
+		v := skip(s, j+1, " \t")
+		j = skip(s, v, "\\\"'")
 		k, letter := j, false
 		for k < len(s) && !isValueEnd(s[k]) {
 			if c := s[k]; c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '-' || c == '/' || c == '+' {
 				letter = true
 			}
 			k++
+		}
+		if q := s[v:j]; q != "" && k < len(s) && (s[k] == ' ' || s[k] == '\t') {
+			// A quoted value goes on to its closing quote: a passphrase
+			// ("correct horse battery staple") is more than its first word.
+			if e := quotedEnd(s, k, q[len(q)-1]); e > k {
+				k, letter = e, true
+			}
 		}
 		if k-j >= 4 && letter {
 			masks = append(masks, span{j, k})
@@ -424,6 +432,25 @@ func maskAssignments(s string, names []hit) string {
 
 func isNameChar(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+}
+
+// quotedEnd is where the quoted value that reached a space at i closes: the
+// next quote, or -1 when none comes before a line end, an escape or 256 bytes.
+func quotedEnd(s string, i int, quote byte) int {
+	for k := i; k < len(s) && k < i+256; k++ {
+		switch s[k] {
+		case quote:
+			return k
+		case '\\':
+			if quote == '"' && k+1 < len(s) && s[k+1] == '"' {
+				return k // \" closes a value quoted with \" in a raw JSON line
+			}
+			return -1
+		case '\n', '\r':
+			return -1
+		}
+	}
+	return -1
 }
 
 func isValueEnd(c byte) bool {
