@@ -47,6 +47,9 @@ type Status struct {
 	// ConfigError is set while the config file fails to reload: the daemon
 	// runs on with the config it had.
 	ConfigError *ConfigError `json:"config_error,omitempty"`
+	// InboxError is set while the hooks' inbox journal cannot be drained
+	// (not a regular file of yours): events journaled there wait.
+	InboxError *StorageError `json:"inbox_error,omitempty"`
 	// SkippedFiles are transcript paths not read (not regular files of
 	// yours), newest first, at most 20; counters.skipped_files counts them.
 	SkippedFiles []SkippedFile `json:"skipped_files"`
@@ -213,6 +216,9 @@ func (d *Daemon) Status() (Status, error) {
 		s.StorageError = &StorageError{Message: msg, Since: since}
 	}
 	s.ConfigError = d.cfgErr.Load()
+	if msg, since := d.ingest.inbox.state(); msg != "" {
+		s.InboxError = &StorageError{Message: msg, Since: since}
+	}
 	return s, nil
 }
 
