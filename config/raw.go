@@ -4,20 +4,41 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 
 	"github.com/BurntSushi/toml"
 )
+
+// readRegular reads the file at path only if it is a regular file. The open
+// is non-blocking: a FIFO there would otherwise block the read, and with it
+// a reloading daemon's signal handling (SIGTERM included) or `start`.
+func readRegular(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s): make it one", path, fi.Mode().Type())
+	}
+	return io.ReadAll(f)
+}
 
 // LoadRaw reads path like Load but fills in no defaults, for tools that
 // rewrite the file (install) and must not write values the user never set.
 // A missing file yields an empty Config and exists = false.
 func LoadRaw(path string) (c *Config, exists bool, err error) {
 	c = &Config{}
-	b, err := os.ReadFile(path)
+	b, err := readRegular(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return c, false, nil
 	}

@@ -64,6 +64,9 @@ type Status struct {
 	// ConfigError is set while the config file fails to reload: the daemon
 	// runs on with the config it had.
 	ConfigError *ConfigError `json:"config_error,omitempty"`
+	// InboxError is set while the hooks' inbox journal cannot be drained
+	// (not a regular file of yours): events journaled there wait.
+	InboxError *StorageError `json:"inbox_error,omitempty"`
 	// SkippedFiles are transcript paths not read (not regular files of
 	// yours), newest first, at most 20; counters.skipped_files counts them.
 	SkippedFiles []SkippedFile `json:"skipped_files"`

@@ -145,6 +145,9 @@ func (d *Daemon) Status() (control.Status, error) {
 		s.StorageError = &control.StorageError{Message: msg, Since: since}
 	}
 	s.ConfigError = d.cfgErr.Load()
+	if msg, since := d.ingest.inbox.state(); msg != "" {
+		s.InboxError = &control.StorageError{Message: msg, Since: since}
+	}
 	return s, nil
 }
 

@@ -169,6 +169,11 @@ func TestRefusingServerKeepsTheSpans(t *testing.T) {
 		{status: 400, hint: "cannot read"},
 		{status: 415, hint: "OTLP/protobuf"},
 		{status: 200, answer: partialAll, hint: "cannot read"},
+		// A proxy's login page, or a web app's catch-all route at a wrong
+		// URL: a 200 that is no OTLP response took nothing.
+		{status: 200, answer: func([]string) (int, http.Header, []byte) {
+			return 200, http.Header{"Content-Type": {"text/html; charset=utf-8"}}, []byte("<!doctype html><html><body>Please log in</body></html>")
+		}, hint: "web page"},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.status), func(t *testing.T) {

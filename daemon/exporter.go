@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,6 +43,9 @@ type exportResult struct {
 	// content (a partial success rejecting them all, or every span of a
 	// split batch refused on its own).
 	refusedAll bool
+	// webPage: a 2xx whose body is an HTML page, not an OTLP response (a
+	// proxy's login page, a web app's catch-all route at a wrong URL).
+	webPage bool
 }
 
 // failureKind sorts a failed export by whose fault it is.
@@ -64,6 +68,8 @@ func (r exportResult) kind() failureKind {
 		return retryable
 	case r.refusedAll:
 		return contentRefused
+	case r.webPage:
+		return endpointRefused
 	case r.status == 401 || r.status == 403 || r.status == 404 || r.status == 405 || r.status == 407:
 		return endpointRefused
 	case r.status >= 400 && r.status < 500 && r.status != 408 && r.status != 429:
@@ -88,6 +94,8 @@ func (r exportResult) hint() string {
 		return "the server rejected the credentials: check the headers in the config (for Weave: weave_api_key, WANDB_API_KEY or ~/.netrc, and weave_project), then 'weave-agentd restart'"
 	case r.status == 407:
 		return "the proxy asks for credentials: put them in the proxy URL (proxy = \"http://user:password@host:port\" in the config, or HTTPS_PROXY)"
+	case r.webPage:
+		return "the endpoint answered with a web page, not an OTLP response: endpoint must be the full OTLP/HTTP traces URL (e.g. http://localhost:4318/v1/traces), or a proxy asks you to log in"
 	case r.status == 404 || r.status == 405:
 		return "wrong URL: endpoint must be the full OTLP/HTTP traces URL, e.g. http://localhost:4318/v1/traces"
 	case r.refusedAll && r.status == 413:
@@ -210,6 +218,9 @@ func (e *otlpExporter) export(ctx context.Context, rs []*tracepb.ResourceSpans) 
 	if r.status >= 200 && r.status < 300 && (r.rejected > 0 || r.rejectMsg != "") {
 		r.err = nil // accepted with partial success: handled by the forwarder
 	}
+	if r.webPage {
+		r.err = fmt.Errorf("HTTP %d with a web page (text/html), not an OTLP response: the spans were not taken", r.status)
+	}
 	return r
 }
 
@@ -306,6 +317,8 @@ func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error
 			} else {
 				derr = proto.Unmarshal(body, &out)
 			}
+			ct := strings.ToLower(resp.Header.Get("Content-Type"))
+			r.webPage = derr != nil && strings.HasPrefix(ct, "text/html")
 			if derr == nil && out.PartialSuccess != nil {
 				r.rejected = out.PartialSuccess.RejectedSpans
 				r.rejectMsg = out.PartialSuccess.ErrorMessage

@@ -23,6 +23,7 @@ type ingest struct {
 	sess   *sessions
 
 	drainMu sync.Mutex
+	inbox   storageHealth // the latest drain error (a journal that is not a regular file of ours), for status
 
 	mu         sync.Mutex
 	waiting    []*commitReq
@@ -208,6 +209,7 @@ func (in *ingest) drainInbox() error {
 	in.drainMu.Lock()
 	defer in.drainMu.Unlock()
 	badLines := int64(0) // malformed lines read since the last commit
+	var storeErr error   // a failed commit (storage health reports it), not the journal's fault
 	n, err := hooks.DrainInbox(in.set.Paths.Inbox, func(evs []*hooks.Event) error {
 		type stored struct {
 			seq uint64
@@ -246,6 +248,7 @@ func (in *ingest) drainInbox() error {
 		})
 		if err != nil {
 			in.health.failed(err, in.set.Now())
+			storeErr = err
 			return err
 		}
 		in.health.ok()
@@ -260,6 +263,11 @@ func (in *ingest) drainInbox() error {
 	})
 	if n > 0 {
 		in.log.Info("drained the inbox", "events", n)
+	}
+	if err != nil && err != storeErr {
+		in.inbox.failed(err, in.set.Now())
+	} else {
+		in.inbox.ok()
 	}
 	return err
 }
@@ -278,8 +286,9 @@ func (in *ingest) runInbox(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := in.drainInbox(); err != nil {
-				in.log.Warn("inbox drain failed", "err", err)
+			prev, _ := in.inbox.state()
+			if err := in.drainInbox(); err != nil && err.Error() != prev {
+				in.log.Warn("inbox drain failed", "err", err) // once per cause, not at every tick
 			}
 		case <-prune.C:
 			if _, err := in.store.PruneSeen(in.set.Now().Add(-seenFor)); err != nil {

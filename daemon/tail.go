@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/weave-agentd/weave-agentd/transcript"
 )
@@ -44,6 +45,9 @@ func (st fileState) encode() []byte {
 	b, _ := json.Marshal(st)
 	return b
 }
+
+// blockedReadLimit bounds one read of a transcript that can block (see read).
+const blockedReadLimit = 5 * time.Second
 
 // tailer reads complete lines of one append-only file from a saved offset.
 // A partial last line is left for later; a truncated or replaced file is
@@ -80,6 +84,11 @@ func (t *tailer) read(budget int64, fn func(line []byte, end int64)) (int64, boo
 		return 0, true, err // a *skipError: not a regular file of ours
 	}
 	defer f.Close()
+	// A pseudo-file that stats as a regular file of ours (/proc/kmsg for a
+	// daemon run as root) can block a read forever, and with it the actor,
+	// flush and shutdown. Such files are pollable, so each read gets a
+	// deadline; a file on disk takes none (os.ErrNoDeadline) and is unaffected.
+	pollable := f.SetReadDeadline(time.Now().Add(blockedReadLimit)) == nil
 	if err := t.checkIdentity(f, fi); err != nil {
 		return 0, true, err
 	}
@@ -89,7 +98,11 @@ func (t *tailer) read(budget int64, fn func(line []byte, end int64)) (int64, boo
 	cp := chunkPool.Get().(*[]byte)
 	defer chunkPool.Put(cp)
 	start := t.st.Offset
-	lr := transcript.NewLineReader(f, start, t.st.Skipping)
+	var r io.Reader = f
+	if pollable {
+		r = deadlineReader{f}
+	}
+	lr := transcript.NewLineReader(r, start, t.st.Skipping)
 	lr.SetBuffers(*cp, t.buf)
 	lr.SetBudget(budget)
 	var rerr error
@@ -105,6 +118,9 @@ func (t *tailer) read(budget int64, fn func(line []byte, end int64)) (int64, boo
 	consumed := lr.Offset() - start
 	t.st.Offset, t.st.Skipping = lr.Offset(), lr.Skipping()
 	switch {
+	case errors.Is(rerr, os.ErrDeadlineExceeded):
+		t.skip = &skipError{path: t.path, reason: "reading it blocks: a special file, not a plain one", id: pathID(t.path)}
+		return consumed, true, t.skip
 	case rerr == io.EOF:
 		t.keepBuf(lr.Pending())
 		return consumed, true, nil
@@ -113,6 +129,14 @@ func (t *tailer) read(budget int64, fn func(line []byte, end int64)) (int64, boo
 		return consumed, false, nil
 	}
 	return consumed, true, rerr
+}
+
+// deadlineReader gives each read of a pollable file blockedReadLimit.
+type deadlineReader struct{ f *os.File }
+
+func (d deadlineReader) Read(p []byte) (int, error) {
+	_ = d.f.SetReadDeadline(time.Now().Add(blockedReadLimit)) // cannot fail: it did in read
+	return d.f.Read(p)
 }
 
 // chunkPool holds read buffers: every session's tailers read often, and a

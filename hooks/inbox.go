@@ -75,9 +75,11 @@ func partialLastLine(f *os.File) bool {
 }
 
 // openJournal opens the inbox at path without following a symbolic link and
-// refuses anything but a regular file of ours.
+// refuses anything but a regular file of ours. O_NONBLOCK keeps a FIFO there
+// from blocking the open (for reading it would wait for a writer, wedging the
+// daemon's start); it changes nothing for the regular file we accept.
 func openJournal(path string, flag int) (*os.File, error) {
-	f, err := os.OpenFile(path, flag|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	f, err := os.OpenFile(path, flag|syscall.O_NOFOLLOW|syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0o600)
 	if errors.Is(err, syscall.ELOOP) {
 		if fi, lerr := os.Lstat(path); lerr == nil {
 			return nil, untrusted("inbox", path, "is a symbolic link", fi)

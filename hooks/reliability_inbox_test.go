@@ -3,10 +3,13 @@ package hooks
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // A hook killed in the middle of its inbox append (or a short write on a
@@ -70,5 +73,40 @@ func TestInboxLineOverTheCapIsSkippedWhole(t *testing.T) {
 	}
 	if want := []string{"short\n", "<long>", "after\n"}; strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("lines = %q, want %q", got, want)
+	}
+}
+
+// A FIFO where the journal (or a journal left over from an interrupted
+// drain) should be must be refused, not opened for reading: open(2) of a
+// FIFO for reading blocks until a writer comes, which wedged the daemon's
+// start (socket never served, SIGTERM ignored, since the drain runs before
+// the daemon serves and shutdown waits for it).
+func TestDrainInboxRefusesAFIFOWithoutBlocking(t *testing.T) {
+	for _, name := range []string{"inbox.jsonl", "inbox.jsonl.draining"} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "inbox.jsonl")
+			if err := syscall.Mkfifo(filepath.Join(dir, name), 0o600); err != nil {
+				t.Skipf("mkfifo: %v", err)
+			}
+			done := make(chan error, 1)
+			go func() {
+				_, err := DrainInbox(path, func([]*Event) error { return nil }, func([]byte, error) {})
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				var u *UntrustedError
+				if !errors.As(err, &u) {
+					t.Fatalf("DrainInbox = %v, want an UntrustedError naming the FIFO", err)
+				}
+			case <-time.After(10 * time.Second):
+				// Unblock the open so the goroutine ends, then fail.
+				if w, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+					w.Close()
+				}
+				t.Fatal("DrainInbox blocked opening a FIFO")
+			}
+		})
 	}
 }

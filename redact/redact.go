@@ -39,6 +39,10 @@ var builtinRules = []secretRule{
 	// key file), to the end of the string: of the JSON string in a raw line.
 	{name: "private-key", literal: []string{"PRIVATE KEY"},
 		re: regexp.MustCompile(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?:(?:[^"\\]|\\.)*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|(?:[^"\\]|\\.)*)`), repl: "[REDACTED:private-key]"},
+	// The lines of a key before its END, when its BEGIN is not in the same
+	// string (a key printed across two transcript lines or two tool results).
+	{name: "private-key-end", literal: []string{"PRIVATE KEY"},
+		re: regexp.MustCompile(`(^|[^A-Za-z0-9+/=\\]|\\[nr])(?:[A-Za-z0-9+/=]+(?:\\r|\\n|\r|\n)+)+-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----`), repl: "${1}[REDACTED:private-key]"},
 	{name: "anthropic", literal: []string{"sk-ant-"},
 		re: regexp.MustCompile(`sk-ant-[A-Za-z0-9_\-]{16,}`), repl: "[REDACTED:anthropic-key]"},
 	{name: "openai", literal: []string{"sk-"},
@@ -55,6 +59,9 @@ var builtinRules = []secretRule{
 		re: regexp.MustCompile(lead + `AIza[0-9A-Za-z_\-]{35}`), repl: "${1}[REDACTED:google-key]"},
 	{name: "bearer", literal: []string{"bearer"}, fold: true,
 		re: regexp.MustCompile(`(?i)` + lead + `bearer\s+[A-Za-z0-9._~+/\-]{16,}=*`), repl: "${1}Bearer [REDACTED]"},
+	// HTTP basic credentials: base64 of user:password, in a header.
+	{name: "basic-auth", literal: []string{"authorization"}, fold: true,
+		re: regexp.MustCompile(`(?i)(authorization:\s*)basic\s+[A-Za-z0-9+/]{8,}=*`), repl: "${1}Basic [REDACTED]"},
 	// A JSON Web Token anywhere (not only after "Bearer"): two base64url
 	// JSON objects, `{"` encoding to eyJ, and the signature (empty for alg none).
 	// The literal is the payload's start: "ey" alone is in every "key" and
@@ -62,12 +69,13 @@ var builtinRules = []secretRule{
 	// secret: the algorithm and key id).
 	{name: "jwt", literal: []string{".eyJ"},
 		re: regexp.MustCompile(`(?:eyJ[A-Za-z0-9_\-]*)?\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*`), repl: "[REDACTED:jwt]"},
-	// scheme://user:password@ with an empty user (redis://:pw@host) or a
-	// `/` in the password (which RFC 3986 forbids but tools accept). A
-	// password of digits before a `/` is a port and a path (npm's
-	// https://host:443/@scope/pkg), not credentials.
+	// scheme://user:password@ with an empty user (redis://:pw@host), a
+	// `/` or an `@` in the password (which RFC 3986 forbids but tools
+	// accept: masked to the last `@` before the path). A password of digits
+	// before a `/` is a port and a path (npm's https://host:443/@scope/pkg),
+	// not credentials.
 	{name: "url-credentials", literal: []string{"://"}, need: "@",
-		re: regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.\-]*://)[^/\s:@"'\\]*:(?:[0-9]+|[0-9]*[^\s@"'\\/0-9][^\s@"'\\]*)@`), repl: "${1}[REDACTED]@"},
+		re: regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.\-]*://)[^/\s:@"'\\]*:(?:[0-9]+|[0-9]*[^\s@"'\\/0-9][^\s@"'\\]*)(?:@[^\s@"'\\/]*)*@`), repl: "${1}[REDACTED]@"},
 }
 
 // contentKeys are the span attributes that carry prompts, responses and tool
@@ -320,7 +328,7 @@ func (r *Redactor) mask(s string, sc scanned) string {
 			out = rule.re.ReplaceAllString(s, rule.repl)
 		case sc.rules == nil || len(sc.rules[ri]) == 0:
 			continue
-		case rule.name == "private-key": // spans lines: the whole string
+		case strings.HasPrefix(rule.name, "private-key"): // spans lines: the whole string
 			out = rule.re.ReplaceAllString(s, rule.repl)
 		default:
 			out = r.replaceInWindows(s, rule, sc.rules[ri])
@@ -386,13 +394,21 @@ func maskAssignments(s string, names []hit) string {
 		if j >= len(s) || (s[j] != '=' && s[j] != ':') {
 			continue
 		}
-		j = skip(s, skip(s, j+1, " \t"), "\\\"'")
+		v := skip(s, j+1, " \t")
+		j = skip(s, v, "\\\"'")
 		k, letter := j, false
 		for k < len(s) && !isValueEnd(s[k]) {
 			if c := s[k]; c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '-' || c == '/' || c == '+' {
 				letter = true
 			}
 			k++
+		}
+		if q := s[v:j]; q != "" && k < len(s) && (s[k] == ' ' || s[k] == '\t') {
+			// A quoted value goes on to its closing quote: a passphrase
+			// ("correct horse battery staple") is more than its first word.
+			if e := quotedEnd(s, k, q[len(q)-1]); e > k {
+				k, letter = e, true
+			}
 		}
 		if k-j >= 4 && letter {
 			masks = append(masks, span{j, k})
@@ -420,6 +436,25 @@ func maskAssignments(s string, names []hit) string {
 
 func isNameChar(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+}
+
+// quotedEnd is where the quoted value that reached a space at i closes: the
+// next quote, or -1 when none comes before a line end, an escape or 256 bytes.
+func quotedEnd(s string, i int, quote byte) int {
+	for k := i; k < len(s) && k < i+256; k++ {
+		switch s[k] {
+		case quote:
+			return k
+		case '\\':
+			if quote == '"' && k+1 < len(s) && s[k+1] == '"' {
+				return k // \" closes a value quoted with \" in a raw JSON line
+			}
+			return -1
+		case '\n', '\r':
+			return -1
+		}
+	}
+	return -1
 }
 
 func isValueEnd(c byte) bool {

@@ -267,6 +267,12 @@ var redactCases = []struct{ name, in, tell string }{
 	{"\\u-escaped Anthropic key", `\u0073\u006b-ant-api03-Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0Lm`, "Zx9Qw8Er7Ty6Ui5Op4As3Df2"},
 	{"escaped / in URL", `postgres:\/\/admin:Sup3rS3cretPw0rd@db.internal\/app`, "Sup3rS3cretPw0rd"},
 	{"\\u-escaped @ in URL", `https://bob:Tr0ub4dor3xyz\u0040git.example.com/r.git`, "Tr0ub4dor3xyz"},
+	{"password with @", "DATABASE_URL=postgres://admin:p@ssW0rdXyz9@db.internal:5432/app", "ssW0rdXyz9"},
+	{"password with @ and :", "mongodb+srv://user:pa@ss:w0rdQz7@cluster0.example.net/db", "w0rdQz7"},
+	{"private key, END only (its BEGIN in an earlier line)", "the rest of the file:\nZm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6\nAbCdEfGhIjKlMnOpQrStUvWxYz0123456789+/AbCdEfGh==\n-----END RSA PRIVATE KEY-----", "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"},
+	{"quoted passphrase with spaces", `password: "correct horse battery staple"`, "battery staple"},
+	{"quoted passphrase in JSON", `{"db_password": "hunter2 and more words"}`, "and more words"},
+	{"HTTP basic credentials", `curl -H "Authorization: Basic dXNlcm5hbWU6U3VwZXJTZWNyZXRQYXNzMTIz" https://api.example.com`, "dXNlcm5hbWU6U3VwZXJTZWNyZXRQYXNz"},
 	{"double-escaped (JSON in a JSON string)", `{\"k\":\"\\u0041KIAMNBVCXZLKJHGFDSA\"}`, "MNBVCXZLKJHGFDSA"},
 }
 
@@ -284,6 +290,9 @@ var ordinary = []string{
 	"ANSI \x1b[31mred\x1b[0m and escaped \\u001b[1mbold\\u001b[0m text, a path C:\\/tmp and a regex /a\\/b/",
 	"-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----",
 	"-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----",
+	"a basic understanding of internationalization; Basic authentication is configured in the Authorization section",
+	`{"input_tokens": 1234, "password_hint": ""} and "the token: 42 words" stays`,
+	"https://registry.npmjs.org/@scope/pkg@1.2.3 and https://cdn.example.com/npm/@babel/core@7.0.0/index.js",
 }
 
 // TestRedactorWidenedRules: each secret is masked as text, in a raw

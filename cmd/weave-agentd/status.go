@@ -128,7 +128,7 @@ it cannot write to its spool (a full disk), or its config file failed to reload
 				printStatus(e.Stdout, &st)
 				printHooks(e.Stdout, hooksState)
 			}
-			if !st.ExportHealthy || st.StorageError != nil || st.ConfigError != nil {
+			if !st.ExportHealthy || st.StorageError != nil || st.ConfigError != nil || st.InboxError != nil {
 				return silentExit(exitUnhealthy)
 			}
 			return nil
@@ -169,6 +169,10 @@ func printStatus(w io.Writer, st *control.Status) {
 	if se := st.StorageError; se != nil {
 		fmt.Fprintf(w, "  storage:    FAILING since %s: %s\n", se.Since.Local().Format(time.DateTime), se.Message)
 		fmt.Fprintf(w, "              hint: free space where the spool lives (%s); hooks keep events in their inbox meanwhile\n", filepath.Dir(st.SpoolFile))
+	}
+	if ie := st.InboxError; ie != nil {
+		fmt.Fprintf(w, "  inbox:      FAILING since %s: %s\n", ie.Since.Local().Format(time.DateTime), ie.Message)
+		fmt.Fprintf(w, "              hint: the hooks' journal must be a regular file of yours: remove what is there (it is re-created), and keep the daemon running meanwhile\n")
 	}
 	oldest := "-"
 	if st.Spool.Depth > 0 {
