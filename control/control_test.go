@@ -30,7 +30,7 @@ func TestWireNamesAreStable(t *testing.T) {
 	fields := map[reflect.Type]string{
 		reflect.TypeFor[Status](): "version pid started uptime_seconds endpoint endpoint_source sink_file socket spool_file spool " +
 			"oldest_age_seconds export_healthy failing_since export_error active_sessions watched_files counters " +
-			"storage_error config_error skipped_files",
+			"storage_error config_error inbox_error skipped_files",
 		reflect.TypeFor[ConfigError]():          "message since",
 		reflect.TypeFor[ExportError]():          "message status hint refused",
 		reflect.TypeFor[StorageError]():         "message since",
