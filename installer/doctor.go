@@ -208,8 +208,13 @@ func (in *Installer) doctorHooks(ctx context.Context, r *Report) {
 		scopes = append(scopes, ps...)
 	}
 	for _, scope := range scopes {
-		for _, hs := range in.HooksStatus(ctx, HookOptions{Project: scope}) {
-			name := agentName(hs.Agent)
+		sts, err := in.HooksStatus(ctx, HookOptions{Project: scope})
+		if err != nil {
+			r.add(Fail, "hooks: "+err.Error(), "")
+			continue
+		}
+		for _, hs := range sts {
+			name := hs.Title
 			flag := "--" + string(hs.Agent)
 			if scope != "" {
 				flag += " --project " + scope

@@ -18,6 +18,8 @@ type Agent interface {
 	// Name is the agent's name in spans, the spool and on the wire
 	// (genai.AgentClaudeCode).
 	Name() string
+	// Title is its name for people ("Claude Code"), in the CLI's output.
+	Title() string
 	// Aliases are its other names: the first is the one the hook client
 	// and the CLI flags use ("claude", as hooks.AgentClaude), the others
 	// what a user may type for it (--agent cc).
