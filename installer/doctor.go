@@ -23,7 +23,6 @@ import (
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 
 	"github.com/weave-agentd/weave-agentd/hooks"
-	"github.com/weave-agentd/weave-agentd/hooks/hookconfig"
 	"github.com/weave-agentd/weave-agentd/installer/config"
 )
 
@@ -195,12 +194,14 @@ func (in *Installer) doctorSocket(ctx context.Context, r *Report) bool {
 }
 
 func (in *Installer) doctorHooks(ctx context.Context, r *Report) {
-	if b, err := os.ReadFile(filepath.Join(hookconfig.ClaudeHome(in.hookEnv()), "settings.json")); err == nil {
+	if home := in.claudeHome(); home == "" {
+		// Claude Code is not linked in: nothing of its to check.
+	} else if b, err := os.ReadFile(filepath.Join(home, "settings.json")); err == nil {
 		var s struct {
 			DisableAllHooks bool `json:"disableAllHooks"`
 		}
 		if json.Unmarshal(bytes.TrimPrefix(b, []byte("\ufeff")), &s) == nil && s.DisableAllHooks {
-			r.add(Warn, "Claude Code runs no hooks (\"disableAllHooks\": true in its settings.json): only transcript tailing sees its sessions", "remove disableAllHooks from "+filepath.Join(hookconfig.ClaudeHome(in.hookEnv()), "settings.json"))
+			r.add(Warn, "Claude Code runs no hooks (\"disableAllHooks\": true in its settings.json): only transcript tailing sees its sessions", "remove disableAllHooks from "+filepath.Join(home, "settings.json"))
 		}
 	}
 	scopes := []string{""}
@@ -395,7 +396,11 @@ func (in *Installer) doctorSpool(r *Report, daemonUp bool) {
 const MinCleanupPeriodDays = 7
 
 func (in *Installer) doctorRetention(r *Report) {
-	path := filepath.Join(hookconfig.ClaudeHome(in.hookEnv()), "settings.json")
+	home := in.claudeHome()
+	if home == "" {
+		return
+	}
+	path := filepath.Join(home, "settings.json")
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return // no Claude Code settings: the default (30 days) applies

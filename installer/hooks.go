@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/hooks/hookconfig"
 	"github.com/weave-agentd/weave-agentd/transcript"
 	_ "github.com/weave-agentd/weave-agentd/transcript/agents" // every agent
@@ -26,8 +27,15 @@ type HookOptions struct {
 	Project string // "" = user scope; else the project folder
 }
 
-func (in *Installer) hookEnv() hookconfig.Env {
-	return hookconfig.Env{Home: in.s.Home, Getenv: in.s.Getenv}
+// agentHome is the folder where the agent keeps its files for this user.
+func (in *Installer) agentHome(a transcript.Agent) string { return a.Home(in.s.Getenv, in.s.Home) }
+
+// claudeHome is Claude Code's home; "" when that agent is not linked in.
+func (in *Installer) claudeHome() string {
+	if a, ok := transcript.AgentByName(genai.AgentClaudeCode); ok {
+		return in.agentHome(a)
+	}
+	return ""
 }
 
 // HookAgents are the registered agents whose hooks we register, sorted by
@@ -48,7 +56,7 @@ func HookAgents() []transcript.Agent {
 func (in *Installer) DetectAgents() []transcript.Agent {
 	var out []transcript.Agent
 	for _, a := range HookAgents() {
-		if isDir(a.Home(in.s.Getenv, in.s.Home)) {
+		if isDir(in.agentHome(a)) {
 			out = append(out, a)
 		}
 	}
@@ -59,7 +67,7 @@ func (in *Installer) DetectAgents() []transcript.Agent {
 func (in *Installer) hookHomes() []string {
 	var homes []string
 	for _, a := range HookAgents() {
-		homes = append(homes, a.Home(in.s.Getenv, in.s.Home))
+		homes = append(homes, in.agentHome(a))
 	}
 	return homes
 }
@@ -143,10 +151,10 @@ func agentsOrAll(o HookOptions) ([]transcript.Agent, error) {
 func (in *Installer) ClaudeVersion(ctx context.Context) (hookconfig.Version, string) {
 	cands := []string{"claude"}
 	for _, p := range []string{
-		filepath.Join(hookconfig.ClaudeHome(in.hookEnv()), "local", "claude"), // the old "local" installer
-		filepath.Join(in.s.Home, ".local", "bin", "claude"),                   // the native installer
+		filepath.Join(in.claudeHome(), "local", "claude"),   // the old "local" installer
+		filepath.Join(in.s.Home, ".local", "bin", "claude"), // the native installer
 	} {
-		if fileExists(p) {
+		if filepath.IsAbs(p) && fileExists(p) {
 			cands = append(cands, p)
 		}
 	}
@@ -224,7 +232,7 @@ func (in *Installer) registerHooks(ctx context.Context, o HookOptions, fromInsta
 			errs = append(errs, fmt.Errorf("%s hooks: %w", a.Title(), err))
 			continue
 		}
-		path, err := hookconfig.Path(h, o.Project, in.hookEnv())
+		path, err := hookconfig.Path(h, in.agentHome(a), o.Project)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -282,7 +290,7 @@ func (in *Installer) HooksUninstall(ctx context.Context, o HookOptions) error {
 }
 
 func (in *Installer) unregister(a transcript.Agent, project string) error {
-	path, err := hookconfig.Path(a.HookConfig(), project, in.hookEnv())
+	path, err := hookconfig.Path(a.HookConfig(), in.agentHome(a), project)
 	if err != nil {
 		return err
 	}
@@ -363,7 +371,7 @@ func (in *Installer) HooksStatus(ctx context.Context, o HookOptions) ([]HookStat
 		if err != nil {
 			spec = hookconfig.Spec{HookBinary: in.StableHook()}
 		}
-		path, err := hookconfig.Path(h, o.Project, in.hookEnv())
+		path, err := hookconfig.Path(h, in.agentHome(a), o.Project)
 		if err != nil {
 			hs.Err = err
 			out = append(out, hs)

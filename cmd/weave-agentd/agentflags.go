@@ -52,13 +52,13 @@ func agentFlagsUsage() string {
 // ("settings.json") or, for a project, under DIR.
 func hookFile(a transcript.Agent, project bool) string {
 	if !project {
-		p, err := hookconfig.Path(a.HookConfig(), "", hookconfig.Env{Getenv: func(string) string { return "" }})
+		p, err := hookconfig.Path(a.HookConfig(), "", "")
 		if err != nil {
 			return ""
 		}
 		return filepath.Base(p)
 	}
-	p, err := hookconfig.Path(a.HookConfig(), "/DIR", hookconfig.Env{})
+	p, err := hookconfig.Path(a.HookConfig(), "", "/DIR")
 	if err != nil {
 		return ""
 	}

@@ -60,6 +60,10 @@ type claudeGroup struct {
 // event is replaced in place (so a reinstall does not move it), every other
 // one is removed, and a wanted event without one gets a new entry at its end.
 func edit(agent Agent, doc []byte, events []string, spec Spec) ([]byte, error) {
+	f, err := hookFormatOf(agent)
+	if err != nil {
+		return nil, err
+	}
 	root, err := parseObject(doc)
 	if err != nil {
 		return nil, err
@@ -78,7 +82,7 @@ func edit(agent Agent, doc []byte, events []string, spec Spec) ([]byte, error) {
 	hadAny := len(hooksObj) > 0
 	removedAny := false
 	command := Command(spec)
-	handler := handlerJSON(agent, command, spec.timeout())
+	handler := handlerJSON(f, command, spec.timeout())
 
 	var next object
 	present := map[string]bool{}
@@ -94,10 +98,10 @@ func edit(agent Agent, doc []byte, events []string, spec Spec) ([]byte, error) {
 		}
 		var edited []json.RawMessage
 		var removed bool
-		if agent == Claude {
-			edited, removed = editClaudeGroups(entries, want[m.key], m.key, handler)
-		} else {
+		if f.flat {
 			edited, removed = editCursorHandlers(entries, want[m.key], handler)
+		} else {
+			edited, removed = editClaudeGroups(f, entries, want[m.key], m.key, handler)
 		}
 		removedAny = removedAny || removed
 		if len(edited) == 0 && removed {
@@ -107,11 +111,9 @@ func edit(agent Agent, doc []byte, events []string, spec Spec) ([]byte, error) {
 	}
 	for _, e := range events {
 		if !present[e] {
-			var entry json.RawMessage
-			if agent == Claude {
-				entry = claudeGroupJSON(e, handler)
-			} else {
-				entry = handler
+			entry := handler
+			if !f.flat {
+				entry = claudeGroupJSON(f, e, handler)
 			}
 			next = append(next, member{key: e, raw: marshalArray([]json.RawMessage{entry})})
 		}
@@ -124,7 +126,7 @@ func edit(agent Agent, doc []byte, events []string, spec Spec) ([]byte, error) {
 	case hadHooks:
 		root.set("hooks", next.marshal())
 	}
-	if agent == Cursor && len(root) > 0 && root.index("version") < 0 && !hadHooks {
+	if f.flat && len(root) > 0 && root.index("version") < 0 && !hadHooks {
 		// A new hooks.json (or one without hooks yet): Cursor's format
 		// starts with "version": 1.
 		root = append(object{{key: "version", raw: json.RawMessage("1")}}, root...)
@@ -132,16 +134,16 @@ func edit(agent Agent, doc []byte, events []string, spec Spec) ([]byte, error) {
 	return root.marshal(), nil
 }
 
-func handlerJSON(agent Agent, command string, timeout int) json.RawMessage {
-	if agent == Claude {
-		return marshalValue(claudeHandler{Type: "command", Command: command, Timeout: timeout})
+func handlerJSON(f hookFormat, command string, timeout int) json.RawMessage {
+	if f.flat {
+		return marshalValue(cursorHandler{Command: command, Timeout: timeout})
 	}
-	return marshalValue(cursorHandler{Command: command, Timeout: timeout})
+	return marshalValue(claudeHandler{Type: "command", Command: command, Timeout: timeout})
 }
 
-func claudeGroupJSON(event string, handler json.RawMessage) json.RawMessage {
+func claudeGroupJSON(f hookFormat, event string, handler json.RawMessage) json.RawMessage {
 	g := claudeGroup{Hooks: []json.RawMessage{handler}}
-	if claudeToolEvents[event] {
+	if f.tools[event] {
 		g.Matcher = "*"
 	}
 	return marshalValue(g)
@@ -161,7 +163,7 @@ func isOurs(raw json.RawMessage) (string, bool) {
 }
 
 // editClaudeGroups edits one event's matcher groups.
-func editClaudeGroups(groups []json.RawMessage, wanted bool, event string, handler json.RawMessage) ([]json.RawMessage, bool) {
+func editClaudeGroups(f hookFormat, groups []json.RawMessage, wanted bool, event string, handler json.RawMessage) ([]json.RawMessage, bool) {
 	var out []json.RawMessage
 	done, removed := false, false
 	for _, gRaw := range groups {
@@ -197,7 +199,7 @@ func editClaudeGroups(groups []json.RawMessage, wanted bool, event string, handl
 		case ours == 0:
 			out = append(out, gRaw)
 		case len(handlers) == 1 && wanted && !done:
-			out = append(out, claudeGroupJSON(event, handler)) // our own group: rewrite it whole
+			out = append(out, claudeGroupJSON(f, event, handler)) // our own group: rewrite it whole
 			done = true
 		case len(keep) == 0:
 			removed = true // the group held only ours
@@ -210,7 +212,7 @@ func editClaudeGroups(groups []json.RawMessage, wanted bool, event string, handl
 		}
 	}
 	if wanted && !done {
-		out = append(out, claudeGroupJSON(event, handler))
+		out = append(out, claudeGroupJSON(f, event, handler))
 	}
 	if out == nil {
 		out = []json.RawMessage{}
@@ -249,6 +251,10 @@ type Entry struct {
 
 // entries lists our handlers in file order.
 func entries(agent Agent, doc []byte) ([]Entry, error) {
+	f, err := hookFormatOf(agent)
+	if err != nil {
+		return nil, err
+	}
 	root, err := parseObject(doc)
 	if err != nil {
 		return nil, err
@@ -275,7 +281,7 @@ func entries(agent Agent, doc []byte) ([]Entry, error) {
 			continue
 		}
 		for _, item := range list {
-			if agent == Cursor {
+			if f.flat {
 				add(m.key, item)
 				continue
 			}
