@@ -52,6 +52,24 @@ type Agent interface {
 	HookConfig() hookconfig.Agent
 }
 
+// Checker is implemented by an agent whose own settings can keep its
+// sessions from being traced; doctor reports what it finds, given the
+// agent's Home.
+type Checker interface {
+	// CheckHooks: whether its settings let it run the hooks we register.
+	CheckHooks(home string) []Finding
+	// CheckTranscripts: whether its transcripts stay long enough to be
+	// read (by a daemon that was down, or a backfill).
+	CheckTranscripts(home string) []Finding
+}
+
+// Finding is one result of a Checker.
+type Finding struct {
+	Warn    bool   // false: all is well
+	Message string // what was found
+	Fix     string // what to do about it; "" when nothing
+}
+
 // Layout is where an agent keeps its session transcripts.
 type Layout struct {
 	// Root is the folder, relative to the agent's Home, that holds every
