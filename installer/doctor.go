@@ -207,7 +207,7 @@ func (in *Installer) doctorHooks(ctx context.Context, r *Report) {
 		}
 		for _, hs := range sts {
 			name := hs.Title
-			flag := "--" + string(hs.Agent)
+			flag := "--" + hs.Agent.Name
 			if scope != "" {
 				flag += " --project " + scope
 			}

@@ -43,7 +43,7 @@ func (in *Installer) claudeHome() string {
 func HookAgents() []transcript.Agent {
 	var out []transcript.Agent
 	for _, a := range transcript.Agents() {
-		if a.HookConfig() != "" {
+		if a.HookConfig().Name != "" {
 			out = append(out, a)
 		}
 	}
@@ -76,7 +76,7 @@ func (in *Installer) hookHomes() []string {
 func agentFlags() []string {
 	var flags []string
 	for _, a := range HookAgents() {
-		flags = append(flags, "--"+string(a.HookConfig()))
+		flags = append(flags, "--"+a.HookConfig().Name)
 	}
 	return flags
 }
@@ -111,7 +111,7 @@ func selected(o HookOptions) ([]transcript.Agent, error) {
 	want := map[string]bool{}
 	for _, n := range o.Agents {
 		a, ok := transcript.AgentNamed(n)
-		if !ok || a.HookConfig() == "" {
+		if !ok || a.HookConfig().Name == "" {
 			bad = append(bad, n)
 			continue
 		}
@@ -190,7 +190,7 @@ func (in *Installer) hookSpec(ctx context.Context, agent hookconfig.Agent, quiet
 		// A GUI-started agent does not pass our environment on.
 		spec.Env = map[string]string{"WEAVE_AGENTD_HOME": h}
 	}
-	if agent == hookconfig.Claude {
+	if agent.Name == hookconfig.Claude.Name {
 		v, from := in.ClaudeVersion(ctx)
 		events, err := hookconfig.ClaudeEvents(v)
 		if err != nil {

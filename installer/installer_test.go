@@ -110,8 +110,8 @@ func TestInstallSequenceAndIdempotency(t *testing.T) {
 		}
 		t.Errorf("files differ after a second install")
 	}
-	for a, home := range map[hookconfig.Agent]string{hookconfig.Claude: ".claude", hookconfig.Cursor: ".cursor"} {
-		path, _ := hookconfig.Path(a, filepath.Join(w.home, home), "")
+	for _, a := range []hookconfig.Agent{hookconfig.Claude, hookconfig.Cursor} {
+		path, _ := hookconfig.Path(a, filepath.Join(w.home, "."+a.Name), "")
 		st, err := hookconfig.Inspect(path, a, hookconfig.Spec{HookBinary: in.StableHook()})
 		if err != nil || !st.Registered() || len(st.Entries) != len(st.Events) {
 			t.Errorf("%s: %+v %v", a, st, err)

@@ -47,8 +47,10 @@ type Agent interface {
 	Discover() bool
 	// NewBuilder makes the span builder of one session.
 	NewBuilder(session string, o BuilderOptions) Builder
-	// HookConfig is the format of the agent's hook settings, which
-	// hooks/hookconfig edits; "" when we register no hooks for it.
+	// HookConfig is how the agent keeps its hook settings (file, shape,
+	// events), which hooks/hookconfig edits: hookconfig.Claude,
+	// hookconfig.Cursor or a value of the agent's own; the zero value
+	// (no Name) when we register no hooks for it.
 	HookConfig() hookconfig.Agent
 }
 

@@ -18,7 +18,7 @@ type hookAgentFlags map[string]*bool
 // already holds (a subcommand's flags may be parsed in a second pass).
 func (f hookAgentFlags) register(fs *flag.FlagSet, usage func(transcript.Agent) string) {
 	for _, a := range installer.HookAgents() {
-		name := string(a.HookConfig())
+		name := a.HookConfig().Name
 		p, ok := f[name]
 		if !ok {
 			p = new(bool)
@@ -32,8 +32,8 @@ func (f hookAgentFlags) register(fs *flag.FlagSet, usage func(transcript.Agent) 
 func (f hookAgentFlags) selected() []string {
 	var out []string
 	for _, a := range installer.HookAgents() {
-		if p := f[string(a.HookConfig())]; p != nil && *p {
-			out = append(out, string(a.HookConfig()))
+		if p := f[a.HookConfig().Name]; p != nil && *p {
+			out = append(out, a.HookConfig().Name)
 		}
 	}
 	return out
@@ -43,7 +43,7 @@ func (f hookAgentFlags) selected() []string {
 func agentFlagsUsage() string {
 	var parts []string
 	for _, a := range installer.HookAgents() {
-		parts = append(parts, "[--"+string(a.HookConfig())+"]")
+		parts = append(parts, "[--"+a.HookConfig().Name+"]")
 	}
 	return strings.Join(parts, " ")
 }

@@ -267,7 +267,7 @@ func hookSummaries(ctx context.Context, e *env) []hookState {
 		return nil
 	}
 	for _, hs := range sts {
-		st := hookState{Agent: string(hs.Agent), Title: hs.Title, Installed: hs.Installed, Registered: hs.Err == nil && hs.Registered(), Path: hs.Path, Summary: hs.Summary()}
+		st := hookState{Agent: hs.Agent.Name, Title: hs.Title, Installed: hs.Installed, Registered: hs.Err == nil && hs.Registered(), Path: hs.Path, Summary: hs.Summary()}
 		if hs.Err != nil {
 			st.Summary = hs.Err.Error()
 		}

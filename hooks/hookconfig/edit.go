@@ -6,15 +6,6 @@ import (
 	"fmt"
 )
 
-// Agent is a coding agent whose hook config we edit.
-type Agent string
-
-// The agents, named as on the command line and in the hook command.
-const (
-	Claude Agent = "claude"
-	Cursor Agent = "cursor"
-)
-
 // Spec is what we register.
 type Spec struct {
 	HookBinary string            // absolute path of weave-agentd-hook
@@ -98,7 +89,7 @@ func edit(agent Agent, doc []byte, events []string, spec Spec) ([]byte, error) {
 		}
 		var edited []json.RawMessage
 		var removed bool
-		if f.flat {
+		if f.Flat {
 			edited, removed = editCursorHandlers(entries, want[m.key], handler)
 		} else {
 			edited, removed = editClaudeGroups(f, entries, want[m.key], m.key, handler)
@@ -112,7 +103,7 @@ func edit(agent Agent, doc []byte, events []string, spec Spec) ([]byte, error) {
 	for _, e := range events {
 		if !present[e] {
 			entry := handler
-			if !f.flat {
+			if !f.Flat {
 				entry = claudeGroupJSON(f, e, handler)
 			}
 			next = append(next, member{key: e, raw: marshalArray([]json.RawMessage{entry})})
@@ -126,7 +117,7 @@ func edit(agent Agent, doc []byte, events []string, spec Spec) ([]byte, error) {
 	case hadHooks:
 		root.set("hooks", next.marshal())
 	}
-	if f.flat && len(root) > 0 && root.index("version") < 0 && !hadHooks {
+	if f.Flat && len(root) > 0 && root.index("version") < 0 && !hadHooks {
 		// A new hooks.json (or one without hooks yet): Cursor's format
 		// starts with "version": 1.
 		root = append(object{{key: "version", raw: json.RawMessage("1")}}, root...)
@@ -134,16 +125,16 @@ func edit(agent Agent, doc []byte, events []string, spec Spec) ([]byte, error) {
 	return root.marshal(), nil
 }
 
-func handlerJSON(f hookFormat, command string, timeout int) json.RawMessage {
-	if f.flat {
+func handlerJSON(f Agent, command string, timeout int) json.RawMessage {
+	if f.Flat {
 		return marshalValue(cursorHandler{Command: command, Timeout: timeout})
 	}
 	return marshalValue(claudeHandler{Type: "command", Command: command, Timeout: timeout})
 }
 
-func claudeGroupJSON(f hookFormat, event string, handler json.RawMessage) json.RawMessage {
+func claudeGroupJSON(f Agent, event string, handler json.RawMessage) json.RawMessage {
 	g := claudeGroup{Hooks: []json.RawMessage{handler}}
-	if f.tools[event] {
+	if f.Tools[event] {
 		g.Matcher = "*"
 	}
 	return marshalValue(g)
@@ -163,7 +154,7 @@ func isOurs(raw json.RawMessage) (string, bool) {
 }
 
 // editClaudeGroups edits one event's matcher groups.
-func editClaudeGroups(f hookFormat, groups []json.RawMessage, wanted bool, event string, handler json.RawMessage) ([]json.RawMessage, bool) {
+func editClaudeGroups(f Agent, groups []json.RawMessage, wanted bool, event string, handler json.RawMessage) ([]json.RawMessage, bool) {
 	var out []json.RawMessage
 	done, removed := false, false
 	for _, gRaw := range groups {
@@ -281,7 +272,7 @@ func entries(agent Agent, doc []byte) ([]Entry, error) {
 			continue
 		}
 		for _, item := range list {
-			if f.flat {
+			if f.Flat {
 				add(m.key, item)
 				continue
 			}

@@ -130,7 +130,7 @@ func Events(agent Agent, claudeVersion Version) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return f.events(claudeVersion)
+	return f.Events(claudeVersion)
 }
 
 // checkEvents refuses names outside our tables: writing an unknown name can
@@ -142,7 +142,7 @@ func checkEvents(agent Agent, events []string) error {
 	}
 	var bad []string
 	for _, e := range events {
-		if !slices.Contains(f.known, e) {
+		if !slices.Contains(f.Known, e) {
 			bad = append(bad, e)
 		}
 	}

@@ -1,5 +1,7 @@
-// Package hookconfig registers weave-agentd's hook client in Claude Code's
-// settings.json and Cursor's hooks.json, and reports what is registered.
+// Package hookconfig registers weave-agentd's hook client in an agent's
+// hook settings (Claude Code's settings.json, Cursor's hooks.json: an
+// Agent value says where they are, their shape and events), and reports
+// what is registered.
 //
 // The files belong to the user: every other key and hook keeps its meaning
 // and its place, only handlers that run weave-agentd-hook are added, replaced
@@ -30,13 +32,13 @@ func Path(agent Agent, home, project string) (string, error) {
 		return "", err
 	}
 	if project == "" {
-		return filepath.Join(home, f.file), nil
+		return filepath.Join(home, f.File), nil
 	}
 	abs, err := filepath.Abs(project)
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(abs, f.project), nil
+	return filepath.Join(abs, f.Project), nil
 }
 
 // BackupSuffix is appended to a file's name for the copy kept before we change it.

@@ -422,8 +422,8 @@ func TestProjectScopePaths(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if _, err := Path("vim", home, ""); err == nil || !strings.Contains(err.Error(), "want claude or cursor") {
-		t.Errorf("Path of an unknown agent: %v", err)
+	if _, err := Path(Agent{Name: "vim"}, home, ""); err == nil {
+		t.Error("Path of an agent without hook settings succeeded")
 	}
 }
 

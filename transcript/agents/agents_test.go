@@ -147,7 +147,7 @@ func TestForPath(t *testing.T) {
 // agent names, and keeps the settings in the agent's home.
 func TestHookConfig(t *testing.T) {
 	for _, a := range transcript.Agents() {
-		if a.HookConfig() == "" {
+		if a.HookConfig().Name == "" {
 			continue
 		}
 		home := a.Home(env(), "/home/u")
@@ -181,7 +181,7 @@ func TestAgentNamed(t *testing.T) {
 	for _, a := range transcript.Agents() {
 		if len(a.Aliases()) == 0 {
 			t.Errorf("%s: no alias for the command line", a.Name())
-		} else if h := a.HookConfig(); h != "" && string(h) != a.Aliases()[0] {
+		} else if h := a.HookConfig().Name; h != "" && h != a.Aliases()[0] {
 			t.Errorf("%s: hook settings name it %s, its first alias is %s", a.Name(), h, a.Aliases()[0])
 		}
 	}
