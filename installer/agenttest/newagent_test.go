@@ -36,8 +36,10 @@ func (newAgent) Home(getenv func(string) string, userHome string) string {
 
 func (newAgent) HookConfig() hookconfig.Agent {
 	return hookconfig.Agent{Name: "newagent", File: "hooks.json", Project: filepath.Join(".newagent", "hooks.json"),
-		Events: func(hookconfig.Version) ([]string, error) { return []string{"SessionStart", "PostToolUse", "Stop"}, nil },
-		Known:  []string{"SessionStart", "PostToolUse", "Stop"}, Tools: map[string]bool{"PostToolUse": true}}
+		Events: func(hookconfig.Version) ([]string, error) {
+			return []string{"SessionStart", "PostToolUse", "Stop"}, nil
+		},
+		Known: []string{"SessionStart", "PostToolUse", "Stop"}, Tools: map[string]bool{"PostToolUse": true}}
 }
 
 func init() { transcript.Register(newAgent{}) }
