@@ -51,7 +51,7 @@ type claudeGroup struct {
 // event is replaced in place (so a reinstall does not move it), every other
 // one is removed, and a wanted event without one gets a new entry at its end.
 func edit(agent Agent, doc []byte, events []string, spec Spec) ([]byte, error) {
-	f, err := hookFormatOf(agent)
+	f, err := checkAgent(agent)
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +242,7 @@ type Entry struct {
 
 // entries lists our handlers in file order.
 func entries(agent Agent, doc []byte) ([]Entry, error) {
-	f, err := hookFormatOf(agent)
+	f, err := checkAgent(agent)
 	if err != nil {
 		return nil, err
 	}

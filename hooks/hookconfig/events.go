@@ -123,20 +123,20 @@ var cursorEvents = []string{
 // CursorEvents returns the Cursor events weave-agentd registers.
 func CursorEvents() []string { return append([]string(nil), cursorEvents...) }
 
-// Events returns the default event list of an agent; for Claude Code it is
-// gated on version (zero = unknown).
-func Events(agent Agent, claudeVersion Version) ([]string, error) {
-	f, err := hookFormatOf(agent)
+// Events returns the default event list of an agent for its version (zero
+// = unknown); only Claude Code's depends on it.
+func Events(agent Agent, version Version) ([]string, error) {
+	f, err := checkAgent(agent)
 	if err != nil {
 		return nil, err
 	}
-	return f.Events(claudeVersion)
+	return f.Events(version)
 }
 
 // checkEvents refuses names outside our tables: writing an unknown name can
 // make the agent ignore (Claude Code < 2.1.101) or reject (Cursor) the file.
 func checkEvents(agent Agent, events []string) error {
-	f, err := hookFormatOf(agent)
+	f, err := checkAgent(agent)
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,9 @@ var (
 		Events: func(Version) ([]string, error) { return CursorEvents(), nil }, Known: cursorEvents}
 )
 
-func hookFormatOf(agent Agent) (Agent, error) {
+// checkAgent refuses an Agent that says too little to edit its settings
+// (the zero value of an agent without hooks).
+func checkAgent(agent Agent) (Agent, error) {
 	if agent.Name == "" || agent.File == "" || agent.Events == nil {
 		return agent, errors.New("no hook settings for this agent")
 	}

@@ -27,7 +27,7 @@ import (
 // (personal, not committed); for Cursor <home>/hooks.json or a project's
 // .cursor/hooks.json. An empty project means user scope.
 func Path(agent Agent, home, project string) (string, error) {
-	f, err := hookFormatOf(agent)
+	f, err := checkAgent(agent)
 	if err != nil {
 		return "", err
 	}
