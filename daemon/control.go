@@ -247,7 +247,7 @@ func (d *Daemon) sessionsExported(q control.SessionsExportedArgs) control.Sessio
 	_ = d.store.View(func(t *spool.Tx) error {
 		for _, s := range q.Sessions {
 			st := control.SessionExportState{Agent: s.Agent, Session: s.Session, PendingSpans: -1}
-			st.Known = t.Session(sessionKey(agentName(s.Agent), s.Session)) != nil
+			st.Known = t.Session(sessionKey(s.Agent, s.Session)) != nil
 			for _, f := range s.Files {
 				if b := t.Offset(f); b != nil {
 					if st.Offsets == nil {

@@ -34,7 +34,11 @@ type Settings struct {
 	Logger   *slog.Logger
 	Version  string
 	Builders map[string]BuilderFactory // by agent: genai.AgentClaudeCode, genai.AgentCursor
-	Now      func() time.Time          // nil: time.Now
+	// HookAgents maps the name each agent's hook client sends
+	// (hooks.AgentClaude) to the agent's name (genai.AgentClaudeCode).
+	// Hook events of any other agent are refused.
+	HookAgents map[string]string
+	Now        func() time.Time // nil: time.Now
 
 	// Tunables; zero values take production defaults.
 	TickInterval  time.Duration // session actors' periodic step (1s)

@@ -38,6 +38,10 @@ type lineBuilder struct {
 	n       int
 }
 
+// hookAgents are the agents whose hook events the test daemons take, as
+// cmd/weave-agentd passes them from the registry.
+var hookAgents = map[string]string{hooks.AgentClaude: genai.AgentClaudeCode, hooks.AgentCursor: genai.AgentCursor}
+
 func (b *lineBuilder) span(name string) genai.Span {
 	tr := genai.NewTraceID("test", b.session, "t")
 	return genai.Span{TraceID: tr, SpanID: genai.NewSpanID(tr, "line", name), Name: name,
@@ -169,6 +173,7 @@ func startTestDaemon(t *testing.T, home string, target config.Target, mod func(*
 		Paths: paths, Config: cfg, Target: target, Version: "test",
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Builders:      map[string]BuilderFactory{genai.AgentClaudeCode: func(_, s, p string) transcript.Builder { return &lineBuilder{session: s, path: p} }},
+		HookAgents:    hookAgents,
 		TickInterval:  50 * time.Millisecond,
 		InboxInterval: 50 * time.Millisecond,
 		ExportBackoff: Backoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond},

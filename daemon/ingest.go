@@ -144,7 +144,7 @@ func (f *eventFilter) prepare(ev *hooks.Event) ([]byte, verdict) {
 		agent, common := hooks.Detect(ev.Payload, ev.Agent)
 		ev.Agent, ev.Session, ev.Name = agent, common.Session(), common.HookEventName
 	}
-	if ev.Agent != "" && ev.Agent != hooks.AgentClaude && ev.Agent != hooks.AgentCursor {
+	if _, known := f.set.HookAgents[ev.Agent]; ev.Agent != "" && !known {
 		f.log.Warn("skipped a hook event from an agent this daemon does not know; upgrade weave-agentd if the hook is newer", "agent", truncate(ev.Agent, 40))
 		return nil, verdictMalformed
 	}

@@ -77,19 +77,10 @@ func newSessions(set Settings, store *spool.Store, red *redact.Redactor, res *re
 
 func sessionKey(agent, session string) string { return agent + "\x00" + session }
 
-// agentName maps the wire agent name to the span agent name.
-func agentName(a string) string {
-	switch a {
-	case hooks.AgentCursor:
-		return genai.AgentCursor
-	default:
-		return genai.AgentClaudeCode
-	}
-}
-
 // deliver routes a committed event (spool sequence seq) to its actor.
+// Ingest let only events of the agents in Settings.HookAgents in.
 func (s *sessions) deliver(seq uint64, ev *hooks.Event) {
-	agent := agentName(ev.Agent)
+	agent := s.set.HookAgents[ev.Agent]
 	var common hooks.Common
 	_ = json.Unmarshal(ev.Payload, &common)
 	q := queuedEvent{seq: seq, ev: transcript.Event{

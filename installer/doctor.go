@@ -6,14 +6,12 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -24,7 +22,7 @@ import (
 
 	"github.com/weave-agentd/weave-agentd/config"
 	"github.com/weave-agentd/weave-agentd/hooks"
-	"github.com/weave-agentd/weave-agentd/hooks/hookconfig"
+	"github.com/weave-agentd/weave-agentd/transcript"
 )
 
 // Level grades a doctor check.
@@ -85,7 +83,8 @@ func (r *Report) add(l Level, what, hint string) { r.Checks = append(r.Checks, C
 
 // Doctor checks the config, the installed binaries, the service, the
 // socket, the hooks, the endpoint (with a real, empty OTLP export), the
-// spool, and Claude Code's transcript retention.
+// spool, and what the agents find in their own settings (Claude Code's
+// transcript retention).
 func (in *Installer) Doctor(ctx context.Context) Report {
 	var r Report
 	cfg := in.doctorConfig(&r)
@@ -97,7 +96,7 @@ func (in *Installer) Doctor(ctx context.Context) Report {
 		in.doctorEndpoint(ctx, &r, cfg)
 	}
 	in.doctorSpool(&r, daemonUp)
-	in.doctorRetention(&r)
+	in.doctorAgents(&r, transcript.Checker.CheckTranscripts)
 	return r
 }
 
@@ -195,22 +194,20 @@ func (in *Installer) doctorSocket(ctx context.Context, r *Report) bool {
 }
 
 func (in *Installer) doctorHooks(ctx context.Context, r *Report) {
-	if b, err := os.ReadFile(filepath.Join(hookconfig.ClaudeHome(in.hookEnv()), "settings.json")); err == nil {
-		var s struct {
-			DisableAllHooks bool `json:"disableAllHooks"`
-		}
-		if json.Unmarshal(bytes.TrimPrefix(b, []byte("\ufeff")), &s) == nil && s.DisableAllHooks {
-			r.add(Warn, "Claude Code runs no hooks (\"disableAllHooks\": true in its settings.json): only transcript tailing sees its sessions", "remove disableAllHooks from "+filepath.Join(hookconfig.ClaudeHome(in.hookEnv()), "settings.json"))
-		}
-	}
+	in.doctorAgents(r, transcript.Checker.CheckHooks)
 	scopes := []string{""}
 	if ps, err := in.projects(); err == nil {
 		scopes = append(scopes, ps...)
 	}
 	for _, scope := range scopes {
-		for _, hs := range in.HooksStatus(ctx, HookOptions{Project: scope}) {
-			name := agentName(hs.Agent)
-			flag := "--" + string(hs.Agent)
+		sts, err := in.HooksStatus(ctx, HookOptions{Project: scope})
+		if err != nil {
+			r.add(Fail, "hooks: "+err.Error(), "")
+			continue
+		}
+		for _, hs := range sts {
+			name := hs.Title
+			flag := "--" + hs.Agent.Name
 			if scope != "" {
 				flag += " --project " + scope
 			}
@@ -385,34 +382,21 @@ func (in *Installer) doctorSpool(r *Report, daemonUp bool) {
 	}
 }
 
-// MinCleanupPeriodDays is the retention below which doctor warns: shorter
-// than a long weekend with the daemon down, or than a backfill would need.
-const MinCleanupPeriodDays = 7
-
-func (in *Installer) doctorRetention(r *Report) {
-	path := filepath.Join(hookconfig.ClaudeHome(in.hookEnv()), "settings.json")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return // no Claude Code settings: the default (30 days) applies
-	}
-	var s struct {
-		CleanupPeriodDays *json.Number `json:"cleanupPeriodDays"`
-	}
-	if json.Unmarshal(bytes.TrimPrefix(b, []byte("\ufeff")), &s) != nil || s.CleanupPeriodDays == nil {
-		r.add(OK, "Claude Code keeps transcripts for 30 days (default cleanupPeriodDays)", "")
-		return
-	}
-	days, err := s.CleanupPeriodDays.Float64()
-	if err != nil {
-		return
-	}
-	switch {
-	case days <= 0:
-		r.add(Warn, fmt.Sprintf("Claude Code's cleanupPeriodDays is %s in %s: transcripts are deleted (or not kept) right away, so whatever the daemon has not read yet is lost", s.CleanupPeriodDays, path), "set \"cleanupPeriodDays\" to 30 or more")
-	case days < MinCleanupPeriodDays:
-		r.add(Warn, fmt.Sprintf("Claude Code deletes transcripts after %s days (cleanupPeriodDays in %s): a daemon down longer, or a backfill, finds them gone", s.CleanupPeriodDays, path), "set \"cleanupPeriodDays\" to 30 or more")
-	default:
-		r.add(OK, fmt.Sprintf("Claude Code keeps transcripts for %s days", s.CleanupPeriodDays), "")
+// doctorAgents adds what the agents that check their own settings find
+// (transcript.Checker): check is CheckHooks or CheckTranscripts.
+func (in *Installer) doctorAgents(r *Report, check func(transcript.Checker, string) []transcript.Finding) {
+	for _, a := range transcript.Agents() {
+		c, ok := a.(transcript.Checker)
+		if !ok {
+			continue
+		}
+		for _, f := range check(c, in.agentHome(a)) {
+			l := OK
+			if f.Warn {
+				l = Warn
+			}
+			r.add(l, f.Message, f.Fix)
+		}
 	}
 }
 

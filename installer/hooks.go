@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/hooks/hookconfig"
 	"github.com/weave-agentd/weave-agentd/transcript"
 	_ "github.com/weave-agentd/weave-agentd/transcript/agents" // every agent
@@ -18,22 +19,45 @@ import (
 
 // HookOptions select agents and scope for hook registration.
 type HookOptions struct {
-	Claude, Cursor bool   // neither: the agents found on this machine
-	Project        string // "" = user scope; else the project folder
+	// Agents are the agents to act on, by name or alias ("claude",
+	// "cursor", as transcript.AgentNamed takes them). None: install acts
+	// on the agents found on this machine, uninstall and status on every
+	// agent with hooks.
+	Agents  []string
+	Project string // "" = user scope; else the project folder
 }
 
-func (in *Installer) hookEnv() hookconfig.Env {
-	return hookconfig.Env{Home: in.s.Home, Getenv: in.s.Getenv}
+// agentHome is the folder where the agent keeps its files for this user.
+func (in *Installer) agentHome(a transcript.Agent) string { return a.Home(in.s.Getenv, in.s.Home) }
+
+// claudeHome is Claude Code's home; "" when that agent is not linked in.
+func (in *Installer) claudeHome() string {
+	if a, ok := transcript.AgentByName(genai.AgentClaudeCode); ok {
+		return in.agentHome(a)
+	}
+	return ""
+}
+
+// HookAgents are the registered agents whose hooks we register, sorted by
+// name.
+func HookAgents() []transcript.Agent {
+	var out []transcript.Agent
+	for _, a := range transcript.Agents() {
+		if a.HookConfig().Name != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // DetectAgents lists the agents installed for this user, with hooks to
 // register: those whose home exists (Claude Code: $CLAUDE_CONFIG_DIR or
 // ~/.claude; Cursor: ~/.cursor).
-func (in *Installer) DetectAgents() []hookconfig.Agent {
-	var out []hookconfig.Agent
-	for _, a := range transcript.Agents() {
-		if h := a.HookConfig(); h != "" && isDir(a.Home(in.s.Getenv, in.s.Home)) {
-			out = append(out, h)
+func (in *Installer) DetectAgents() []transcript.Agent {
+	var out []transcript.Agent
+	for _, a := range HookAgents() {
+		if isDir(in.agentHome(a)) {
+			out = append(out, a)
 		}
 	}
 	return out
@@ -42,12 +66,37 @@ func (in *Installer) DetectAgents() []hookconfig.Agent {
 // hookHomes lists the homes of the agents with hooks, for messages.
 func (in *Installer) hookHomes() []string {
 	var homes []string
-	for _, a := range transcript.Agents() {
-		if a.HookConfig() != "" {
-			homes = append(homes, a.Home(in.s.Getenv, in.s.Home))
-		}
+	for _, a := range HookAgents() {
+		homes = append(homes, in.agentHome(a))
 	}
 	return homes
+}
+
+// agentFlags are the flags that select agents: --claude, --cursor …
+func agentFlags() []string {
+	var flags []string
+	for _, a := range HookAgents() {
+		flags = append(flags, "--"+a.HookConfig().Name)
+	}
+	return flags
+}
+
+// hookFlags is "--claude or --cursor".
+func hookFlags() string {
+	flags := agentFlags()
+	if len(flags) < 2 {
+		return strings.Join(flags, "")
+	}
+	return strings.Join(flags[:len(flags)-1], ", ") + " or " + flags[len(flags)-1]
+}
+
+// hookFlagsExample is "--claude (or --cursor)".
+func hookFlagsExample() string {
+	flags := agentFlags()
+	if len(flags) < 2 {
+		return strings.Join(flags, "")
+	}
+	return flags[0] + " (or " + strings.Join(flags[1:], ", ") + ")"
 }
 
 func isDir(p string) bool {
@@ -55,17 +104,46 @@ func isDir(p string) bool {
 	return err == nil && fi.IsDir()
 }
 
-func (in *Installer) agents(o HookOptions) (list []hookconfig.Agent, detected bool) {
-	if o.Claude {
-		list = append(list, hookconfig.Claude)
+// selected resolves o.Agents, in the registry's order; nil when o names
+// none.
+func selected(o HookOptions) ([]transcript.Agent, error) {
+	var bad []string
+	want := map[string]bool{}
+	for _, n := range o.Agents {
+		a, ok := transcript.AgentNamed(n)
+		if !ok || a.HookConfig().Name == "" {
+			bad = append(bad, n)
+			continue
+		}
+		want[a.Name()] = true
 	}
-	if o.Cursor {
-		list = append(list, hookconfig.Cursor)
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("no agent with hooks named %s: pass %s", strings.Join(bad, ", "), hookFlags())
 	}
-	if len(list) > 0 {
-		return list, false
+	var list []transcript.Agent
+	for _, a := range HookAgents() {
+		if want[a.Name()] {
+			list = append(list, a)
+		}
 	}
-	return in.DetectAgents(), true
+	return list, nil
+}
+
+// agents are the agents o selects, else those found on this machine.
+func (in *Installer) agents(o HookOptions) (list []transcript.Agent, detected bool, err error) {
+	if len(o.Agents) > 0 {
+		list, err = selected(o)
+		return list, false, err
+	}
+	return in.DetectAgents(), true, nil
+}
+
+// agentsOrAll are the agents o selects, else every agent with hooks.
+func agentsOrAll(o HookOptions) ([]transcript.Agent, error) {
+	if len(o.Agents) > 0 {
+		return selected(o)
+	}
+	return HookAgents(), nil
 }
 
 // ClaudeVersion asks the installed Claude Code for its version; the zero
@@ -73,10 +151,10 @@ func (in *Installer) agents(o HookOptions) (list []hookconfig.Agent, detected bo
 func (in *Installer) ClaudeVersion(ctx context.Context) (hookconfig.Version, string) {
 	cands := []string{"claude"}
 	for _, p := range []string{
-		filepath.Join(hookconfig.ClaudeHome(in.hookEnv()), "local", "claude"), // the old "local" installer
-		filepath.Join(in.s.Home, ".local", "bin", "claude"),                   // the native installer
+		filepath.Join(in.claudeHome(), "local", "claude"),   // the old "local" installer
+		filepath.Join(in.s.Home, ".local", "bin", "claude"), // the native installer
 	} {
-		if fileExists(p) {
+		if filepath.IsAbs(p) && fileExists(p) {
 			cands = append(cands, p)
 		}
 	}
@@ -112,7 +190,7 @@ func (in *Installer) hookSpec(ctx context.Context, agent hookconfig.Agent, quiet
 		// A GUI-started agent does not pass our environment on.
 		spec.Env = map[string]string{"WEAVE_AGENTD_HOME": h}
 	}
-	if agent == hookconfig.Claude {
+	if agent.Name == hookconfig.Claude.Name {
 		v, from := in.ClaudeVersion(ctx)
 		events, err := hookconfig.ClaudeEvents(v)
 		if err != nil {
@@ -134,30 +212,34 @@ func (in *Installer) hookSpec(ctx context.Context, agent hookconfig.Agent, quiet
 
 // registerHooks registers our hooks for the selected agents in one scope.
 func (in *Installer) registerHooks(ctx context.Context, o HookOptions, fromInstall bool) error {
-	agents, detected := in.agents(o)
+	agents, detected, err := in.agents(o)
+	if err != nil {
+		return err
+	}
 	if len(agents) == 0 {
-		in.printf("hooks    no agent found (none of %s exists); after installing one, run: weave-agentd hooks install --claude (or --cursor)",
-			strings.Join(in.hookHomes(), ", "))
+		in.printf("hooks    no agent found (none of %s exists); after installing one, run: weave-agentd hooks install %s",
+			strings.Join(in.hookHomes(), ", "), hookFlagsExample())
 		if fromInstall {
 			return nil
 		}
-		return errors.New("no agent to register hooks for: pass --claude or --cursor")
+		return errors.New("no agent to register hooks for: pass " + hookFlags())
 	}
 	var errs []error
 	for _, a := range agents {
-		spec, err := in.hookSpec(ctx, a, false)
+		h := a.HookConfig()
+		spec, err := in.hookSpec(ctx, h, false)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s hooks: %w", agentName(a), err))
+			errs = append(errs, fmt.Errorf("%s hooks: %w", a.Title(), err))
 			continue
 		}
-		path, err := hookconfig.Path(a, o.Project, in.hookEnv())
+		path, err := hookconfig.Path(h, in.agentHome(a), o.Project)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		res, err := hookconfig.Install(path, a, spec)
+		res, err := hookconfig.Install(path, h, spec)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s hooks: %w", agentName(a), err))
+			errs = append(errs, fmt.Errorf("%s hooks: %w", a.Title(), err))
 			continue
 		}
 		how := "registered"
@@ -165,9 +247,9 @@ func (in *Installer) registerHooks(ctx context.Context, o HookOptions, fromInsta
 			how = "already registered"
 		}
 		if detected {
-			how += " (found " + agentName(a) + ")"
+			how += " (found " + a.Title() + ")"
 		}
-		in.printf("hooks    %s: %s %d events in %s", agentName(a), how, len(res.Events), path)
+		in.printf("hooks    %s: %s %d events in %s", a.Title(), how, len(res.Events), path)
 		if len(res.Stale) > 0 {
 			in.printf("         replaced %d older entr(ies) of ours (e.g. %s)", len(res.Stale), res.Stale[0].Command)
 		}
@@ -183,24 +265,17 @@ func (in *Installer) registerHooks(ctx context.Context, o HookOptions, fromInsta
 	return errors.Join(errs...)
 }
 
-func agentName(a hookconfig.Agent) string {
-	if a == hookconfig.Claude {
-		return "Claude Code"
-	}
-	return "Cursor"
-}
-
 // HooksInstall registers the hooks only (no service, no config).
 func (in *Installer) HooksInstall(ctx context.Context, o HookOptions) error {
 	return in.registerHooks(ctx, o, false)
 }
 
-// HooksUninstall removes our hook entries for the selected agents (neither:
-// both) in one scope.
+// HooksUninstall removes our hook entries for the selected agents (none:
+// every agent with hooks) in one scope.
 func (in *Installer) HooksUninstall(ctx context.Context, o HookOptions) error {
-	agents := []hookconfig.Agent{hookconfig.Claude, hookconfig.Cursor}
-	if o.Claude || o.Cursor {
-		agents, _ = in.agents(o)
+	agents, err := agentsOrAll(o)
+	if err != nil {
+		return err
 	}
 	var errs []error
 	for _, a := range agents {
@@ -208,28 +283,28 @@ func (in *Installer) HooksUninstall(ctx context.Context, o HookOptions) error {
 			errs = append(errs, err)
 		}
 	}
-	if o.Project != "" && o.Claude == o.Cursor { // both agents: forget the project
+	if o.Project != "" && len(agents) == len(HookAgents()) { // every agent: forget the project
 		in.rememberProject(o.Project, false)
 	}
 	return errors.Join(errs...)
 }
 
-func (in *Installer) unregister(a hookconfig.Agent, project string) error {
-	path, err := hookconfig.Path(a, project, in.hookEnv())
+func (in *Installer) unregister(a transcript.Agent, project string) error {
+	path, err := hookconfig.Path(a.HookConfig(), in.agentHome(a), project)
 	if err != nil {
 		return err
 	}
 	if !fileExists(path) {
 		return nil
 	}
-	res, err := hookconfig.Uninstall(path, a)
+	res, err := hookconfig.Uninstall(path, a.HookConfig())
 	if err != nil {
-		return fmt.Errorf("%s hooks: %w", agentName(a), err)
+		return fmt.Errorf("%s hooks: %w", a.Title(), err)
 	}
 	if res.Changed {
-		in.printf("hooks    %s: removed ours from %s (backup: %s)", agentName(a), path, res.Backup)
+		in.printf("hooks    %s: removed ours from %s (backup: %s)", a.Title(), path, res.Backup)
 	} else {
-		in.printf("hooks    %s: none of ours in %s", agentName(a), path)
+		in.printf("hooks    %s: none of ours in %s", a.Title(), path)
 	}
 	return nil
 }
@@ -238,7 +313,7 @@ func (in *Installer) unregisterAllHooks() error {
 	var errs []error
 	projects, _ := in.projects()
 	for _, scope := range append([]string{""}, projects...) {
-		for _, a := range []hookconfig.Agent{hookconfig.Claude, hookconfig.Cursor} {
+		for _, a := range HookAgents() {
 			if scope != "" && !isDir(scope) {
 				continue
 			}
@@ -253,8 +328,9 @@ func (in *Installer) unregisterAllHooks() error {
 
 // HookStatus is the registration state of one agent in one scope.
 type HookStatus struct {
-	Agent   hookconfig.Agent
-	Project string // "" = user scope
+	Agent   hookconfig.Agent // its hook settings' format: the agent's flag ("claude")
+	Title   string           // the agent's name for people ("Claude Code")
+	Project string           // "" = user scope
 	hookconfig.Status
 	Installed bool  // the agent was found on this machine
 	Err       error // the file could not be read or parsed
@@ -266,7 +342,7 @@ func (s HookStatus) Line() string {
 	if s.Project != "" {
 		scope = "project " + s.Project
 	}
-	head := fmt.Sprintf("%-11s %-5s %s", agentName(s.Agent), scope, s.Path)
+	head := fmt.Sprintf("%-11s %-5s %s", s.Title, scope, s.Path)
 	if s.Err != nil {
 		return head + ": " + s.Err.Error()
 	}
@@ -277,34 +353,36 @@ func (s HookStatus) Line() string {
 	return head + ": " + state
 }
 
-// HooksStatus reports, for each selected agent (neither: both) in one
-// scope, whether our hooks are registered, for which events, and whether
-// they run an existing binary that is this install's.
-func (in *Installer) HooksStatus(ctx context.Context, o HookOptions) []HookStatus {
-	agents := []hookconfig.Agent{hookconfig.Claude, hookconfig.Cursor}
-	if o.Claude || o.Cursor {
-		agents, _ = in.agents(o)
+// HooksStatus reports, for each selected agent (none: every agent with
+// hooks) in one scope, whether our hooks are registered, for which events,
+// and whether they run an existing binary that is this install's.
+func (in *Installer) HooksStatus(ctx context.Context, o HookOptions) ([]HookStatus, error) {
+	agents, err := agentsOrAll(o)
+	if err != nil {
+		return nil, err
 	}
 	installed := in.DetectAgents()
 	var out []HookStatus
 	for _, a := range agents {
-		hs := HookStatus{Agent: a, Project: o.Project, Installed: slices.Contains(installed, a)}
-		spec, err := in.hookSpec(ctx, a, true)
+		h := a.HookConfig()
+		hs := HookStatus{Agent: h, Title: a.Title(), Project: o.Project,
+			Installed: slices.ContainsFunc(installed, func(b transcript.Agent) bool { return b.Name() == a.Name() })}
+		spec, err := in.hookSpec(ctx, h, true)
 		if err != nil {
 			spec = hookconfig.Spec{HookBinary: in.StableHook()}
 		}
-		path, err := hookconfig.Path(a, o.Project, in.hookEnv())
+		path, err := hookconfig.Path(h, in.agentHome(a), o.Project)
 		if err != nil {
 			hs.Err = err
 			out = append(out, hs)
 			continue
 		}
-		st, err := hookconfig.Inspect(path, a, spec)
+		st, err := hookconfig.Inspect(path, h, spec)
 		hs.Status, hs.Err = st, err
 		hs.Path = path
 		out = append(out, hs)
 	}
-	return out
+	return out, nil
 }
 
 // Projects registered through 'hooks install --project' are remembered so

@@ -57,11 +57,11 @@ type Settings struct {
 
 // Options are install's flags.
 type Options struct {
-	Claude, Cursor bool              // register hooks for these agents; neither = those detected
-	Endpoint       string            // full OTLP/HTTP traces URL
-	Headers        map[string]string // extra request headers (merged into the config)
-	WeaveProject   string            // ENTITY/PROJECT
-	Content        string            // full | metadata
+	Agents       []string          // register hooks for these agents (names or aliases); none = those detected
+	Endpoint     string            // full OTLP/HTTP traces URL
+	Headers      map[string]string // extra request headers (merged into the config)
+	WeaveProject string            // ENTITY/PROJECT
+	Content      string            // full | metadata
 }
 
 // Installer performs installs, uninstalls and service control for one user.
@@ -181,7 +181,7 @@ func (in *Installer) Install(ctx context.Context, o Options) error {
 		return err
 	}
 	svcErr := in.installService(ctx)
-	hookErr := in.registerHooks(ctx, HookOptions{Claude: o.Claude, Cursor: o.Cursor}, true)
+	hookErr := in.registerHooks(ctx, HookOptions{Agents: o.Agents}, true)
 	var unavailable *ServiceUnavailableError
 	switch {
 	case errors.As(svcErr, &unavailable):

@@ -111,7 +111,7 @@ func TestInstallSequenceAndIdempotency(t *testing.T) {
 		t.Errorf("files differ after a second install")
 	}
 	for _, a := range []hookconfig.Agent{hookconfig.Claude, hookconfig.Cursor} {
-		path, _ := hookconfig.Path(a, "", hookconfig.Env{Home: w.home})
+		path, _ := hookconfig.Path(a, filepath.Join(w.home, "."+a.Name), "")
 		st, err := hookconfig.Inspect(path, a, hookconfig.Spec{HookBinary: in.StableHook()})
 		if err != nil || !st.Registered() || len(st.Entries) != len(st.Events) {
 			t.Errorf("%s: %+v %v", a, st, err)
@@ -395,11 +395,11 @@ func TestUninstallPurgeAndProjects(t *testing.T) {
 	os.WriteFile(filepath.Join(claudeDir, "settings.json"), []byte(user), 0o644)
 	in := w.installer()
 	ctx := context.Background()
-	if err := in.Install(ctx, Options{Claude: true}); err != nil {
+	if err := in.Install(ctx, Options{Agents: []string{"claude"}}); err != nil {
 		t.Fatal(err)
 	}
 	proj := t.TempDir()
-	if err := in.HooksInstall(ctx, HookOptions{Cursor: true, Project: proj}); err != nil {
+	if err := in.HooksInstall(ctx, HookOptions{Agents: []string{"cursor"}, Project: proj}); err != nil {
 		t.Fatal(err)
 	}
 	if !fileExists(filepath.Join(proj, ".cursor", "hooks.json")) {
@@ -437,8 +437,8 @@ func TestHooksCommandsAndOldClaude(t *testing.T) {
 	if !strings.Contains(w.out.String(), "is not installed yet") || !strings.Contains(w.out.String(), "Claude Code 1.0.70: registering only the 8 events") {
 		t.Errorf("output:\n%s", w.out)
 	}
-	sts := in.HooksStatus(ctx, HookOptions{Claude: true})
-	if len(sts) != 1 || !sts[0].Registered() {
+	sts, err := in.HooksStatus(ctx, HookOptions{Agents: []string{"claude"}})
+	if err != nil || len(sts) != 1 || !sts[0].Registered() {
 		t.Fatalf("status %+v", sts)
 	}
 	for _, e := range sts[0].Events {
@@ -450,15 +450,28 @@ func TestHooksCommandsAndOldClaude(t *testing.T) {
 		t.Errorf("line: %s", sts[0].Line())
 	}
 	// Hooks for Cursor when Cursor is not there: an explicit flag still works.
-	if err := in.HooksInstall(ctx, HookOptions{Cursor: true}); err != nil {
+	if err := in.HooksInstall(ctx, HookOptions{Agents: []string{"cursor"}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := in.HooksUninstall(ctx, HookOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range in.HooksStatus(ctx, HookOptions{}) {
+	sts, err = in.HooksStatus(ctx, HookOptions{})
+	if err != nil || len(sts) != 2 {
+		t.Fatalf("status of every agent: %+v, %v", sts, err)
+	}
+	for _, s := range sts {
 		if len(s.Entries) != 0 {
 			t.Errorf("%s still registered", s.Agent)
+		}
+	}
+	// An agent without hooks, or none of that name: refused, nothing written.
+	for _, name := range []string{"vim", ""} {
+		if err := in.HooksInstall(ctx, HookOptions{Agents: []string{name}}); err == nil || !strings.Contains(err.Error(), "--claude or --cursor") {
+			t.Errorf("hooks install for agent %q: %v", name, err)
+		}
+		if _, err := in.HooksStatus(ctx, HookOptions{Agents: []string{name}}); err == nil {
+			t.Errorf("hooks status for agent %q succeeded", name)
 		}
 	}
 	// No agent at all.

@@ -18,6 +18,8 @@ type Agent interface {
 	// Name is the agent's name in spans, the spool and on the wire
 	// (genai.AgentClaudeCode).
 	Name() string
+	// Title is its name for people ("Claude Code"), in the CLI's output.
+	Title() string
 	// Aliases are its other names: the first is the one the hook client
 	// and the CLI flags use ("claude", as hooks.AgentClaude), the others
 	// what a user may type for it (--agent cc).
@@ -45,9 +47,29 @@ type Agent interface {
 	Discover() bool
 	// NewBuilder makes the span builder of one session.
 	NewBuilder(session string, o BuilderOptions) Builder
-	// HookConfig is the format of the agent's hook settings, which
-	// hooks/hookconfig edits; "" when we register no hooks for it.
+	// HookConfig is how the agent keeps its hook settings (file, shape,
+	// events), which hooks/hookconfig edits: hookconfig.Claude,
+	// hookconfig.Cursor or a value of the agent's own; the zero value
+	// (no Name) when we register no hooks for it.
 	HookConfig() hookconfig.Agent
+}
+
+// Checker is implemented by an agent whose own settings can keep its
+// sessions from being traced; doctor reports what it finds, given the
+// agent's Home.
+type Checker interface {
+	// CheckHooks: whether its settings let it run the hooks we register.
+	CheckHooks(home string) []Finding
+	// CheckTranscripts: whether its transcripts stay long enough to be
+	// read (by a daemon that was down, or a backfill).
+	CheckTranscripts(home string) []Finding
+}
+
+// Finding is one result of a Checker.
+type Finding struct {
+	Warn    bool   // false: all is well
+	Message string // what was found
+	Fix     string // what to do about it; "" when nothing
 }
 
 // Layout is where an agent keeps its session transcripts.

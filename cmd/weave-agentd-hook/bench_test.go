@@ -115,7 +115,7 @@ func startBenchDaemon(b *testing.B) (string, hooks.Paths) {
 		return ""
 	})
 	cfg, _ := config.Load("")
-	d, err := daemon.New(daemon.Settings{Paths: paths, Config: cfg, Logger: slog.New(slog.DiscardHandler)})
+	d, err := daemon.New(daemon.Settings{Paths: paths, Config: cfg, HookAgents: hookAgents, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -165,6 +165,10 @@ func BenchmarkHookHugeStdin(b *testing.B) {
 	}
 }
 
+// hookAgents are the agents whose hook events the test daemons take (what
+// cmd/weave-agentd passes from the registry of agents, not linked in here).
+var hookAgents = map[string]string{hooks.AgentClaude: genai.AgentClaudeCode, hooks.AgentCursor: genai.AgentCursor}
+
 // startDaemon runs a daemon on a fresh short home until the test ends.
 func startDaemon(t *testing.T, builders map[string]daemon.BuilderFactory) string {
 	t.Helper()
@@ -175,7 +179,7 @@ func startDaemon(t *testing.T, builders map[string]daemon.BuilderFactory) string
 	t.Cleanup(func() { os.RemoveAll(home) })
 	paths, _ := hooks.ResolvePaths(func(k string) string { return map[string]string{"WEAVE_AGENTD_HOME": home}[k] })
 	cfg, _ := config.Load("")
-	d, err := daemon.New(daemon.Settings{Paths: paths, Config: cfg, Builders: builders, Logger: slog.New(slog.DiscardHandler)})
+	d, err := daemon.New(daemon.Settings{Paths: paths, Config: cfg, Builders: builders, HookAgents: hookAgents, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

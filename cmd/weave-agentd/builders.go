@@ -17,6 +17,16 @@ func agentHomes(getenv func(string) string) map[string]string {
 	return transcript.AgentHomes(getenv, getenv("HOME"))
 }
 
+// hookAgents maps the name each agent's hook client sends (its first
+// alias, as hooks.AgentClaude) to the agent's name.
+func hookAgents() map[string]string {
+	m := map[string]string{}
+	for _, a := range transcript.Agents() {
+		m[a.Aliases()[0]] = a.Name()
+	}
+	return m
+}
+
 // discoverRoots are the transcript folders of the agents whose sessions
 // the daemon follows without hooks.
 func discoverRoots(homes map[string]string) []daemon.DiscoverRoot {

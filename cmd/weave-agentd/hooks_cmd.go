@@ -6,27 +6,32 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/weave-agentd/weave-agentd/installer"
+	"github.com/weave-agentd/weave-agentd/transcript"
 )
 
 type hooksOpts struct {
-	claude, cursor bool
-	project        string
+	agents  hookAgentFlags
+	project string
 }
 
 // register binds the flags to o, keeping what o already holds (the
 // subcommand's flags may be parsed in a second pass).
 func (o *hooksOpts) register(fs *flag.FlagSet) {
-	fs.BoolVar(&o.claude, "claude", o.claude, "Claude Code (settings.json)")
-	fs.BoolVar(&o.cursor, "cursor", o.cursor, "Cursor (hooks.json)")
-	fs.StringVar(&o.project, "project", o.project, "project `DIR` instead of your user settings (Claude Code: DIR/.claude/settings.local.json; Cursor: DIR/.cursor/hooks.json)")
+	o.agents.register(fs, func(a transcript.Agent) string { return a.Title() + " (" + hookFile(a, false) + ")" })
+	var files []string
+	for _, a := range installer.HookAgents() {
+		files = append(files, a.Title()+": "+hookFile(a, true))
+	}
+	fs.StringVar(&o.project, "project", o.project, "project `DIR` instead of your user settings ("+strings.Join(files, "; ")+")")
 }
 
 func hooksCommand() command {
 	return command{
 		Name:  "hooks",
-		Usage: "install|uninstall|status [--claude] [--cursor] [--project DIR]",
+		Usage: "install|uninstall|status " + agentFlagsUsage() + " [--project DIR]",
 		Short: "register, remove or inspect only the agents' hook entries",
 		Long: `Edits only the agents' hook configs; the service and the config are left alone.
 
@@ -49,7 +54,7 @@ Examples:
   weave-agentd hooks install --cursor --project ~/src/my-app    # that project only
   weave-agentd hooks uninstall --claude`,
 		Flags: func(fs *flag.FlagSet) any {
-			o := &hooksOpts{}
+			o := &hooksOpts{agents: hookAgentFlags{}}
 			o.register(fs)
 			return o
 		},
@@ -73,7 +78,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			ho := installer.HookOptions{Claude: o.claude, Cursor: o.cursor, Project: o.project}
+			ho := installer.HookOptions{Agents: o.agents.selected(), Project: o.project}
 			switch sub {
 			case "install":
 				return in.HooksInstall(ctx, ho)
@@ -90,13 +95,17 @@ Examples:
 func hooksStatus(ctx context.Context, e *env, in *installer.Installer, o installer.HookOptions) error {
 	bad := false
 	var errs []error
-	for _, s := range in.HooksStatus(ctx, o) {
+	sts, err := in.HooksStatus(ctx, o)
+	if err != nil {
+		return err
+	}
+	for _, s := range sts {
 		fmt.Fprintln(e.Stdout, s.Line())
 		if s.Err != nil {
 			errs = append(errs, s.Err)
 			continue
 		}
-		selected := o.Claude || o.Cursor || s.Installed
+		selected := len(o.Agents) > 0 || s.Installed
 		if selected && !s.Registered() {
 			bad = true
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/weave-agentd/weave-agentd/installer"
+	"github.com/weave-agentd/weave-agentd/transcript"
 )
 
 // installerSettings builds the installer's view of the world from a
@@ -48,17 +49,17 @@ func (h headerFlags) Set(s string) error {
 }
 
 type installOpts struct {
-	claude, cursor bool
-	endpoint       string
-	headers        headerFlags
-	weaveProject   string
-	content        string
+	agents       hookAgentFlags
+	endpoint     string
+	headers      headerFlags
+	weaveProject string
+	content      string
 }
 
 func installCommand() command {
 	return command{
 		Name:  "install",
-		Usage: "[--claude] [--cursor] [--endpoint URL] [--header K=V]... [--weave-project ENTITY/PROJECT] [--content full|metadata]",
+		Usage: agentFlagsUsage() + " [--endpoint URL] [--header K=V]... [--weave-project ENTITY/PROJECT] [--content full|metadata]",
 		Short: "set up the per-user service, the config and the agents' hooks (safe to re-run)",
 		Long: `Sets weave-agentd up for your user, once; after it, tracing works at every login.
 
@@ -95,9 +96,10 @@ Examples:
 
 Then check with 'weave-agentd status' and 'weave-agentd doctor'.`,
 		Flags: func(fs *flag.FlagSet) any {
-			o := &installOpts{headers: headerFlags{}}
-			fs.BoolVar(&o.claude, "claude", false, "register hooks for Claude Code (default: every agent found)")
-			fs.BoolVar(&o.cursor, "cursor", false, "register hooks for Cursor (default: every agent found)")
+			o := &installOpts{agents: hookAgentFlags{}, headers: headerFlags{}}
+			o.agents.register(fs, func(a transcript.Agent) string {
+				return "register hooks for " + a.Title() + " (default: every agent found)"
+			})
 			fs.StringVar(&o.endpoint, "endpoint", "", "full OTLP/HTTP traces `URL`, e.g. http://localhost:4318/v1/traces")
 			fs.Var(o.headers, "header", "extra request header `NAME=VALUE` (repeatable)")
 			fs.StringVar(&o.weaveProject, "weave-project", "", "send to Weights & Biases Weave project `ENTITY/PROJECT`")
@@ -117,8 +119,7 @@ Then check with 'weave-agentd status' and 'weave-agentd doctor'.`,
 				return err
 			}
 			return in.Install(ctx, installer.Options{
-				Claude:       o.claude,
-				Cursor:       o.cursor,
+				Agents:       o.agents.selected(),
 				Endpoint:     o.endpoint,
 				Headers:      o.headers,
 				WeaveProject: o.weaveProject,

@@ -112,7 +112,7 @@ func runOnce(ctx context.Context, e *env, paths hooks.Paths, rc *runConfig, hup 
 	}
 	d, err := daemon.New(daemon.Settings{
 		Paths: paths, Config: rc.cfg, Target: rc.target, Logger: log, Version: version,
-		Builders: builders, Discover: discoverRoots(homes), AgentHomes: homes,
+		Builders: builders, HookAgents: hookAgents(), Discover: discoverRoots(homes), AgentHomes: homes,
 	})
 	if err != nil {
 		return nil, err

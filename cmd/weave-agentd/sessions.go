@@ -15,6 +15,7 @@ import (
 
 	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/hooks"
+	"github.com/weave-agentd/weave-agentd/transcript"
 	"github.com/weave-agentd/weave-agentd/transcript/catalog"
 )
 
@@ -192,13 +193,13 @@ func printNoSessions(w io.Writer, home string, f *sessionsFlags, o catalog.Optio
 		fmt.Fprintf(w, "%d older one(s): try a longer --since, or leave it out\n", older)
 	default:
 		fmt.Fprintf(w, "no conversations found under %s\n", place)
-		who := "Claude Code or Cursor"
-		switch o.Agent {
-		case genai.AgentClaudeCode:
-			who = "Claude Code"
-		case genai.AgentCursor:
-			who = "Cursor"
+		var titles []string
+		for _, a := range transcript.Agents() {
+			if o.Agent == "" || o.Agent == a.Name() {
+				titles = append(titles, a.Title())
+			}
 		}
+		who := orList(titles)
 		if !anyDir {
 			if o.Agent != genai.AgentCursor {
 				fmt.Fprintln(w, "Claude Code keeps its transcripts in $CLAUDE_CONFIG_DIR/projects (default ~/.claude/projects): is CLAUDE_CONFIG_DIR set where it runs?")

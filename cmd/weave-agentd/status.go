@@ -252,6 +252,7 @@ Example: weave-agentd flush --timeout 1m`,
 // hookState is one agent's hook registration, as status reports it.
 type hookState struct {
 	Agent      string `json:"agent"`
+	Title      string `json:"-"`
 	Installed  bool   `json:"installed"` // the agent was found on this machine
 	Registered bool   `json:"registered"`
 	Path       string `json:"path"`
@@ -265,8 +266,12 @@ func hookSummaries(ctx context.Context, e *env) []hookState {
 		return nil
 	}
 	var out []hookState
-	for _, hs := range in.HooksStatus(ctx, installer.HookOptions{}) {
-		st := hookState{Agent: string(hs.Agent), Installed: hs.Installed, Registered: hs.Err == nil && hs.Registered(), Path: hs.Path, Summary: hs.Summary()}
+	sts, err := in.HooksStatus(ctx, installer.HookOptions{})
+	if err != nil {
+		return nil
+	}
+	for _, hs := range sts {
+		st := hookState{Agent: hs.Agent.Name, Title: hs.Title, Installed: hs.Installed, Registered: hs.Err == nil && hs.Registered(), Path: hs.Path, Summary: hs.Summary()}
 		if hs.Err != nil {
 			st.Summary = hs.Err.Error()
 		}
@@ -277,10 +282,7 @@ func hookSummaries(ctx context.Context, e *env) []hookState {
 
 func printHooks(w io.Writer, states []hookState) {
 	for _, h := range states {
-		name := map[string]string{"claude": "Claude Code", "cursor": "Cursor"}[h.Agent]
-		if name == "" {
-			name = h.Agent
-		}
+		name := h.Title
 		switch {
 		case h.Registered:
 			fmt.Fprintf(w, "  hooks:      %s registered (%s)\n", name, h.Path)

@@ -6,15 +6,6 @@ import (
 	"fmt"
 )
 
-// Agent is a coding agent whose hook config we edit.
-type Agent string
-
-// The agents, named as on the command line and in the hook command.
-const (
-	Claude Agent = "claude"
-	Cursor Agent = "cursor"
-)
-
 // Spec is what we register.
 type Spec struct {
 	HookBinary string            // absolute path of weave-agentd-hook
@@ -60,6 +51,10 @@ type claudeGroup struct {
 // event is replaced in place (so a reinstall does not move it), every other
 // one is removed, and a wanted event without one gets a new entry at its end.
 func edit(agent Agent, doc []byte, events []string, spec Spec) ([]byte, error) {
+	f, err := checkAgent(agent)
+	if err != nil {
+		return nil, err
+	}
 	root, err := parseObject(doc)
 	if err != nil {
 		return nil, err
@@ -78,7 +73,7 @@ func edit(agent Agent, doc []byte, events []string, spec Spec) ([]byte, error) {
 	hadAny := len(hooksObj) > 0
 	removedAny := false
 	command := Command(spec)
-	handler := handlerJSON(agent, command, spec.timeout())
+	handler := handlerJSON(f, command, spec.timeout())
 
 	var next object
 	present := map[string]bool{}
@@ -94,10 +89,10 @@ func edit(agent Agent, doc []byte, events []string, spec Spec) ([]byte, error) {
 		}
 		var edited []json.RawMessage
 		var removed bool
-		if agent == Claude {
-			edited, removed = editClaudeGroups(entries, want[m.key], m.key, handler)
-		} else {
+		if f.Flat {
 			edited, removed = editCursorHandlers(entries, want[m.key], handler)
+		} else {
+			edited, removed = editClaudeGroups(f, entries, want[m.key], m.key, handler)
 		}
 		removedAny = removedAny || removed
 		if len(edited) == 0 && removed {
@@ -107,11 +102,9 @@ func edit(agent Agent, doc []byte, events []string, spec Spec) ([]byte, error) {
 	}
 	for _, e := range events {
 		if !present[e] {
-			var entry json.RawMessage
-			if agent == Claude {
-				entry = claudeGroupJSON(e, handler)
-			} else {
-				entry = handler
+			entry := handler
+			if !f.Flat {
+				entry = claudeGroupJSON(f, e, handler)
 			}
 			next = append(next, member{key: e, raw: marshalArray([]json.RawMessage{entry})})
 		}
@@ -124,7 +117,7 @@ func edit(agent Agent, doc []byte, events []string, spec Spec) ([]byte, error) {
 	case hadHooks:
 		root.set("hooks", next.marshal())
 	}
-	if agent == Cursor && len(root) > 0 && root.index("version") < 0 && !hadHooks {
+	if f.Flat && len(root) > 0 && root.index("version") < 0 && !hadHooks {
 		// A new hooks.json (or one without hooks yet): Cursor's format
 		// starts with "version": 1.
 		root = append(object{{key: "version", raw: json.RawMessage("1")}}, root...)
@@ -132,16 +125,16 @@ func edit(agent Agent, doc []byte, events []string, spec Spec) ([]byte, error) {
 	return root.marshal(), nil
 }
 
-func handlerJSON(agent Agent, command string, timeout int) json.RawMessage {
-	if agent == Claude {
-		return marshalValue(claudeHandler{Type: "command", Command: command, Timeout: timeout})
+func handlerJSON(f Agent, command string, timeout int) json.RawMessage {
+	if f.Flat {
+		return marshalValue(cursorHandler{Command: command, Timeout: timeout})
 	}
-	return marshalValue(cursorHandler{Command: command, Timeout: timeout})
+	return marshalValue(claudeHandler{Type: "command", Command: command, Timeout: timeout})
 }
 
-func claudeGroupJSON(event string, handler json.RawMessage) json.RawMessage {
+func claudeGroupJSON(f Agent, event string, handler json.RawMessage) json.RawMessage {
 	g := claudeGroup{Hooks: []json.RawMessage{handler}}
-	if claudeToolEvents[event] {
+	if f.Tools[event] {
 		g.Matcher = "*"
 	}
 	return marshalValue(g)
@@ -161,7 +154,7 @@ func isOurs(raw json.RawMessage) (string, bool) {
 }
 
 // editClaudeGroups edits one event's matcher groups.
-func editClaudeGroups(groups []json.RawMessage, wanted bool, event string, handler json.RawMessage) ([]json.RawMessage, bool) {
+func editClaudeGroups(f Agent, groups []json.RawMessage, wanted bool, event string, handler json.RawMessage) ([]json.RawMessage, bool) {
 	var out []json.RawMessage
 	done, removed := false, false
 	for _, gRaw := range groups {
@@ -197,7 +190,7 @@ func editClaudeGroups(groups []json.RawMessage, wanted bool, event string, handl
 		case ours == 0:
 			out = append(out, gRaw)
 		case len(handlers) == 1 && wanted && !done:
-			out = append(out, claudeGroupJSON(event, handler)) // our own group: rewrite it whole
+			out = append(out, claudeGroupJSON(f, event, handler)) // our own group: rewrite it whole
 			done = true
 		case len(keep) == 0:
 			removed = true // the group held only ours
@@ -210,7 +203,7 @@ func editClaudeGroups(groups []json.RawMessage, wanted bool, event string, handl
 		}
 	}
 	if wanted && !done {
-		out = append(out, claudeGroupJSON(event, handler))
+		out = append(out, claudeGroupJSON(f, event, handler))
 	}
 	if out == nil {
 		out = []json.RawMessage{}
@@ -249,6 +242,10 @@ type Entry struct {
 
 // entries lists our handlers in file order.
 func entries(agent Agent, doc []byte) ([]Entry, error) {
+	f, err := checkAgent(agent)
+	if err != nil {
+		return nil, err
+	}
 	root, err := parseObject(doc)
 	if err != nil {
 		return nil, err
@@ -275,7 +272,7 @@ func entries(agent Agent, doc []byte) ([]Entry, error) {
 			continue
 		}
 		for _, item := range list {
-			if agent == Cursor {
+			if f.Flat {
 				add(m.key, item)
 				continue
 			}

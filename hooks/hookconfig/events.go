@@ -3,6 +3,7 @@ package hookconfig
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -122,37 +123,26 @@ var cursorEvents = []string{
 // CursorEvents returns the Cursor events weave-agentd registers.
 func CursorEvents() []string { return append([]string(nil), cursorEvents...) }
 
-// Events returns the default event list of an agent; for Claude Code it is
-// gated on version (zero = unknown).
-func Events(agent Agent, claudeVersion Version) ([]string, error) {
-	switch agent {
-	case Claude:
-		return ClaudeEvents(claudeVersion)
-	case Cursor:
-		return CursorEvents(), nil
+// Events returns the default event list of an agent for its version (zero
+// = unknown); only Claude Code's depends on it.
+func Events(agent Agent, version Version) ([]string, error) {
+	f, err := checkAgent(agent)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("unknown agent %q", agent)
+	return f.Events(version)
 }
 
 // checkEvents refuses names outside our tables: writing an unknown name can
 // make the agent ignore (Claude Code < 2.1.101) or reject (Cursor) the file.
 func checkEvents(agent Agent, events []string) error {
-	known := map[string]bool{}
-	switch agent {
-	case Claude:
-		for _, e := range claudeEventTable {
-			known[e.Name] = true
-		}
-	case Cursor:
-		for _, e := range cursorEvents {
-			known[e] = true
-		}
-	default:
-		return fmt.Errorf("unknown agent %q", agent)
+	f, err := checkAgent(agent)
+	if err != nil {
+		return err
 	}
 	var bad []string
 	for _, e := range events {
-		if !known[e] {
+		if !slices.Contains(f.Known, e) {
 			bad = append(bad, e)
 		}
 	}

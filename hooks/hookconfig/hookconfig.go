@@ -1,5 +1,7 @@
-// Package hookconfig registers weave-agentd's hook client in Claude Code's
-// settings.json and Cursor's hooks.json, and reports what is registered.
+// Package hookconfig registers weave-agentd's hook client in an agent's
+// hook settings (Claude Code's settings.json, Cursor's hooks.json: an
+// Agent value says where they are, their shape and events), and reports
+// what is registered.
 //
 // The files belong to the user: every other key and hook keeps its meaning
 // and its place, only handlers that run weave-agentd-hook are added, replaced
@@ -19,55 +21,24 @@ import (
 	"strings"
 )
 
-// Env is where the agents keep their configuration.
-type Env struct {
-	Home   string
-	Getenv func(string) string
-}
-
-func (e Env) getenv(k string) string {
-	if e.Getenv == nil {
-		return ""
+// Path is the config file we edit, given the agent's home folder (where
+// the agent keeps its files, transcript.Agent.Home): for Claude Code
+// <home>/settings.json or a project's .claude/settings.local.json
+// (personal, not committed); for Cursor <home>/hooks.json or a project's
+// .cursor/hooks.json. An empty project means user scope.
+func Path(agent Agent, home, project string) (string, error) {
+	f, err := checkAgent(agent)
+	if err != nil {
+		return "", err
 	}
-	return e.Getenv(k)
-}
-
-// ClaudeHome is $CLAUDE_CONFIG_DIR, else ~/.claude.
-func ClaudeHome(env Env) string {
-	if d := env.getenv("CLAUDE_CONFIG_DIR"); d != "" {
-		return d
+	if project == "" {
+		return filepath.Join(home, f.File), nil
 	}
-	return filepath.Join(env.Home, ".claude")
-}
-
-// CursorHome is ~/.cursor.
-func CursorHome(env Env) string { return filepath.Join(env.Home, ".cursor") }
-
-// Path is the config file we edit: for Claude Code the user's settings.json
-// or a project's .claude/settings.local.json (personal, not committed); for
-// Cursor ~/.cursor/hooks.json or a project's .cursor/hooks.json. An empty
-// project means user scope.
-func Path(agent Agent, project string, env Env) (string, error) {
-	if project != "" {
-		abs, err := filepath.Abs(project)
-		if err != nil {
-			return "", err
-		}
-		project = abs
+	abs, err := filepath.Abs(project)
+	if err != nil {
+		return "", err
 	}
-	switch agent {
-	case Claude:
-		if project != "" {
-			return filepath.Join(project, ".claude", "settings.local.json"), nil
-		}
-		return filepath.Join(ClaudeHome(env), "settings.json"), nil
-	case Cursor:
-		if project != "" {
-			return filepath.Join(project, ".cursor", "hooks.json"), nil
-		}
-		return filepath.Join(CursorHome(env), "hooks.json"), nil
-	}
-	return "", fmt.Errorf("unknown agent %q (want claude or cursor)", agent)
+	return filepath.Join(abs, f.Project), nil
 }
 
 // BackupSuffix is appended to a file's name for the copy kept before we change it.

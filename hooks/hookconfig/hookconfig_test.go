@@ -399,21 +399,21 @@ func TestInvalidJSONUntouched(t *testing.T) {
 func TestProjectScopePaths(t *testing.T) {
 	home := t.TempDir()
 	proj := t.TempDir()
-	env := Env{Home: home, Getenv: func(string) string { return "" }}
 	cases := []struct {
 		agent   Agent
+		home    string // the agent's home
 		project string
 		want    string
 	}{
-		{Claude, "", filepath.Join(home, ".claude", "settings.json")},
-		{Claude, proj, filepath.Join(proj, ".claude", "settings.local.json")},
-		{Cursor, "", filepath.Join(home, ".cursor", "hooks.json")},
-		{Cursor, proj, filepath.Join(proj, ".cursor", "hooks.json")},
+		{Claude, filepath.Join(home, ".claude"), "", filepath.Join(home, ".claude", "settings.json")},
+		{Claude, "/opt/claude", proj, filepath.Join(proj, ".claude", "settings.local.json")},
+		{Cursor, filepath.Join(home, ".cursor"), "", filepath.Join(home, ".cursor", "hooks.json")},
+		{Cursor, filepath.Join(home, ".cursor"), proj, filepath.Join(proj, ".cursor", "hooks.json")},
 	}
 	for _, c := range cases {
-		got, err := Path(c.agent, c.project, env)
+		got, err := Path(c.agent, c.home, c.project)
 		if err != nil || got != c.want {
-			t.Errorf("Path(%s, %q) = %q, %v; want %q", c.agent, c.project, got, err, c.want)
+			t.Errorf("Path(%s, %s, %q) = %q, %v; want %q", c.agent, c.home, c.project, got, err, c.want)
 		}
 		if _, err := Install(got, c.agent, Spec{HookBinary: hookBin}); err != nil {
 			t.Fatal(err)
@@ -422,14 +422,8 @@ func TestProjectScopePaths(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	cfg := Env{Home: home, Getenv: func(k string) string {
-		if k == "CLAUDE_CONFIG_DIR" {
-			return "/opt/claude"
-		}
-		return ""
-	}}
-	if got, _ := Path(Claude, "", cfg); got != "/opt/claude/settings.json" {
-		t.Errorf("CLAUDE_CONFIG_DIR ignored: %s", got)
+	if _, err := Path(Agent{Name: "vim"}, home, ""); err == nil {
+		t.Error("Path of an agent without hook settings succeeded")
 	}
 }
 

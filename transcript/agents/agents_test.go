@@ -143,19 +143,19 @@ func TestForPath(t *testing.T) {
 	}
 }
 
-// TestHookConfigHomes: hooks/hookconfig (standard library only, so it
-// cannot ask the agents) edits each agent's hook settings in its home.
-func TestHookConfigHomes(t *testing.T) {
-	for _, getenv := range []func(string) string{env(), env("CLAUDE_CONFIG_DIR", "/etc/claude")} {
-		e := hookconfig.Env{Home: "/home/u", Getenv: getenv}
-		for _, a := range transcript.Agents() {
-			if a.HookConfig() == "" {
-				continue
-			}
-			home := a.Home(getenv, "/home/u")
-			if p, err := hookconfig.Path(a.HookConfig(), "", e); err != nil || filepath.Dir(p) != home {
-				t.Errorf("%s: hook settings %s (%v), not in its home %s", a.Name(), p, err, home)
-			}
+// TestHookConfig: hooks/hookconfig knows the hook-settings format each
+// agent names, and keeps the settings in the agent's home.
+func TestHookConfig(t *testing.T) {
+	for _, a := range transcript.Agents() {
+		if a.HookConfig().Name == "" {
+			continue
+		}
+		home := a.Home(env(), "/home/u")
+		if p, err := hookconfig.Path(a.HookConfig(), home, ""); err != nil || filepath.Dir(p) != home {
+			t.Errorf("%s: hook settings %s (%v), not in its home %s", a.Name(), p, err, home)
+		}
+		if ev, err := hookconfig.Events(a.HookConfig(), hookconfig.Version{}); err != nil || len(ev) == 0 {
+			t.Errorf("%s: no hook events (%v)", a.Name(), err)
 		}
 	}
 }
@@ -181,7 +181,7 @@ func TestAgentNamed(t *testing.T) {
 	for _, a := range transcript.Agents() {
 		if len(a.Aliases()) == 0 {
 			t.Errorf("%s: no alias for the command line", a.Name())
-		} else if h := a.HookConfig(); h != "" && string(h) != a.Aliases()[0] {
+		} else if h := a.HookConfig().Name; h != "" && h != a.Aliases()[0] {
 			t.Errorf("%s: hook settings name it %s, its first alias is %s", a.Name(), h, a.Aliases()[0])
 		}
 	}

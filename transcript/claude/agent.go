@@ -19,6 +19,8 @@ func init() { transcript.Register(Agent{}) }
 
 func (Agent) Name() string { return genai.AgentClaudeCode }
 
+func (Agent) Title() string { return "Claude Code" }
+
 func (Agent) Aliases() []string { return []string{"claude", "claudecode", "cc"} }
 
 func (Agent) Home(getenv func(string) string, userHome string) string {

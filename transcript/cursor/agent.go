@@ -20,6 +20,8 @@ func init() { transcript.Register(Agent{}) }
 
 func (Agent) Name() string { return genai.AgentCursor }
 
+func (Agent) Title() string { return "Cursor" }
+
 func (Agent) Aliases() []string { return []string{"cursor", "cursor-agent"} }
 
 func (Agent) Home(_ func(string) string, userHome string) string {

@@ -1,0 +1,45 @@
+package hookconfig
+
+import (
+	"errors"
+	"path/filepath"
+)
+
+// Agent is how one coding agent keeps its hook settings. Its package names
+// it (transcript.Agent.HookConfig): Claude and Cursor here, or a value of
+// its own.
+type Agent struct {
+	// Name is the agent's name in the hook command, in messages and on
+	// the command line ("claude"); "" for an agent we register no hooks for.
+	Name    string
+	File    string // the user's settings, in the agent's home folder
+	Project string // a project's (personal, not committed), in the project folder
+	// Flat: each event holds a list of handlers (Cursor's hooks.json, which
+	// starts with "version": 1); else a list of matcher groups holding the
+	// handlers (Claude Code's settings.json).
+	Flat bool
+	// Events are the events registered by default, for the agent's
+	// version (zero: unknown).
+	Events func(Version) ([]string, error)
+	Known  []string        // every event we may register
+	Tools  map[string]bool // the events that take a tool-name matcher: we match every tool
+}
+
+func (a Agent) String() string { return a.Name }
+
+// The agents whose hook settings we know.
+var (
+	Claude = Agent{Name: "claude", File: "settings.json", Project: filepath.Join(".claude", "settings.local.json"),
+		Events: ClaudeEvents, Known: AllClaudeEvents(), Tools: claudeToolEvents}
+	Cursor = Agent{Name: "cursor", File: "hooks.json", Project: filepath.Join(".cursor", "hooks.json"), Flat: true,
+		Events: func(Version) ([]string, error) { return CursorEvents(), nil }, Known: cursorEvents}
+)
+
+// checkAgent refuses an Agent that says too little to edit its settings
+// (the zero value of an agent without hooks).
+func checkAgent(agent Agent) (Agent, error) {
+	if agent.Name == "" || agent.File == "" || agent.Events == nil {
+		return agent, errors.New("no hook settings for this agent")
+	}
+	return agent, nil
+}
