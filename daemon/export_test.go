@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -221,7 +222,13 @@ func TestRefusingServerKeepsTheSpans(t *testing.T) {
 // only dead letter, and flush says so rather than "accepted".
 func TestPoisonSpanFlushReportsTheDeadLetter(t *testing.T) {
 	srv := newFakeOTLP(t)
+	// Unavailable until the flush, so that everything happens within it,
+	// however fast the forwarder is.
+	var open atomic.Bool
 	srv.setAnswer(func(names []string) (int, http.Header, []byte) {
+		if !open.Load() {
+			return 503, nil, []byte("not yet")
+		}
 		for _, n := range names {
 			if n == "poison" {
 				return 400, nil, []byte("invalid span")
@@ -234,6 +241,7 @@ func TestPoisonSpanFlushReportsTheDeadLetter(t *testing.T) {
 	tr := filepath.Join(home, "s.jsonl")
 	writeTranscript(t, tr, "a", "b", "poison", "c")
 	hook(t, home, event("s", "SessionStart", tr))
+	open.Store(true)
 	res := td.flush(t, 5*time.Second)
 	if !res.Done || res.Exported != 4 || res.DeadLettered != 1 {
 		t.Fatalf("flush: %+v", res)
