@@ -69,6 +69,7 @@ type forwarder struct {
 	last          exportResult // the latest failure, while failing
 	attempts      uint64       // attempts finished
 	inflightSince time.Time    // start of the request in flight, if any
+	sending       bool         // an attempt is under way: sent, its outcome not yet recorded
 }
 
 // spoolWrites are the writes by which spans leave the spool.
@@ -121,6 +122,9 @@ func (f *forwarder) run(ctx context.Context) {
 			}
 			continue
 		}
+		f.mu.Lock()
+		f.sending = true
+		f.mu.Unlock()
 		res := f.send(ctx, items)
 		if res.err == nil {
 			f.succeeded()
@@ -284,6 +288,9 @@ func (f *forwarder) succeeded() {
 			f.log.Error("clearing the last export error in the spool", "err", err)
 		}
 	}
+	f.mu.Lock()
+	f.sending = false
+	f.mu.Unlock()
 }
 
 // failed records a failed attempt and returns the wait before the next one.
@@ -291,6 +298,7 @@ func (f *forwarder) succeeded() {
 // by hand must not push the automatic retries further away.
 func (f *forwarder) failed(res exportResult, forced bool) time.Duration {
 	f.mu.Lock()
+	f.sending = false
 	if !forced || f.failures == 0 {
 		f.failures++
 	}
@@ -374,8 +382,9 @@ func (f *forwarder) flush(ctx context.Context) error {
 	start := f.health().Attempts
 	var kicked time.Time
 	for {
-		first := f.store.FirstSeq()
-		if first == 0 || first > target {
+		// Drained, and the attempt that drained it recorded (the last
+		// error cleared): what status says next agrees with the flush.
+		if first := f.store.FirstSeq(); (first == 0 || first > target) && !f.isSending() {
 			return nil
 		}
 		h := f.health()
@@ -392,6 +401,12 @@ func (f *forwarder) flush(ctx context.Context) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+func (f *forwarder) isSending() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.sending
 }
 
 // waitingError says what a flush leaves waiting, and why.
