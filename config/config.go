@@ -113,8 +113,8 @@ func (c *Config) Validate() error {
 	default:
 		return keyErr("log_level", fmt.Errorf("log_level = %q: want debug, info, warn or error", c.LogLevel))
 	}
-	if err := checkCompression(c.Compression); err != nil {
-		return fmt.Errorf("compression = %q: %w", c.Compression, err)
+	if err := checkCompression(strings.ToLower(c.Compression)); err != nil {
+		return keyErr("compression", fmt.Errorf("compression = %q: %w", c.Compression, err))
 	}
 	if (c.ClientCert == "") != (c.ClientKey == "") {
 		return keyErr("client_cert", errors.New("client_cert and client_key go together"))
@@ -191,7 +191,7 @@ func (c *Config) ResolveTarget(env Env) (Target, error) {
 // and gzip by default.
 func (c *Config) resolveCompression(env Env, weave bool) (string, error) {
 	if c.Compression != "" {
-		return c.Compression, nil
+		return strings.ToLower(c.Compression), nil // as the OTEL_* variables: any case
 	}
 	if weave {
 		return CompressionNone, nil

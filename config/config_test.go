@@ -87,6 +87,7 @@ func TestResolveCompression(t *testing.T) {
 		{name: "otlp: gzip by default", cfg: otlp, want: "gzip"},
 		{name: "otlp: config none", cfg: Config{Endpoint: "http://c/v1/traces", Compression: "none"}, env: map[string]string{"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": "gzip"}, want: "none"},
 		{name: "otlp: traces variable first", cfg: otlp, env: map[string]string{"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": "none", "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip"}, want: "none"},
+		{name: "otlp: config in any case", cfg: Config{Endpoint: "http://c/v1/traces", Compression: "None"}, want: "none"},
 		{name: "otlp: general variable", cfg: otlp, env: map[string]string{"OTEL_EXPORTER_OTLP_COMPRESSION": "NONE"}, want: "none"},
 		{name: "env endpoint and variable", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c", "OTEL_EXPORTER_OTLP_COMPRESSION": "none"}, want: "none"},
 		{name: "bad variable named", cfg: otlp, env: map[string]string{"OTEL_EXPORTER_OTLP_COMPRESSION": "zstd"}, wantErr: "OTEL_EXPORTER_OTLP_COMPRESSION"},
@@ -130,7 +131,7 @@ func TestLoad(t *testing.T) {
 		{"bad weave project", "weave_project = \"noslash\"\n", "ENTITY/PROJECT"},
 		{"bad regexp", "redact = [\"(\"]\n", "redact pattern"},
 		{"cert without key", "client_cert = \"/c.pem\"\n", "go together"},
-		{"bad compression", "compression = \"zstd\"\n", `compression = "zstd": want "gzip" or "none"`},
+		{"bad compression", "# c\ncompression = \"zstd\"\n", `line 2: compression = "zstd": want "gzip" or "none"`},
 		{"compression key misspelt", "compresion = \"none\"\n", "unknown key(s) compresion"},
 		{"not toml", "endpoint = \n", "config"},
 	}
