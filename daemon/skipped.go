@@ -88,7 +88,23 @@ func openTranscript(path string) (*os.File, fs.FileInfo, error) {
 		return nil, nil, &skipError{path: path, id: id,
 			reason: fmt.Sprintf("belongs to uid %d, not to the daemon's user (uid %d)", id.uid, me)}
 	}
+	if ownOutput(fi) {
+		f.Close()
+		return nil, nil, &skipError{path: path, id: id,
+			reason: "is the daemon's own log (its standard output or error): reading it would feed on itself"}
+	}
 	return f, fi, nil
+}
+
+// ownOutput reports whether fi is the file the daemon's standard output or
+// error goes to (`weave-agentd run > log`, or /proc/self/fd/1 in a payload).
+func ownOutput(fi fs.FileInfo) bool {
+	for _, f := range []*os.File{os.Stdout, os.Stderr} {
+		if st, err := f.Stat(); err == nil && os.SameFile(st, fi) {
+			return true
+		}
+	}
+	return false
 }
 
 // lastingOpenError reports whether an open failed for a reason that only a
