@@ -55,6 +55,17 @@ var builtinRules = []secretRule{
 		re: regexp.MustCompile(lead + `(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})`), repl: "${1}[REDACTED:github-token]"},
 	{name: "slack", literal: []string{"xox"},
 		re: regexp.MustCompile(lead + `xox[abposr]-[A-Za-z0-9\-]{10,}`), repl: "${1}[REDACTED:slack-token]"},
+	{name: "npm", literal: []string{"npm_"},
+		re: regexp.MustCompile(lead + `npm_[A-Za-z0-9]{36}`), repl: "${1}[REDACTED:npm-token]"},
+	{name: "gitlab", literal: []string{"glpat-"},
+		re: regexp.MustCompile(lead + `glpat-[A-Za-z0-9_\-]{20,}`), repl: "${1}[REDACTED:gitlab-token]"},
+	{name: "huggingface", literal: []string{"hf_"},
+		re: regexp.MustCompile(lead + `hf_[A-Za-z0-9]{30,}`), repl: "${1}[REDACTED:huggingface-token]"},
+	// Secret and restricted keys; publishable keys (pk_) are public.
+	{name: "stripe", literal: []string{"sk_live_", "sk_test_", "rk_live_", "rk_test_"},
+		re: regexp.MustCompile(lead + `[sr]k_(?:live|test)_[A-Za-z0-9]{16,}`), repl: "${1}[REDACTED:stripe-key]"},
+	{name: "slack-webhook", literal: []string{"hooks.slack.com"},
+		re: regexp.MustCompile(`hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/\-]{16,}`), repl: "hooks.slack.com/[REDACTED]"},
 	{name: "google", literal: []string{"AIza"},
 		re: regexp.MustCompile(lead + `AIza[0-9A-Za-z_\-]{35}`), repl: "${1}[REDACTED:google-key]"},
 	{name: "bearer", literal: []string{"bearer"}, fold: true,
@@ -62,6 +73,9 @@ var builtinRules = []secretRule{
 	// HTTP basic credentials: base64 of user:password, in a header.
 	{name: "basic-auth", literal: []string{"authorization"}, fold: true,
 		re: regexp.MustCompile(`(?i)(authorization:\s*)basic\s+[A-Za-z0-9+/]{8,}=*`), repl: "${1}Basic [REDACTED]"},
+	// Other credentials in a header: Authorization: Token …, X-API-Key: ….
+	{name: "auth-header", literal: []string{"authorization", "api-key", "auth-token"}, fold: true,
+		re: regexp.MustCompile(`(?i)((?:authorization:\s*(?:token|apikey|api-key)|(?:x-)?api-key:|x-auth-token:)\s*)[A-Za-z0-9._~+/\-]{12,}=*`), repl: "${1}[REDACTED]"},
 	// A JSON Web Token anywhere (not only after "Bearer"): two base64url
 	// JSON objects, `{"` encoding to eyJ, and the signature (empty for alg none).
 	// The literal is the payload's start: "ey" alone is in every "key" and

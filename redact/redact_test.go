@@ -273,6 +273,13 @@ var redactCases = []struct{ name, in, tell string }{
 	{"quoted passphrase with spaces", `password: "correct horse battery staple"`, "battery staple"},
 	{"quoted passphrase in JSON", `{"db_password": "hunter2 and more words"}`, "and more words"},
 	{"HTTP basic credentials", `curl -H "Authorization: Basic dXNlcm5hbWU6U3VwZXJTZWNyZXRQYXNzMTIz" https://api.example.com`, "dXNlcm5hbWU6U3VwZXJTZWNyZXRQYXNz"},
+	{"npm token", "//registry.npmjs.org/:_authToken=npm_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8", "a1B2c3D4e5F6g7H8i9J0"},
+	{"GitLab token", "git clone https://oauth2:glpat-Xy9zAb8Cd7Ef6Gh5Ij4K@gitlab.com/g/r.git && echo glpat-Xy9zAb8Cd7Ef6Gh5Ij4K", "Xy9zAb8Cd7Ef6Gh5Ij4K"},
+	{"Hugging Face token", "HF_TOKEN=hf_AbCdEfGhIjKlMnOpQrStUvWxYz012345678", "AbCdEfGhIjKlMnOpQrStUvWxYz"},
+	{"Stripe live key", "stripe.api_key = 'sk_live_51Hq8K2LmN4oP6qR8sT0uV2wX'", "51Hq8K2LmN4oP6qR8sT0uV2wX"},
+	{"Slack webhook", "curl -X POST https://hooks.slack.com/services/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", "z9Y8x7W6v5U4t3S2r1Q0p9O8"},
+	{"Authorization: Token", "curl -H 'Authorization: Token 9f2c1e7a4b8d6e3f0a1b2c3d4e5f6a7b' https://api.example.com", "9f2c1e7a4b8d6e3f0a1b2c3d"},
+	{"X-API-Key header", "curl -H \"X-API-Key: Zt7Qw2Er9Ty4Ui1Op6As3Df8\" https://api.example.com", "Zt7Qw2Er9Ty4Ui1Op6As3Df8"},
 	{"double-escaped (JSON in a JSON string)", `{\"k\":\"\\u0041KIAMNBVCXZLKJHGFDSA\"}`, "MNBVCXZLKJHGFDSA"},
 }
 
