@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,7 +10,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,15 +24,69 @@ import (
 	"github.com/weave-agentd/weave-agentd/transcript/claude"
 )
 
+const benchFixtureSession = "4d5611e5-241a-462a-8d15-5122611a9569"
+
 // BenchmarkBackfillInProcess is the backfill pipeline (tail, reconstruct,
-// redact, encode, commit) in one process, for profiling:
+// redact, encode, commit, export to a local sink) in one process, for
+// profiling. "sessions" is 40 links to one 3 MB transcript; "single-200MB"
+// is one 200 MB transcript (the fixture repeated under fresh ids):
 //
 //	go test -run '^$' -bench BackfillInProcess -benchtime 1x -cpuprofile cpu.out ./daemon
+//
+// cpu-s is the process's user+system CPU time during the backfill: on a
+// shared machine it is steadier than the wall clock.
 func BenchmarkBackfillInProcess(b *testing.B) {
-	src := filepath.Join("..", "..", "shared", "fixtures", "claude-code", "spotter-v2.1.38-39", "4d5611e5-241a-462a-8d15-5122611a9569.jsonl")
+	src := filepath.Join("..", "..", "shared", "fixtures", "claude-code", "spotter-v2.1.38-39", benchFixtureSession+".jsonl")
 	if _, err := os.Stat(src); err != nil {
 		b.Skip("fixtures absent")
 	}
+	b.Run("sessions", func(b *testing.B) {
+		benchBackfill(b, func(proj string) {
+			for n := 0; n < 40; n++ {
+				os.Link(src, filepath.Join(proj, fmt.Sprintf("%08d-0000-4000-8000-000000000000.jsonl", n)))
+			}
+		})
+	})
+	b.Run("single-200MB", func(b *testing.B) {
+		raw, err := os.ReadFile(src)
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchBackfill(b, func(proj string) {
+			if err := os.WriteFile(filepath.Join(proj, benchFixtureSession+".jsonl"), repeatTranscript(raw, 200<<20), 0o600); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+}
+
+var (
+	benchUUID = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+	benchID   = regexp.MustCompile(`(msg|toolu|req)_[A-Za-z0-9]+`)
+)
+
+// repeatTranscript repeats a transcript until it holds size bytes, each copy
+// under fresh record, message and tool ids (the session id stays).
+func repeatTranscript(raw []byte, size int) []byte {
+	out := make([]byte, 0, size+len(raw))
+	for k := 0; len(out) < size; k++ {
+		tag := []byte(fmt.Sprintf("%04x", k&0xffff))
+		suffix := []byte(fmt.Sprintf("x%d", k))
+		c := benchUUID.ReplaceAllFunc(raw, func(m []byte) []byte {
+			if string(m) == benchFixtureSession {
+				return m
+			}
+			c := bytes.Clone(m)
+			copy(c, tag)
+			return c
+		})
+		c = benchID.ReplaceAllFunc(c, func(m []byte) []byte { return append(bytes.Clone(m), suffix...) })
+		out = append(out, c...)
+	}
+	return out
+}
+
+func benchBackfill(b *testing.B, fill func(proj string)) {
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) }))
 	defer sink.Close()
 	for i := 0; i < b.N; i++ {
@@ -38,12 +95,13 @@ func BenchmarkBackfillInProcess(b *testing.B) {
 		root := filepath.Join(home, "projects")
 		proj := filepath.Join(root, "-p")
 		os.MkdirAll(proj, 0o700)
+		fill(proj)
 		var total int64
-		for n := 0; n < 40; n++ {
-			dst := filepath.Join(proj, fmt.Sprintf("%08d-0000-4000-8000-000000000000.jsonl", n))
-			os.Link(src, dst)
-			fi, _ := os.Stat(dst)
-			total += fi.Size()
+		ents, _ := os.ReadDir(proj)
+		for _, e := range ents {
+			if fi, err := e.Info(); err == nil {
+				total += fi.Size()
+			}
 		}
 		paths, _ := hooks.ResolvePaths(func(k string) string { return map[string]string{"WEAVE_AGENTD_HOME": home}[k] })
 		cfg, _ := config.Load("")
@@ -59,6 +117,8 @@ func BenchmarkBackfillInProcess(b *testing.B) {
 		if err := d.Start(context.Background()); err != nil {
 			b.Fatal(err)
 		}
+		runtime.GC()
+		cpu0 := cpuTime()
 		b.StartTimer()
 		start := time.Now()
 		if _, err := d.bf.start(control.BackfillArgs{}); err != nil {
@@ -73,11 +133,21 @@ func BenchmarkBackfillInProcess(b *testing.B) {
 		}
 		el := time.Since(start)
 		b.StopTimer()
+		cpu := cpuTime() - cpu0
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		b.ReportMetric(float64(total)/(1<<20)/el.Seconds(), "MB/s")
+		b.ReportMetric(float64(total)/(1<<20)/cpu.Seconds(), "MB/cpu-s")
+		b.ReportMetric(cpu.Seconds(), "cpu-s")
 		b.ReportMetric(float64(ms.HeapSys)/(1<<20), "heap-sys-MB")
 		d.Shutdown(context.Background())
 		os.RemoveAll(home)
 	}
+}
+
+// cpuTime is the process's user+system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
