@@ -8,6 +8,7 @@ import (
 
 	"github.com/weave-agentd/weave-agentd/config"
 	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/internal/testkit"
 	"github.com/weave-agentd/weave-agentd/transcript"
 	"github.com/weave-agentd/weave-agentd/transcript/claude"
 )
@@ -31,7 +32,7 @@ func TestALineWithAMillionBlocksIsTailedWithinTheHeapLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	line = ""
-	stop := heapPeak(t)
+	stop := testkit.HeapPeak(memLimit)
 	hook(t, home, event("s", "SessionStart", p))
 	td.flush(t, 60e9)
 	peak, live := stop()

@@ -5,57 +5,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"runtime"
-	"runtime/debug"
-	"runtime/metrics"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/weave-agentd/weave-agentd/config"
 	"github.com/weave-agentd/weave-agentd/hooks"
+	"github.com/weave-agentd/weave-agentd/internal/testkit"
 )
 
 // memLimit is the soft heap limit `weave-agentd run` sets
 // (debug.SetMemoryLimit); the memory tests run under it too.
 const memLimit = 64 << 20
-
-// heapPeak samples the heap until stop is called, under the daemon's soft
-// limit, and returns the highest values seen of the heap (objects, live or
-// not yet swept) and of the live heap (as of the last GC). The limit holds
-// with a margin when the live heap stays well under it; the whole heap may
-// go a little over (the limit is soft).
-func heapPeak(t *testing.T) (stop func() (peak, live uint64)) {
-	t.Helper()
-	old := debug.SetMemoryLimit(memLimit)
-	runtime.GC()
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/live:bytes"}}
-	done := make(chan struct{})
-	var peak, live uint64
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			metrics.Read(s)
-			peak = max(peak, s[0].Value.Uint64())
-			live = max(live, s[1].Value.Uint64())
-			select {
-			case <-done:
-				return
-			case <-time.After(200 * time.Microsecond):
-			}
-		}
-	}()
-	return func() (uint64, uint64) {
-		close(done)
-		wg.Wait()
-		debug.SetMemoryLimit(old)
-		return peak, live
-	}
-}
 
 // sendLargeFrames has clients each send one MaxFrame request at once (an
 // event whose JSON starts with event and ends with closing around a big
@@ -76,7 +38,7 @@ func sendLargeFrames(t *testing.T, clients int, event, closing string) (served, 
 	for i := range body {
 		body[i] = 'x'
 	}
-	stop := heapPeak(t)
+	stop := testkit.HeapPeak(memLimit)
 	var wg sync.WaitGroup
 	answers := make([]string, clients)
 	for i := range clients {

@@ -2,67 +2,11 @@ package claude
 
 import (
 	"runtime"
-	"runtime/debug"
-	"runtime/metrics"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/weave-agentd/weave-agentd/internal/testkit"
 )
-
-// heapPeak samples the heap under the daemon's 64 MiB soft limit until
-// stop, and returns the highest heap (objects, live or not yet swept) and
-// live heap (as of the last GC) seen.
-func heapPeak() (stop func() (peak, live uint64)) {
-	old := debug.SetMemoryLimit(64 << 20)
-	runtime.GC()
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/live:bytes"}}
-	done := make(chan struct{})
-	var peak, live uint64
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			metrics.Read(s)
-			peak = max(peak, s[0].Value.Uint64())
-			live = max(live, s[1].Value.Uint64())
-			select {
-			case <-done:
-				return
-			case <-time.After(200 * time.Microsecond):
-			}
-		}
-	}()
-	return func() (uint64, uint64) {
-		close(done)
-		wg.Wait()
-		debug.SetMemoryLimit(old)
-		return peak, live
-	}
-}
-
-// offHeap copies parts into memory outside the Go heap (as the line sits
-// in the daemon's read buffer), so that only the builder's allocations are
-// measured.
-func offHeap(t *testing.T, parts ...string) []byte {
-	t.Helper()
-	n := 0
-	for _, p := range parts {
-		n += len(p)
-	}
-	b, err := syscall.Mmap(-1, 0, n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Munmap(b) })
-	b = b[:0]
-	for _, p := range parts {
-		b = append(b, p...)
-	}
-	return b
-}
 
 // One 27 MB line with a million content blocks (an answer, a prompt, or
 // tool results nested in each other) must not take the heap past the
@@ -72,17 +16,17 @@ func offHeap(t *testing.T, parts ...string) []byte {
 func TestALineWithAMillionContentBlocksKeepsTheHeapBounded(t *testing.T) {
 	const n = 1_000_000
 	blocks := func(block string) string { return strings.TrimSuffix(strings.Repeat(block+",", n), ",") }
-	prompt := offHeap(t, `{"type":"user","uuid":"u1","sessionId":"s","timestamp":"2026-01-01T10:00:00Z","message":{"role":"user","content":[`,
+	prompt := testkit.OffHeap(t, `{"type":"user","uuid":"u1","sessionId":"s","timestamp":"2026-01-01T10:00:00Z","message":{"role":"user","content":[`,
 		blocks(`{"type":"text","text":"p"}`), `]}}`)
-	answer := offHeap(t, `{"type":"assistant","uuid":"a1","parentUuid":"u1","sessionId":"s","timestamp":"2026-01-01T10:00:01Z","message":{"id":"m1","role":"assistant","model":"claude-x","stop_reason":"end_turn","usage":{"input_tokens":3,"output_tokens":1},"content":[`,
+	answer := testkit.OffHeap(t, `{"type":"assistant","uuid":"a1","parentUuid":"u1","sessionId":"s","timestamp":"2026-01-01T10:00:01Z","message":{"id":"m1","role":"assistant","model":"claude-x","stop_reason":"end_turn","usage":{"input_tokens":3,"output_tokens":1},"content":[`,
 		blocks(`{"type":"text","text":"a"}`), `]}}`)
-	nested := offHeap(t, `{"type":"user","uuid":"u2","parentUuid":"a1","sessionId":"s","timestamp":"2026-01-01T10:00:02Z","message":{"role":"user","content":[`,
+	nested := testkit.OffHeap(t, `{"type":"user","uuid":"u2","parentUuid":"a1","sessionId":"s","timestamp":"2026-01-01T10:00:02Z","message":{"role":"user","content":[`,
 		strings.Repeat(`{"type":"tool_result","tool_use_id":"t","content":[`, n/2), strings.Repeat(`]}`, n/2), `]}}`)
 	runtime.GC() // the strings that built them are garbage
 	t.Logf("lines of %d, %d and %d MB", len(prompt)>>20, len(answer)>>20, len(nested)>>20)
 
 	b := New("s", Options{})
-	stop := heapPeak()
+	stop := testkit.HeapPeak(64 << 20)
 	for _, l := range [][]byte{prompt, answer, nested} {
 		b.Line("/t.jsonl", l)
 	}
