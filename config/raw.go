@@ -9,27 +9,24 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"syscall"
+
+	"github.com/weave-agentd/weave-agentd/internal/regular"
 
 	"github.com/BurntSushi/toml"
 )
 
-// readRegular reads the file at path only if it is a regular file. The open
-// is non-blocking: a FIFO there would otherwise block the read, and with it
-// a reloading daemon's signal handling (SIGTERM included) or `start`.
+// readRegular reads the file at path only if it is a regular file, without
+// blocking on a FIFO: it would otherwise hold a reloading daemon's signal
+// handling (SIGTERM included) or `start`.
 func readRegular(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	f, _, err := regular.Open(path)
+	if nr, ok := errors.AsType[*regular.NotRegularError](err); ok {
+		return nil, fmt.Errorf("%s is not a regular file (%s): make it one", path, nr.Mode.Type())
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file (%s): make it one", path, fi.Mode().Type())
-	}
 	return io.ReadAll(f)
 }
 

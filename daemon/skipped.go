@@ -11,9 +11,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/weave-agentd/weave-agentd/internal/regular"
+
 	"github.com/weave-agentd/weave-agentd/control"
 	"github.com/weave-agentd/weave-agentd/spool"
-	"github.com/weave-agentd/weave-agentd/transcript"
 )
 
 // counterSkippedFiles counts transcript paths skipped because they are not
@@ -57,7 +58,7 @@ func (e *skipError) Error() string { return "skipped " + e.path + ": " + e.reaso
 // this user's traces. Those give a *skipError; a missing file gives an
 // error matching fs.ErrNotExist (not written yet: nothing to read).
 func openTranscript(path string) (*os.File, fs.FileInfo, error) {
-	f, fi, err := transcript.OpenRegular(path)
+	f, fi, err := regular.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, err
 	}
@@ -67,12 +68,12 @@ func openTranscript(path string) (*os.File, fs.FileInfo, error) {
 		id.mode = fi.Mode()
 	}
 	if err != nil {
-		var nr *transcript.NotRegularError
+		var nr *regular.NotRegularError
 		var pe *fs.PathError
 		var reason string
 		switch {
 		case errors.As(err, &nr):
-			reason = transcript.FileKind(nr.Mode) + ", not a regular file"
+			reason = regular.Kind(nr.Mode) + ", not a regular file"
 		case errors.As(err, &pe) && lastingOpenError(pe.Err):
 			reason = "cannot be opened: " + pe.Err.Error()
 		default: // out of descriptors or memory: try again at the next step

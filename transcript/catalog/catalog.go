@@ -30,6 +30,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/weave-agentd/weave-agentd/internal/regular"
+
 	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/transcript"
 	_ "github.com/weave-agentd/weave-agentd/transcript/agents" // every agent
@@ -339,7 +341,7 @@ type lineReader struct {
 // openLines opens a regular file only: `show /dev/zero` or a FIFO named
 // .jsonl must fail, not read forever or hang.
 func openLines(path string) (*lineReader, error) {
-	f, _, err := transcript.OpenRegular(path)
+	f, _, err := regular.Open(path)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/weave-agentd/weave-agentd/transcript"
+	"github.com/weave-agentd/weave-agentd/internal/regular"
 )
 
 // `show` and `sessions` read only regular files: /dev/zero would be read
@@ -19,7 +19,7 @@ func TestReadingATranscriptThatIsNotARegularFileFails(t *testing.T) {
 	}
 	for _, p := range []string{"/dev/zero", fifo, t.TempDir()} {
 		_, err := eachLine(context.Background(), p, func([]byte) bool { return true })
-		var nr *transcript.NotRegularError
+		var nr *regular.NotRegularError
 		if !errors.As(err, &nr) {
 			t.Errorf("%s: err = %v, want a NotRegularError", p, err)
 		}

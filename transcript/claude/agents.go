@@ -11,8 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/weave-agentd/weave-agentd/internal/regular"
+
 	"github.com/weave-agentd/weave-agentd/genai"
-	"github.com/weave-agentd/weave-agentd/transcript"
 )
 
 const (
@@ -576,7 +577,7 @@ func (b *Builder) addSubFile(path string) {
 }
 
 func (b *Builder) readMeta(a *agent, path string) {
-	f, _, err := transcript.OpenRegular(path) // a FIFO must not block the session
+	f, _, err := regular.Open(path) // a FIFO must not block the session
 	if err != nil {
 		return
 	}
