@@ -221,20 +221,24 @@ func (f *Faulty) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 		rec.Upstream = upStatus
 	}
+	// Every branch records the request before the client can see an answer,
+	// so a test that reads Requests right after its call returns sees it.
 	switch {
 	case fault.CloseConn:
+		f.record(rec)
 		if hj, ok := w.(http.Hijacker); ok {
 			if conn, _, err := hj.Hijack(); err == nil {
 				_ = conn.Close()
 			}
 		}
 	case passthrough:
+		rec.Status = upStatus
+		f.record(rec)
 		for k, v := range upHeader {
 			w.Header()[k] = v
 		}
 		w.WriteHeader(upStatus)
 		_, _ = w.Write(upBody)
-		rec.Status = upStatus
 	case fault.Status == 0 && fault.PartialRejected > 0:
 		resp := ptraceotlp.NewExportResponse()
 		resp.PartialSuccess().SetRejectedSpans(fault.PartialRejected)
@@ -247,10 +251,11 @@ func (f *Faulty) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		} else {
 			out, _ = resp.MarshalProto()
 		}
+		rec.Status = http.StatusOK
+		f.record(rec)
 		w.Header().Set("Content-Type", ct)
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(out)
-		rec.Status = http.StatusOK
 	default:
 		if fault.RetryAfter != "" {
 			w.Header().Set("Retry-After", fault.RetryAfter)
@@ -259,12 +264,12 @@ func (f *Faulty) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		if b == "" {
 			b = fmt.Sprintf(`{"code":14,"message":"injected %d %s"}`, fault.Status, http.StatusText(fault.Status))
 		}
+		rec.Status = fault.Status
+		f.record(rec)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(fault.Status)
 		_, _ = io.WriteString(w, b)
-		rec.Status = fault.Status
 	}
-	f.record(rec)
 }
 
 func (f *Faulty) forward(req *http.Request, body []byte) (int, http.Header, []byte, error) {
