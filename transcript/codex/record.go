@@ -1,6 +1,7 @@
 package codex
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -11,6 +12,11 @@ import (
 
 // record applies one rollout record.
 func (b *Builder) record(typ string, p *payload, ts time.Time) {
+	if typ != "session_meta" {
+		// Any line of a turn (token_count too) extends it; a resumed
+		// session's session_meta comes before its next turn.
+		b.openTurn(p.turnID(), ts)
+	}
 	switch typ {
 	case "session_meta":
 		b.sessionMeta(p)
@@ -285,13 +291,17 @@ func (b *Builder) responseItem(p *payload, ts time.Time) {
 func toolArgs(raw json.RawMessage) json.RawMessage {
 	s := jsonText(raw)
 	if s == "" {
-		if len(raw) > 0 && raw[0] == '{' && json.Valid(raw) {
-			return append(json.RawMessage(nil), raw...)
+		var buf bytes.Buffer
+		if len(raw) > 0 && raw[0] == '{' && json.Compact(&buf, raw) == nil {
+			return buf.Bytes()
 		}
 		return nil
 	}
-	if json.Valid([]byte(s)) {
-		return json.RawMessage(s)
+	var buf bytes.Buffer
+	if json.Compact(&buf, []byte(s)) == nil {
+		// Compact: the state encoding compacts raw JSON, and a restored
+		// builder must build the same bytes.
+		return buf.Bytes()
 	}
 	return jsonString(s)
 }
