@@ -57,6 +57,7 @@ const (
 	maxText        = 1 << 20 // one text kept (prompt, answer, part, tool argument or output)
 	maxCallBytes   = 4 << 20 // all parts kept for one model call
 	maxParts       = 256     // parts kept for one model call
+	maxName        = 256     // bytes of a tool name kept
 	maxPromptParts = 64      // parts kept for one prompt
 	maxTools       = 256     // tool calls waiting for their output, per turn
 	maxClosedTurns = 8       // closed turns kept for late lines

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/weave-agentd/weave-agentd/genai"
@@ -130,7 +131,7 @@ func (b *Builder) event(p *payload, ts time.Time) {
 	case "error":
 		if t := b.openTurn(p.TurnID, ts); t != nil {
 			t.Status, t.ErrorType = genai.StatusError, "error"
-			t.StatusMsg = prefix(jsonText(p.Message), 512)
+			t.StatusMsg = strings.Clone(prefix(jsonText(p.Message), 512))
 		}
 	case "user_message": // older versions: the prompt as an event
 		if t := b.openTurn(p.TurnID, ts); t != nil {
@@ -154,13 +155,17 @@ func (b *Builder) itemCompleted(p *payload, ts time.Time) {
 	switch it.Type {
 	case "UserMessage":
 		var parts []genai.Part
-		for _, bl := range userContent(it.Content) {
+		for _, bl := range it.Content.Blocks {
 			switch {
 			case bl.Text != "":
 				parts = append(parts, genai.Part{Type: "text", Content: b.clip(bl.Text)})
 			case bl.Type != "" && bl.Type != "text":
 				parts = append(parts, genai.Part{Type: "text", Content: "[" + bl.Type + "]"})
 			}
+		}
+		if it.Content.Cut {
+			b.st.Stats.TruncatedLines++
+			parts = append(parts, genai.Part{Type: "text", Content: "[more content not kept]"})
 		}
 		b.prompt(t, "item", parts)
 		b.input(t, ts)
@@ -240,15 +245,15 @@ func (b *Builder) responseItem(p *payload, ts time.Time) {
 		if p.Role != "assistant" {
 			return // the prompt comes from item_completed UserMessage
 		}
-		if text := textBlocks(p.Content); text != "" {
+		if text := p.Content.Text; text != "" {
 			text = b.clip(text)
 			t.Answer = text
 			b.addPart(t, genai.Part{Type: "text", Content: text})
 		}
 	case "reasoning":
-		text := textBlocks(p.Summary)
+		text := p.Summary.Text
 		if text == "" {
-			text = textBlocks(p.Content)
+			text = p.Content.Text
 		}
 		if text != "" {
 			b.addPart(t, genai.Part{Type: "reasoning", Content: b.clip(text)})
@@ -266,14 +271,19 @@ func (b *Builder) responseItem(p *payload, ts time.Time) {
 		if id == "" {
 			id = fmt.Sprintf("call-%d-%d", t.Calls, len(t.Call.Parts))
 		}
-		b.addPart(t, genai.Part{Type: "tool_call", ID: id, Name: p.Name, Arguments: args})
-		if t.Tools[id] != nil || len(t.Tools) >= maxTools {
+		name := strings.Clone(prefix(p.Name, maxName))
+		b.addPart(t, genai.Part{Type: "tool_call", ID: id, Name: name, Arguments: args})
+		if t.Tools[id] != nil {
+			return
+		}
+		if len(t.Tools) >= maxTools {
+			b.st.Stats.TruncatedLines++
 			return
 		}
 		if t.Tools == nil {
 			t.Tools = map[string]*tool{}
 		}
-		t.Tools[id] = &tool{ID: id, Name: p.Name, Custom: custom, Args: args, At: ts}
+		t.Tools[id] = &tool{ID: id, Name: name, Custom: custom, Args: args, At: ts}
 		t.Order = append(t.Order, id)
 	case "function_call_output", "custom_tool_call_output":
 		b.input(t, ts)
@@ -281,7 +291,7 @@ func (b *Builder) responseItem(p *payload, ts time.Time) {
 		if tc == nil {
 			return
 		}
-		b.emit(b.toolSpan(t, tc, b.clip(toolOutput(p.Output)), ts))
+		b.emit(b.toolSpan(t, tc, b.clip(p.Output.Text), ts))
 		b.dropTool(t, tc.ID)
 	}
 }
@@ -406,6 +416,7 @@ func (b *Builder) clip(s string) string {
 		return s
 	}
 	b.st.Stats.TruncatedLines++
+	// (The concatenation copies: the kept text holds no part of the line's.)
 	return prefix(s, maxText) + fmt.Sprintf(" [%d bytes not kept]", len(s)-maxText)
 }
 
