@@ -93,16 +93,20 @@ func (b *Builder) turnContext(p *payload, ts time.Time) {
 	}
 }
 
-// openTurn is the open turn a record belongs to (its turn_id, else the
-// latest turn), touched by the record; nil when that turn is over or
-// unknown.
+// openTurn is the turn a record belongs to (its turn_id, else the latest
+// turn) while it takes lines, touched by the record: an open turn, or a
+// late one (see turn.Late) that the record names; nil otherwise.
 func (b *Builder) openTurn(id string, ts time.Time) *turn {
 	t := b.turn(id)
-	if t == nil || t.Done {
+	switch {
+	case t == nil:
 		return nil
-	}
-	if ts.After(t.End) {
-		t.End = ts
+	case !t.Done:
+		if ts.After(t.End) {
+			t.End = ts
+		}
+	case !t.Late || id == "":
+		return nil
 	}
 	t.SeenAt = b.st.Now
 	return t
@@ -114,27 +118,29 @@ func (b *Builder) event(p *payload, ts time.Time) {
 		b.startTurn(p.TurnID, ts)
 	case "task_complete":
 		if t := b.openTurn(p.TurnID, ts); t != nil {
-			if s := jsonText(p.LastAgentMessage); s != "" {
+			if s := jsonText(p.LastAgentMessage); s != "" && !t.Done {
 				t.Answer = b.clip(s)
 			}
-			b.finishTurn(t, "")
+			b.finishTurn(t, true, "")
 		}
 	case "turn_aborted":
 		if t := b.openTurn(p.TurnID, ts); t != nil {
-			reason := rawString(p.Reason)
+			reason := strings.Clone(prefix(rawString(p.Reason), 64))
 			if reason == "" {
 				reason = "aborted"
 			}
-			t.Status, t.ErrorType, t.StatusMsg = genai.StatusError, reason, "turn aborted: "+reason
-			b.finishTurn(t, reason)
+			if !t.Done {
+				t.Status, t.ErrorType, t.StatusMsg = genai.StatusError, reason, "turn aborted: "+reason
+			}
+			b.finishTurn(t, true, reason)
 		}
 	case "error":
-		if t := b.openTurn(p.TurnID, ts); t != nil {
+		if t := b.openTurn(p.TurnID, ts); t != nil && !t.Done {
 			t.Status, t.ErrorType = genai.StatusError, "error"
 			t.StatusMsg = strings.Clone(prefix(jsonText(p.Message), 512))
 		}
 	case "user_message": // older versions: the prompt as an event
-		if t := b.openTurn(p.TurnID, ts); t != nil {
+		if t := b.openTurn(p.TurnID, ts); t != nil && !t.Done {
 			b.prompt(t, "event", []genai.Part{{Type: "text", Content: b.clip(jsonText(p.Message))}})
 			b.input(t, ts)
 		}
@@ -220,8 +226,8 @@ func (b *Builder) startTurn(id string, ts time.Time) {
 		return // a repeated task_started
 	}
 	for _, o := range b.st.Turns {
-		if !o.Done {
-			b.finishTurn(o, "") // no task_complete: the next turn started
+		if !o.Done || o.Late {
+			b.finishTurn(o, true, "") // no task_complete: the next turn started
 		}
 	}
 	b.st.Seq++
@@ -362,13 +368,9 @@ func (b *Builder) usageRecord(p *payload, ts time.Time) {
 	model := ""
 	if t != nil {
 		model = t.Model
-		if !t.Done {
+		if o := b.openTurn(p.TurnID, ts); o == t {
 			c = t.Call
 			t.Call = call{Start: ts}
-			if ts.After(t.End) {
-				t.End = ts
-			}
-			t.SeenAt = b.st.Now
 		}
 		t.Calls++
 	}
@@ -379,14 +381,27 @@ func (b *Builder) usageRecord(p *payload, ts time.Time) {
 	b.emit(b.chatSpan(id, key, model, &c, p.Usage, ts))
 }
 
-// finishTurn ends a turn: output items without their usage record become a
-// chat span, tool calls without output are closed (cancelled when the turn
-// was aborted), and the turn span goes out.
-func (b *Builder) finishTurn(t *turn, aborted string) {
-	if t.Done {
+// finishTurn ends a turn and sends its span. complete: its task_complete
+// (or turn_aborted, or the next turn's start) says it is over, so output
+// items without their usage record become a chat span and tool calls
+// without output are closed (cancelled when the turn was aborted). Else (a
+// timeout) the turn is late: those wait for lines that name the turn, until
+// it completes or stays quiet for IdleTimeout. A late turn completing
+// sends only what was waiting.
+func (b *Builder) finishTurn(t *turn, complete bool, aborted string) {
+	if t.Done && (!t.Late || !complete) {
 		return
 	}
-	t.Done, t.StopAt = true, time.Time{}
+	if !t.Done {
+		t.Done, t.StopAt = true, time.Time{}
+		b.emit(b.turnSpan(t))
+		t.Closed = true
+		t.Prompt, t.Answer, t.StatusMsg = nil, "", ""
+	}
+	t.Late = !complete
+	if !complete {
+		return
+	}
 	if !t.Call.empty() {
 		key := fmt.Sprintf("call-%d", t.Calls+1)
 		t.Calls++
@@ -404,9 +419,6 @@ func (b *Builder) finishTurn(t *turn, aborted string) {
 		b.emit(s)
 	}
 	t.Tools, t.Order = nil, nil
-	b.emit(b.turnSpan(t))
-	t.Closed = true
-	t.Prompt, t.Answer, t.StatusMsg = nil, "", ""
 	b.prune()
 }
 
