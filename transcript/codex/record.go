@@ -395,7 +395,6 @@ func (b *Builder) finishTurn(t *turn, complete bool, aborted string) {
 	if !t.Done {
 		t.Done, t.StopAt = true, time.Time{}
 		b.emit(b.turnSpan(t))
-		t.Closed = true
 		t.Prompt, t.Answer, t.StatusMsg = nil, "", ""
 	}
 	t.Late = !complete

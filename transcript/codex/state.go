@@ -87,8 +87,7 @@ type turn struct {
 	// or IdleTimeout), so lines that name it may still come (a daemon
 	// behind on the file, a command running for long): they land in its
 	// trace until its task_complete, the next turn, or IdleTimeout of quiet.
-	Late   bool `json:"late,omitempty"`
-	Closed bool `json:"closed,omitempty"` // turn span emitted
+	Late bool `json:"late,omitempty"`
 }
 
 // call is the model call in progress: its output items since the previous
