@@ -193,6 +193,7 @@ type hookPayload struct {
 	HookEventName  string `json:"hook_event_name"`
 	TranscriptPath string `json:"transcript_path"`
 	TurnID         string `json:"turn_id"`
+	Prompt         string `json:"prompt"`
 }
 
 // Hook consumes one hook event. The rollout says everything; hooks name
@@ -217,6 +218,17 @@ func (b *Builder) Hook(ev transcript.Event) {
 	}
 	t := b.turn(p.TurnID)
 	switch name {
+	case "UserPromptSubmit":
+		// The prompt as typed: the turn's prompt until (unless) its
+		// UserMessage line is read.
+		if p.Prompt == "" || p.TurnID == "" {
+			break
+		}
+		if t != nil {
+			t.HookPrompt = b.clip(p.Prompt)
+		} else {
+			b.st.Prompt = &hookPrompt{Turn: p.TurnID, Text: b.clip(p.Prompt)}
+		}
 	case "Stop":
 		if t != nil && !t.Done && t.StopAt.IsZero() {
 			t.StopAt = at

@@ -236,6 +236,10 @@ func (b *Builder) startTurn(id string, ts time.Time) {
 		// Settings carry over until a turn_context says otherwise.
 		t.Model, t.Cwd, t.Approval, t.Sandbox, t.Effort = prev.Model, prev.Cwd, prev.Approval, prev.Sandbox, prev.Effort
 	}
+	if hp := b.st.Prompt; hp != nil && hp.Turn == id {
+		t.HookPrompt = hp.Text
+	}
+	b.st.Prompt = nil
 	t.Call.Start = ts
 	b.st.Turns = append(b.st.Turns, t)
 	b.st.Cur = id
@@ -395,7 +399,7 @@ func (b *Builder) finishTurn(t *turn, complete bool, aborted string) {
 	if !t.Done {
 		t.Done, t.StopAt = true, time.Time{}
 		b.emit(b.turnSpan(t))
-		t.Prompt, t.Answer, t.StatusMsg = nil, "", ""
+		t.Prompt, t.HookPrompt, t.Answer, t.StatusMsg = nil, "", "", ""
 	}
 	t.Late = !complete
 	if !complete {

@@ -23,7 +23,9 @@ type state struct {
 
 	Turns []*turn `json:"turns,omitempty"` // open and recently closed turns, oldest first
 	Cur   string  `json:"cur,omitempty"`   // id of the latest turn started
-	Seq   int     `json:"seq,omitempty"`   // turns started so far
+	// Prompt is a UserPromptSubmit's prompt for a turn not started yet.
+	Prompt *hookPrompt `json:"prompt,omitempty"`
+	Seq    int         `json:"seq,omitempty"` // turns started so far
 
 	Emitted transcript.Recent `json:"emitted,omitzero"` // recent span ids emitted (guard against doubles)
 
@@ -70,7 +72,10 @@ type turn struct {
 
 	Prompt    []genai.Part `json:"p,omitempty"`
 	PromptSrc string       `json:"ps,omitempty"` // the record kind the prompt came from
-	Answer    string       `json:"ans,omitempty"`
+	// HookPrompt is the UserPromptSubmit hook's prompt, for a turn span
+	// sent before the prompt's line was read.
+	HookPrompt string `json:"hp,omitempty"`
+	Answer     string `json:"ans,omitempty"`
 
 	Call  call             `json:"call"`            // the model call in progress
 	Calls int              `json:"calls,omitempty"` // model calls emitted
@@ -88,6 +93,11 @@ type turn struct {
 	// behind on the file, a command running for long): they land in its
 	// trace until its task_complete, the next turn, or IdleTimeout of quiet.
 	Late bool `json:"late,omitempty"`
+}
+
+type hookPrompt struct {
+	Turn string `json:"t"`
+	Text string `json:"p"`
 }
 
 // call is the model call in progress: its output items since the previous
