@@ -34,12 +34,6 @@ func (b *Builder) record(typ string, p *payload, ts time.Time) {
 
 func (b *Builder) sessionMeta(p *payload) {
 	m := &b.st.Meta
-	if m.ID == "" {
-		m.ID = p.ID
-		if m.ID == "" {
-			m.ID = p.SessionID
-		}
-	}
 	if p.Cwd != "" {
 		m.Cwd = p.Cwd
 	}
@@ -269,9 +263,8 @@ func (b *Builder) responseItem(p *payload, ts time.Time) {
 			b.addPart(t, genai.Part{Type: "reasoning", Content: b.clip(text)})
 		}
 	case "function_call", "custom_tool_call":
-		custom := p.Type == "custom_tool_call"
 		args := toolArgs(p.Arguments)
-		if custom {
+		if p.Type == "custom_tool_call" {
 			args = jsonString(b.clip(rawString(p.Input)))
 		}
 		if len(args) > maxText {
@@ -293,7 +286,7 @@ func (b *Builder) responseItem(p *payload, ts time.Time) {
 		if t.Tools == nil {
 			t.Tools = map[string]*tool{}
 		}
-		t.Tools[id] = &tool{ID: id, Name: name, Custom: custom, Args: args, At: ts}
+		t.Tools[id] = &tool{ID: id, Name: name, Args: args, At: ts}
 		t.Order = append(t.Order, id)
 	case "function_call_output", "custom_tool_call_output":
 		b.input(t, ts)

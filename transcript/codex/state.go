@@ -41,7 +41,6 @@ type state struct {
 // meta is what session_meta records said (the latest one: a resumed
 // session may write another).
 type meta struct {
-	ID         string `json:"id,omitempty"`
 	Cwd        string `json:"cwd,omitempty"`
 	Version    string `json:"ver,omitempty"`
 	Provider   string `json:"prov,omitempty"` // model_provider as configured
@@ -114,11 +113,10 @@ func (c *call) empty() bool { return len(c.Parts) == 0 && c.Dropped == 0 }
 // tool is one function_call (or custom_tool_call) waiting for its output,
 // with what its CommandExecution item said.
 type tool struct {
-	ID     string          `json:"id"`
-	Name   string          `json:"n"`
-	Custom bool            `json:"c,omitempty"`
-	Args   json.RawMessage `json:"a,omitempty"`
-	At     time.Time       `json:"at"` // the function_call record
+	ID   string          `json:"id"`
+	Name string          `json:"n"`
+	Args json.RawMessage `json:"a,omitempty"`
+	At   time.Time       `json:"at"` // the function_call record
 
 	Exec     bool      `json:"x,omitempty"` // a CommandExecution item came
 	Start    time.Time `json:"t0,omitzero"`
