@@ -65,6 +65,13 @@ type Checker interface {
 	CheckTranscripts(home string) []Finding
 }
 
+// Projector is implemented by an agent whose transcripts do not record
+// their project (the working folder) on a line, but whose place on disk
+// tells it: sessions lists the conversation under it.
+type Projector interface {
+	Project(path string) string
+}
+
 // Finding is one result of a Checker.
 type Finding struct {
 	Warn    bool   // false: all is well
