@@ -133,7 +133,7 @@ func (s source) list(root string, fn func(File)) {
 			if err != nil || !fi.Mode().IsRegular() {
 				continue
 			}
-			fn(File{Agent: s.name(), Session: s.agent.Session(path), Path: path, Size: fi.Size(), ModTime: fi.ModTime()})
+			fn(File{Agent: s.name(), Session: sessionOf(s.agent, path), Path: path, Size: fi.Size(), ModTime: fi.ModTime()})
 		}
 	}
 }
@@ -166,13 +166,22 @@ func plainSource(a transcript.Agent) source {
 		agent:      a,
 		home:       func(o Options) string { return o.Homes[a.Name()] },
 		owns:       func(_ Options, path string) bool { return a.Owns(path) },
-		session:    a.Session,
+		session:    func(path string) string { return sessionOf(a, path) },
 		renderable: a.Discover(),
 	}
 	if p, ok := a.(transcript.Projector); ok {
 		s.projectOf = func(f File) string { return p.Project(f.Path) }
 	}
 	return s
+}
+
+// sessionOf is the agent's session id of a transcript, or its file name
+// while the file does not tell it yet (nothing written).
+func sessionOf(a transcript.Agent, path string) string {
+	if s := a.Session(path); s != "" {
+		return s
+	}
+	return strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 }
 
 func sourceFor(agent string) (source, bool) {

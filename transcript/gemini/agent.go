@@ -58,8 +58,10 @@ func (a Agent) Owns(path string) bool { return a.IsSession(path) }
 const maxHeader = 64 << 10
 
 // Session is the sessionId of the file's header line (its name holds only
-// the first 8 characters); the file name without extension when the header
-// cannot be read.
+// the first 8 characters); "" while that line is not written whole (a file
+// seen between its creation and its first write: the daemon looks again at
+// its next change, rather than follow it under a made-up id); the file name
+// without extension when the file cannot be read or starts otherwise.
 func (Agent) Session(path string) string {
 	stem := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 	f, _, err := regular.Open(path)
@@ -71,7 +73,10 @@ func (Agent) Session(path string) string {
 	if err != nil {
 		return stem
 	}
-	line, _, _ := bytes.Cut(head, []byte("\n"))
+	line, _, complete := bytes.Cut(head, []byte("\n"))
+	if !complete && len(head) < maxHeader {
+		return ""
+	}
 	var h struct {
 		SessionID string `json:"sessionId"`
 	}

@@ -28,6 +28,8 @@ func TestSessionAndProject(t *testing.T) {
 	good := write("session-2026-12-05T14-02-253ce1a9.jsonl",
 		`{"sessionId":"253ce1a9-8a9c-4cfe-8ebd-f86b09cf40bd","projectHash":"x","kind":"main"}`+"\n"+`{"$set":{}}`+"\n")
 	noHeader := write("session-2026-12-05T14-03-aaaaaaaa.jsonl", `{"$set":{}}`+"\n")
+	empty := write("session-2026-12-05T14-06-dddddddd.jsonl", "")
+	partial := write("session-2026-12-05T14-07-eeeeeeee.jsonl", `{"sessionId":"eeee`)
 	huge := write("session-2026-12-05T14-04-bbbbbbbb.jsonl", `{"sessionId":"`+strings.Repeat("x", 2*maxHeader)+`"}`+"\n")
 	fifo := filepath.Join(dir, "session-2026-12-05T14-05-cccccccc.jsonl")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
@@ -39,6 +41,8 @@ func TestSessionAndProject(t *testing.T) {
 		noHeader: "session-2026-12-05T14-03-aaaaaaaa",
 		huge:     "session-2026-12-05T14-04-bbbbbbbb",
 		fifo:     "session-2026-12-05T14-05-cccccccc",
+		empty:    "", // not written yet: looked at again when it changes
+		partial:  "",
 	} {
 		if got := a.Session(path); got != want {
 			t.Errorf("Session(%s) = %q, want %q", filepath.Base(path), got, want)
