@@ -22,9 +22,9 @@ type Options struct {
 	// IdleTimeout closes a turn when nothing has happened for this long
 	// (default 10 minutes).
 	IdleTimeout time.Duration
-	// StopWait bounds the wait for the transcript after AfterAgent or
+	// StopWait bounds the wait for the final answer after AfterAgent or
 	// SessionEnd, and how long a final answer stays quiet before its turn
-	// is closed without a hook (default 2 s).
+	// is closed in a session without hooks (default 2 s).
 	StopWait time.Duration
 	// DropContent is the `content = "metadata"` mode: no prompt, answer,
 	// thought or tool input/output is kept in the persisted state.
@@ -197,8 +197,11 @@ func (b *Builder) tick(now time.Time) {
 		last = t.LastEvent
 	}
 	switch {
-	case !t.StopAt.IsZero() && !now.Before(t.StopAt.Add(b.opts.StopWait)),
-		t.Ending && !now.Before(t.SeenAt.Add(b.opts.StopWait)) && !now.Before(t.LastEvent.Add(b.opts.StopWait)),
+	case !t.StopAt.IsZero() && (t.Ending || !now.Before(t.StopAt.Add(b.opts.StopWait))),
+		// Without hooks, a final answer quiet for StopWait ends its turn.
+		// With hooks, AfterAgent does: a message without tool calls yet
+		// may be a call still running (written again once it has run).
+		!b.st.Hooks && t.Ending && !now.Before(t.SeenAt.Add(b.opts.StopWait)),
 		!now.Before(last.Add(b.opts.IdleTimeout)):
 		b.finishTurn(t)
 	}

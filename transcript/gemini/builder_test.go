@@ -98,6 +98,7 @@ func TestAfterAgentBeforeTheFinalLines(t *testing.T) {
 		}
 		if withAnswer {
 			b.Line(fc.chat, fc.lines[len(fc.lines)-2])
+			b.Tick(at)
 			if got := b.Take(); len(got) != 2 || got[1].Name != "invoke_agent gemini-cli" {
 				t.Fatalf("after the answer: %s", renderTree("", got))
 			}
@@ -226,24 +227,26 @@ func TestRestartAtEveryLine(t *testing.T) {
 				}
 			}
 			fed := 0
+			var at time.Time
 			for i, h := range fc.hooks {
+				at = time.Unix(0, int64(h.TS*1e9)).UTC()
+				b := restart()
+				b.Hook(transcript.Event{ID: fmt.Sprint(i), Name: h.Event, ReceivedAt: at, Payload: h.Payload})
+				save(b)
 				for ; fed < h.At.Lines && fed < len(fc.lines); fed++ {
 					b := restart()
 					b.Line(fc.chat, fc.lines[fed])
 					save(b)
 				}
-				at := time.Unix(0, int64(h.TS*1e9)).UTC()
-				b := restart()
+				b = restart()
 				b.Tick(at)
-				b.Hook(transcript.Event{ID: fmt.Sprint(i), Name: h.Event, ReceivedAt: at, Payload: h.Payload})
-				save(b)
-			}
-			for ; fed < len(fc.lines); fed++ {
-				b := restart()
-				b.Line(fc.chat, fc.lines[fed])
 				save(b)
 			}
 			b := restart()
+			for ; fed < len(fc.lines); fed++ {
+				b.Line(fc.chat, fc.lines[fed])
+			}
+			b.Tick(at)
 			settle(b)
 			save(b)
 			if !reflect.DeepEqual(got, want) {
@@ -401,5 +404,47 @@ func TestPromptsAndTurns(t *testing.T) {
 	}
 	if attrMap(got[0])["gen_ai.conversation.name"] != "one" {
 		t.Fatalf("title %q", attrMap(got[0])["gen_ai.conversation.name"])
+	}
+}
+
+// TestLongToolKeepsTheTurnOpen: a model message is written before its
+// tool calls run, and again with them once they have: a tool running for
+// minutes must not end the turn, with hooks (BeforeTool seen, no AfterAgent)
+// or without (a message without text is a call, not an answer).
+func TestLongToolKeepsTheTurnOpen(t *testing.T) {
+	at := time.Date(2026, 12, 5, 14, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name, text string
+		hooks      bool
+	}{{"hooks, text before the call", "Let me look.", true}, {"no hooks, no text", "", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := New("s", Options{})
+			b.Tick(at)
+			if tc.hooks {
+				b.Hook(transcript.Event{ID: "1", ReceivedAt: at, Payload: []byte(`{"hook_event_name":"BeforeAgent","timestamp":"2026-12-05T14:00:00Z"}`)})
+			}
+			b.Line("", []byte(`{"id":"u1","timestamp":"2026-12-05T14:00:00.100Z","type":"user","content":[{"text":"build it"}]}`))
+			b.Line("", []byte(`{"id":"m1","timestamp":"2026-12-05T14:00:01Z","type":"gemini","content":"`+tc.text+`","model":"g","tokens":{"input":5,"output":1,"total":6}}`))
+			if tc.hooks {
+				b.Hook(transcript.Event{ID: "2", ReceivedAt: at.Add(time.Second), Payload: []byte(`{"hook_event_name":"BeforeTool","timestamp":"2026-12-05T14:00:01Z","tool_name":"run_shell_command"}`)})
+			}
+			for s := 2; s < 300; s += 5 {
+				b.Tick(at.Add(time.Duration(s) * time.Second))
+			}
+			if got := b.Take(); len(got) != 0 {
+				t.Fatalf("the turn ended while its tool ran: %s", renderTree("", got))
+			}
+			b.Line("", []byte(`{"id":"m1","timestamp":"2026-12-05T14:00:01Z","type":"gemini","content":"`+tc.text+`","model":"g","tokens":{"input":5,"output":1,"total":6},"toolCalls":[{"id":"t1","name":"run_shell_command","args":{"command":"make"},"result":[{"functionResponse":{"id":"t1","name":"run_shell_command","response":{"output":"ok"}}}],"status":"success","timestamp":"2026-12-05T14:05:00Z"}]}`))
+			b.Line("", []byte(`{"id":"r1","timestamp":"2026-12-05T14:05:00.100Z","type":"user","content":[{"functionResponse":{"id":"t1","name":"run_shell_command","response":{"output":"ok"}}}]}`))
+			b.Line("", []byte(`{"id":"m2","timestamp":"2026-12-05T14:05:01Z","type":"gemini","content":"Built.","model":"g","tokens":{"input":9,"output":1,"total":10}}`))
+			if tc.hooks {
+				b.Hook(transcript.Event{ID: "3", ReceivedAt: at.Add(301 * time.Second), Payload: []byte(`{"hook_event_name":"AfterAgent","timestamp":"2026-12-05T14:05:01Z"}`)})
+			}
+			b.Tick(at.Add(303 * time.Second))
+			got := b.Take()
+			if len(got) != 4 || got[3].Name != "invoke_agent gemini-cli" || !got[3].End.Equal(at.Add(301*time.Second)) {
+				t.Fatalf("spans: %s", renderTree("", got))
+			}
+		})
 	}
 }

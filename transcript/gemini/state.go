@@ -32,6 +32,7 @@ type state struct {
 	Provider string    `json:"provider,omitempty"` // gen_ai.provider.name, fixed by the first span
 	Title    string    `json:"title,omitempty"`    // gen_ai.conversation.name, fixed by the first span
 	Now      time.Time `json:"now,omitzero"`       // latest Tick
+	Hooks    bool      `json:"hooks,omitempty"`    // hook events arrive for this session
 
 	Seq int   `json:"seq,omitempty"` // turns opened so far
 	Cur *turn `json:"cur,omitempty"` // the latest turn (open, or closed and still taking late lines)
@@ -65,9 +66,9 @@ type turn struct {
 	// Final are the ids of the turn's model messages already sent.
 	Final transcript.Recent `json:"final,omitzero"`
 
-	// Ending: the latest record is a model message without tool calls (a
-	// final answer). StopAt: AfterAgent or SessionEnd received while the
-	// transcript had not shown the final answer yet.
+	// Ending: the latest record is a model message with text and without
+	// tool calls (a final answer). StopAt: AfterAgent or SessionEnd
+	// received: the turn ends at the next Tick that finds it Ending.
 	Ending bool      `json:"ending,omitempty"`
 	StopAt time.Time `json:"stopAt,omitzero"`
 

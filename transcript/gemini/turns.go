@@ -91,11 +91,12 @@ func (b *Builder) modelMessage(r *record, ts time.Time) {
 		m.Start = t.Last
 		t.Msg = m
 	}
-	t.Ending = len(m.Tools) == 0
+	// A model message without tool calls is the turn's final answer (the
+	// model loop ends when it calls no tool), unless it is rewritten with
+	// tool calls: they are written once they have run. Without text, it is
+	// most likely such a call.
+	t.Ending = len(m.Tools) == 0 && len(m.Text) > 0
 	b.touch(t, ts)
-	if t.Ending && !t.StopAt.IsZero() && !t.Closed {
-		b.finishTurn(t) // AfterAgent came first: this is the answer it waited for
-	}
 }
 
 // touch records a line of the turn at transcript time ts.
