@@ -164,9 +164,20 @@ func (b *Builder) Hook(ev transcript.Event) {
 }
 
 // Settle implements transcript.Settler: the time rules fire as if
-// IdleTimeout had passed since the latest input.
+// IdleTimeout had passed since the latest input, also when no Tick came
+// before (a backfill).
 func (b *Builder) Settle() {
-	b.tick(b.st.Now.Add(b.opts.IdleTimeout))
+	last := b.st.Now
+	if t := b.st.Cur; t != nil {
+		for _, at := range []time.Time{t.SeenAt, t.LastEvent} {
+			if at.After(last) {
+				last = at
+			}
+		}
+	}
+	at := last.Add(b.opts.IdleTimeout)
+	b.tick(at)                         // a turn no Tick saw yet is seen now,
+	b.tick(at.Add(b.opts.IdleTimeout)) // and idle then
 }
 
 // Tick fires the time-based rules.

@@ -448,3 +448,24 @@ func TestLongToolKeepsTheTurnOpen(t *testing.T) {
 		})
 	}
 }
+
+// TestSettle: a backfilled file's last turn ends at Settle, with or without
+// a Tick before it, and with its hooks' times later than the daemon's clock.
+func TestSettle(t *testing.T) {
+	fc := loadFixture(t, "text")
+	for _, tick := range []bool{false, true} {
+		b := New(fc.session, Options{})
+		if tick {
+			b.Tick(time.Date(2026, 12, 5, 14, 4, 40, 0, time.UTC))
+			b.Hook(transcript.Event{ID: "1", ReceivedAt: time.Date(2026, 12, 5, 15, 0, 0, 0, time.UTC),
+				Payload: []byte(`{"hook_event_name":"BeforeTool","timestamp":"2026-12-05T14:04:44Z"}`)})
+		}
+		for _, l := range fc.lines {
+			b.Line(fc.chat, l)
+		}
+		b.Settle()
+		if got := b.Take(); len(got) != 2 || !b.Idle() {
+			t.Fatalf("tick %v: %d spans after Settle, idle %v", tick, len(got), b.Idle())
+		}
+	}
+}
