@@ -469,3 +469,41 @@ func TestSettle(t *testing.T) {
 		}
 	}
 }
+
+// TestStateStaysSmall: the persisted state does not grow with the
+// session: 500 turns of a prompt, a tool call and an answer, each ~10 KB.
+func TestStateStaysSmall(t *testing.T) {
+	b := New("s", Options{})
+	at := time.Date(2026, 12, 5, 14, 0, 0, 0, time.UTC)
+	ts := func(s int) string { return at.Add(time.Duration(s) * time.Second).Format(time.RFC3339Nano) }
+	big := strings.Repeat("y", 10<<10)
+	var spans, maxState int
+	for i := range 500 {
+		id := fmt.Sprint(i)
+		for _, l := range []string{
+			`{"id":"u` + id + `","timestamp":"` + ts(4*i) + `","type":"user","content":[{"text":"prompt ` + id + `"}]}`,
+			`{"id":"m` + id + `","timestamp":"` + ts(4*i+1) + `","type":"gemini","content":"","model":"g","tokens":{"input":10,"output":1,"total":11}}`,
+			`{"id":"m` + id + `","timestamp":"` + ts(4*i+1) + `","type":"gemini","content":"","model":"g","tokens":{"input":10,"output":1,"total":11},"toolCalls":[{"id":"t` + id + `","name":"read_file","args":{"path":"f"},"result":[{"functionResponse":{"id":"t` + id + `","name":"read_file","response":{"output":"` + big + `"}}}],"status":"success","timestamp":"` + ts(4*i+2) + `"}]}`,
+			`{"id":"r` + id + `","timestamp":"` + ts(4*i+2) + `","type":"user","content":[{"functionResponse":{"id":"t` + id + `","name":"read_file","response":{"output":"` + big + `"}}}]}`,
+			`{"id":"a` + id + `","timestamp":"` + ts(4*i+3) + `","type":"gemini","content":"answer ` + id + `","model":"g","tokens":{"input":20,"output":2,"total":22}}`,
+			`{"$set":{"lastUpdated":"` + ts(4*i+3) + `"}}`,
+		} {
+			b.Line("", []byte(l))
+		}
+		spans += len(b.Take())
+		st, err := b.MarshalState()
+		if err != nil {
+			t.Fatal(err)
+		}
+		maxState = max(maxState, len(st))
+	}
+	settle(b)
+	spans += len(b.Take())
+	if spans != 500*4 {
+		t.Errorf("%d spans, want %d", spans, 500*4)
+	}
+	t.Logf("state at most %d bytes", maxState)
+	if maxState > 64<<10 {
+		t.Errorf("state grew to %d bytes", maxState)
+	}
+}
