@@ -507,3 +507,17 @@ func TestStateStaysSmall(t *testing.T) {
 		t.Errorf("state grew to %d bytes", maxState)
 	}
 }
+
+// TestTitleAsShown: the title is the prompt as the user typed it
+// (displayContent: a custom command), not the text it expanded to.
+func TestTitleAsShown(t *testing.T) {
+	b := New("s", Options{})
+	b.Line("", []byte(`{"id":"u1","timestamp":"2026-12-05T14:00:00Z","type":"user","content":[{"text":"You are a careful reviewer. Review main.go for bugs."}],"displayContent":[{"text":"/review main.go"}]}`))
+	b.Line("", []byte(`{"id":"m1","timestamp":"2026-12-05T14:00:01Z","type":"gemini","content":"It is a main package.","model":"g"}`))
+	settle(b)
+	for _, s := range b.Take() {
+		if got := attrMap(s)["gen_ai.conversation.name"]; got != "/review main.go" {
+			t.Fatalf("title %q", got)
+		}
+	}
+}

@@ -35,6 +35,7 @@ type record struct {
 	Timestamp string          `json:"timestamp"`
 	Type      string          `json:"type"` // user | gemini | error | info | warning
 	Content   json.RawMessage `json:"content"`
+	Display   json.RawMessage `json:"displayContent"` // the prompt as shown, when it differs from what was sent
 	Thoughts  []thought       `json:"thoughts"`
 	Tokens    *recTokens      `json:"tokens"`
 	Model     string          `json:"model"`

@@ -57,8 +57,9 @@ type turn struct {
 	LastEvent time.Time `json:"le,omitzero"`
 
 	Prompt []genai.Part `json:"p,omitempty"`
-	Model  string       `json:"m,omitempty"`   // the first model call's
-	Answer string       `json:"ans,omitempty"` // text of the latest model message with text
+	Shown  string       `json:"shown,omitempty"` // the prompt as Gemini CLI showed it (displayContent), for the title
+	Model  string       `json:"m,omitempty"`     // the first model call's
+	Answer string       `json:"ans,omitempty"`   // text of the latest model message with text
 	Chats  int          `json:"chats,omitempty"`
 
 	// Msg is the latest model message, not final yet.
@@ -110,7 +111,7 @@ func (st *state) dropContent() {
 	if t == nil {
 		return
 	}
-	t.Prompt, t.Answer, t.StatusMsg = nil, "", ""
+	t.Prompt, t.Shown, t.Answer, t.StatusMsg = nil, "", "", ""
 	if m := t.Msg; m != nil {
 		m.Text, m.Thoughts = nil, nil
 		for i := range m.Tools {

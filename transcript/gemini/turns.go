@@ -23,6 +23,9 @@ func (b *Builder) message(r *record) {
 		}
 		if c.isPrompt() {
 			b.openTurn(r.ID, ts, &c)
+			if d, _ := parseContent(r.Display); len(d.Texts) > 0 {
+				b.st.Cur.Shown = cutText(d.Texts[0], 1024)
+			}
 			return
 		}
 		// A tool result sent back to the model (or context): the model
@@ -189,7 +192,7 @@ func (b *Builder) finishTurn(t *turn) {
 	t.Closed, t.Ending, t.StopAt = true, false, time.Time{}
 	b.emit(b.turnSpan(t))
 	// What only the turn span needed is no longer kept.
-	t.Prompt, t.Answer, t.StatusMsg = nil, "", ""
+	t.Prompt, t.Shown, t.Answer, t.StatusMsg = nil, "", "", ""
 }
 
 func (t *turn) traceID(session string) genai.TraceID {
