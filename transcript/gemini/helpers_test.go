@@ -308,7 +308,7 @@ func describe(s genai.Span) string {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(&sb, "\n  %s=%s", k, short(a[k], 160))
+		fmt.Fprintf(&sb, "\n  %s=%s", k, short(a[k], 400))
 	}
 	return sb.String()
 }
