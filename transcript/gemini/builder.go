@@ -140,7 +140,7 @@ func (b *Builder) Line(path string, line []byte) {
 	if b.st.Main == "" && path != "" {
 		b.st.Main = filepath.Clean(path)
 	}
-	if r.kind == kindMessage {
+	if r.isMessage() {
 		b.message(r)
 	}
 }

@@ -22,7 +22,7 @@ func fileTotals(t *testing.T, lines [][]byte) (total, thoughts int64) {
 	seen := map[string]bool{}
 	for _, l := range lines {
 		r, err := parseLine(l)
-		if err != nil || r.kind != kindMessage || r.Type != "gemini" || seen[r.ID] || r.Tokens == nil {
+		if err != nil || !r.isMessage() || r.Type != "gemini" || seen[r.ID] || r.Tokens == nil {
 			continue
 		}
 		seen[r.ID] = true
