@@ -521,3 +521,24 @@ func TestTitleAsShown(t *testing.T) {
 		}
 	}
 }
+
+// TestRewind: a rewind record changes nothing already sent; the prompt after
+// it is a turn of its own.
+func TestRewind(t *testing.T) {
+	b := New("s", Options{})
+	for _, l := range []string{
+		`{"id":"u1","timestamp":"2026-12-05T14:00:00Z","type":"user","content":[{"text":"one"}]}`,
+		`{"id":"m1","timestamp":"2026-12-05T14:00:01Z","type":"gemini","content":"1","model":"g","tokens":{"input":5,"output":1,"total":6}}`,
+		`{"$rewindTo":"u1"}`,
+		`{"id":"u2","timestamp":"2026-12-05T14:01:00Z","type":"user","content":[{"text":"one, again"}]}`,
+		`{"id":"m2","timestamp":"2026-12-05T14:01:01Z","type":"gemini","content":"2","model":"g","tokens":{"input":5,"output":1,"total":6}}`,
+	} {
+		b.Line("", []byte(l))
+	}
+	settle(b)
+	spans := b.Take()
+	checkSpans(t, "s", spans)
+	if in, out, _, _ := usage(spans); len(spans) != 4 || in+out != 12 || b.Stats().SkippedLines != 0 {
+		t.Fatalf("%d spans, usage %d: %s", len(spans), in+out, renderTree("", spans))
+	}
+}
