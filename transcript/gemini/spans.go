@@ -87,9 +87,9 @@ func (b *Builder) title() string {
 			}
 		}
 	}
-	cwd := b.st.Cwd
+	cwd := projectRoot(b.st.Main) // as a backfill without hooks finds it
 	if cwd == "" {
-		cwd = projectRoot(b.st.Main)
+		cwd = b.st.Cwd
 	}
 	if t != nil {
 		b.st.Title = genai.MetadataTitle(cwd, t.Start)

@@ -28,7 +28,7 @@ type state struct {
 	V int `json:"v"`
 
 	Main     string    `json:"main,omitempty"`
-	Cwd      string    `json:"cwd,omitempty"`      // working folder, from a hook or the project folder's .project_root
+	Cwd      string    `json:"cwd,omitempty"`      // working folder, from a hook (the project folder's .project_root comes first)
 	Provider string    `json:"provider,omitempty"` // gen_ai.provider.name, fixed by the first span
 	Title    string    `json:"title,omitempty"`    // gen_ai.conversation.name, fixed by the first span
 	Now      time.Time `json:"now,omitzero"`       // latest Tick
