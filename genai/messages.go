@@ -12,6 +12,7 @@ const (
 	AgentClaudeCode = "claude-code"
 	AgentCursor     = "cursor"
 	AgentCodex      = "codex"
+	AgentGeminiCLI  = "gemini-cli"
 )
 
 // Part is one part of a GenAI message in the semconv shape:

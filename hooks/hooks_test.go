@@ -45,6 +45,9 @@ func TestAnswerIsExactlyWhatEachAgentExpects(t *testing.T) {
 		{AgentCursor, "subagentStop", "", "{}\n"},
 		{AgentCursor, "postToolUse", "x", "{}\n"},
 		{AgentCursor, "sessionStart", "x", "{}\n"},
+		{AgentGemini, "SessionStart", "exports failing", "{}\n"},
+		{AgentGemini, "BeforeAgent", "", "{}\n"},
+		{AgentGemini, "AfterAgent", "", "{}\n"},
 		{"", "", "", ""},
 	}
 	for _, tt := range tests {
@@ -72,6 +75,12 @@ func TestDetectUsesPayloadShapeOverRegistration(t *testing.T) {
 		{`{"session_id":"s","transcript_path":"/h/.codex/sessions/2026/12/05/rollout-2026-12-05T14-02-16-s.jsonl","hook_event_name":"SessionEnd","reason":"other"}`, "", AgentCodex},
 		{`{"session_id":"s","transcript_path":"/h/.claude/projects/p/s.jsonl","hook_event_name":"SessionEnd"}`, "", AgentClaude},
 		{`{"conversation_id":"c","hook_event_name":"stop","cursor_version":"1"}`, "codex", AgentCursor},
+		// Gemini CLI: Claude-shaped payloads; its hook command names it.
+		{`{"session_id":"s","transcript_path":"/h/.gemini/tmp/p/chats/session-x.jsonl","hook_event_name":"SessionStart","timestamp":"t"}`, "gemini", AgentGemini},
+		{`{"session_id":"s","hook_event_name":"SessionEnd"}`, "gemini", AgentGemini},
+		{`not json`, "gemini", AgentGemini},
+		{`{"session_id":"s","hook_event_name":"AfterAgent","prompt":"p"}`, "", AgentGemini},
+		{`{"session_id":"s","hook_event_name":"BeforeTool","tool_name":"run_shell_command"}`, "claude", AgentGemini},
 	}
 	for _, tt := range tests {
 		if got, _ := Detect([]byte(tt.payload), tt.named); got != tt.want {

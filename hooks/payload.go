@@ -16,6 +16,7 @@ const (
 	AgentClaude = "claude"
 	AgentCursor = "cursor"
 	AgentCodex  = "codex"
+	AgentGemini = "gemini"
 )
 
 // Common holds the fields both agents' payloads may carry and that routing
@@ -63,9 +64,11 @@ func StripBOM(b []byte) []byte { return bytes.TrimPrefix(b, utf8BOM) }
 // Detect tells which agent sent payload. A Cursor-shaped payload is
 // Cursor's whatever the hook was registered as, because Cursor also runs
 // hooks registered in Claude Code's settings and sends them Cursor-shaped
-// payloads. Codex CLI sends Claude-Code-shaped payloads: they are Codex's
-// when the hook names codex, or when they show it (a turn_id, or a
-// transcript_path to a rollout-*.jsonl file); any other is Claude Code's.
+// payloads. Gemini CLI's and Codex CLI's payloads look like Claude Code's:
+// their hook commands name them, and that name wins (no other agent runs
+// Gemini CLI's hooks); a payload also shows Gemini CLI by an event name only
+// it uses, and Codex CLI by a turn_id or a transcript_path to a
+// rollout-*.jsonl file. Any other is Claude Code's.
 // It returns the agent ("" when it cannot tell) and the decoded common fields.
 func Detect(payload []byte, named string) (string, Common) {
 	var c Common
@@ -73,6 +76,8 @@ func Detect(payload []byte, named string) (string, Common) {
 		return named, c
 	}
 	switch {
+	case named == AgentGemini || geminiOnlyEvents[c.HookEventName]:
+		return AgentGemini, c
 	case c.CursorVersion != "" || c.ConversationID != "" || startsLower(c.HookEventName):
 		return AgentCursor, c
 	case named == AgentCodex || c.TurnID != "" || isRollout(c.TranscriptPath):
@@ -81,6 +86,13 @@ func Detect(payload []byte, named string) (string, Common) {
 		return AgentClaude, c
 	}
 	return named, c
+}
+
+// geminiOnlyEvents are Gemini CLI event names no other agent uses, so a
+// payload carrying one is Gemini CLI's even when its command does not say.
+var geminiOnlyEvents = map[string]bool{
+	"BeforeAgent": true, "AfterAgent": true, "BeforeTool": true, "AfterTool": true,
+	"BeforeModel": true, "AfterModel": true, "BeforeToolSelection": true, "PreCompress": true,
 }
 
 func startsLower(s string) bool { return s != "" && s[0] >= 'a' && s[0] <= 'z' }
@@ -113,6 +125,9 @@ func Answer(agent, event, warning string) []byte {
 		default:
 			return []byte("{}\n")
 		}
+	}
+	if agent == AgentGemini {
+		return []byte("{}\n") // Gemini CLI parses stdout as JSON: {} changes nothing
 	}
 	if agent == AgentClaude && event == "SessionStart" && warning != "" {
 		b, _ := json.Marshal(map[string]string{"systemMessage": warning})

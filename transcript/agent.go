@@ -39,7 +39,8 @@ type Agent interface {
 	Owns(path string) bool
 	// Session is the session id of a main transcript (the session_id of
 	// its hook events): from its path, or from its first lines when the
-	// file name does not hold it whole.
+	// file name does not hold it whole; "" when those lines are not
+	// written yet (the file is looked at again when it changes).
 	Session(path string) string
 	// Discover reports whether a transcript alone makes the session's
 	// spans, so the daemon follows transcripts that no hook announced and
@@ -65,12 +66,20 @@ type Checker interface {
 	CheckTranscripts(home string) []Finding
 }
 
-// Projecter is implemented by an agent whose transcript lines record the
-// conversation's working directory, for sessions and show: Project returns
-// it from one line of a main transcript, or "" (the first one found is the
+// CwdRecorder is implemented by an agent whose transcript lines record the
+// conversation's working directory, for sessions and show: Cwd returns it
+// from one line of a main transcript, or "" (the first one found is the
 // conversation's project).
-type Projecter interface {
-	Project(line []byte) string
+type CwdRecorder interface {
+	Cwd(line []byte) string
+}
+
+// Projector is implemented by an agent whose transcripts do not record
+// their project (the working folder) on a line, but whose place on disk
+// tells it: the daemon keeps an excluded project out by it (an absolute
+// path), sessions lists the conversation under it.
+type Projector interface {
+	Project(path string) string
 }
 
 // Finding is one result of a Checker.

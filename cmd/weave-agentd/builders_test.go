@@ -12,7 +12,7 @@ import (
 // client names, under the agent's name, and no other.
 func TestHookAgents(t *testing.T) {
 	want := map[string]string{hooks.AgentClaude: genai.AgentClaudeCode, hooks.AgentCursor: genai.AgentCursor,
-		hooks.AgentCodex: genai.AgentCodex}
+		hooks.AgentCodex: genai.AgentCodex, hooks.AgentGemini: genai.AgentGeminiCLI}
 	if got := hookAgents(); !maps.Equal(got, want) {
 		t.Errorf("hookAgents() = %v, want %v", got, want)
 	}

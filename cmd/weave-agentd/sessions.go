@@ -29,7 +29,7 @@ type sessionsFlags struct {
 func sessionsCommand() command {
 	return command{
 		Name:  "sessions",
-		Usage: "[--agent claude|codex|cursor] [--since 7d] [--limit N] [--json]",
+		Usage: "[--agent claude|codex|cursor|gemini] [--since 7d] [--limit N] [--json]",
 		Short: "list recent conversations: project, turns, tools, tokens, exported?",
 		Long: `Lists the conversations Claude Code, Codex CLI and Cursor left on disk, newest first:
 the agent, the session id (its first 8 characters; 'weave-agentd show' takes

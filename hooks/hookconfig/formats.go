@@ -27,6 +27,13 @@ type Agent struct {
 	// seconds; 0: DefaultTimeout. (Codex CLI clamps a SessionEnd handler to
 	// 3 s and says so on every run.)
 	Timeout int
+	// Arg follows the hook binary in the command: the agent's name, for an
+	// agent whose payloads the hook client cannot tell apart by their shape
+	// (Gemini CLI's and Codex CLI's look like Claude Code's).
+	Arg string
+	// TimeoutMillis: the agent reads handler timeouts in milliseconds
+	// (Gemini CLI), not seconds.
+	TimeoutMillis bool
 }
 
 func (a Agent) String() string { return a.Name }
@@ -42,8 +49,30 @@ var (
 	// seconds), without a version gate (every event below is in 0.171.0).
 	Codex = Agent{Name: "codex", File: "hooks.json", Project: filepath.Join(".codex", "hooks.json"),
 		Events: func(Version) ([]string, error) { return CodexEvents(), nil }, Known: codexEvents,
-		Tools: codexToolEvents, Timeout: codexTimeout}
+		Tools: codexToolEvents, Timeout: codexTimeout, Arg: "codex"}
+	// Gemini = Gemini CLI's settings.json (hooks on by default): Claude
+	// Code's matcher groups, timeouts in milliseconds.
+	Gemini = Agent{Name: "gemini", File: "settings.json", Project: filepath.Join(".gemini", "settings.json"),
+		Events: func(Version) ([]string, error) { return GeminiEvents(), nil }, Known: geminiEvents,
+		Tools: geminiToolEvents, Arg: "gemini", TimeoutMillis: true}
 )
+
+// command is the handler command for spec: Command, then the agent's Arg.
+func (a Agent) command(spec Spec) string {
+	c := Command(spec)
+	if a.Arg != "" {
+		c += " " + a.Arg
+	}
+	return c
+}
+
+// timeout is spec's timeout in the agent's unit.
+func (a Agent) timeout(spec Spec) int {
+	if a.TimeoutMillis {
+		return spec.timeout(a) * 1000
+	}
+	return spec.timeout(a)
+}
 
 // checkAgent refuses an Agent that says too little to edit its settings
 // (the zero value of an agent without hooks).

@@ -7,4 +7,5 @@ import (
 	_ "github.com/weave-agentd/weave-agentd/transcript/claude" // Claude Code
 	_ "github.com/weave-agentd/weave-agentd/transcript/codex"  // Codex CLI
 	_ "github.com/weave-agentd/weave-agentd/transcript/cursor" // Cursor
+	_ "github.com/weave-agentd/weave-agentd/transcript/gemini" // Gemini CLI
 )

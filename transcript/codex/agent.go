@@ -21,8 +21,8 @@ type Agent struct{}
 func init() { transcript.Register(Agent{}) }
 
 var (
-	_ transcript.Agent     = Agent{}
-	_ transcript.Projecter = Agent{}
+	_ transcript.Agent       = Agent{}
+	_ transcript.CwdRecorder = Agent{}
 )
 
 func (Agent) Name() string { return genai.AgentCodex }
@@ -118,9 +118,9 @@ func looksLikeUUID(s string) bool {
 	return true
 }
 
-// Project is the working directory a session_meta line records ("" for
+// Cwd is the working directory a session_meta line records ("" for
 // any other line), for the catalog.
-func (Agent) Project(line []byte) string {
+func (Agent) Cwd(line []byte) string {
 	if len(line) > transcript.MaxLine || !bytes.Contains(line[:min(len(line), 256)], []byte(`"session_meta"`)) {
 		return ""
 	}

@@ -37,7 +37,7 @@ func FuzzCodexLine(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, line []byte) {
 		_, _, _ = parseLine(line)
-		_ = Agent{}.Project(line)
+		_ = Agent{}.Cwd(line)
 		b := New("s", Options{TranscriptPath: "/nonexistent/rollout-s.jsonl"})
 		b.Line("/nonexistent/rollout-s.jsonl", []byte(`{"timestamp":"2026-12-05T14:02:16.764Z","type":"event_msg","payload":{"type":"task_started","turn_id":"t"}}`))
 		b.Line("/nonexistent/rollout-s.jsonl", line)
