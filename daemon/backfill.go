@@ -189,7 +189,7 @@ func (b *backfiller) run(job *control.BackfillProgress, files []backfillFile) {
 		b.d.sess.releaseIfIdle(a)
 		b.advance(job, f)
 	}
-	b.d.fwd.kick()
+	b.d.fwd.Kick()
 	b.finish(job, nil)
 }
 

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/weave-agentd/weave-agentd/control"
+	"github.com/weave-agentd/weave-agentd/daemon/export"
 	"github.com/weave-agentd/weave-agentd/hooks"
 	"github.com/weave-agentd/weave-agentd/spool"
 )
@@ -97,7 +98,7 @@ func (d *Daemon) flush(ctx context.Context) control.FlushResult {
 	if err := d.sess.flush(ctx); err != nil {
 		return control.FlushResult{Message: "transcripts not fully read: " + err.Error()}
 	}
-	if err := d.fwd.flush(ctx); err != nil {
+	if err := d.fwd.Flush(ctx); err != nil {
 		return control.FlushResult{Message: err.Error()}
 	}
 	// The last write failed (a full disk) and none succeeded since: what
@@ -117,7 +118,7 @@ func (d *Daemon) Status() (control.Status, error) {
 		return control.Status{}, err
 	}
 	now := d.set.Now()
-	h := d.fwd.health()
+	h := d.fwd.Health()
 	active, files := d.sess.stats()
 	s := control.Status{
 		Version: d.set.Version, PID: os.Getpid(), Started: d.started, UptimeSeconds: now.Sub(d.started).Seconds(),
@@ -130,7 +131,7 @@ func (d *Daemon) Status() (control.Status, error) {
 	}
 	s.SkippedFiles = d.sess.skips.list()
 	if d.set.Target.URL == "" {
-		s.SinkFile = SinkFile(d.set.Paths.SinkDir)
+		s.SinkFile = export.SinkFile(d.set.Paths.SinkDir)
 	}
 	if !st.Oldest.IsZero() {
 		s.OldestAgeSec = now.Sub(st.Oldest).Seconds()
@@ -155,7 +156,7 @@ func (d *Daemon) Status() (control.Status, error) {
 // once when the server refuses our requests (that does not heal by itself),
 // after warnAfter otherwise.
 func (d *Daemon) exportWarning() string {
-	h := d.fwd.health()
+	h := d.fwd.Health()
 	if h.OK || h.FailingSince.IsZero() || (!h.Refused && d.set.Now().Sub(h.FailingSince) < warnAfter) {
 		return ""
 	}
@@ -226,7 +227,7 @@ func (d *Daemon) call(method control.Method, args json.RawMessage) *hooks.Respon
 		if err != nil {
 			return &hooks.Response{Error: err.Error()}
 		}
-		d.fwd.kick()
+		d.fwd.Kick()
 		return okBody(control.DeadLetterResult{Count: n})
 	case control.MethodDeadLettersDrop:
 		n, err := d.store.DropDeadLetters()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/weave-agentd/weave-agentd/config"
 	"github.com/weave-agentd/weave-agentd/control"
+	"github.com/weave-agentd/weave-agentd/daemon/export"
 	"github.com/weave-agentd/weave-agentd/hooks"
 	"github.com/weave-agentd/weave-agentd/redact"
 	"github.com/weave-agentd/weave-agentd/spool"
@@ -43,7 +44,7 @@ type Settings struct {
 	// Tunables; zero values take production defaults.
 	TickInterval  time.Duration // session actors' periodic step (1s)
 	InboxInterval time.Duration // inbox re-scan while running (2s)
-	ExportBackoff Backoff
+	ExportBackoff export.Backoff
 	Discover      []DiscoverRoot // transcript folders watched even without hooks
 	// AgentHomes maps an agent's name to its home folder, to tell whose a
 	// transcript path given to backfill is (see agents.ForPath).
@@ -64,7 +65,7 @@ type Daemon struct {
 	server  *server
 	ingest  *ingest
 	sess    *sessions
-	fwd     *forwarder
+	fwd     *export.Forwarder
 	disc    *discovery
 	bf      *backfiller
 	health  *storageHealth
@@ -94,25 +95,12 @@ func New(set Settings) (*Daemon, error) {
 	if set.InboxInterval <= 0 {
 		set.InboxInterval = 2 * time.Second
 	}
-	if set.ExportBatch <= 0 {
-		set.ExportBatch = 512
-	}
-	if set.ExportMaxBytes <= 0 {
-		set.ExportMaxBytes = 4 << 20
-	}
-	if set.ExportTimeout <= 0 {
-		set.ExportTimeout = 30 * time.Second
-	}
-	if set.SinkMaxBytes <= 0 {
-		set.SinkMaxBytes = 64 << 20
-	}
 	if set.DiscoverWindow <= 0 {
 		set.DiscoverWindow = time.Hour
 	}
 	if set.RescanInterval <= 0 {
 		set.RescanInterval = 30 * time.Second
 	}
-	set.ExportBackoff = set.ExportBackoff.withDefaults()
 	return &Daemon{set: set, log: set.Logger}, nil
 }
 
@@ -144,7 +132,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 		store.Close()
 		return err
 	}
-	exp, err := newExporter(d.set)
+	fwd, err := export.New(exportSettings(d.set), store)
 	if err != nil {
 		store.Close()
 		return err
@@ -154,9 +142,9 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.cancel = cancel
 	d.runCtx = runCtx
 	d.bf = &backfiller{d: d}
-	d.fwd = newForwarder(d.set, store, exp)
+	d.fwd = fwd
 	d.health = &storageHealth{}
-	d.sess = newSessions(d.set, store, red, res, d.health, d.fwd.notify)
+	d.sess = newSessions(d.set, store, red, res, d.health, d.fwd.Notify)
 	d.ingest = newIngest(d.set, store, red, d.sess, d.health)
 
 	srv, err := listen(d.set.Paths.Socket, d.log)
@@ -183,7 +171,12 @@ func (d *Daemon) Start(ctx context.Context) error {
 	} else if n > 0 {
 		d.log.Info("forgot the state of finished sessions", "sessions", n)
 	}
-	d.goRun(func() { d.fwd.run(runCtx) })
+	if err := d.fwd.Start(ctx); err != nil {
+		cancel()
+		srv.close()
+		store.Close()
+		return err
+	}
 	d.goRun(func() { d.ingest.runInbox(runCtx) })
 	d.goRun(func() { d.server.serve(d.handle) })
 	d.disc = newDiscovery(d.set, d.sess, d.ingest.ignoredDir)
@@ -205,11 +198,16 @@ func CheckConfig(set Settings) error {
 		return err
 	}
 	if set.Target.URL != "" {
-		if _, err := baseTransport(set); err != nil {
-			return err
-		}
+		return export.TransportOf(set.Config).Check()
 	}
 	return nil
+}
+
+// exportSettings are the export component's part of set.
+func exportSettings(set Settings) export.Settings {
+	return export.Settings{Logger: set.Logger, Now: set.Now, Target: set.Target, Transport: export.TransportOf(set.Config),
+		SinkDir: set.Paths.SinkDir, SinkMaxBytes: set.SinkMaxBytes, Batch: set.ExportBatch, MaxBytes: set.ExportMaxBytes,
+		Timeout: set.ExportTimeout, Backoff: set.ExportBackoff}
 }
 
 // ReloadFailed records that the config file could not be reloaded: the
@@ -261,7 +259,9 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		d.server.wait()
 	}
 	if d.fwd != nil {
-		d.fwd.close()
+		if ferr := d.fwd.Shutdown(ctx); ferr != nil && err == nil {
+			err = ferr
+		}
 	}
 	if d.store != nil {
 		if cerr := d.store.Close(); cerr != nil && err == nil {
@@ -278,3 +278,7 @@ func targetLabel(t config.Target) string {
 	}
 	return t.URL
 }
+
+// SinkFile is the file the daemon writes spans to when no endpoint is
+// configured (Paths.SinkDir).
+func SinkFile(dir string) string { return export.SinkFile(dir) }
