@@ -19,6 +19,7 @@ import (
 // the running one.
 type backfiller struct {
 	d          *Daemon
+	ignored    func(dir string) bool // a project kept out
 	mu         sync.Mutex
 	job        *control.BackfillProgress
 	n          int
@@ -161,7 +162,7 @@ func (b *backfiller) run(job *control.BackfillProgress, files []backfillFile) {
 			b.finish(job, errors.New("daemon stopping; run backfill again to resume"))
 			return
 		}
-		if cwd, _ := firstCwd(f.path); cwd != "" && b.d.ingest.ignoredDir(cwd) { // a file skipped here is skipped by its tailer too
+		if cwd, _ := firstCwd(f.path); cwd != "" && b.ignored(cwd) { // a file skipped here is skipped by its tailer too
 			b.advance(job, f)
 			continue
 		}

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"time"
@@ -24,21 +23,10 @@ import (
 // warning to the user (Claude Code SessionStart systemMessage).
 const warnAfter = 10 * time.Minute
 
-func (d *Daemon) handle(_ net.Conn, req *hooks.Request) *hooks.Response {
+// handle answers the requests on the socket that are not hook events (ingest
+// takes those).
+func (d *Daemon) handle(req *hooks.Request) *hooks.Response {
 	switch req.Op {
-	case hooks.OpEvent:
-		if req.Event == nil {
-			// Counted as a malformed event, like one without an id.
-			if err := d.ingest.accept(&hooks.Event{}); err != nil {
-				d.log.Error("counting a malformed hook event", "err", err)
-			}
-			return &hooks.Response{Error: "event request without an event"}
-		}
-		if err := d.ingest.accept(req.Event); err != nil {
-			d.log.Error("storing a hook event", "err", err)
-			return &hooks.Response{Error: "store: " + err.Error()}
-		}
-		return &hooks.Response{OK: true, Warning: d.exportWarning()}
 	case hooks.OpStatus:
 		st, err := d.Status()
 		if err != nil {
@@ -91,7 +79,7 @@ func (d *Daemon) Flush(ctx context.Context) control.FlushResult {
 }
 
 func (d *Daemon) flush(ctx context.Context) control.FlushResult {
-	if err := d.ingest.drainInbox(); err != nil {
+	if err := d.ingest.DrainInbox(); err != nil {
 		return control.FlushResult{Message: "the hooks' inbox could not be stored: " + err.Error()}
 	}
 	d.disc.rescanNow(ctx)
@@ -105,7 +93,7 @@ func (d *Daemon) flush(ctx context.Context) control.FlushResult {
 	// was read or received then is not stored, so it cannot be flushed.
 	// (A probe write would not tell: small commits reuse the file's free
 	// pages on a full disk.) The next commit that succeeds clears it.
-	if msg, since := d.health.state(); msg != "" {
+	if msg, since := d.health.State(); msg != "" {
 		return control.FlushResult{Message: fmt.Sprintf("writes to the spool fail since %s (%s): free space, run again any backfill that failed, then flush again", since.Format(time.RFC3339), msg)}
 	}
 	return control.FlushResult{Done: true}
@@ -142,11 +130,11 @@ func (d *Daemon) Status() (control.Status, error) {
 	if !s.ExportHealthy {
 		s.ExportError = &control.ExportError{Message: h.Message, Status: h.Status, Hint: h.Hint, Refused: h.Refused}
 	}
-	if msg, since := d.health.state(); msg != "" {
+	if msg, since := d.health.State(); msg != "" {
 		s.StorageError = &control.StorageError{Message: msg, Since: since}
 	}
 	s.ConfigError = d.cfgErr.Load()
-	if msg, since := d.ingest.inbox.state(); msg != "" {
+	if msg, since := d.ingest.InboxError(); msg != "" {
 		s.InboxError = &control.StorageError{Message: msg, Since: since}
 	}
 	return s, nil

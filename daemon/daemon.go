@@ -16,6 +16,8 @@ import (
 	"github.com/weave-agentd/weave-agentd/config"
 	"github.com/weave-agentd/weave-agentd/control"
 	"github.com/weave-agentd/weave-agentd/daemon/export"
+	"github.com/weave-agentd/weave-agentd/daemon/ingest"
+	"github.com/weave-agentd/weave-agentd/daemon/status"
 	"github.com/weave-agentd/weave-agentd/hooks"
 	"github.com/weave-agentd/weave-agentd/redact"
 	"github.com/weave-agentd/weave-agentd/spool"
@@ -62,13 +64,12 @@ type Daemon struct {
 	set     Settings
 	log     *slog.Logger
 	store   *spool.Store
-	server  *server
-	ingest  *ingest
+	ingest  *ingest.Ingest
 	sess    *sessions
 	fwd     *export.Forwarder
 	disc    *discovery
 	bf      *backfiller
-	health  *storageHealth
+	health  *status.Health
 	red     *redact.Redactor
 	runCtx  context.Context
 	started time.Time
@@ -108,7 +109,7 @@ func New(set Settings) (*Daemon, error) {
 // actors and the forwarder. A second daemon on the same home fails here with
 // a clear message.
 func (d *Daemon) Start(ctx context.Context) error {
-	if err := prepareFolders(d.set.Paths); err != nil {
+	if err := ingest.PrepareFolders(d.set.Paths); err != nil {
 		return err
 	}
 	store, err := spool.Open(d.set.Paths.Spool, spool.Options{MaxBytes: d.set.Config.SpoolMaxBytes})
@@ -141,45 +142,37 @@ func (d *Daemon) Start(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 	d.runCtx = runCtx
-	d.bf = &backfiller{d: d}
 	d.fwd = fwd
-	d.health = &storageHealth{}
+	d.health = &status.Health{}
+	exclude := ingest.NewExclusions(d.set.Config.Exclude)
+	d.bf = &backfiller{d: d, ignored: exclude.Ignored}
 	d.sess = newSessions(d.set, store, red, res, d.health, d.fwd.Notify)
-	d.ingest = newIngest(d.set, store, red, d.sess, d.health)
+	d.ingest = ingest.New(ingest.Settings{Logger: d.log, Now: d.set.Now, Paths: d.set.Paths, HookAgents: d.set.HookAgents,
+		InboxInterval: d.set.InboxInterval, Deliver: d.sess.deliver, Control: d.handle, Warning: d.exportWarning},
+		store, red, exclude, d.health)
 
-	srv, err := listen(d.set.Paths.Socket, d.log)
-	if err != nil {
-		cancel()
-		store.Close()
-		return err
-	}
-	srv.onBad = func() {
-		if err := store.Batch(func(t *spool.Tx) error { return t.Add(spool.CounterBadFrames, 1) }); err != nil {
-			d.log.Warn("could not count a malformed socket frame", "err", err)
-		}
-	}
-	d.server = srv
 	// Events stored before a stop come first, then the hooks' journal.
 	if err := d.sess.restore(runCtx); err != nil {
 		d.log.Warn("restoring sessions", "err", err)
 	}
-	if err := d.ingest.drainInbox(); err != nil {
-		d.log.Warn("inbox drain failed; will retry", "err", err)
+	if err := d.fwd.Start(ctx); err != nil {
+		cancel()
+		store.Close()
+		return err
+	}
+	if err := d.ingest.Start(ctx); err != nil {
+		cancel()
+		d.sess.stop()
+		_ = d.fwd.Shutdown(ctx)
+		store.Close()
+		return err
 	}
 	if n, err := d.sess.prune(d.set.Now()); err != nil {
 		d.log.Warn("pruning finished sessions", "err", err)
 	} else if n > 0 {
 		d.log.Info("forgot the state of finished sessions", "sessions", n)
 	}
-	if err := d.fwd.Start(ctx); err != nil {
-		cancel()
-		srv.close()
-		store.Close()
-		return err
-	}
-	d.goRun(func() { d.ingest.runInbox(runCtx) })
-	d.goRun(func() { d.server.serve(d.handle) })
-	d.disc = newDiscovery(d.set, d.sess, d.ingest.ignoredDir)
+	d.disc = newDiscovery(d.set, d.sess, exclude.Ignored)
 	d.goRun(func() { d.disc.run(runCtx) })
 	d.log.Info("weave-agentd started", "version", d.set.Version, "socket", d.set.Paths.Socket,
 		"target", targetLabel(d.set.Target), "spool", d.set.Paths.Spool)
@@ -238,8 +231,9 @@ func (d *Daemon) goRun(fn func()) {
 // Shutdown stops accepting, lets in-flight writes finish, stops the actors
 // (their state is already committed) and closes the spool.
 func (d *Daemon) Shutdown(ctx context.Context) error {
-	if d.server != nil {
-		d.server.close() // stop accepting; in-flight handlers finish below
+	var err error
+	if d.ingest != nil {
+		err = d.ingest.Shutdown(ctx) // stop accepting; in-flight handlers finish
 	}
 	if d.sess != nil {
 		d.sess.stop()
@@ -249,14 +243,12 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	}
 	done := make(chan struct{})
 	go func() { d.wg.Wait(); done <- struct{}{} }()
-	var err error
 	select {
 	case <-done:
 	case <-ctx.Done():
-		err = fmt.Errorf("shutdown: %w", ctx.Err())
-	}
-	if d.server != nil {
-		d.server.wait()
+		if err == nil {
+			err = fmt.Errorf("shutdown: %w", ctx.Err())
+		}
 	}
 	if d.fwd != nil {
 		if ferr := d.fwd.Shutdown(ctx); ferr != nil && err == nil {

@@ -415,7 +415,7 @@ func TestDuplicateEventIDIsDroppedOnce(t *testing.T) {
 	td := startTestDaemon(t, home, config.Target{URL: srv.URL}, nil)
 	ev := &hooks.Event{ID: "same", Agent: "claude", Name: "Stop", Session: "s", RecvNS: 1,
 		Payload: json.RawMessage(`{"session_id":"s","hook_event_name":"Stop"}`)}
-	if err := td.ingest.accept(ev); err != nil {
+	if err := td.ingest.Accept(ev); err != nil {
 		t.Fatal(err)
 	}
 	// The same event, journaled by a hook whose ack came late.

@@ -7,8 +7,6 @@ import (
 	"syscall"
 )
 
-func umask(m int) int { return syscall.Umask(m) }
-
 func fileIno(fi os.FileInfo) uint64 {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		return uint64(st.Ino)

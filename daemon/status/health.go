@@ -1,20 +1,23 @@
-package daemon
+// Package status keeps what the daemon's status reports beyond the spool's
+// own numbers: whether writes to the spool fail, and since when.
+package status
 
 import (
 	"sync"
 	"time"
 )
 
-// storageHealth remembers whether writes to the spool fail (a full disk, an
-// I/O error), so that status can say so: events refused then are kept only
-// in the hooks' inbox journal, if it could be written.
-type storageHealth struct {
+// Health remembers whether writes fail (a full disk, an I/O error), so that
+// status can say so: events refused then are kept only in the hooks' inbox
+// journal, if it could be written. The zero value is healthy.
+type Health struct {
 	mu    sync.Mutex
 	err   string
 	since time.Time
 }
 
-func (h *storageHealth) failed(err error, now time.Time) {
+// Failed records a failed write.
+func (h *Health) Failed(err error, now time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.err == "" {
@@ -23,14 +26,15 @@ func (h *storageHealth) failed(err error, now time.Time) {
 	h.err = err.Error()
 }
 
-func (h *storageHealth) ok() {
+// OK records a write that succeeded: it clears the failure.
+func (h *Health) OK() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.err, h.since = "", time.Time{}
 }
 
-// state returns the latest write error and since when writes fail, or "".
-func (h *storageHealth) state() (string, time.Time) {
+// State returns the latest write error and since when writes fail, or "".
+func (h *Health) State() (string, time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.err, h.since
