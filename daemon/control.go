@@ -82,8 +82,8 @@ func (d *Daemon) flush(ctx context.Context) control.FlushResult {
 	if err := d.ingest.DrainInbox(); err != nil {
 		return control.FlushResult{Message: "the hooks' inbox could not be stored: " + err.Error()}
 	}
-	d.disc.rescanNow(ctx)
-	if err := d.sess.flush(ctx); err != nil {
+	d.disc.RescanNow(ctx)
+	if err := d.sess.Flush(ctx); err != nil {
 		return control.FlushResult{Message: "transcripts not fully read: " + err.Error()}
 	}
 	if err := d.fwd.Flush(ctx); err != nil {
@@ -107,7 +107,7 @@ func (d *Daemon) Status() (control.Status, error) {
 	}
 	now := d.set.Now()
 	h := d.fwd.Health()
-	active, files := d.sess.stats()
+	active, files := d.sess.Stats()
 	s := control.Status{
 		Version: d.set.Version, PID: os.Getpid(), Started: d.started, UptimeSeconds: now.Sub(d.started).Seconds(),
 		Endpoint: d.set.Target.URL, EndpointSource: d.set.Target.Source,
@@ -117,7 +117,7 @@ func (d *Daemon) Status() (control.Status, error) {
 	if files == nil {
 		s.WatchedFiles = []string{}
 	}
-	s.SkippedFiles = d.sess.skips.list()
+	s.SkippedFiles = d.sess.Skipped()
 	if d.set.Target.URL == "" {
 		s.SinkFile = export.SinkFile(d.set.Paths.SinkDir)
 	}
@@ -178,13 +178,13 @@ func (d *Daemon) call(method control.Method, args json.RawMessage) *hooks.Respon
 		if err != nil {
 			return &hooks.Response{Error: "backfill arguments: " + err.Error()}
 		}
-		job, err := d.bf.start(a)
+		job, err := d.sess.Backfill(a)
 		if err != nil {
 			return &hooks.Response{Error: err.Error()}
 		}
 		return okBody(job)
 	case control.MethodBackfillProgress:
-		job, ok := d.bf.progress()
+		job, ok := d.sess.BackfillProgress()
 		if !ok {
 			return &hooks.Response{Error: "no backfill has run since the daemon started"}
 		}
@@ -194,7 +194,7 @@ func (d *Daemon) call(method control.Method, args json.RawMessage) *hooks.Respon
 		if err := json.Unmarshal(args, &q); err != nil {
 			return &hooks.Response{Error: string(method) + " arguments: " + err.Error()}
 		}
-		return okBody(d.sessionsExported(q))
+		return okBody(d.sess.ExportState(q))
 	case control.MethodDeadLettersList:
 		dls, err := d.store.DeadLetters(10000)
 		if err != nil {
@@ -227,67 +227,13 @@ func (d *Daemon) call(method control.Method, args json.RawMessage) *hooks.Respon
 	return &hooks.Response{Error: fmt.Sprintf("unknown method %q (is the daemon older than this client? run 'weave-agentd restart')", method)}
 }
 
-// maxCountedSpans bounds the spool scan behind PendingSpans.
-const maxCountedSpans = 200000
-
-func (d *Daemon) sessionsExported(q control.SessionsExportedArgs) control.SessionsExported {
-	pending, dead, counted := d.spansByConversation()
-	out := control.SessionsExported{Sessions: make([]control.SessionExportState, 0, len(q.Sessions))}
-	_ = d.store.View(func(t *spool.Tx) error {
-		for _, s := range q.Sessions {
-			st := control.SessionExportState{Agent: s.Agent, Session: s.Session, PendingSpans: -1}
-			st.Known = t.Session(sessionKey(s.Agent, s.Session)) != nil
-			for _, f := range s.Files {
-				if b := t.Offset(f); b != nil {
-					if st.Offsets == nil {
-						st.Offsets = map[string]int64{}
-					}
-					st.Offsets[f] = decodeFileState(b).Offset
-					st.Known = true
-				}
-			}
-			if counted {
-				st.PendingSpans = pending[s.Session]
-			}
-			st.DeadLetters = dead[s.Session]
-			out.Sessions = append(out.Sessions, st)
-		}
-		return nil
-	})
-	return out
-}
-
-// spansByConversation counts queued and dead-lettered spans per
-// gen_ai.conversation.id; counted is false when the queue is too deep.
-func (d *Daemon) spansByConversation() (pending, dead map[string]int64, counted bool) {
-	pending, dead = map[string]int64{}, map[string]int64{}
-	conv := func(b []byte) string {
-		var sp tracepb.Span
-		if proto.Unmarshal(b, &sp) != nil {
-			return ""
-		}
-		for _, kv := range sp.Attributes {
-			if kv.Key == "gen_ai.conversation.id" {
-				return kv.Value.GetStringValue()
-			}
-		}
-		return ""
+func decodeBackfillArgs(raw json.RawMessage) (control.BackfillArgs, error) {
+	var a control.BackfillArgs
+	if len(raw) == 0 {
+		return a, nil
 	}
-	st, err := d.store.Stats()
-	if err == nil && st.Depth <= maxCountedSpans {
-		counted = true
-		items, _ := d.store.Peek(maxCountedSpans, 1<<40)
-		for _, it := range items {
-			pending[conv(it.Span)]++
-		}
-	}
-	dls, _ := d.store.DeadLetters(10000)
-	for _, dl := range dls {
-		if len(dl.Span) > 0 {
-			dead[conv(dl.Span)]++
-		}
-	}
-	return pending, dead, counted
+	err := json.Unmarshal(raw, &a)
+	return a, err
 }
 
 // truncate shortens s to at most n bytes (on a rune boundary), marking the cut.
