@@ -5,23 +5,16 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/weave-agentd/weave-agentd/control"
-	"github.com/weave-agentd/weave-agentd/daemon/export"
 	"github.com/weave-agentd/weave-agentd/hooks"
 	"github.com/weave-agentd/weave-agentd/spool"
 )
-
-// warnAfter is how long exports must have failed before hooks surface a
-// warning to the user (Claude Code SessionStart systemMessage).
-const warnAfter = 10 * time.Minute
 
 // handle answers the requests on the socket that are not hook events (ingest
 // takes those).
@@ -100,75 +93,7 @@ func (d *Daemon) flush(ctx context.Context) control.FlushResult {
 }
 
 // Status snapshots the daemon's health.
-func (d *Daemon) Status() (control.Status, error) {
-	st, err := d.store.Stats()
-	if err != nil {
-		return control.Status{}, err
-	}
-	now := d.set.Now()
-	h := d.fwd.Health()
-	active, files := d.sess.Stats()
-	s := control.Status{
-		Version: d.set.Version, PID: os.Getpid(), Started: d.started, UptimeSeconds: now.Sub(d.started).Seconds(),
-		Endpoint: d.set.Target.URL, EndpointSource: d.set.Target.Source,
-		Socket: d.set.Paths.Socket, SpoolFile: d.set.Paths.Spool, Spool: st,
-		ExportHealthy: h.OK || st.Depth == 0, ActiveSessions: active, WatchedFiles: files, Counters: st.Counters,
-	}
-	if files == nil {
-		s.WatchedFiles = []string{}
-	}
-	s.SkippedFiles = d.sess.Skipped()
-	if d.set.Target.URL == "" {
-		s.SinkFile = export.SinkFile(d.set.Paths.SinkDir)
-	}
-	if !st.Oldest.IsZero() {
-		s.OldestAgeSec = now.Sub(st.Oldest).Seconds()
-	}
-	if !h.FailingSince.IsZero() {
-		s.FailingSince = &h.FailingSince
-	}
-	if !s.ExportHealthy {
-		s.ExportError = &control.ExportError{Message: h.Message, Status: h.Status, Hint: h.Hint, Refused: h.Refused}
-	}
-	if msg, since := d.health.State(); msg != "" {
-		s.StorageError = &control.StorageError{Message: msg, Since: since}
-	}
-	s.ConfigError = d.cfgErr.Load()
-	if msg, since := d.ingest.InboxError(); msg != "" {
-		s.InboxError = &control.StorageError{Message: msg, Since: since}
-	}
-	return s, nil
-}
-
-// exportWarning is the message hooks show the user while exports fail: at
-// once when the server refuses our requests (that does not heal by itself),
-// after warnAfter otherwise.
-func (d *Daemon) exportWarning() string {
-	h := d.fwd.Health()
-	if h.OK || h.FailingSince.IsZero() || (!h.Refused && d.set.Now().Sub(h.FailingSince) < warnAfter) {
-		return ""
-	}
-	st, err := d.store.Stats()
-	if err != nil || st.Depth == 0 {
-		return ""
-	}
-	what := "exports have failed"
-	if h.Refused {
-		what = "the server refuses exports"
-		if h.Status != 0 {
-			what += fmt.Sprintf(" (HTTP %d)", h.Status)
-		}
-	}
-	msg := fmt.Sprintf("weave-agentd: %s since %s; %d span(s) are kept safely in the spool.",
-		what, h.FailingSince.Format("15:04"), st.Depth)
-	if h.Message != "" {
-		msg += " Last error: " + truncate(h.Message, 160) + "."
-	}
-	if h.Hint != "" {
-		msg += " Hint: " + h.Hint + "."
-	}
-	return msg + " Run 'weave-agentd status' for details."
-}
+func (d *Daemon) Status() (control.Status, error) { return d.status.Status() }
 
 // call dispatches the named methods of OpCall.
 func (d *Daemon) call(method control.Method, args json.RawMessage) *hooks.Response {
@@ -234,15 +159,4 @@ func decodeBackfillArgs(raw json.RawMessage) (control.BackfillArgs, error) {
 	}
 	err := json.Unmarshal(raw, &a)
 	return a, err
-}
-
-// truncate shortens s to at most n bytes (on a rune boundary), marking the cut.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

@@ -91,6 +91,7 @@ type Daemon struct {
 	sess    *sessions.Actors
 	ingest  *ingest.Ingest
 	disc    *sessions.Discovery
+	status  *status.Reporter
 	started time.Time
 	running []component                         // started, in order
 	cfgErr  atomic.Pointer[control.ConfigError] // the latest failed reload, for status
@@ -171,12 +172,16 @@ func (d *Daemon) build() error {
 	}, d.store, red, d.health)
 	d.ingest = ingest.New(ingest.Settings{
 		Logger: set.Logger, Now: set.Now, Paths: set.Paths, HookAgents: set.HookAgents, InboxInterval: set.InboxInterval,
-		Deliver: d.sess.Deliver, Control: d.handle, Warning: d.exportWarning,
+		Deliver: d.sess.Deliver, Control: d.handle,
+		Warning: func() string { return d.status.Warning() }, // made below, from ingest's state too
 	}, d.store, red, exclude, d.health)
 	d.disc = sessions.NewDiscovery(sessions.DiscoverySettings{
 		Logger: set.Logger, Now: set.Now, Roots: set.Discover, Window: set.DiscoverWindow,
 		RescanInterval: set.RescanInterval, Ignored: exclude.Ignored,
 	}, d.sess)
+	d.status = status.NewReporter(status.Settings{Now: set.Now, Version: set.Version, Started: d.started, Paths: set.Paths, Target: set.Target},
+		status.Sources{Store: d.store, Exports: d.fwd.Health, Sessions: d.sess.Stats, Skipped: d.sess.Skipped,
+			Storage: d.health, Inbox: d.ingest.InboxError, Config: d.cfgErr.Load})
 	return nil
 }
 

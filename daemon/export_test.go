@@ -124,7 +124,7 @@ func TestRefusingServerKeepsTheSpans(t *testing.T) {
 			if e := st.ExportError; e == nil || !e.Refused || e.Status != tt.status || !strings.Contains(e.Hint, tt.hint) {
 				t.Errorf("export error %+v: want status %d, refused, a hint about %q", e, tt.status, tt.hint)
 			}
-			if w := td.exportWarning(); !strings.Contains(w, "refuses") || !strings.Contains(w, tt.hint) {
+			if w := td.status.Warning(); !strings.Contains(w, "refuses") || !strings.Contains(w, tt.hint) {
 				t.Errorf("hooks' warning %q: want it at once, with the hint", w)
 			}
 			// The server comes right: everything is delivered once.

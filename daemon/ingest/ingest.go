@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/weave-agentd/weave-agentd/daemon/status"
 	"github.com/weave-agentd/weave-agentd/hooks"
@@ -260,7 +259,7 @@ func (f *eventFilter) prepare(ev *hooks.Event) ([]byte, *hooks.Common, verdict) 
 		ev.Agent, ev.Session, ev.Name = agent, hook.Session(), hook.HookEventName
 	}
 	if _, known := f.set.HookAgents[ev.Agent]; ev.Agent != "" && !known {
-		f.log.Warn("skipped a hook event from an agent this daemon does not know; upgrade weave-agentd if the hook is newer", "agent", truncate(ev.Agent, 40))
+		f.log.Warn("skipped a hook event from an agent this daemon does not know; upgrade weave-agentd if the hook is newer", "agent", status.Truncate(ev.Agent, 40))
 		return nil, nil, verdictMalformed
 	}
 	if ev.Session == "" {
@@ -421,15 +420,4 @@ func (in *Ingest) runInbox(ctx context.Context) {
 			}
 		}
 	}
-}
-
-// truncate shortens s to at most n bytes (on a rune boundary), marking the cut.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

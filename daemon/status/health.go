@@ -1,5 +1,7 @@
-// Package status keeps what the daemon's status reports beyond the spool's
-// own numbers: whether writes to the spool fail, and since when.
+// Package status is what the daemon says of itself: the status snapshot
+// (the spool's numbers, export health, sessions, skipped files, storage,
+// inbox and config errors), the warning hooks show while exports fail, and
+// the health of writes to the spool that ingest and the sessions record.
 package status
 
 import (
