@@ -51,45 +51,6 @@ func TestDiscoveryFollowsTheAgentsLayout(t *testing.T) {
 	}
 }
 
-// A folder given to backfill is its agent's by the agents' homes, then by
-// their layouts, and its sessions are picked by that agent's IsSession.
-func TestBackfillTellsTheAgentOfAPath(t *testing.T) {
-	home := t.TempDir()
-	cursorHome := filepath.Join(home, "elsewhere", "cursor-home") // no "/.cursor/" in it
-	for _, p := range []string{
-		filepath.Join(cursorHome, "projects/p/agent-transcripts/c1/c1.jsonl"),
-		filepath.Join(cursorHome, "projects/p/agent-transcripts/c2.txt"),
-		filepath.Join(cursorHome, "projects/p/agent-transcripts/c1/subagents/s.jsonl"),
-		filepath.Join(home, "copy/projects/p/3f1c0000-0000-4000-8000-000000000001.jsonl"),
-		filepath.Join(home, "copy/projects/p/agent-a1.jsonl"),
-	} {
-		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		writeTranscript(t, p, "x")
-	}
-	td := startTestDaemon(t, home, config.Target{}, func(s *Settings) {
-		s.Builders[genai.AgentCursor] = func(_, s, p string) transcript.Builder { return &lineBuilder{session: s, path: p} }
-		s.AgentHomes = map[string]string{genai.AgentCursor: cursorHome, genai.AgentClaudeCode: filepath.Join(home, ".claude")}
-	})
-	files, skipped, err := td.bf.collect(control.BackfillArgs{Paths: []string{filepath.Join(cursorHome, "projects"), filepath.Join(home, "copy")}}, time.Time{})
-	if err != nil || len(skipped) != 0 {
-		t.Fatalf("collect: %v, skipped %v", err, skipped)
-	}
-	got := map[string]string{}
-	for _, f := range files {
-		got[f.agent+" "+f.session] = f.path
-	}
-	for _, want := range []string{genai.AgentCursor + " c1", genai.AgentCursor + " c2", genai.AgentClaudeCode + " 3f1c0000-0000-4000-8000-000000000001"} {
-		if _, ok := got[want]; !ok {
-			t.Errorf("%s not found", want)
-		}
-	}
-	if len(got) != 3 {
-		t.Errorf("found %v, want 3 sessions", got)
-	}
-}
-
 // A Gemini CLI chat file names 8 characters of its session id; the id is in
 // its first line. Seen between its creation and that first write, it is
 // not followed under a made-up id (which would trace it twice, once more
@@ -164,12 +125,21 @@ func TestGeminiExcludedProjectIsNotDiscovered(t *testing.T) {
 	if got := srv.accepted(); got["open-line"] != 1 || got["private-line"] != 0 {
 		t.Fatalf("discovered: %v", got)
 	}
-	files, _, err := td.bf.collect(control.BackfillArgs{Paths: []string{root}}, time.Time{})
-	if err != nil || len(files) != 2 {
-		t.Fatalf("collect: %v %v", files, err)
+	if _, err := td.sess.Backfill(control.BackfillArgs{Paths: []string{root}}); err != nil {
+		t.Fatal(err)
 	}
-	job := &control.BackfillProgress{}
-	td.bf.run(job, files)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		p, _ := td.sess.BackfillProgress()
+		if p.Done {
+			if p.Files != 2 || p.Error != "" {
+				t.Fatalf("backfill: %+v", p)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("backfill not done: %+v", p)
+		}
+	}
 	td.flush(t, 5*time.Second)
 	if got := srv.accepted(); got["private-line"] != 0 {
 		t.Fatalf("backfilled: %v", got)

@@ -1,4 +1,7 @@
-package daemon
+// Package export moves the spool's spans to their destination: the
+// forwarder (batches, backoff, dead letters, deletion after acceptance) and
+// its exporters, OTLP/HTTP or the local OTLP/JSON file sink.
+package export
 
 import (
 	"context"
@@ -14,6 +17,7 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/weave-agentd/weave-agentd/config"
 	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/spool"
 )
@@ -25,7 +29,8 @@ type Backoff struct {
 	Max     time.Duration // 5m
 }
 
-func (b Backoff) withDefaults() Backoff {
+// WithDefaults fills the zero fields with the production defaults.
+func (b Backoff) WithDefaults() Backoff {
 	if b.Initial <= 0 {
 		b.Initial = time.Second
 	}
@@ -49,10 +54,63 @@ func (b Backoff) delay(n int, retryAfter time.Duration) time.Duration {
 	return d
 }
 
-// forwarder moves spans from the spool to the server: batches, backoff,
+// Settings are what the export component needs; zero tunables take the
+// production defaults.
+type Settings struct {
+	Logger *slog.Logger
+	Now    func() time.Time // nil: time.Now
+	// Target is where spans go; no URL: the local file sink in SinkDir.
+	Target       config.Target
+	Transport    Transport
+	SinkDir      string
+	SinkMaxBytes int64         // file sink rotation size (64 MiB)
+	Batch        int           // spans per request (512)
+	MaxBytes     int           // bytes per request before gzip (4 MiB)
+	Timeout      time.Duration // one export request, connect to last byte (30s)
+	Backoff      Backoff
+}
+
+// Transport is the config's part of the HTTP client: a proxy (else
+// HTTPS_PROXY/NO_PROXY), a custom CA, a client certificate.
+type Transport struct {
+	Proxy      string
+	CAFile     string
+	ClientCert string
+	ClientKey  string
+}
+
+// TransportOf takes the Transport's fields from the config file.
+func TransportOf(c *config.Config) Transport {
+	return Transport{Proxy: c.Proxy, CAFile: c.CAFile, ClientCert: c.ClientCert, ClientKey: c.ClientKey}
+}
+
+func (set Settings) withDefaults() Settings {
+	if set.Logger == nil {
+		set.Logger = slog.New(slog.DiscardHandler)
+	}
+	if set.Now == nil {
+		set.Now = time.Now
+	}
+	if set.Batch <= 0 {
+		set.Batch = 512
+	}
+	if set.MaxBytes <= 0 {
+		set.MaxBytes = 4 << 20
+	}
+	if set.Timeout <= 0 {
+		set.Timeout = 30 * time.Second
+	}
+	if set.SinkMaxBytes <= 0 {
+		set.SinkMaxBytes = 64 << 20
+	}
+	set.Backoff = set.Backoff.WithDefaults()
+	return set
+}
+
+// Forwarder moves spans from the spool to the server: batches, backoff,
 // dead letters for spans refused for their content, deletion only after
-// acceptance.
-type forwarder struct {
+// acceptance. Create with New, then Start and Shutdown.
+type Forwarder struct {
 	set    Settings
 	log    *slog.Logger
 	store  *spool.Store
@@ -61,6 +119,9 @@ type forwarder struct {
 
 	wake chan struct{} // new spans
 	now  chan struct{} // flush: skip the backoff wait
+
+	cancel context.CancelFunc
+	done   chan struct{} // closed when run returns
 
 	mu            sync.Mutex
 	failures      int
@@ -79,35 +140,79 @@ type spoolWrites interface {
 	RecordRejected(count int64, reason string, now time.Time) error
 }
 
-func newForwarder(set Settings, store *spool.Store, exp exporter) *forwarder {
-	return &forwarder{set: set, log: set.Logger, store: store, writes: store, exp: exp,
+// New makes the forwarder and its exporter (an OTLP/HTTP client, or the
+// file sink when set.Target has no URL); it sends nothing before Start.
+func New(set Settings, store *spool.Store) (*Forwarder, error) {
+	set = set.withDefaults()
+	var exp exporter
+	var err error
+	if set.Target.URL == "" {
+		exp, err = newFileSink(set.SinkDir, set.SinkMaxBytes)
+	} else {
+		exp, err = newOTLPExporter(set)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return newForwarder(set, store, exp), nil
+}
+
+func newForwarder(set Settings, store *spool.Store, exp exporter) *Forwarder {
+	return &Forwarder{set: set, log: set.Logger, store: store, writes: store, exp: exp,
 		wake: make(chan struct{}, 1), now: make(chan struct{}, 1), lastOK: true}
 }
 
-func (f *forwarder) notify() {
+// Start sends the spool's spans in the background until Shutdown.
+func (f *Forwarder) Start(context.Context) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	f.cancel, f.done = cancel, make(chan struct{})
+	go func() {
+		defer close(f.done)
+		f.run(ctx)
+	}()
+	return nil
+}
+
+// Shutdown stops sending (a request in flight is cancelled: its spans stay
+// in the spool) and closes the exporter.
+func (f *Forwarder) Shutdown(ctx context.Context) error {
+	var err error
+	if f.cancel != nil {
+		f.cancel()
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			err = fmt.Errorf("export shutdown: %w", ctx.Err())
+		}
+	}
+	f.exp.close()
+	return err
+}
+
+// Notify wakes the forwarder: new spans are in the spool.
+func (f *Forwarder) Notify() {
 	select {
 	case f.wake <- struct{}{}:
 	default:
 	}
 }
 
-func (f *forwarder) kick() {
+// Kick sends now, skipping any backoff wait.
+func (f *Forwarder) Kick() {
 	select {
 	case f.now <- struct{}{}:
 	default:
 	}
-	f.notify()
+	f.Notify()
 }
 
-func (f *forwarder) close() { f.exp.close() }
-
-func (f *forwarder) run(ctx context.Context) {
+func (f *Forwarder) run(ctx context.Context) {
 	forced := false // this attempt was asked for by flush, ahead of the backoff
 	for {
 		if ctx.Err() != nil {
 			return
 		}
-		items, err := f.store.Peek(f.set.ExportBatch, f.set.ExportMaxBytes)
+		items, err := f.store.Peek(f.set.Batch, f.set.MaxBytes)
 		if err != nil {
 			f.log.Error("reading the spool", "err", err)
 		}
@@ -164,7 +269,7 @@ type refusedSpan struct {
 // and URL errors (401, 403, 404, 405, 407) never split and never dead-letter.
 // send returns the failure to report, if any (what was not exported waits
 // for the next attempt).
-func (f *forwarder) send(ctx context.Context, items []spool.Item) exportResult {
+func (f *Forwarder) send(ctx context.Context, items []spool.Item) exportResult {
 	if _, bad := buildRequest(items); len(bad) > 0 {
 		if err := f.writes.MoveToDeadLetters(bad, "undecodable span in the spool", f.set.Now()); err != nil {
 			return storageFailure("moving undecodable spans to dead letters", err)
@@ -210,7 +315,7 @@ func (f *forwarder) send(ctx context.Context, items []spool.Item) exportResult {
 
 // sendPart exports items, splitting them while the server refuses them for
 // their content; refused spans alone are noted in a.
-func (f *forwarder) sendPart(ctx context.Context, items []spool.Item, a *attempt) exportResult {
+func (f *Forwarder) sendPart(ctx context.Context, items []spool.Item, a *attempt) exportResult {
 	rs, _ := buildRequest(items) // send dropped what does not decode
 	res := f.export(ctx, rs)
 	if res.err == nil && res.rejected >= int64(len(items)) {
@@ -250,7 +355,7 @@ func (f *forwarder) sendPart(ctx context.Context, items []spool.Item, a *attempt
 }
 
 // export sends one request, noting it in flight for health.
-func (f *forwarder) export(ctx context.Context, rs []*tracepb.ResourceSpans) exportResult {
+func (f *Forwarder) export(ctx context.Context, rs []*tracepb.ResourceSpans) exportResult {
 	f.mu.Lock()
 	f.inflightSince = f.set.Now()
 	f.mu.Unlock()
@@ -267,13 +372,13 @@ func storageFailure(what string, err error) exportResult {
 	return exportResult{err: fmt.Errorf("spool write failed while %s: %w", what, err)}
 }
 
-func (f *forwarder) refusingAll() bool {
+func (f *Forwarder) refusingAll() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return !f.lastOK && f.last.refusedAll
 }
 
-func (f *forwarder) succeeded() {
+func (f *Forwarder) succeeded() {
 	f.mu.Lock()
 	wasFailing := f.failures > 0
 	f.failures = 0
@@ -296,7 +401,7 @@ func (f *forwarder) succeeded() {
 // failed records a failed attempt and returns the wait before the next one.
 // An attempt forced by flush does not lengthen the backoff: a user retrying
 // by hand must not push the automatic retries further away.
-func (f *forwarder) failed(res exportResult, forced bool) time.Duration {
+func (f *Forwarder) failed(res exportResult, forced bool) time.Duration {
 	f.mu.Lock()
 	f.sending = false
 	if !forced || f.failures == 0 {
@@ -311,7 +416,7 @@ func (f *forwarder) failed(res exportResult, forced bool) time.Duration {
 	f.attempts++
 	f.mu.Unlock()
 	msg := res.message()
-	delay := f.set.ExportBackoff.delay(n, res.retryAfter)
+	delay := f.set.Backoff.delay(n, res.retryAfter)
 	f.log.Warn("export failed; spans stay in the spool", "attempt", n, "retry_in", delay.Round(time.Millisecond), "err", msg, "hint", res.hint())
 	err := f.store.Update(func(t *spool.Tx) error {
 		if err := t.Add(spool.CounterFailed, 1); err != nil {
@@ -325,8 +430,8 @@ func (f *forwarder) failed(res exportResult, forced bool) time.Duration {
 	return delay
 }
 
-// exportHealth is what status, flush and the hooks' warning say of exports.
-type exportHealth struct {
+// Health is what status, flush and the hooks' warning say of exports.
+type Health struct {
 	OK           bool
 	FailingSince time.Time
 	Status       int    // HTTP status of the latest failure (0: no answer)
@@ -338,23 +443,23 @@ type exportHealth struct {
 	Attempts uint64 // attempts finished so far
 }
 
-// health reports whether the latest attempt failed, since when and why. A
+// Health reports whether the latest attempt failed, since when and why. A
 // request in flight for longer than the export timeout counts as failing.
-func (f *forwarder) health() exportHealth {
+func (f *Forwarder) Health() Health {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	h := exportHealth{OK: f.lastOK, FailingSince: f.failingSince, Attempts: f.attempts}
+	h := Health{OK: f.lastOK, FailingSince: f.failingSince, Attempts: f.attempts}
 	if !f.lastOK {
 		h.Status, h.Message, h.Hint = f.last.status, f.last.message(), f.last.hint()
 		h.Refused = f.last.refusedAll || f.last.kind() == endpointRefused
 	}
 	if !f.inflightSince.IsZero() {
-		if d := f.set.Now().Sub(f.inflightSince); d > f.set.ExportTimeout {
+		if d := f.set.Now().Sub(f.inflightSince); d > f.set.Timeout {
 			h.OK, h.Status, h.Refused = false, 0, false
 			if h.FailingSince.IsZero() {
 				h.FailingSince = f.inflightSince
 			}
-			h.Message = fmt.Sprintf("an export has waited %s for an answer (timeout %s)", roundWait(d), f.set.ExportTimeout)
+			h.Message = fmt.Sprintf("an export has waited %s for an answer (timeout %s)", roundWait(d), f.set.Timeout)
 			h.Hint = "the server or a proxy holds the connection without answering: check that it is up and reachable"
 		}
 	}
@@ -374,12 +479,12 @@ func roundWait(d time.Duration) time.Duration {
 // server keeps failing.
 const flushRetryEvery = time.Second
 
-// flush exports everything queued now, skipping any backoff wait, and waits
+// Flush exports everything queued now, skipping any backoff wait, and waits
 // until it is accepted (or dead-lettered) or ctx ends. It gives up at once
 // when the server refuses our requests (credentials, URL, every span).
-func (f *forwarder) flush(ctx context.Context) error {
+func (f *Forwarder) Flush(ctx context.Context) error {
 	target := f.store.LastSeq()
-	start := f.health().Attempts
+	start := f.Health().Attempts
 	var kicked time.Time
 	for {
 		// Drained, and the attempt that drained it recorded (the last
@@ -387,30 +492,30 @@ func (f *forwarder) flush(ctx context.Context) error {
 		if first := f.store.FirstSeq(); (first == 0 || first > target) && !f.isSending() {
 			return nil
 		}
-		h := f.health()
+		h := f.Health()
 		if h.Refused && h.Attempts > start {
 			return f.waitingError(h)
 		}
 		if now := time.Now(); now.Sub(kicked) >= flushRetryEvery {
-			f.kick() // skip the backoff wait, at most once per flushRetryEvery
+			f.Kick() // skip the backoff wait, at most once per flushRetryEvery
 			kicked = now
 		}
 		select {
 		case <-ctx.Done():
-			return f.waitingError(f.health())
+			return f.waitingError(f.Health())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }
 
-func (f *forwarder) isSending() bool {
+func (f *Forwarder) isSending() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.sending
 }
 
 // waitingError says what a flush leaves waiting, and why.
-func (f *forwarder) waitingError(h exportHealth) error {
+func (f *Forwarder) waitingError(h Health) error {
 	msg := "span(s) still waiting"
 	if st, err := f.store.Stats(); err == nil {
 		msg = fmt.Sprintf("%d %s", st.Depth, msg)
@@ -428,7 +533,7 @@ func (f *forwarder) waitingError(h exportHealth) error {
 }
 
 // compact shrinks the bbolt file after a large drain.
-func (f *forwarder) compact() {
+func (f *Forwarder) compact() {
 	if done, err := f.store.CompactIfLarge(64 << 20); err != nil {
 		f.log.Warn("compacting the spool", "err", err)
 	} else if done {

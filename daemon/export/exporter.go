@@ -1,4 +1,4 @@
-package daemon
+package export
 
 import (
 	"bytes"
@@ -113,13 +113,6 @@ type exporter interface {
 	close()
 }
 
-func newExporter(set Settings) (exporter, error) {
-	if set.Target.URL == "" {
-		return newFileSink(set.Paths.SinkDir, set.SinkMaxBytes)
-	}
-	return newOTLPExporter(set)
-}
-
 // otlpExporter sends with the OpenTelemetry otlptracehttp client
 // (protobuf), its retry disabled: the spool owns backoff. A recording
 // transport gzips the body (when the target asks for it) and reads the status
@@ -131,13 +124,13 @@ type otlpExporter struct {
 }
 
 func newOTLPExporter(set Settings) (*otlpExporter, error) {
-	base, err := baseTransport(set)
+	base, err := baseTransport(set.Transport)
 	if err != nil {
 		return nil, err
 	}
 	// otlptracehttp ignores WithTimeout when given a client: the client and
 	// its transport bound every step themselves, and export adds a deadline.
-	timeout := set.ExportTimeout
+	timeout := set.Timeout
 	step := min(timeout, 10*time.Second)
 	base.DialContext = (&net.Dialer{Timeout: step, KeepAlive: 30 * time.Second}).DialContext
 	base.TLSHandshakeTimeout = step
@@ -161,12 +154,19 @@ func newOTLPExporter(set Settings) (*otlpExporter, error) {
 	return &otlpExporter{client: c, rec: rec, timeout: timeout}, nil
 }
 
+// Check reports what New would refuse in t (a proxy URL, the CA or client
+// certificate files) without sending anything.
+func (t Transport) Check() error {
+	_, err := baseTransport(t)
+	return err
+}
+
 // baseTransport honours proxy (config, else HTTPS_PROXY/NO_PROXY), a custom
 // CA and a client certificate.
-func baseTransport(set Settings) (*http.Transport, error) {
+func baseTransport(set Transport) (*http.Transport, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.Proxy = http.ProxyFromEnvironment
-	if p := set.Config.Proxy; p != "" {
+	if p := set.Proxy; p != "" {
 		u, err := url.Parse(p)
 		if err != nil {
 			return nil, fmt.Errorf("proxy %q: %w", p, err)
@@ -174,7 +174,7 @@ func baseTransport(set Settings) (*http.Transport, error) {
 		tr.Proxy = http.ProxyURL(u)
 	}
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
-	if f := set.Config.CAFile; f != "" {
+	if f := set.CAFile; f != "" {
 		pem, err := os.ReadFile(f)
 		if err != nil {
 			return nil, fmt.Errorf("ca_file: %w", err)
@@ -188,8 +188,8 @@ func baseTransport(set Settings) (*http.Transport, error) {
 		}
 		tlsConf.RootCAs = pool
 	}
-	if set.Config.ClientCert != "" {
-		cert, err := tls.LoadX509KeyPair(set.Config.ClientCert, set.Config.ClientKey)
+	if set.ClientCert != "" {
+		cert, err := tls.LoadX509KeyPair(set.ClientCert, set.ClientKey)
 		if err != nil {
 			return nil, fmt.Errorf("client_cert/client_key: %w", err)
 		}

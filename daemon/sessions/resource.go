@@ -1,4 +1,4 @@
-package daemon
+package sessions
 
 import (
 	"context"
@@ -28,7 +28,7 @@ type resources struct {
 
 func newResources(ctx context.Context, set Settings) (*resources, error) {
 	opts := []resource.Option{resource.WithFromEnv()}
-	if set.Config.CaptureHost == nil || *set.Config.CaptureHost {
+	if set.CaptureHost {
 		opts = append(opts, resource.WithHost(), resource.WithOSType())
 	}
 	r, err := resource.New(ctx, opts...)
@@ -42,7 +42,7 @@ func newResources(ctx context.Context, set Settings) (*resources, error) {
 		}
 		base = append(base, kv)
 	}
-	return &resources{base: base, serviceName: set.Config.ServiceName, cache: map[string][]byte{}}, nil
+	return &resources{base: base, serviceName: set.ServiceName, cache: map[string][]byte{}}, nil
 }
 
 // encoded returns the encoded OTLP resource for a span's agent attributes.

@@ -1,4 +1,4 @@
-package daemon
+package sessions
 
 import (
 	"bytes"
@@ -76,7 +76,7 @@ func (r discoverRoot) matchIn(path string, globs []string) bool {
 // discovery watches the roots and starts a session actor for every main
 // transcript that changes, with a periodic rescan as a safety net.
 type discovery struct {
-	set     Settings
+	set     DiscoverySettings
 	log     *slog.Logger
 	roots   []discoverRoot
 	sess    *sessions
@@ -105,9 +105,9 @@ func (d *discovery) rescanNow(ctx context.Context) {
 	}
 }
 
-func newDiscovery(set Settings, sess *sessions, ignored func(string) bool) *discovery {
-	since := set.Now().Add(-set.DiscoverWindow)
-	return &discovery{set: set, log: set.Logger, roots: resolveRoots(set.Discover, set.Logger), sess: sess, ignored: ignored, since: since, seen: map[string]time.Time{}, ancestors: map[string]bool{}, now: make(chan chan struct{})}
+func newDiscovery(set DiscoverySettings, sess *sessions) *discovery {
+	since := set.Now().Add(-set.Window)
+	return &discovery{set: set, log: set.Logger, roots: resolveRoots(set.Roots, set.Logger), sess: sess, ignored: set.Ignored, since: since, seen: map[string]time.Time{}, ancestors: map[string]bool{}, now: make(chan chan struct{})}
 }
 
 func (d *discovery) run(ctx context.Context) {

@@ -1,4 +1,4 @@
-package daemon
+package sessions
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"github.com/weave-agentd/weave-agentd/daemon/status"
 	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/hooks"
 	"github.com/weave-agentd/weave-agentd/redact"
@@ -45,7 +46,7 @@ type sessions struct {
 	log      *slog.Logger
 	store    *spool.Store
 	red      *redact.Redactor
-	health   *storageHealth
+	health   *status.Health
 	res      *resources
 	exported func() // wakes the forwarder
 
@@ -61,7 +62,7 @@ type sessions struct {
 	cancel  context.CancelFunc
 }
 
-func newSessions(set Settings, store *spool.Store, red *redact.Redactor, res *resources, health *storageHealth, wake func()) *sessions {
+func newSessions(set Settings, store *spool.Store, red *redact.Redactor, res *resources, health *status.Health, wake func()) *sessions {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &sessions{set: set, log: set.Logger, store: store, red: red, res: res, health: health, exported: wake,
 		actors: map[string]*actor{}, watched: map[string]int{}, ctx: ctx, cancel: cancel}
@@ -72,24 +73,40 @@ func newSessions(set Settings, store *spool.Store, red *redact.Redactor, res *re
 	} else {
 		s.log.Warn("file watching unavailable; polling every tick instead", "err", err)
 	}
+	s.wg.Go(s.pruneHourly)
 	return s
+}
+
+// pruneHourly forgets the state of finished sessions every hour (see prune).
+func (s *sessions) pruneHourly() {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.prune(s.set.Now()); err != nil {
+				s.log.Warn("pruning finished sessions", "err", err)
+			}
+		}
+	}
 }
 
 func sessionKey(agent, session string) string { return agent + "\x00" + session }
 
-// deliver routes a committed event (spool sequence seq) to its actor.
-// Ingest let only events of the agents in Settings.HookAgents in.
-func (s *sessions) deliver(seq uint64, ev *hooks.Event) {
+// deliver routes a committed event (spool sequence seq) to its actor, with
+// its payload decoded once on its way (hook). Ingest let only events of the
+// agents in Settings.HookAgents in.
+func (s *sessions) deliver(seq uint64, ev *hooks.Event, hook *hooks.Common) {
 	agent := s.set.HookAgents[ev.Agent]
-	var common hooks.Common
-	_ = json.Unmarshal(ev.Payload, &common)
-	q := queuedEvent{seq: seq, ev: transcript.Event{
+	q := queuedEvent{seq: seq, transcript: hook.TranscriptPath, ev: transcript.Event{
 		ID: ev.ID, Agent: agent, Name: ev.Name, ReceivedAt: time.Unix(0, ev.RecvNS), Payload: ev.Payload,
 	}}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// Under s.mu, so the actor cannot be evicted between lookup and enqueue.
-	if a := s.actorLocked(agent, ev.Session, common.TranscriptPath); a != nil {
+	if a := s.actorLocked(agent, ev.Session, hook.TranscriptPath); a != nil {
 		a.enqueue(q)
 	}
 }
@@ -177,7 +194,9 @@ func (s *sessions) restore(ctx context.Context) error {
 			}
 			continue
 		}
-		s.deliver(p.Seq, &ev)
+		var hook hooks.Common
+		_ = json.Unmarshal(ev.Payload, &hook)
+		s.deliver(p.Seq, &ev, &hook)
 	}
 	return errors.Join(errs...)
 }
@@ -403,8 +422,9 @@ func (s *sessions) watch() {
 }
 
 type queuedEvent struct {
-	seq uint64
-	ev  transcript.Event
+	seq        uint64
+	transcript string // the payload's transcript_path
+	ev         transcript.Event
 }
 
 // actor is one session's ordered worker.
@@ -538,7 +558,7 @@ func (a *actor) run(ctx context.Context) {
 		}
 		if err != nil {
 			a.log.Error("session step failed; will retry from the last commit", "err", err)
-			a.s.health.failed(err, a.s.set.Now())
+			a.s.health.Failed(err, a.s.set.Now())
 			a.reload()
 		}
 		for _, f := range append(flushes, settles...) {
@@ -565,9 +585,7 @@ func (a *actor) step(toEOF bool) (active bool, err error) {
 		for _, q := range evs {
 			a.b.Hook(q.ev)
 			if a.transcript == "" {
-				var c hooks.Common
-				_ = json.Unmarshal(q.ev.Payload, &c)
-				a.transcript = c.TranscriptPath
+				a.transcript = q.transcript
 			}
 		}
 		eof, read := a.readFiles()
@@ -810,7 +828,7 @@ func (a *actor) commit(evs []queuedEvent, spans []genai.Span) error {
 	if err != nil {
 		return err
 	}
-	a.s.health.ok()
+	a.s.health.OK()
 	if skipped > 0 || resets > 0 || truncated > 0 {
 		a.log.Warn("skipped transcript input", "lines", skipped, "truncated_or_replaced", resets, "lines_kept_in_part", truncated)
 	}

@@ -1,7 +1,6 @@
-package daemon
+package sessions
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -18,7 +17,9 @@ import (
 // backfiller runs one import at a time; a new request while one runs reports
 // the running one.
 type backfiller struct {
-	d          *Daemon
+	set        Settings
+	store      *spool.Store
+	sess       *sessions
 	mu         sync.Mutex
 	job        *control.BackfillProgress
 	n          int
@@ -43,15 +44,15 @@ func (b *backfiller) start(args control.BackfillArgs) (control.BackfillProgress,
 		if err != nil {
 			return control.BackfillProgress{}, fmt.Errorf("--since %q: %w", args.Since, err)
 		}
-		since = b.d.set.Now().Add(-dur)
+		since = b.set.Now().Add(-dur)
 	}
 	files, skipped, err := b.collect(args, since)
 	if err != nil {
 		return control.BackfillProgress{}, err
 	}
 	b.n++
-	st, _ := b.d.store.Stats()
-	job := &control.BackfillProgress{ID: b.n, Started: b.d.set.Now(), Files: len(files), Skipped: skipped}
+	st, _ := b.store.Stats()
+	job := &control.BackfillProgress{ID: b.n, Started: b.set.Now(), Files: len(files), Skipped: skipped}
 	for _, f := range files {
 		job.Bytes += f.size
 	}
@@ -86,7 +87,7 @@ func (b *backfiller) collect(args control.BackfillArgs, since time.Time) ([]back
 		seen[path] = true
 		files = append(files, backfillFile{agent: a.Name(), session: session, path: path, size: fi.Size(), a: a})
 	}
-	roots := resolveRoots(b.d.set.Discover, b.d.log)
+	roots := resolveRoots(b.set.Discover, b.set.Logger)
 	if len(args.Paths) > 0 {
 		roots = nil
 		for _, p := range args.Paths {
@@ -98,7 +99,7 @@ func (b *backfiller) collect(args control.BackfillArgs, since time.Time) ([]back
 			if err != nil {
 				return nil, nil, fmt.Errorf("backfill %s: %w", p, err)
 			}
-			a := transcript.AgentForPath(abs, b.d.set.AgentHomes)
+			a := transcript.AgentForPath(abs, b.set.AgentHomes)
 			if a == nil {
 				return nil, nil, fmt.Errorf("backfill %s: no agent's transcripts", p)
 			}
@@ -117,7 +118,7 @@ func (b *backfiller) collect(args control.BackfillArgs, since time.Time) ([]back
 		if args.Agent != "" && r.Agent != args.Agent {
 			continue
 		}
-		if _, ok := b.d.set.Builders[r.Agent]; !ok {
+		if _, ok := b.set.Builders[r.Agent]; !ok {
 			continue
 		}
 		_ = filepath.WalkDir(r.Dir, func(path string, de fs.DirEntry, err error) error {
@@ -157,7 +158,7 @@ func sortFilesByModTime(files []backfillFile) {
 // spans and offsets as it goes, so an interrupted backfill resumes where it
 // stopped and a second run adds nothing).
 func (b *backfiller) run(job *control.BackfillProgress, files []backfillFile) {
-	ctx := b.d.runCtx
+	ctx := b.sess.ctx
 	for _, f := range files {
 		b.mu.Lock()
 		job.Current = f.path
@@ -166,11 +167,11 @@ func (b *backfiller) run(job *control.BackfillProgress, files []backfillFile) {
 			b.finish(job, errors.New("daemon stopping; run backfill again to resume"))
 			return
 		}
-		if cwd, _ := transcriptCwd(f.a, f.path); cwd != "" && b.d.ingest.ignoredDir(cwd) { // a file skipped here is skipped by its tailer too
+		if cwd, _ := transcriptCwd(f.a, f.path); cwd != "" && b.set.Ignored(cwd) { // a file skipped here is skipped by its tailer too
 			b.advance(job, f)
 			continue
 		}
-		a := b.d.sess.actor(f.agent, f.session, f.path)
+		a := b.sess.actor(f.agent, f.session, f.path)
 		if a == nil {
 			b.finish(job, errors.New("daemon stopping"))
 			return
@@ -183,7 +184,7 @@ func (b *backfiller) run(job *control.BackfillProgress, files []backfillFile) {
 				// Nothing read from this file since the last commit is
 				// stored: stop here (the next files would fail alike) and
 				// say so, rather than report spans that are not queued.
-				b.d.sess.releaseIfIdle(a)
+				b.sess.releaseIfIdle(a)
 				b.finish(job, fmt.Errorf("could not store what was read from %s: %w; free space (or fix the spool's file system) and run backfill again: it resumes where it stopped", f.path, err))
 				return
 			}
@@ -191,15 +192,15 @@ func (b *backfiller) run(job *control.BackfillProgress, files []backfillFile) {
 			b.finish(job, errors.New("daemon stopping; run backfill again to resume"))
 			return
 		}
-		b.d.sess.releaseIfIdle(a)
+		b.sess.releaseIfIdle(a)
 		b.advance(job, f)
 	}
-	b.d.fwd.kick()
+	b.set.Kick()
 	b.finish(job, nil)
 }
 
 func (b *backfiller) advance(job *control.BackfillProgress, f backfillFile) {
-	st, _ := b.d.store.Stats()
+	st, _ := b.store.Stats()
 	b.mu.Lock()
 	job.FilesDone++
 	job.BytesDone += f.size
@@ -208,7 +209,7 @@ func (b *backfiller) advance(job *control.BackfillProgress, f backfillFile) {
 }
 
 func (b *backfiller) finish(job *control.BackfillProgress, err error) {
-	st, _ := b.d.store.Stats()
+	st, _ := b.store.Stats()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	job.Done = true
@@ -217,13 +218,4 @@ func (b *backfiller) finish(job *control.BackfillProgress, err error) {
 	if err != nil {
 		job.Error = err.Error()
 	}
-}
-
-func decodeBackfillArgs(raw json.RawMessage) (control.BackfillArgs, error) {
-	var a control.BackfillArgs
-	if len(raw) == 0 {
-		return a, nil
-	}
-	err := json.Unmarshal(raw, &a)
-	return a, err
 }

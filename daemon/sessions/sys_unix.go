@@ -1,13 +1,11 @@
 //go:build unix
 
-package daemon
+package sessions
 
 import (
 	"os"
 	"syscall"
 )
-
-func umask(m int) int { return syscall.Umask(m) }
 
 func fileIno(fi os.FileInfo) uint64 {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {

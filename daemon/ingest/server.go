@@ -1,4 +1,4 @@
-package daemon
+package ingest
 
 import (
 	"bytes"
@@ -43,14 +43,14 @@ type server struct {
 
 const badLogEvery = 10 * time.Second
 
-// prepareFolders makes the socket's folder and the state folder, or refuses
+// PrepareFolders makes the socket's folder and the state folder, or refuses
 // either when another user could control it. It runs before anything is
 // written under the state folder, so a refused start leaves nothing behind.
 // The socket's folder differs from the state folder only for the /tmp
 // fallback of a long state path: there another user may have made "our"
 // folder first, to receive every hook payload, unredacted, and to print
 // into the agent's session.
-func prepareFolders(p hooks.Paths) error {
+func PrepareFolders(p hooks.Paths) error {
 	if dir := filepath.Dir(p.Socket); dir != p.StateDir {
 		if err := privateDir(dir, "socket folder"); err != nil {
 			return err
@@ -84,7 +84,7 @@ func privateDir(dir, kind string) error {
 	return nil
 }
 
-// listen takes the socket path in a folder prepareFolders accepted: a stale
+// listen takes the socket path in a folder PrepareFolders accepted: a stale
 // socket from a crashed run replaced, a live one refused.
 func listen(path string, log *slog.Logger) (*server, error) {
 	if err := privateDir(filepath.Dir(path), "socket folder"); err != nil {
@@ -113,7 +113,7 @@ func listen(path string, log *slog.Logger) (*server, error) {
 	return &server{ln: ln, path: path, log: log, peer: peerUID, budget: newByteBudget(frameBudget)}, nil
 }
 
-type handler func(conn net.Conn, req *hooks.Request) *hooks.Response
+type handler func(req *hooks.Request) *hooks.Response
 
 func (s *server) serve(h handler) {
 	for {
@@ -184,7 +184,7 @@ func (s *server) handleConn(conn *net.UnixConn, h handler) {
 		return
 	}
 	_ = conn.SetReadDeadline(time.Time{})
-	resp := h(conn, &req)
+	resp := h(&req)
 	resp.V = hooks.ProtocolVersion
 	_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	if err := hooks.WriteFrame(conn, resp); err != nil {

@@ -1,4 +1,4 @@
-package daemon
+package sessions
 
 import (
 	"errors"
@@ -209,7 +209,7 @@ func (s *sessions) fileSkipped(e *skipError, log *slog.Logger) {
 	log.Warn("transcript path skipped: only regular files of your own are read; named in 'weave-agentd status'",
 		"file", e.path, "reason", e.reason)
 	if err := s.store.Batch(func(t *spool.Tx) error { t.Add(counterSkippedFiles, 1); return nil }); err != nil {
-		s.health.failed(err, s.set.Now())
+		s.health.Failed(err, s.set.Now())
 	}
 }
 
