@@ -78,8 +78,12 @@ func (b *backfiller) collect(args control.BackfillArgs, since time.Time) ([]back
 		if fi.IsDir() || !a.IsSession(path) || fi.ModTime().Before(since) || seen[path] {
 			return
 		}
+		session := a.Session(path)
+		if session == "" {
+			return // nothing written yet
+		}
 		seen[path] = true
-		files = append(files, backfillFile{agent: a.Name(), session: a.Session(path), path: path, size: fi.Size()})
+		files = append(files, backfillFile{agent: a.Name(), session: session, path: path, size: fi.Size()})
 	}
 	roots := resolveRoots(b.d.set.Discover, b.d.log)
 	if len(args.Paths) > 0 {

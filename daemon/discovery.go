@@ -271,7 +271,12 @@ func (d *discovery) consider(root discoverRoot, path string) {
 	if cwd != "" && d.ignored(cwd) {
 		return
 	}
-	if a := d.sess.actor(root.Agent, root.agent.Session(path), path); a != nil {
+	session := root.agent.Session(path)
+	if session == "" {
+		delete(d.seen, path) // its id is not written yet: again at its next change
+		return
+	}
+	if a := d.sess.actor(root.Agent, session, path); a != nil {
 		a.poke()
 	}
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -86,5 +87,47 @@ func TestBackfillTellsTheAgentOfAPath(t *testing.T) {
 	}
 	if len(got) != 3 {
 		t.Errorf("found %v, want 3 sessions", got)
+	}
+}
+
+// A Gemini CLI chat file names 8 characters of its session id; the id is in
+// its first line. Seen between its creation and that first write, it is
+// not followed under a made-up id (which would trace it twice, once more
+// under the real id): it is looked at again when it changes.
+func TestDiscoveryWaitsForTheSessionID(t *testing.T) {
+	srv := newFakeOTLP(t)
+	home := t.TempDir()
+	root := filepath.Join(home, ".gemini", "tmp")
+	chat := filepath.Join(root, "work-p", "chats", "session-2026-12-05T14-02-253ce1a9.jsonl")
+	if err := os.MkdirAll(filepath.Dir(chat), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeTranscript(t, chat) // created, nothing written yet
+	sessions := map[string]bool{}
+	var mu sync.Mutex
+	td := startTestDaemon(t, home, config.Target{URL: srv.URL}, func(s *Settings) {
+		s.Builders[genai.AgentGeminiCLI] = func(_, s, p string) transcript.Builder {
+			mu.Lock()
+			sessions[s] = true
+			mu.Unlock()
+			return &lineBuilder{session: s, path: p}
+		}
+		s.Discover = []DiscoverRoot{{Agent: genai.AgentGeminiCLI, Dir: root}}
+	})
+	td.flush(t, 5*time.Second)
+	const header = `{"sessionId":"253ce1a9-8a9c-4cfe-8ebd-f86b09cf40bd","kind":"main"}`
+	writeTranscript(t, chat, header, "line-1")
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.accepted()["line-1"] == 0 && time.Now().Before(deadline) {
+		td.flush(t, 5*time.Second)
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := srv.accepted(); got["line-1"] != 1 || got[header] != 1 {
+		t.Fatalf("received %v", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(sessions) != 1 || !sessions["253ce1a9-8a9c-4cfe-8ebd-f86b09cf40bd"] {
+		t.Fatalf("sessions %v", sessions)
 	}
 }

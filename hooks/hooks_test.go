@@ -42,6 +42,9 @@ func TestAnswerIsExactlyWhatEachAgentExpects(t *testing.T) {
 		{AgentCursor, "subagentStop", "", "{}\n"},
 		{AgentCursor, "postToolUse", "x", "{}\n"},
 		{AgentCursor, "sessionStart", "x", "{}\n"},
+		{AgentGemini, "SessionStart", "exports failing", "{}\n"},
+		{AgentGemini, "BeforeAgent", "", "{}\n"},
+		{AgentGemini, "AfterAgent", "", "{}\n"},
 		{"", "", "", ""},
 	}
 	for _, tt := range tests {
@@ -61,6 +64,12 @@ func TestDetectUsesPayloadShapeOverRegistration(t *testing.T) {
 		{`{"session_id":"c","hook_event_name":"sessionStart"}`, "claude", AgentCursor},
 		{`not json`, "cursor", AgentCursor},
 		{`{}`, "", ""},
+		// Gemini CLI: Claude-shaped payloads; its hook command names it.
+		{`{"session_id":"s","transcript_path":"/h/.gemini/tmp/p/chats/session-x.jsonl","hook_event_name":"SessionStart","timestamp":"t"}`, "gemini", AgentGemini},
+		{`{"session_id":"s","hook_event_name":"SessionEnd"}`, "gemini", AgentGemini},
+		{`not json`, "gemini", AgentGemini},
+		{`{"session_id":"s","hook_event_name":"AfterAgent","prompt":"p"}`, "", AgentGemini},
+		{`{"session_id":"s","hook_event_name":"BeforeTool","tool_name":"run_shell_command"}`, "claude", AgentGemini},
 	}
 	for _, tt := range tests {
 		if got, _ := Detect([]byte(tt.payload), tt.named); got != tt.want {

@@ -14,6 +14,7 @@ import (
 const (
 	AgentClaude = "claude"
 	AgentCursor = "cursor"
+	AgentGemini = "gemini"
 )
 
 // Common holds the fields both agents' payloads may carry and that routing
@@ -58,6 +59,8 @@ func StripBOM(b []byte) []byte { return bytes.TrimPrefix(b, utf8BOM) }
 // Detect tells which agent sent payload. The payload's shape wins over the
 // name the hook was registered with, because Cursor also runs hooks
 // registered in Claude Code's settings and sends them Cursor-shaped payloads.
+// Gemini CLI's payloads look like Claude Code's: its hook command names it,
+// and that name wins (no other agent runs Gemini CLI's hooks).
 // It returns the agent ("" when it cannot tell) and the decoded common fields.
 func Detect(payload []byte, named string) (string, Common) {
 	var c Common
@@ -65,12 +68,21 @@ func Detect(payload []byte, named string) (string, Common) {
 		return named, c
 	}
 	switch {
+	case named == AgentGemini || geminiOnlyEvents[c.HookEventName]:
+		return AgentGemini, c
 	case c.CursorVersion != "" || c.ConversationID != "" || startsLower(c.HookEventName):
 		return AgentCursor, c
 	case c.HookEventName != "" || c.SessionID != "":
 		return AgentClaude, c
 	}
 	return named, c
+}
+
+// geminiOnlyEvents are Gemini CLI event names no other agent uses, so a
+// payload carrying one is Gemini CLI's even when its command does not say.
+var geminiOnlyEvents = map[string]bool{
+	"BeforeAgent": true, "AfterAgent": true, "BeforeTool": true, "AfterTool": true,
+	"BeforeModel": true, "AfterModel": true, "BeforeToolSelection": true, "PreCompress": true,
 }
 
 func startsLower(s string) bool { return s != "" && s[0] >= 'a' && s[0] <= 'z' }
@@ -96,6 +108,9 @@ func Answer(agent, event, warning string) []byte {
 		default:
 			return []byte("{}\n")
 		}
+	}
+	if agent == AgentGemini {
+		return []byte("{}\n") // Gemini CLI parses stdout as JSON: {} changes nothing
 	}
 	if agent == AgentClaude && event == "SessionStart" && warning != "" {
 		b, _ := json.Marshal(map[string]string{"systemMessage": warning})

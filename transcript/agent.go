@@ -39,7 +39,8 @@ type Agent interface {
 	Owns(path string) bool
 	// Session is the session id of a main transcript (the session_id of
 	// its hook events): from its path, or from its first lines when the
-	// file name does not hold it whole.
+	// file name does not hold it whole; "" when those lines are not
+	// written yet (the file is looked at again when it changes).
 	Session(path string) string
 	// Discover reports whether a transcript alone makes the session's
 	// spans, so the daemon follows transcripts that no hook announced and
@@ -63,6 +64,13 @@ type Checker interface {
 	// CheckTranscripts: whether its transcripts stay long enough to be
 	// read (by a daemon that was down, or a backfill).
 	CheckTranscripts(home string) []Finding
+}
+
+// Projector is implemented by an agent whose transcripts do not record
+// their project (the working folder) on a line, but whose place on disk
+// tells it: sessions lists the conversation under it.
+type Projector interface {
+	Project(path string) string
 }
 
 // Finding is one result of a Checker.

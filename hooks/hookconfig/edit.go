@@ -72,8 +72,7 @@ func edit(agent Agent, doc []byte, events []string, spec Spec) ([]byte, error) {
 	}
 	hadAny := len(hooksObj) > 0
 	removedAny := false
-	command := Command(spec)
-	handler := handlerJSON(f, command, spec.timeout())
+	handler := handlerJSON(f, f.command(spec), f.timeout(spec))
 
 	var next object
 	present := map[string]bool{}

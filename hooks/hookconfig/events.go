@@ -120,6 +120,17 @@ var cursorEvents = []string{
 	"afterAgentThought", "subagentStop", "preCompact", "stop",
 }
 
+// geminiEvents is DESIGN.md's Gemini CLI list: never AfterModel (it fires
+// on every streamed chunk, each time with the whole request) nor
+// PreCompress (before every model call).
+var geminiEvents = []string{"SessionStart", "BeforeAgent", "BeforeTool", "AfterTool", "AfterAgent", "SessionEnd"}
+
+// geminiToolEvents take a tool-name matcher; we match every tool.
+var geminiToolEvents = map[string]bool{"BeforeTool": true, "AfterTool": true}
+
+// GeminiEvents returns the Gemini CLI events weave-agentd registers.
+func GeminiEvents() []string { return append([]string(nil), geminiEvents...) }
+
 // CursorEvents returns the Cursor events weave-agentd registers.
 func CursorEvents() []string { return append([]string(nil), cursorEvents...) }
 

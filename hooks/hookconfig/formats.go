@@ -23,6 +23,13 @@ type Agent struct {
 	Events func(Version) ([]string, error)
 	Known  []string        // every event we may register
 	Tools  map[string]bool // the events that take a tool-name matcher: we match every tool
+	// Arg follows the hook binary in the command: the agent's name, for an
+	// agent whose payloads the hook client cannot tell apart by their shape
+	// (Gemini CLI's look like Claude Code's).
+	Arg string
+	// TimeoutMillis: the agent reads handler timeouts in milliseconds
+	// (Gemini CLI), not seconds.
+	TimeoutMillis bool
 }
 
 func (a Agent) String() string { return a.Name }
@@ -33,7 +40,29 @@ var (
 		Events: ClaudeEvents, Known: AllClaudeEvents(), Tools: claudeToolEvents}
 	Cursor = Agent{Name: "cursor", File: "hooks.json", Project: filepath.Join(".cursor", "hooks.json"), Flat: true,
 		Events: func(Version) ([]string, error) { return CursorEvents(), nil }, Known: cursorEvents}
+	// Gemini = Gemini CLI's settings.json (hooks on by default): Claude
+	// Code's matcher groups, timeouts in milliseconds.
+	Gemini = Agent{Name: "gemini", File: "settings.json", Project: filepath.Join(".gemini", "settings.json"),
+		Events: func(Version) ([]string, error) { return GeminiEvents(), nil }, Known: geminiEvents,
+		Tools: geminiToolEvents, Arg: "gemini", TimeoutMillis: true}
 )
+
+// command is the handler command for spec: Command, then the agent's Arg.
+func (a Agent) command(spec Spec) string {
+	c := Command(spec)
+	if a.Arg != "" {
+		c += " " + a.Arg
+	}
+	return c
+}
+
+// timeout is spec's timeout in the agent's unit.
+func (a Agent) timeout(spec Spec) int {
+	if a.TimeoutMillis {
+		return spec.timeout() * 1000
+	}
+	return spec.timeout()
+}
 
 // checkAgent refuses an Agent that says too little to edit its settings
 // (the zero value of an agent without hooks).

@@ -6,4 +6,5 @@ package agents
 import (
 	_ "github.com/weave-agentd/weave-agentd/transcript/claude" // Claude Code
 	_ "github.com/weave-agentd/weave-agentd/transcript/cursor" // Cursor
+	_ "github.com/weave-agentd/weave-agentd/transcript/gemini" // Gemini CLI
 )

@@ -133,7 +133,7 @@ func (s source) list(root string, fn func(File)) {
 			if err != nil || !fi.Mode().IsRegular() {
 				continue
 			}
-			fn(File{Agent: s.name(), Session: s.agent.Session(path), Path: path, Size: fi.Size(), ModTime: fi.ModTime()})
+			fn(File{Agent: s.name(), Session: sessionOf(s.agent, path), Path: path, Size: fi.Size(), ModTime: fi.ModTime()})
 		}
 	}
 }
@@ -162,13 +162,26 @@ var known = map[string]func() source{
 // plainSource is an agent the catalog knows only by its transcript.Agent:
 // listed by its layout, replayed when its transcripts alone make spans.
 func plainSource(a transcript.Agent) source {
-	return source{
+	s := source{
 		agent:      a,
 		home:       func(o Options) string { return o.Homes[a.Name()] },
 		owns:       func(_ Options, path string) bool { return a.Owns(path) },
-		session:    a.Session,
+		session:    func(path string) string { return sessionOf(a, path) },
 		renderable: a.Discover(),
 	}
+	if p, ok := a.(transcript.Projector); ok {
+		s.projectOf = func(f File) string { return p.Project(f.Path) }
+	}
+	return s
+}
+
+// sessionOf is the agent's session id of a transcript, or its file name
+// while the file does not tell it yet (nothing written).
+func sessionOf(a transcript.Agent, path string) string {
+	if s := a.Session(path); s != "" {
+		return s
+	}
+	return strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 }
 
 func sourceFor(agent string) (source, bool) {
@@ -315,14 +328,27 @@ func resolvePath(o Options, query string) (File, bool, error) {
 	if err != nil {
 		return File{}, true, err
 	}
-	src := claudeSource()
-	for _, s := range sources() {
-		if s.owns != nil && s.owns(o, abs) {
-			src = s
-			break
+	src := ownerOf(o, abs)
+	return File{Agent: src.name(), Session: src.session(abs), Path: abs, Size: fi.Size(), ModTime: fi.ModTime()}, true, nil
+}
+
+// ownerOf is the source a transcript path belongs to: the agent whose
+// transcripts alone have its shape (transcript.Agent.Owns: a Gemini CLI
+// chat file copied anywhere), else the first source claiming it (Claude
+// Code claims any .jsonl), else Claude Code.
+func ownerOf(o Options, path string) source {
+	all := sources()
+	for _, s := range all {
+		if s.agent.Owns(path) {
+			return s
 		}
 	}
-	return File{Agent: src.name(), Session: src.session(abs), Path: abs, Size: fi.Size(), ModTime: fi.ModTime()}, true, nil
+	for _, s := range all {
+		if s.owns != nil && s.owns(o, path) {
+			return s
+		}
+	}
+	return claudeSource()
 }
 
 // maxLine is transcript.MaxLine, a variable for tests.
