@@ -198,7 +198,7 @@ func (b *Builder) tick(now time.Time) {
 	}
 	switch {
 	case !t.StopAt.IsZero() && !now.Before(t.StopAt.Add(b.opts.StopWait)),
-		t.Ending && !now.Before(t.SeenAt.Add(b.opts.StopWait)) && !now.Before(t.LastEvent.Add(b.opts.StopWait)),
+		t.Ending && t.Tools == 0 && !now.Before(t.SeenAt.Add(b.opts.StopWait)) && !now.Before(t.LastEvent.Add(b.opts.StopWait)),
 		!now.Before(last.Add(b.opts.IdleTimeout)):
 		b.finishTurn(t)
 	}

@@ -19,6 +19,8 @@ type hookPayload struct {
 // when a turn is over, sooner than the idle timeout would:
 //   - BeforeAgent: a new prompt, so the previous turn is over (an
 //     interrupted turn gets no AfterAgent);
+//   - BeforeTool, AfterTool: a tool runs in between, so the model message
+//     the file shows (the call without its toolCalls yet) is no answer;
 //   - AfterAgent, SessionEnd: the file is complete. The daemon may read
 //     the final lines after the event: the turn ends once its final answer
 //     is read, or StopWait after the event.
@@ -43,6 +45,12 @@ func (b *Builder) hook(name string, at time.Time, p *hookPayload) {
 		t.LastEvent = at
 	}
 	switch name {
+	case "BeforeTool":
+		t.Tools++
+	case "AfterTool":
+		if t.Tools > 0 {
+			t.Tools--
+		}
 	case "BeforeAgent":
 		if !parseTime(p.Timestamp).IsZero() {
 			b.finishTurn(t)

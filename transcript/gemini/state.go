@@ -70,6 +70,10 @@ type turn struct {
 	// transcript had not shown the final answer yet.
 	Ending bool      `json:"ending,omitempty"`
 	StopAt time.Time `json:"stopAt,omitzero"`
+	// Tools counts tool calls running (BeforeTool received, its AfterTool
+	// not yet): meanwhile the latest model message is the call's first
+	// copy, written without its toolCalls, and is not a final answer.
+	Tools int `json:"tools,omitempty"`
 
 	Status    genai.StatusCode `json:"st,omitempty"`
 	StatusMsg string           `json:"stm,omitempty"`
