@@ -197,13 +197,14 @@ func (w *geminiWorld) check(res geminicli.Result, spans []receiver.Span) {
 	}
 }
 
-// Every turn of a real Gemini CLI session (a tool call, a failing tool call,
-// a resumed text turn) reaches the Collector with its spans exactly once.
+// Every turn of a real Gemini CLI session (a tool call that runs longer than
+// the daemon waits for a final answer, a failing tool call, a resumed text
+// turn) reaches the Collector with its spans exactly once and its answer.
 func TestRealGeminiCLITurnsReachCollector(t *testing.T) {
 	t.Parallel()
 	w := newGeminiWorld(t, fg.ByPrompt(
 		fg.PromptCase{Contains: "list", Responder: fg.Steps(
-			fg.Reply{Parts: []fg.Part{fg.Thought("**Listing** I should run ls."), fg.Shell("echo weave-e2e-marker")},
+			fg.Reply{Parts: []fg.Part{fg.Thought("**Listing** I should run ls."), fg.Shell("sleep 3; echo weave-e2e-marker")},
 				Usage: fg.Usage{Prompt: 1200, Candidates: 30, Cached: 400, Thoughts: 12}},
 			fg.Say("It printed weave-e2e-marker.", fg.Usage{Prompt: 1300, Candidates: 8, Cached: 1100}),
 		)},
