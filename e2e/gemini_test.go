@@ -12,6 +12,7 @@ import (
 	"github.com/weave-agentd/weave-agentd/e2e/internal/agentd"
 	fg "github.com/weave-agentd/weave-agentd/e2e/internal/fakegemini"
 	"github.com/weave-agentd/weave-agentd/e2e/internal/geminicli"
+	"github.com/weave-agentd/weave-agentd/e2e/internal/genaischema"
 	"github.com/weave-agentd/weave-agentd/e2e/internal/receiver"
 	"github.com/weave-agentd/weave-agentd/genai"
 )
@@ -195,6 +196,9 @@ func (w *geminiWorld) check(res geminicli.Result, spans []receiver.Span) {
 	if len(tools) != len(calls) {
 		t.Errorf("%d execute_tool spans for %d tool calls", len(tools), len(calls))
 	}
+	t.Run("GenAI JSON attributes match the schemas", func(t *testing.T) {
+		genaischema.Load(t).Spans(t, spans, 64<<10)
+	})
 }
 
 // Every turn of a real Gemini CLI session (a tool call that runs longer than
