@@ -28,6 +28,7 @@ type backfiller struct {
 type backfillFile struct {
 	agent, session, path string
 	size                 int64
+	a                    transcript.Agent
 }
 
 func (b *backfiller) start(args control.BackfillArgs) (control.BackfillProgress, error) {
@@ -83,7 +84,7 @@ func (b *backfiller) collect(args control.BackfillArgs, since time.Time) ([]back
 			return // nothing written yet
 		}
 		seen[path] = true
-		files = append(files, backfillFile{agent: a.Name(), session: session, path: path, size: fi.Size()})
+		files = append(files, backfillFile{agent: a.Name(), session: session, path: path, size: fi.Size(), a: a})
 	}
 	roots := resolveRoots(b.d.set.Discover, b.d.log)
 	if len(args.Paths) > 0 {
@@ -165,7 +166,7 @@ func (b *backfiller) run(job *control.BackfillProgress, files []backfillFile) {
 			b.finish(job, errors.New("daemon stopping; run backfill again to resume"))
 			return
 		}
-		if cwd, _ := firstCwd(f.path); cwd != "" && b.d.ingest.ignoredDir(cwd) { // a file skipped here is skipped by its tailer too
+		if cwd, _ := transcriptCwd(f.a, f.path); cwd != "" && b.d.ingest.ignoredDir(cwd) { // a file skipped here is skipped by its tailer too
 			b.advance(job, f)
 			continue
 		}

@@ -262,7 +262,7 @@ func (d *discovery) consider(root discoverRoot, path string) {
 		return
 	}
 	d.seen[path] = info.ModTime()
-	cwd, err := firstCwd(path)
+	cwd, err := transcriptCwd(root.agent, path)
 	var se *skipError
 	if errors.As(err, &se) {
 		d.sess.fileSkipped(se, d.log) // no actor for a FIFO or a device
@@ -279,6 +279,23 @@ func (d *discovery) consider(root discoverRoot, path string) {
 	if a := d.sess.actor(root.Agent, session, path); a != nil {
 		a.poke()
 	}
+}
+
+// transcriptCwd is the working folder of a transcript, to apply exclusions
+// before anything is read into spans: the first "cwd" it records, else the
+// one its agent tells from the file's place on disk (transcript.Projector:
+// Gemini CLI's chat files record none). An agent may be nil.
+func transcriptCwd(a transcript.Agent, path string) (string, error) {
+	cwd, err := firstCwd(path)
+	if err != nil || cwd != "" {
+		return cwd, err
+	}
+	if p, ok := a.(transcript.Projector); ok {
+		if dir := p.Project(path); filepath.IsAbs(dir) {
+			return dir, nil
+		}
+	}
+	return "", nil
 }
 
 // firstCwd finds the first "cwd" value in the head of a transcript, to apply

@@ -131,3 +131,47 @@ func TestDiscoveryWaitsForTheSessionID(t *testing.T) {
 		t.Fatalf("sessions %v", sessions)
 	}
 }
+
+// A Gemini CLI chat file records no working folder: its project folder's
+// .project_root does. A project the user keeps out (.weave-agentd-ignore)
+// is neither discovered nor backfilled.
+func TestGeminiExcludedProjectIsNotDiscovered(t *testing.T) {
+	srv := newFakeOTLP(t)
+	home := t.TempDir()
+	root := filepath.Join(home, ".gemini", "tmp")
+	private := filepath.Join(home, "private")
+	if err := os.MkdirAll(private, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(private, ".weave-agentd-ignore"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for slug, dir := range map[string]string{"private": private, "open": filepath.Join(home, "open")} {
+		chat := filepath.Join(root, slug, "chats", "session-2026-12-05T14-02-"+slug[:4]+"0000.jsonl")
+		if err := os.MkdirAll(filepath.Dir(chat), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, slug, ".project_root"), []byte(dir), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		writeTranscript(t, chat, `{"sessionId":"`+slug+`-session","kind":"main"}`, slug+"-line")
+	}
+	td := startTestDaemon(t, home, config.Target{URL: srv.URL}, func(s *Settings) {
+		s.Builders[genai.AgentGeminiCLI] = func(_, s, p string) transcript.Builder { return &lineBuilder{session: s, path: p} }
+		s.Discover = []DiscoverRoot{{Agent: genai.AgentGeminiCLI, Dir: root}}
+	})
+	td.flush(t, 5*time.Second)
+	if got := srv.accepted(); got["open-line"] != 1 || got["private-line"] != 0 {
+		t.Fatalf("discovered: %v", got)
+	}
+	files, _, err := td.bf.collect(control.BackfillArgs{Paths: []string{root}}, time.Time{})
+	if err != nil || len(files) != 2 {
+		t.Fatalf("collect: %v %v", files, err)
+	}
+	job := &control.BackfillProgress{}
+	td.bf.run(job, files)
+	td.flush(t, 5*time.Second)
+	if got := srv.accepted(); got["private-line"] != 0 {
+		t.Fatalf("backfilled: %v", got)
+	}
+}

@@ -68,7 +68,8 @@ type Checker interface {
 
 // Projector is implemented by an agent whose transcripts do not record
 // their project (the working folder) on a line, but whose place on disk
-// tells it: sessions lists the conversation under it.
+// tells it: the daemon keeps an excluded project out by it (an absolute
+// path), sessions lists the conversation under it.
 type Projector interface {
 	Project(path string) string
 }

@@ -25,7 +25,7 @@ type backfillFlags struct {
 func backfillCommand() command {
 	return command{
 		Name:  "backfill",
-		Usage: "[PATH...] [--since D] [--agent claude|cursor] [--json]",
+		Usage: "[PATH...] [--since D] [--agent claude|cursor|gemini] [--json]",
 		Short: "import existing transcripts (safe to re-run: nothing is sent twice)",
 		Long: `Asks the daemon to import transcripts that already exist — by default every
 Claude Code transcript under $CLAUDE_CONFIG_DIR or ~/.claude/projects — with

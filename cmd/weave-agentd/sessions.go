@@ -29,7 +29,7 @@ type sessionsFlags struct {
 func sessionsCommand() command {
 	return command{
 		Name:  "sessions",
-		Usage: "[--agent claude|cursor] [--since 7d] [--limit N] [--json]",
+		Usage: "[--agent claude|cursor|gemini] [--since 7d] [--limit N] [--json]",
 		Short: "list recent conversations: project, turns, tools, tokens, exported?",
 		Long: `Lists the conversations Claude Code and Cursor left on disk, newest first:
 the agent, the session id (its first 8 characters; 'weave-agentd show' takes
@@ -93,7 +93,7 @@ func runSessions(ctx context.Context, e *env, f *sessionsFlags, args []string) e
 	if f.agent != "" {
 		a, ok := catalog.AgentName(f.agent)
 		if !ok {
-			return usageError{fmt.Sprintf("unknown agent %q: want claude or cursor", f.agent)}
+			return usageError{fmt.Sprintf("unknown agent %q: want %s", f.agent, orList(agentFlags()))}
 		}
 		o.Agent = a
 	}

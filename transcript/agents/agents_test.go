@@ -153,6 +153,7 @@ func TestForPath(t *testing.T) {
 		{"/tmp/copy/projects/p/s.jsonl", genai.AgentClaudeCode},
 		{"/home/u/.claude/projects/p/s.jsonl", genai.AgentClaudeCode}, // not the home, no other agent's layout
 		{"/backup/gemini/chats/session-2026-12-05T14-02-253ce1a9.jsonl", genai.AgentGeminiCLI},
+		{"/srv/u2/.gemini/tmp", genai.AgentGeminiCLI},
 	} {
 		if got := transcript.AgentForPath(tc.path, homes).Name(); got != tc.want {
 			t.Errorf("transcript.AgentForPath(%s) = %s, want %s", tc.path, got, tc.want)

@@ -51,8 +51,11 @@ func (Agent) IsSession(path string) bool {
 		filepath.Base(filepath.Dir(path)) == "chats"
 }
 
-// Owns: a chat file keeps its shape when copied elsewhere.
-func (a Agent) Owns(path string) bool { return a.IsSession(path) }
+// Owns: a chat file keeps its shape when copied elsewhere; a folder in a
+// .gemini/tmp is Gemini CLI's wherever that home is.
+func (a Agent) Owns(path string) bool {
+	return a.IsSession(path) || strings.Contains(filepath.ToSlash(path)+"/", "/.gemini/tmp/")
+}
 
 // maxHeader is how much of a chat file Session reads for its header.
 const maxHeader = 64 << 10

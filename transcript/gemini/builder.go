@@ -22,9 +22,9 @@ type Options struct {
 	// IdleTimeout closes a turn when nothing has happened for this long
 	// (default 10 minutes).
 	IdleTimeout time.Duration
-	// StopWait bounds the wait for the transcript after AfterAgent or
+	// StopWait bounds the wait for the final answer after AfterAgent or
 	// SessionEnd, and how long a final answer stays quiet before its turn
-	// is closed without a hook (default 2 s).
+	// is closed in a session without hooks (default 2 s).
 	StopWait time.Duration
 	// DropContent is the `content = "metadata"` mode: no prompt, answer,
 	// thought or tool input/output is kept in the persisted state.
@@ -140,7 +140,7 @@ func (b *Builder) Line(path string, line []byte) {
 	if b.st.Main == "" && path != "" {
 		b.st.Main = filepath.Clean(path)
 	}
-	if r.kind == kindMessage {
+	if r.isMessage() {
 		b.message(r)
 	}
 }
@@ -164,9 +164,20 @@ func (b *Builder) Hook(ev transcript.Event) {
 }
 
 // Settle implements transcript.Settler: the time rules fire as if
-// IdleTimeout had passed since the latest input.
+// IdleTimeout had passed since the latest input, also when no Tick came
+// before (a backfill).
 func (b *Builder) Settle() {
-	b.tick(b.st.Now.Add(b.opts.IdleTimeout))
+	last := b.st.Now
+	if t := b.st.Cur; t != nil {
+		for _, at := range []time.Time{t.SeenAt, t.LastEvent} {
+			if at.After(last) {
+				last = at
+			}
+		}
+	}
+	at := last.Add(b.opts.IdleTimeout)
+	b.tick(at)                         // a turn no Tick saw yet is seen now,
+	b.tick(at.Add(b.opts.IdleTimeout)) // and idle then
 }
 
 // Tick fires the time-based rules.
@@ -197,8 +208,11 @@ func (b *Builder) tick(now time.Time) {
 		last = t.LastEvent
 	}
 	switch {
-	case !t.StopAt.IsZero() && !now.Before(t.StopAt.Add(b.opts.StopWait)),
-		t.Ending && t.Tools == 0 && !now.Before(t.SeenAt.Add(b.opts.StopWait)) && !now.Before(t.LastEvent.Add(b.opts.StopWait)),
+	case !t.StopAt.IsZero() && (t.Ending || !now.Before(t.StopAt.Add(b.opts.StopWait))),
+		// Without hooks, a final answer quiet for StopWait ends its turn.
+		// With hooks, AfterAgent does: a message without tool calls yet
+		// may be a call still running (written again once it has run).
+		!b.st.Hooks && t.Ending && !now.Before(t.SeenAt.Add(b.opts.StopWait)),
 		!now.Before(last.Add(b.opts.IdleTimeout)):
 		b.finishTurn(t)
 	}

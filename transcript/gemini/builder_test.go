@@ -22,7 +22,7 @@ func fileTotals(t *testing.T, lines [][]byte) (total, thoughts int64) {
 	seen := map[string]bool{}
 	for _, l := range lines {
 		r, err := parseLine(l)
-		if err != nil || r.kind != kindMessage || r.Type != "gemini" || seen[r.ID] || r.Tokens == nil {
+		if err != nil || !r.isMessage() || r.Type != "gemini" || seen[r.ID] || r.Tokens == nil {
 			continue
 		}
 		seen[r.ID] = true
@@ -98,6 +98,7 @@ func TestAfterAgentBeforeTheFinalLines(t *testing.T) {
 		}
 		if withAnswer {
 			b.Line(fc.chat, fc.lines[len(fc.lines)-2])
+			b.Tick(at)
 			if got := b.Take(); len(got) != 2 || got[1].Name != "invoke_agent gemini-cli" {
 				t.Fatalf("after the answer: %s", renderTree("", got))
 			}
@@ -226,24 +227,26 @@ func TestRestartAtEveryLine(t *testing.T) {
 				}
 			}
 			fed := 0
+			var at time.Time
 			for i, h := range fc.hooks {
+				at = time.Unix(0, int64(h.TS*1e9)).UTC()
+				b := restart()
+				b.Hook(transcript.Event{ID: fmt.Sprint(i), Name: h.Event, ReceivedAt: at, Payload: h.Payload})
+				save(b)
 				for ; fed < h.At.Lines && fed < len(fc.lines); fed++ {
 					b := restart()
 					b.Line(fc.chat, fc.lines[fed])
 					save(b)
 				}
-				at := time.Unix(0, int64(h.TS*1e9)).UTC()
-				b := restart()
+				b = restart()
 				b.Tick(at)
-				b.Hook(transcript.Event{ID: fmt.Sprint(i), Name: h.Event, ReceivedAt: at, Payload: h.Payload})
-				save(b)
-			}
-			for ; fed < len(fc.lines); fed++ {
-				b := restart()
-				b.Line(fc.chat, fc.lines[fed])
 				save(b)
 			}
 			b := restart()
+			for ; fed < len(fc.lines); fed++ {
+				b.Line(fc.chat, fc.lines[fed])
+			}
+			b.Tick(at)
 			settle(b)
 			save(b)
 			if !reflect.DeepEqual(got, want) {
@@ -401,5 +404,141 @@ func TestPromptsAndTurns(t *testing.T) {
 	}
 	if attrMap(got[0])["gen_ai.conversation.name"] != "one" {
 		t.Fatalf("title %q", attrMap(got[0])["gen_ai.conversation.name"])
+	}
+}
+
+// TestLongToolKeepsTheTurnOpen: a model message is written before its
+// tool calls run, and again with them once they have: a tool running for
+// minutes must not end the turn, with hooks (BeforeTool seen, no AfterAgent)
+// or without (a message without text is a call, not an answer).
+func TestLongToolKeepsTheTurnOpen(t *testing.T) {
+	at := time.Date(2026, 12, 5, 14, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name, text string
+		hooks      bool
+	}{{"hooks, text before the call", "Let me look.", true}, {"no hooks, no text", "", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := New("s", Options{})
+			b.Tick(at)
+			if tc.hooks {
+				b.Hook(transcript.Event{ID: "1", ReceivedAt: at, Payload: []byte(`{"hook_event_name":"BeforeAgent","timestamp":"2026-12-05T14:00:00Z"}`)})
+			}
+			b.Line("", []byte(`{"id":"u1","timestamp":"2026-12-05T14:00:00.100Z","type":"user","content":[{"text":"build it"}]}`))
+			b.Line("", []byte(`{"id":"m1","timestamp":"2026-12-05T14:00:01Z","type":"gemini","content":"`+tc.text+`","model":"g","tokens":{"input":5,"output":1,"total":6}}`))
+			if tc.hooks {
+				b.Hook(transcript.Event{ID: "2", ReceivedAt: at.Add(time.Second), Payload: []byte(`{"hook_event_name":"BeforeTool","timestamp":"2026-12-05T14:00:01Z","tool_name":"run_shell_command"}`)})
+			}
+			for s := 2; s < 300; s += 5 {
+				b.Tick(at.Add(time.Duration(s) * time.Second))
+			}
+			if got := b.Take(); len(got) != 0 {
+				t.Fatalf("the turn ended while its tool ran: %s", renderTree("", got))
+			}
+			b.Line("", []byte(`{"id":"m1","timestamp":"2026-12-05T14:00:01Z","type":"gemini","content":"`+tc.text+`","model":"g","tokens":{"input":5,"output":1,"total":6},"toolCalls":[{"id":"t1","name":"run_shell_command","args":{"command":"make"},"result":[{"functionResponse":{"id":"t1","name":"run_shell_command","response":{"output":"ok"}}}],"status":"success","timestamp":"2026-12-05T14:05:00Z"}]}`))
+			b.Line("", []byte(`{"id":"r1","timestamp":"2026-12-05T14:05:00.100Z","type":"user","content":[{"functionResponse":{"id":"t1","name":"run_shell_command","response":{"output":"ok"}}}]}`))
+			b.Line("", []byte(`{"id":"m2","timestamp":"2026-12-05T14:05:01Z","type":"gemini","content":"Built.","model":"g","tokens":{"input":9,"output":1,"total":10}}`))
+			if tc.hooks {
+				b.Hook(transcript.Event{ID: "3", ReceivedAt: at.Add(301 * time.Second), Payload: []byte(`{"hook_event_name":"AfterAgent","timestamp":"2026-12-05T14:05:01Z"}`)})
+			}
+			b.Tick(at.Add(303 * time.Second))
+			got := b.Take()
+			if len(got) != 4 || got[3].Name != "invoke_agent gemini-cli" || !got[3].End.Equal(at.Add(301*time.Second)) {
+				t.Fatalf("spans: %s", renderTree("", got))
+			}
+		})
+	}
+}
+
+// TestSettle: a backfilled file's last turn ends at Settle, with or without
+// a Tick before it, and with its hooks' times later than the daemon's clock.
+func TestSettle(t *testing.T) {
+	fc := loadFixture(t, "text")
+	for _, tick := range []bool{false, true} {
+		b := New(fc.session, Options{})
+		if tick {
+			b.Tick(time.Date(2026, 12, 5, 14, 4, 40, 0, time.UTC))
+			b.Hook(transcript.Event{ID: "1", ReceivedAt: time.Date(2026, 12, 5, 15, 0, 0, 0, time.UTC),
+				Payload: []byte(`{"hook_event_name":"BeforeTool","timestamp":"2026-12-05T14:04:44Z"}`)})
+		}
+		for _, l := range fc.lines {
+			b.Line(fc.chat, l)
+		}
+		b.Settle()
+		if got := b.Take(); len(got) != 2 || !b.Idle() {
+			t.Fatalf("tick %v: %d spans after Settle, idle %v", tick, len(got), b.Idle())
+		}
+	}
+}
+
+// TestStateStaysSmall: the persisted state does not grow with the
+// session: 500 turns of a prompt, a tool call and an answer, each ~10 KB.
+func TestStateStaysSmall(t *testing.T) {
+	b := New("s", Options{})
+	at := time.Date(2026, 12, 5, 14, 0, 0, 0, time.UTC)
+	ts := func(s int) string { return at.Add(time.Duration(s) * time.Second).Format(time.RFC3339Nano) }
+	big := strings.Repeat("y", 10<<10)
+	var spans, maxState int
+	for i := range 500 {
+		id := fmt.Sprint(i)
+		for _, l := range []string{
+			`{"id":"u` + id + `","timestamp":"` + ts(4*i) + `","type":"user","content":[{"text":"prompt ` + id + `"}]}`,
+			`{"id":"m` + id + `","timestamp":"` + ts(4*i+1) + `","type":"gemini","content":"","model":"g","tokens":{"input":10,"output":1,"total":11}}`,
+			`{"id":"m` + id + `","timestamp":"` + ts(4*i+1) + `","type":"gemini","content":"","model":"g","tokens":{"input":10,"output":1,"total":11},"toolCalls":[{"id":"t` + id + `","name":"read_file","args":{"path":"f"},"result":[{"functionResponse":{"id":"t` + id + `","name":"read_file","response":{"output":"` + big + `"}}}],"status":"success","timestamp":"` + ts(4*i+2) + `"}]}`,
+			`{"id":"r` + id + `","timestamp":"` + ts(4*i+2) + `","type":"user","content":[{"functionResponse":{"id":"t` + id + `","name":"read_file","response":{"output":"` + big + `"}}}]}`,
+			`{"id":"a` + id + `","timestamp":"` + ts(4*i+3) + `","type":"gemini","content":"answer ` + id + `","model":"g","tokens":{"input":20,"output":2,"total":22}}`,
+			`{"$set":{"lastUpdated":"` + ts(4*i+3) + `"}}`,
+		} {
+			b.Line("", []byte(l))
+		}
+		spans += len(b.Take())
+		st, err := b.MarshalState()
+		if err != nil {
+			t.Fatal(err)
+		}
+		maxState = max(maxState, len(st))
+	}
+	settle(b)
+	spans += len(b.Take())
+	if spans != 500*4 {
+		t.Errorf("%d spans, want %d", spans, 500*4)
+	}
+	t.Logf("state at most %d bytes", maxState)
+	if maxState > 64<<10 {
+		t.Errorf("state grew to %d bytes", maxState)
+	}
+}
+
+// TestTitleAsShown: the title is the prompt as the user typed it
+// (displayContent: a custom command), not the text it expanded to.
+func TestTitleAsShown(t *testing.T) {
+	b := New("s", Options{})
+	b.Line("", []byte(`{"id":"u1","timestamp":"2026-12-05T14:00:00Z","type":"user","content":[{"text":"You are a careful reviewer. Review main.go for bugs."}],"displayContent":[{"text":"/review main.go"}]}`))
+	b.Line("", []byte(`{"id":"m1","timestamp":"2026-12-05T14:00:01Z","type":"gemini","content":"It is a main package.","model":"g"}`))
+	settle(b)
+	for _, s := range b.Take() {
+		if got := attrMap(s)["gen_ai.conversation.name"]; got != "/review main.go" {
+			t.Fatalf("title %q", got)
+		}
+	}
+}
+
+// TestRewind: a rewind record changes nothing already sent; the prompt after
+// it is a turn of its own.
+func TestRewind(t *testing.T) {
+	b := New("s", Options{})
+	for _, l := range []string{
+		`{"id":"u1","timestamp":"2026-12-05T14:00:00Z","type":"user","content":[{"text":"one"}]}`,
+		`{"id":"m1","timestamp":"2026-12-05T14:00:01Z","type":"gemini","content":"1","model":"g","tokens":{"input":5,"output":1,"total":6}}`,
+		`{"$rewindTo":"u1"}`,
+		`{"id":"u2","timestamp":"2026-12-05T14:01:00Z","type":"user","content":[{"text":"one, again"}]}`,
+		`{"id":"m2","timestamp":"2026-12-05T14:01:01Z","type":"gemini","content":"2","model":"g","tokens":{"input":5,"output":1,"total":6}}`,
+	} {
+		b.Line("", []byte(l))
+	}
+	settle(b)
+	spans := b.Take()
+	checkSpans(t, "s", spans)
+	if in, out, _, _ := usage(spans); len(spans) != 4 || in+out != 12 || b.Stats().SkippedLines != 0 {
+		t.Fatalf("%d spans, usage %d: %s", len(spans), in+out, renderTree("", spans))
 	}
 }

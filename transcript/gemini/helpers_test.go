@@ -141,18 +141,22 @@ func backfill(fc fixtureCase, opts Options) []genai.Span {
 func live(fc fixtureCase, opts Options) (spans []genai.Span, beforeTimeout int) {
 	b := New(fc.session, opts)
 	fed := 0
+	var at time.Time
 	for i, h := range fc.hooks {
+		// The daemon applies an event, reads the lines written so far,
+		// then ticks.
+		at = time.Unix(0, int64(h.TS*1e9)).UTC()
+		b.Hook(transcript.Event{ID: fmt.Sprint(i), Agent: genai.AgentGeminiCLI, Name: h.Event, ReceivedAt: at, Payload: h.Payload})
 		for ; fed < h.At.Lines && fed < len(fc.lines); fed++ {
 			b.Line(fc.chat, fc.lines[fed])
 		}
-		at := time.Unix(0, int64(h.TS*1e9)).UTC()
 		b.Tick(at)
-		b.Hook(transcript.Event{ID: fmt.Sprint(i), Agent: genai.AgentGeminiCLI, Name: h.Event, ReceivedAt: at, Payload: h.Payload})
 		spans = append(spans, b.Take()...)
 	}
 	for ; fed < len(fc.lines); fed++ {
 		b.Line(fc.chat, fc.lines[fed])
 	}
+	b.Tick(at)
 	spans = append(spans, b.Take()...)
 	beforeTimeout = len(spans)
 	settle(b)
@@ -304,7 +308,7 @@ func describe(s genai.Span) string {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(&sb, "\n  %s=%s", k, short(a[k], 160))
+		fmt.Fprintf(&sb, "\n  %s=%s", k, short(a[k], 400))
 	}
 	return sb.String()
 }

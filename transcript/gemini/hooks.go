@@ -19,11 +19,10 @@ type hookPayload struct {
 // when a turn is over, sooner than the idle timeout would:
 //   - BeforeAgent: a new prompt, so the previous turn is over (an
 //     interrupted turn gets no AfterAgent);
-//   - BeforeTool, AfterTool: a tool runs in between, so the model message
-//     the file shows (the call without its toolCalls yet) is no answer;
 //   - AfterAgent, SessionEnd: the file is complete. The daemon may read
-//     the final lines after the event: the turn ends once its final answer
-//     is read, or StopWait after the event.
+//     the final lines after the event (it applies events, then reads, then
+//     ticks): the turn ends at the first Tick that finds its final answer
+//     read, else StopWait after the event.
 //
 // An event older than the open turn (by Gemini's timestamp; an inbox
 // drained late) ends nothing.
@@ -34,6 +33,7 @@ func (b *Builder) hook(name string, at time.Time, p *hookPayload) {
 	if p.Cwd != "" && b.st.Cwd == "" {
 		b.st.Cwd = p.Cwd
 	}
+	b.st.Hooks = true
 	t := b.st.Cur
 	if t == nil || t.Closed {
 		return
@@ -45,23 +45,13 @@ func (b *Builder) hook(name string, at time.Time, p *hookPayload) {
 		t.LastEvent = at
 	}
 	switch name {
-	case "BeforeTool":
-		t.Tools++
-	case "AfterTool":
-		if t.Tools > 0 {
-			t.Tools--
-		}
 	case "BeforeAgent":
 		if !parseTime(p.Timestamp).IsZero() {
 			b.finishTurn(t)
 		}
 	case "AfterAgent", "SessionEnd":
-		if t.Ending {
-			b.finishTurn(t)
-			return
-		}
 		if t.StopAt.IsZero() {
-			t.StopAt = at
+			t.StopAt = at // Tick ends the turn, after the lines read with this event
 		}
 	}
 }

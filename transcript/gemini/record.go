@@ -15,26 +15,23 @@ import (
 //	{"sessionId","projectHash","startTime","lastUpdated","kind"}   header (again on every resume)
 //	{"$set":{"lastUpdated":…}} or {"$set":{"messages":[…]}}          patch
 //	{"id","timestamp","type":"user"|"gemini"|…, …}                   message record
+//	{"$rewindTo":"<message id>"}                                      the user rewound the history
 //
 // A message record whose id was written before replaces that message (a
 // model message is written, then again with its toolCalls). A $set of
 // messages rewrites the whole history (the start of a session, a resume),
 // without the tokens of earlier model messages: its messages were (or will
-// never be) written as records of their own, so it makes no span.
+// never be) written as records of their own, so it makes no span. Nor does
+// a rewind: what was sent before it happened.
 
-// record is one line, decoded as far as the builder needs.
+// record is one line, decoded as far as the builder needs: a message
+// record's fields (a header or a patch decodes to none of them).
 type record struct {
-	kind lineKind
-
-	// header
-	SessionID string `json:"sessionId"`
-	StartTime string `json:"startTime"`
-
-	// message
 	ID        string          `json:"id"`
 	Timestamp string          `json:"timestamp"`
 	Type      string          `json:"type"` // user | gemini | error | info | warning
 	Content   json.RawMessage `json:"content"`
+	Display   json.RawMessage `json:"displayContent"` // the prompt as shown, when it differs from what was sent
 	Thoughts  []thought       `json:"thoughts"`
 	Tokens    *recTokens      `json:"tokens"`
 	Model     string          `json:"model"`
@@ -43,14 +40,8 @@ type record struct {
 	Set json.RawMessage `json:"$set"`
 }
 
-type lineKind int
-
-const (
-	kindMessage lineKind = iota
-	kindHeader
-	kindPatch
-	kindOther // valid JSON the builder has no use for
-)
+// isMessage reports whether the line is a message record.
+func (r *record) isMessage() bool { return r.ID != "" && r.Type != "" && r.Set == nil }
 
 type thought struct {
 	Subject     string `json:"subject"`
@@ -92,22 +83,11 @@ func parseLine(line []byte) (*record, error) {
 		if !json.Valid(line) {
 			return nil, errors.New("malformed patch")
 		}
-		return &record{kind: kindPatch}, nil
+		return &record{}, nil
 	}
 	var r record
 	if err := json.Unmarshal(line, &r); err != nil {
 		return nil, err
-	}
-	switch {
-	case r.Set != nil:
-		r.kind = kindPatch
-		r.Set = nil
-	case r.ID != "" && r.Type != "":
-		r.kind = kindMessage
-	case r.SessionID != "":
-		r.kind = kindHeader
-	default:
-		r.kind = kindOther
 	}
 	return &r, nil
 }

@@ -65,7 +65,8 @@ func (b *Builder) provider() string {
 }
 
 // title is gen_ai.conversation.name, fixed by the first span built: the
-// first prompt's first line, or in metadata mode (or without a prompt)
+// first prompt's first line (as Gemini CLI showed it: "@file explain", not
+// the file's text it sent), or in metadata mode (or without a prompt)
 // the project folder and the date.
 func (b *Builder) title() string {
 	if b.st.Title != "" {
@@ -73,6 +74,10 @@ func (b *Builder) title() string {
 	}
 	t := b.st.Cur
 	if t != nil && !b.opts.DropContent {
+		if s := genai.Title(t.Shown); s != "" {
+			b.st.Title = s
+			return s
+		}
 		for _, p := range t.Prompt {
 			if p.Type == "text" {
 				if s := genai.Title(p.Content); s != "" {
@@ -82,9 +87,9 @@ func (b *Builder) title() string {
 			}
 		}
 	}
-	cwd := b.st.Cwd
+	cwd := projectRoot(b.st.Main) // as a backfill without hooks finds it
 	if cwd == "" {
-		cwd = projectRoot(b.st.Main)
+		cwd = b.st.Cwd
 	}
 	if t != nil {
 		b.st.Title = genai.MetadataTitle(cwd, t.Start)

@@ -28,10 +28,11 @@ type state struct {
 	V int `json:"v"`
 
 	Main     string    `json:"main,omitempty"`
-	Cwd      string    `json:"cwd,omitempty"`      // working folder, from a hook or the project folder's .project_root
+	Cwd      string    `json:"cwd,omitempty"`      // working folder, from a hook (the project folder's .project_root comes first)
 	Provider string    `json:"provider,omitempty"` // gen_ai.provider.name, fixed by the first span
 	Title    string    `json:"title,omitempty"`    // gen_ai.conversation.name, fixed by the first span
 	Now      time.Time `json:"now,omitzero"`       // latest Tick
+	Hooks    bool      `json:"hooks,omitempty"`    // hook events arrive for this session
 
 	Seq int   `json:"seq,omitempty"` // turns opened so far
 	Cur *turn `json:"cur,omitempty"` // the latest turn (open, or closed and still taking late lines)
@@ -56,8 +57,9 @@ type turn struct {
 	LastEvent time.Time `json:"le,omitzero"`
 
 	Prompt []genai.Part `json:"p,omitempty"`
-	Model  string       `json:"m,omitempty"`   // the first model call's
-	Answer string       `json:"ans,omitempty"` // text of the latest model message with text
+	Shown  string       `json:"shown,omitempty"` // the prompt as Gemini CLI showed it (displayContent), for the title
+	Model  string       `json:"m,omitempty"`     // the first model call's
+	Answer string       `json:"ans,omitempty"`   // text of the latest model message with text
 	Chats  int          `json:"chats,omitempty"`
 
 	// Msg is the latest model message, not final yet.
@@ -65,15 +67,11 @@ type turn struct {
 	// Final are the ids of the turn's model messages already sent.
 	Final transcript.Recent `json:"final,omitzero"`
 
-	// Ending: the latest record is a model message without tool calls (a
-	// final answer). StopAt: AfterAgent or SessionEnd received while the
-	// transcript had not shown the final answer yet.
+	// Ending: the latest record is a model message with text and without
+	// tool calls (a final answer). StopAt: AfterAgent or SessionEnd
+	// received: the turn ends at the next Tick that finds it Ending.
 	Ending bool      `json:"ending,omitempty"`
 	StopAt time.Time `json:"stopAt,omitzero"`
-	// Tools counts tool calls running (BeforeTool received, its AfterTool
-	// not yet): meanwhile the latest model message is the call's first
-	// copy, written without its toolCalls, and is not a final answer.
-	Tools int `json:"tools,omitempty"`
 
 	Status    genai.StatusCode `json:"st,omitempty"`
 	StatusMsg string           `json:"stm,omitempty"`
@@ -113,7 +111,7 @@ func (st *state) dropContent() {
 	if t == nil {
 		return
 	}
-	t.Prompt, t.Answer, t.StatusMsg = nil, "", ""
+	t.Prompt, t.Shown, t.Answer, t.StatusMsg = nil, "", "", ""
 	if m := t.Msg; m != nil {
 		m.Text, m.Thoughts = nil, nil
 		for i := range m.Tools {

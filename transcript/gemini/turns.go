@@ -23,6 +23,9 @@ func (b *Builder) message(r *record) {
 		}
 		if c.isPrompt() {
 			b.openTurn(r.ID, ts, &c)
+			if d, _ := parseContent(r.Display); len(d.Texts) > 0 {
+				b.st.Cur.Shown = cutText(d.Texts[0], 1024)
+			}
 			return
 		}
 		// A tool result sent back to the model (or context): the model
@@ -91,11 +94,12 @@ func (b *Builder) modelMessage(r *record, ts time.Time) {
 		m.Start = t.Last
 		t.Msg = m
 	}
-	t.Ending = len(m.Tools) == 0
+	// A model message without tool calls is the turn's final answer (the
+	// model loop ends when it calls no tool), unless it is rewritten with
+	// tool calls: they are written once they have run. Without text, it is
+	// most likely such a call.
+	t.Ending = len(m.Tools) == 0 && len(m.Text) > 0
 	b.touch(t, ts)
-	if t.Ending && !t.StopAt.IsZero() && !t.Closed {
-		b.finishTurn(t) // AfterAgent came first: this is the answer it waited for
-	}
 }
 
 // touch records a line of the turn at transcript time ts.
@@ -188,7 +192,7 @@ func (b *Builder) finishTurn(t *turn) {
 	t.Closed, t.Ending, t.StopAt = true, false, time.Time{}
 	b.emit(b.turnSpan(t))
 	// What only the turn span needed is no longer kept.
-	t.Prompt, t.Answer, t.StatusMsg = nil, "", ""
+	t.Prompt, t.Shown, t.Answer, t.StatusMsg = nil, "", "", ""
 }
 
 func (t *turn) traceID(session string) genai.TraceID {
