@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -190,21 +189,21 @@ func WriteSettings(o Options) error {
 func Quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // FindTranscript locates the session file of a session under
-// Home/.gemini/tmp/<project>/chats (the newest when several match).
+// Home/.gemini/tmp/<project>/chats. A resume in another minute than the
+// session's start leaves a stray file of the same id (a header and the
+// session context): the largest file is the session's.
 func FindTranscript(home, session string) string {
 	if len(session) < 8 {
 		return ""
 	}
 	matches, _ := filepath.Glob(filepath.Join(home, ".gemini", "tmp", "*", "chats", "session-*-"+session[:8]+".jsonl"))
-	sort.Slice(matches, func(i, j int) bool {
-		a, _ := os.Stat(matches[i])
-		b, _ := os.Stat(matches[j])
-		return a != nil && b != nil && a.ModTime().After(b.ModTime())
-	})
-	if len(matches) == 0 {
-		return ""
+	best, size := "", int64(-1)
+	for _, m := range matches {
+		if fi, err := os.Stat(m); err == nil && fi.Size() > size {
+			best, size = m, fi.Size()
+		}
 	}
-	return matches[0]
+	return best
 }
 
 func nodePath(bin string) (string, error) {
