@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -15,19 +16,41 @@ import (
 	"github.com/weave-agentd/weave-agentd/e2e/internal/genaischema"
 	"github.com/weave-agentd/weave-agentd/e2e/internal/receiver"
 	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/hooks/hookconfig"
 )
 
 // geminiWorld is the real Gemini CLI against a stand-in Gemini API, its hooks
-// calling our real hook binary, the real daemon tailing its session file, and
-// the Collector's receiver at the end.
+// (as weave-agentd registers them) calling our real hook binary, the real
+// daemon tailing its session file, and the Collector's receiver at the end.
 type geminiWorld struct {
-	t   *testing.T
-	bin string
-	rcv *receiver.Receiver
-	h   *agentd.Home
-	d   *agentd.Daemon
-	api *fg.Server
-	cwd string
+	t     *testing.T
+	bin   string
+	rcv   *receiver.Receiver
+	h     *agentd.Home
+	d     *agentd.Daemon
+	api   *fg.Server
+	cwd   string
+	hooks any // settings.json "hooks" as hookconfig writes it
+}
+
+// registeredHooks is the "hooks" value hookconfig.Install writes into a
+// Gemini CLI settings.json for h's hook binary and home.
+func registeredHooks(t *testing.T, h *agentd.Home) any {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "settings.json")
+	spec := hookconfig.Spec{HookBinary: filepath.Join(h.Bin, "weave-agentd-hook"), Env: map[string]string{"WEAVE_AGENTD_HOME": h.Dir}}
+	if _, err := hookconfig.Install(path, hookconfig.Gemini, spec); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var settings map[string]any
+	if err := json.Unmarshal(b, &settings); err != nil {
+		t.Fatal(err)
+	}
+	return settings["hooks"]
 }
 
 func newGeminiWorld(t *testing.T, respond fg.Responder) *geminiWorld {
@@ -37,6 +60,7 @@ func newGeminiWorld(t *testing.T, respond fg.Responder) *geminiWorld {
 	w.h.WriteConfig("endpoint = \"" + w.rcv.URL() + "\"\n")
 	w.d = w.h.StartDaemon()
 	w.api = fg.Start(t, respond)
+	w.hooks = registeredHooks(t, w.h)
 	return w
 }
 
@@ -47,8 +71,7 @@ func (w *geminiWorld) gemini(prompt, session string, resume bool) geminicli.Resu
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	o := geminicli.Options{Bin: w.bin, Home: w.h.HOME, Cwd: w.cwd, BaseURL: w.api.URL(), Prompt: prompt, SessionID: session,
-		HookCommand: geminicli.Quote(filepath.Join(w.h.Bin, "weave-agentd-hook")) + " gemini",
-		HookEnv:     map[string]string{"WEAVE_AGENTD_HOME": w.h.Dir}}
+		Settings: map[string]any{"hooks": w.hooks}}
 	if resume {
 		o.Resume = "latest"
 	}
