@@ -1,6 +1,6 @@
 //go:build !unix
 
-package claudecli
+package npmpkg
 
 import (
 	"context"
@@ -10,8 +10,8 @@ import (
 	"time"
 )
 
-// lockFile creates path exclusively, polling until ctx ends (no flock here).
-func lockFile(ctx context.Context, path string) (func(), error) {
+// Lock creates path exclusively, polling until ctx ends (no flock here).
+func Lock(ctx context.Context, path string) (func(), error) {
 	for {
 		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o644)
 		if err == nil {

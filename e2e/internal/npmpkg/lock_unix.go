@@ -1,6 +1,6 @@
 //go:build unix
 
-package claudecli
+package npmpkg
 
 import (
 	"context"
@@ -11,8 +11,8 @@ import (
 	"time"
 )
 
-// lockFile takes an exclusive flock on path, polling until ctx ends.
-func lockFile(ctx context.Context, path string) (func(), error) {
+// Lock takes an exclusive flock on path, polling until ctx ends.
+func Lock(ctx context.Context, path string) (func(), error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, err

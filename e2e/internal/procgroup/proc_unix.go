@@ -1,15 +1,15 @@
 //go:build unix
 
-package claudecli
+package procgroup
 
 import (
 	"os/exec"
 	"syscall"
 )
 
-// setProcessGroup puts claude in its own process group so that a timeout
+// Set puts cmd in its own process group, so that cancelling its context
 // also ends the tools and hooks it started.
-func setProcessGroup(cmd *exec.Cmd) {
+func Set(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error {
 		if cmd.Process == nil {
@@ -19,9 +19,9 @@ func setProcessGroup(cmd *exec.Cmd) {
 	}
 }
 
-// killProcessGroup ends whatever claude left running in its group (only
-// processes this run started: the group id is claude's own pid).
-func killProcessGroup(cmd *exec.Cmd) {
+// Kill ends whatever cmd left running in its group (only processes this
+// run started: the group id is cmd's own pid).
+func Kill(cmd *exec.Cmd) {
 	if cmd.Process != nil {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
