@@ -271,11 +271,13 @@ func TestRealGeminiCLITurnsReachCollector(t *testing.T) {
 		res := s.Attr("gen_ai.tool.call.result")
 		if strings.Contains(res, "about-to-fail") {
 			// Gemini records a non-zero exit as status "success" with
-			// "Exit Code: 3" in the output; the span shows the output.
+			// "Exit Code: 3" in the output; the span is an error.
 			if !strings.Contains(res, "Exit Code: 3") {
 				t.Errorf("failing tool result %q", res)
 			}
-			t.Logf("failing tool span status %q error.type %q", s.StatusCode, s.Attr("error.type"))
+			if s.StatusCode != "Error" || s.Attr("error.type") != "tool_error" || s.Attr("gemini.tool.exit_code") != "3" {
+				t.Errorf("failing tool span: status %q error.type %q exit code %q", s.StatusCode, s.Attr("error.type"), s.Attr("gemini.tool.exit_code"))
+			}
 		} else if !strings.Contains(res, "weave-e2e-marker") {
 			t.Errorf("tool result %q", res)
 		}

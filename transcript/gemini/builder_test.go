@@ -542,3 +542,35 @@ func TestRewind(t *testing.T) {
 		t.Fatalf("%d spans, usage %d: %s", len(spans), in+out, renderTree("", spans))
 	}
 }
+
+// TestFailedShellCommandIsAnError: Gemini CLI records a shell command that
+// exits non-zero as a "success" whose output ends in "Exit Code: N"; its
+// span is an error saying the code, also in metadata mode (where the output
+// is not kept).
+func TestFailedShellCommandIsAnError(t *testing.T) {
+	for _, drop := range []bool{false, true} {
+		fc := loadFixture(t, "tool")
+		for i, l := range fc.lines {
+			fc.lines[i] = bytes.ReplaceAll(l, []byte(`Process Group PGID: 613`), []byte(`Exit Code: 3\nProcess Group PGID: 613`))
+		}
+		var tools []genai.Span
+		for _, s := range backfill(fc, Options{DropContent: drop}) {
+			if strings.HasPrefix(s.Name, "execute_tool") {
+				tools = append(tools, s)
+			}
+		}
+		if len(tools) != 1 {
+			t.Fatalf("drop=%v: %d tool spans", drop, len(tools))
+		}
+		s := tools[0]
+		if s.Status != genai.StatusError || s.StatusMessage != "exit code 3" || attrMap(s)["gemini.tool.exit_code"] != "3" || attrMap(s)["error.type"] != "tool_error" {
+			t.Errorf("drop=%v: status %v %q, attrs %v", drop, s.Status, s.StatusMessage, attrMap(s))
+		}
+	}
+	// The fixture's command succeeded: no exit code line, no error.
+	for _, s := range backfill(loadFixture(t, "tool"), Options{}) {
+		if s.Status == genai.StatusError {
+			t.Errorf("%s: error on a successful command", s.Name)
+		}
+	}
+}

@@ -190,11 +190,17 @@ func (b *Builder) toolSpan(trace genai.TraceID, parent genai.SpanID, m *message,
 	// The model asked for the call when its message was written; the
 	// call's own timestamp is when it completed.
 	s.Start, s.End = genai.Bounds(m.End, tc.End)
-	switch tc.Status {
-	case "error":
+	if tc.ExitCode != nil {
+		s.Attrs = append(s.Attrs, attribute.Int64("gemini.tool.exit_code", *tc.ExitCode))
+	}
+	switch {
+	case tc.ExitCode != nil && *tc.ExitCode != 0:
+		s.Status, s.StatusMessage = genai.StatusError, fmt.Sprintf("exit code %d", *tc.ExitCode)
+		s.Attrs = append(s.Attrs, semconv.ErrorTypeKey.String("tool_error"))
+	case tc.Status == "error":
 		s.Status, s.StatusMessage = genai.StatusError, cutText(tc.Result, 256)
 		s.Attrs = append(s.Attrs, semconv.ErrorTypeKey.String("tool_error"))
-	case "cancelled":
+	case tc.Status == "cancelled":
 		s.Status, s.StatusMessage = genai.StatusError, "cancelled"
 		s.Attrs = append(s.Attrs, semconv.ErrorTypeKey.String("cancelled"))
 	}

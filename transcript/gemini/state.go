@@ -99,7 +99,10 @@ type toolCall struct {
 	Args   json.RawMessage `json:"a,omitempty"`
 	Result string          `json:"r,omitempty"`
 	Status string          `json:"s,omitempty"`
-	End    time.Time       `json:"t1,omitzero"`
+	// ExitCode is a shell command's exit status, when its output says
+	// one (Gemini CLI records a failed command as a success).
+	ExitCode *int64    `json:"ec,omitempty"`
+	End      time.Time `json:"t1,omitzero"`
 }
 
 // dropContent removes every prompt, answer, thought, tool argument and

@@ -142,7 +142,7 @@ func newMessage(r *record, ts time.Time) (*message, bool) {
 		args, c1 := capArgs(tc.Args)
 		res, c2 := toolResult(tc.Result)
 		cut = cut || c1 || c2
-		call := toolCall{ID: tc.ID, Name: tc.Name, Args: args, Result: res, Status: tc.Status, End: parseTime(tc.Timestamp)}
+		call := toolCall{ID: tc.ID, Name: tc.Name, Args: args, Result: res, Status: tc.Status, ExitCode: exitCode(res), End: parseTime(tc.Timestamp)}
 		if call.ID == "" {
 			call.ID = r.ID + "#" + strconv.Itoa(i) // an id for the span; Gemini CLI always writes one
 		}
@@ -197,4 +197,19 @@ func (b *Builder) finishTurn(t *turn) {
 
 func (t *turn) traceID(session string) genai.TraceID {
 	return genai.NewTraceID(genai.AgentGeminiCLI, session, t.Key)
+}
+
+// exitCode is the exit status a shell tool's output reports on a line of
+// its own ("Exit Code: 3"; Gemini CLI writes none when the command
+// succeeds), or nil.
+func exitCode(output string) *int64 {
+	const prefix = "Exit Code: "
+	for line := range strings.Lines(output) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), prefix); ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				return &n
+			}
+		}
+	}
+	return nil
 }
