@@ -256,6 +256,50 @@ func TestCodexScenarios(t *testing.T) {
 	})
 }
 
+// Auto-compaction in the middle of a turn: a model call reports more input
+// than the context window (258400 for a model Codex does not know), so
+// Codex summarises the history through the same endpoint before it goes on.
+// The summarising call is a model call like the others: its chat span
+// carries its usage, so the conversation's total stays Codex's own.
+func TestCodexAutoCompaction(t *testing.T) {
+	summary := "SUMMARY: the echo ran; nothing else to do."
+	w := newCodexWorld(t, func(c *oa.Call) oa.Reply {
+		switch {
+		case c.Req.IsCompaction():
+			return oa.Say(summary, oa.Usage{InputTokens: 3000, CachedTokens: 500, OutputTokens: 40})
+		case strings.Contains(c.Req.TurnPrompt(), "second"):
+			return oa.Say("Second.", cu2)
+		case c.Req.Compacted():
+			return oa.Say("Done after compaction.", cu2)
+		}
+		return oa.Reply{Items: []oa.Item{oa.Exec("echo big")}, Usage: oa.Usage{InputTokens: 300000, CachedTokens: 200000, OutputTokens: 20}}
+	})
+	r1 := w.codex("first question", "")
+	r2 := w.codex("second question", "last")
+	spans := w.flush()
+	ro := w.check(r2, spans)
+	if ro.Types["compacted"] != 1 || len(ro.Usage) != 4 || len(w.api.Calls()) != 4 {
+		t.Fatalf("rollout: %d compactions, %d usage records, %d model calls", ro.Types["compacted"], len(ro.Usage), len(w.api.Calls()))
+	}
+	var summarising []receiver.Span
+	for _, s := range receiver.ByName(spans, "chat "+codexcli.Model) {
+		if strings.Contains(s.Attr("gen_ai.output.messages"), summary) {
+			summarising = append(summarising, s)
+		}
+	}
+	if len(summarising) != 1 || summarising[0].Int("gen_ai.usage.input_tokens") != 3000 {
+		t.Errorf("want one chat span for the summarising call with its usage, got %d", len(summarising))
+	}
+	for _, tr := range receiver.ByName(spans, "invoke_agent codex") {
+		if tr.Attr("codex.turn.id") == ro.Turns[0] && !strings.Contains(tr.Attr("gen_ai.output.messages"), "Done after compaction.") {
+			t.Errorf("turn 1 answer: %s (the summary is not the answer)", tr.Attr("gen_ai.output.messages"))
+		}
+	}
+	if r1.SessionID != r2.SessionID {
+		t.Errorf("resume changed the session")
+	}
+}
+
 // The daemon goes away mid-session, three ways: a crash (SIGKILL) after
 // turn 1 with a resumed turn 2 running while it is down (the hooks journal
 // to the inbox); a crash in the middle of turn 3 (its own shell tool kills

@@ -204,6 +204,31 @@ func TestRequestHelpers(t *testing.T) {
 	}
 }
 
+// Codex 0.171.0's auto-compaction goes through /v1/responses too: the
+// summarising request and the compacted history are recognised, and the
+// prompt of the turn stays the one the user typed.
+func TestCompactionRequests(t *testing.T) {
+	decode := func(body map[string]any) *Request {
+		b, _ := json.Marshal(body)
+		var r Request
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatal(err)
+		}
+		return &r
+	}
+	summarise := decode(request(userMsg("make a plan"),
+		map[string]any{"type": "function_call", "call_id": "a"}, map[string]any{"type": "function_call_output", "call_id": "a", "output": "x"},
+		userMsg(CompactionPrompt+" Create a handoff summary for another LLM that will resume the task.")))
+	after := decode(request(userMsg("make a plan"), userMsg(SummaryBridge+" and produced a summary of its thinking process. …\nthe summary")))
+	plain := decode(request(userMsg("make a plan")))
+	if !summarise.IsCompaction() || summarise.TurnPrompt() != "make a plan" || after.IsCompaction() || plain.IsCompaction() {
+		t.Errorf("IsCompaction %v %v %v; prompt %q", summarise.IsCompaction(), after.IsCompaction(), plain.IsCompaction(), summarise.TurnPrompt())
+	}
+	if !after.Compacted() || plain.Compacted() || after.TurnPrompt() != "make a plan" || len(after.Prompts()) != 1 {
+		t.Errorf("Compacted %v %v; prompt %q prompts %q", after.Compacted(), plain.Compacted(), after.TurnPrompt(), after.Prompts())
+	}
+}
+
 func TestErrorsAndUnknownPaths(t *testing.T) {
 	s := Start(t, Seq(Reply{Status: 500}, Reply{Status: 429, ErrorMessage: "slow down"}))
 	for _, want := range []struct {

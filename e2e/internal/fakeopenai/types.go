@@ -81,11 +81,43 @@ func (it InputItem) isModelOutput() bool {
 	return false
 }
 
+// Markers of Codex 0.171.0's (auto-)compaction, which goes through the same
+// endpoint: the summarising request ends with a user message starting with
+// CompactionPrompt; afterwards the history is replaced by the earlier
+// prompts plus a user message starting with SummaryBridge and the summary.
+const (
+	CompactionPrompt = "You are performing a CONTEXT CHECKPOINT COMPACTION."
+	SummaryBridge    = "Another language model started to solve this problem"
+)
+
 // isPrompt reports whether the item is a user message that a person typed:
 // Codex also sends user-role messages with injected context
-// (<environment_context>, <user_instructions>, …), which start with '<'.
+// (<environment_context>, <user_instructions>, …), which start with '<', and
+// the compaction prompt and summary.
 func (it InputItem) isPrompt() bool {
-	return it.Type == "message" && it.Role == "user" && !strings.HasPrefix(strings.TrimSpace(it.Text()), "<")
+	if it.Type != "message" || it.Role != "user" {
+		return false
+	}
+	t := strings.TrimSpace(it.Text())
+	return !strings.HasPrefix(t, "<") && !strings.HasPrefix(t, CompactionPrompt) && !strings.HasPrefix(t, SummaryBridge)
+}
+
+// IsCompaction reports whether the request asks for a compaction summary.
+func (r *Request) IsCompaction() bool {
+	n := len(r.Input)
+	return n > 0 && r.Input[n-1].Type == "message" && r.Input[n-1].Role == "user" &&
+		strings.HasPrefix(strings.TrimSpace(r.Input[n-1].Text()), CompactionPrompt)
+}
+
+// Compacted reports whether the request's history was compacted: it
+// carries a summary.
+func (r *Request) Compacted() bool {
+	for _, it := range r.Input {
+		if it.Type == "message" && it.Role == "user" && strings.HasPrefix(strings.TrimSpace(it.Text()), SummaryBridge) {
+			return true
+		}
+	}
+	return false
 }
 
 // turnStart is the index of the prompt that opened the current turn (-1 if none).
@@ -98,7 +130,8 @@ func (r *Request) turnStart() int {
 	return -1
 }
 
-// TurnPrompt is the text of the prompt that opened the current turn.
+// TurnPrompt is the text of the prompt that opened the current turn (also
+// in a compaction request, and after one).
 func (r *Request) TurnPrompt() string {
 	if i := r.turnStart(); i >= 0 {
 		return r.Input[i].Text()
