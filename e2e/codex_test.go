@@ -256,6 +256,32 @@ func TestCodexScenarios(t *testing.T) {
 	})
 }
 
+// A model call that fails (HTTP 500; the offline config has no retries)
+// fails the turn: exec exits 1 and the rollout's task_complete carries the
+// error. The turn span has error status; the calls that did happen keep
+// their chat and tool spans, and the failed call (no token_usage_record)
+// has none.
+func TestCodexFailedTurn(t *testing.T) {
+	w := newCodexWorld(t, oa.Steps(oa.Reply{Items: []oa.Item{oa.Exec("echo before-the-error")}, Usage: cu1}, oa.Reply{Status: 500, ErrorMessage: "scripted outage"}))
+	o := w.o
+	o.Prompt = "run echo, then fail"
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := codexcli.Run(ctx, o)
+	if err == nil || res.ExitCode != 1 || res.SessionID == "" || res.RolloutPath == "" {
+		t.Fatalf("want exec to fail with exit 1: err %v exit %d\nstdout: %s", err, res.ExitCode, res.Stdout)
+	}
+	spans := w.flush()
+	ro := w.check(res, spans)
+	if len(ro.Usage) != 1 || len(ro.Calls) != 1 || len(w.api.Calls()) != 2 {
+		t.Fatalf("rollout: %d usage records, %d calls; %d model calls", len(ro.Usage), len(ro.Calls), len(w.api.Calls()))
+	}
+	turns := receiver.ByName(spans, "invoke_agent codex")
+	if len(turns) != 1 || turns[0].StatusCode != "Error" || turns[0].Attr("error.type") == "" || turns[0].StatusMessage == "" {
+		t.Errorf("failed turn: status %q %q error.type %q", turns[0].StatusCode, turns[0].StatusMessage, turns[0].Attr("error.type"))
+	}
+}
+
 // Auto-compaction in the middle of a turn: a model call reports more input
 // than the context window (258400 for a model Codex does not know), so
 // Codex summarises the history through the same endpoint before it goes on.
