@@ -266,6 +266,7 @@ func TestCodexScenarios(t *testing.T) {
 // their chat and tool spans, and the failed call (no token_usage_record)
 // has none.
 func TestCodexFailedTurn(t *testing.T) {
+	t.Parallel()
 	w := newCodexWorld(t, oa.Steps(oa.Reply{Items: []oa.Item{oa.Exec("echo before-the-error")}, Usage: cu1}, oa.Reply{Status: 500, ErrorMessage: "scripted outage"}))
 	o := w.o
 	o.Prompt = "run echo, then fail"
@@ -292,6 +293,7 @@ func TestCodexFailedTurn(t *testing.T) {
 // with error.type "interrupted"; the chat and tool spans of the turn are
 // there once.
 func TestCodexInterruptedTurn(t *testing.T) {
+	t.Parallel()
 	w := newCodexWorld(t, oa.Steps(oa.Reply{Items: []oa.Item{oa.Exec("kill -INT $PPID; sleep 5; echo not-reached")}, Usage: cu1}, oa.Say("Not reached.", cu2)))
 	o := w.o
 	o.Prompt = "run something long"
@@ -318,6 +320,7 @@ func TestCodexInterruptedTurn(t *testing.T) {
 // The summarising call is a model call like the others: its chat span
 // carries its usage, so the conversation's total stays Codex's own.
 func TestCodexAutoCompaction(t *testing.T) {
+	t.Parallel()
 	summary := "SUMMARY: the echo ran; nothing else to do."
 	w := newCodexWorld(t, func(c *oa.Call) oa.Reply {
 		switch {
@@ -362,6 +365,7 @@ func TestCodexAutoCompaction(t *testing.T) {
 // the daemon between PreToolUse and PostToolUse); a clean restart before
 // turn 4. Every turn, chat and tool span arrives exactly once.
 func TestCodexDaemonRestartMidSession(t *testing.T) {
+	t.Parallel()
 	var w *codexWorld
 	killDaemon := func(c *oa.Call) oa.Reply {
 		return oa.Steps(
