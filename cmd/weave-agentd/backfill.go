@@ -25,11 +25,11 @@ type backfillFlags struct {
 func backfillCommand() command {
 	return command{
 		Name:  "backfill",
-		Usage: "[PATH...] [--since D] [--agent claude|cursor] [--json]",
+		Usage: "[PATH...] [--since D] [--agent claude|codex|cursor] [--json]",
 		Short: "import existing transcripts (safe to re-run: nothing is sent twice)",
 		Long: `Asks the daemon to import transcripts that already exist — by default every
-Claude Code transcript under $CLAUDE_CONFIG_DIR or ~/.claude/projects — with
-progress. Span ids are derived from the conversation, and the daemon remembers
+Claude Code transcript under $CLAUDE_CONFIG_DIR or ~/.claude/projects and every
+Codex CLI one under $CODEX_HOME or ~/.codex/sessions — with progress. Span ids are derived from the conversation, and the daemon remembers
 how far it read each file, so running it twice, or while the daemon follows the
 same files live, sends nothing twice; an interrupted backfill resumes. If the
 spool cannot be written (a full disk), backfill stops with exit status 1 and
@@ -45,7 +45,7 @@ Examples:
 		Flags: func(fs *flag.FlagSet) any {
 			f := &backfillFlags{}
 			fs.StringVar(&f.since, "since", "", "only files modified within this long (e.g. 24h, 7d)")
-			fs.StringVar(&f.agent, "agent", "", "only this agent: claude or cursor")
+			fs.StringVar(&f.agent, "agent", "", "only this agent: "+orList(agentFlags()))
 			fs.BoolVar(&f.json, "json", false, "print the final progress as JSON")
 			return f
 		},
