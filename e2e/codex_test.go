@@ -72,6 +72,17 @@ func (w *codexWorld) flush() []receiver.Span {
 	return w.rcv.UniqueSpans()
 }
 
+// wantEvents checks that the daemon stored n hook events: Codex's hooks
+// reached it through the real hook binary.
+func (w *codexWorld) wantEvents(n int) {
+	w.t.Helper()
+	st, code := w.h.Status()
+	c, _ := st["counters"].(map[string]any)
+	if got, _ := c["events"].(float64); code != 0 || int(got) != n {
+		w.t.Errorf("daemon stored %v hook events (status exit %d), want %d", c["events"], code, n)
+	}
+}
+
 // check asserts the DESIGN.md schema against Codex's own rollout: per turn
 // one `invoke_agent codex` span (derived ids, no usage); per
 // token_usage_record one chat span under it with exactly that usage; per
@@ -211,6 +222,7 @@ func TestCodexScenarios(t *testing.T) {
 		if len(spans) != 2 {
 			t.Fatalf("want a turn and a chat span, got %v", names(spans))
 		}
+		w.wantEvents(4) // SessionStart, UserPromptSubmit, Stop, SessionEnd
 		turn := receiver.ByName(spans, "invoke_agent codex")[0]
 		if !strings.Contains(turn.Attr("gen_ai.input.messages"), "say hello") || !strings.Contains(turn.Attr("gen_ai.output.messages"), "Hello from Codex.") || turn.StatusCode == "Error" {
 			t.Errorf("turn: in=%s out=%s status=%s", turn.Attr("gen_ai.input.messages"), turn.Attr("gen_ai.output.messages"), turn.StatusCode)
@@ -230,6 +242,7 @@ func TestCodexScenarios(t *testing.T) {
 		if len(ro.Calls) != 2 || len(ro.Usage) != 3 {
 			t.Fatalf("rollout: %d calls, %d model calls", len(ro.Calls), len(ro.Usage))
 		}
+		w.wantEvents(8) // … plus PreToolUse and PostToolUse per call
 		tools := receiver.ByName(spans, "execute_tool exec_command")
 		if len(tools) != 2 {
 			t.Fatalf("tool spans: %v", names(spans))
