@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -32,14 +34,15 @@ type codexWorld struct {
 	o   codexcli.Options
 }
 
-func newCodexWorld(t *testing.T, respond oa.Responder) *codexWorld {
+// newCodexWorld starts it all; config lines are added to the daemon's config.
+func newCodexWorld(t *testing.T, respond oa.Responder, config ...string) *codexWorld {
 	t.Helper()
 	bin := codexcli.Require(t)
 	w := &codexWorld{t: t, rcv: receiver.Start(t), h: agentd.NewHome(t), api: oa.Start(t, respond)}
 	home := codexcli.NewHome(t)
 	// The daemon finds Codex's home the way a user's would: CODEX_HOME.
 	w.h.Env = append(w.h.Env, "CODEX_HOME="+codexcli.CodexHome(home))
-	w.h.WriteConfig("endpoint = \"" + w.rcv.URL() + "\"\n")
+	w.h.WriteConfig("endpoint = \"" + w.rcv.URL() + "\"\n" + strings.Join(config, "\n") + "\n")
 	w.d = w.h.StartDaemon()
 	w.o = codexcli.Options{Bin: bin, Home: home, Cwd: filepath.Join(home, "project"), BaseURL: w.api.BaseURL(),
 		HookCommand: codexcli.ShellQuote(filepath.Join(w.h.Bin, "weave-agentd-hook")) + " codex",
@@ -420,6 +423,48 @@ func TestCodexConcurrentSessions(t *testing.T) {
 	}
 	if total != len(all) || total != 4+5 {
 		t.Errorf("%d spans, %d in the two conversations, want 9: %v", len(all), total, names(all))
+	}
+}
+
+// content = "metadata" (DESIGN invariant 6) with the real Codex CLI: a
+// prompt, reasoning, a tool's command and output, a failing tool's error
+// output, a compaction summary and the answer, each carrying a marker, reach
+// the server without any of it, and the spool holds none of it either.
+func TestCodexMetadataModeDropsAllContent(t *testing.T) {
+	t.Parallel()
+	const mark = "OKAPI-CANARY-8812"
+	w := newCodexWorld(t, func(c *oa.Call) oa.Reply {
+		switch {
+		case c.Req.IsCompaction():
+			return oa.Say("SUMMARY "+mark, oa.Usage{InputTokens: 3000, OutputTokens: 40})
+		case c.Req.Compacted():
+			return oa.Say("Done: "+mark, cu2)
+		case c.Req.Step() == 0:
+			return oa.Reply{Items: []oa.Item{oa.Reasoning("think " + mark), oa.Text("Running " + mark), oa.Exec("echo out-" + mark)}, Usage: cu1}
+		}
+		// Over the context window: Codex compacts before it goes on.
+		return oa.Reply{Items: []oa.Item{oa.Exec("echo err-" + mark + " >&2; exit 3")}, Usage: oa.Usage{InputTokens: 300000, OutputTokens: 20}}
+	}, `content = "metadata"`)
+	res := w.codex("please run "+mark, "")
+	spans := w.flush()
+	ro := w.check(res, spans)
+	if len(ro.Calls) != 2 || ro.Types["compacted"] != 1 {
+		t.Fatalf("rollout: %d calls, %d compactions", len(ro.Calls), ro.Types["compacted"])
+	}
+	for _, s := range spans {
+		for _, k := range []string{"gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions",
+			"gen_ai.tool.definitions", "gen_ai.tool.call.arguments", "gen_ai.tool.call.result"} {
+			if _, ok := s.Attributes[k]; ok {
+				t.Errorf("metadata mode: span %q has %s", s.Name, k)
+			}
+		}
+		if j, _ := json.Marshal(s); bytes.Contains(j, []byte(mark)) {
+			t.Errorf("metadata mode: span %q carries content: %s", s.Name, relLines(strings.ReplaceAll(string(j), ",", ",\n"), mark))
+		}
+	}
+	spool := relStopAndReadSpool(t, w.h, w.d)
+	if n := bytes.Count(spool, []byte(mark)) + relCountBase64(spool, mark); n > 0 {
+		t.Errorf("metadata mode: content is in the spool file (%d occurrence(s) of the marker, plain or base64)", n)
 	}
 }
 
