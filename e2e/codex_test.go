@@ -234,8 +234,9 @@ func TestCodexScenarios(t *testing.T) {
 
 	t.Run("shell tool and failing tool", func(t *testing.T) {
 		t.Parallel()
+		const secret = "ghp_aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5" // a GitHub token shape: masked before spooling
 		w := newCodexWorld(t, oa.Steps(
-			oa.Reply{Items: []oa.Item{oa.Reasoning("Two commands."), oa.Exec("echo weave-codex-ok")}, Usage: cu1},
+			oa.Reply{Items: []oa.Item{oa.Reasoning("Two commands."), oa.Exec("echo weave-codex-ok " + secret)}, Usage: cu1},
 			oa.Reply{Items: []oa.Item{oa.Exec("echo weave-codex-fail >&2; exit 4")}, Usage: cu2},
 			oa.Say("One worked, one failed.", oa.Usage{InputTokens: 1900, CachedTokens: 1600, OutputTokens: 9}),
 		))
@@ -246,6 +247,11 @@ func TestCodexScenarios(t *testing.T) {
 			t.Fatalf("rollout: %d calls, %d model calls", len(ro.Calls), len(ro.Usage))
 		}
 		w.wantEvents(8) // … plus PreToolUse and PostToolUse per call
+		for _, s := range spans {
+			if j, _ := json.Marshal(s); bytes.Contains(j, []byte(secret[4:24])) {
+				t.Errorf("span %q carries the token unmasked: %s", s.Name, relLines(strings.ReplaceAll(string(j), ",", ",\n"), secret[4:24]))
+			}
+		}
 		tools := receiver.ByName(spans, "execute_tool exec_command")
 		if len(tools) != 2 {
 			t.Fatalf("tool spans: %v", names(spans))
