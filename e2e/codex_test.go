@@ -32,13 +32,15 @@ type codexWorld struct {
 	d   *agentd.Daemon
 	api *oa.Server
 	o   codexcli.Options
+	// started is when the world was made: no span of it starts earlier.
+	started time.Time
 }
 
 // newCodexWorld starts it all; config lines are added to the daemon's config.
 func newCodexWorld(t *testing.T, respond oa.Responder, config ...string) *codexWorld {
 	t.Helper()
 	bin := codexcli.Require(t)
-	w := &codexWorld{t: t, rcv: receiver.Start(t), h: agentd.NewHome(t), api: oa.Start(t, respond)}
+	w := &codexWorld{t: t, rcv: receiver.Start(t), h: agentd.NewHome(t), api: oa.Start(t, respond), started: time.Now()}
 	home := codexcli.NewHome(t)
 	// The daemon finds Codex's home the way a user's would: CODEX_HOME.
 	w.h.Env = append(w.h.Env, "CODEX_HOME="+codexcli.CodexHome(home))
@@ -136,6 +138,9 @@ func (w *codexWorld) check(res codexcli.Result, spans []receiver.Span) *codexcli
 		if tr.Name != "invoke_agent codex" || tr.ParentSpanID != "" || tr.TraceID != trace.String() || tr.SpanID != genai.NewSpanID(trace, genai.KindTurn, "turn").String() {
 			t.Errorf("turn %s: %q parent %q ids %s/%s, want derived %s", id, tr.Name, tr.ParentSpanID, tr.TraceID, tr.SpanID, trace)
 		}
+		if tr.Start.Before(w.started) || tr.End.After(time.Now()) || tr.End.Before(tr.Start) {
+			t.Errorf("turn %s: %v..%v, outside the test's run from %v", id, tr.Start, tr.End, w.started)
+		}
 		if tr.Attr("gen_ai.request.model") != codexcli.Model || tr.Attr("gen_ai.agent.version") != codexcli.Version {
 			t.Errorf("turn %s: model %q version %q", id, tr.Attr("gen_ai.request.model"), tr.Attr("gen_ai.agent.version"))
 		}
@@ -150,8 +155,15 @@ func (w *codexWorld) check(res codexcli.Result, spans []receiver.Span) *codexcli
 	}
 	under := func(s receiver.Span, turn string) {
 		t.Helper()
-		if tr, ok := turnSpan[turn]; ok && (s.ParentSpanID != tr.SpanID || s.TraceID != tr.TraceID) {
+		tr, ok := turnSpan[turn]
+		if !ok {
+			return
+		}
+		if s.ParentSpanID != tr.SpanID || s.TraceID != tr.TraceID {
 			t.Errorf("%s [%s] is not under turn %s", s.Name, s.SpanID, turn)
+		}
+		if s.Start.Before(tr.Start) || s.End.After(tr.End) || s.End.Before(s.Start) {
+			t.Errorf("%s [%s] %v..%v is not inside its turn %v..%v", s.Name, s.SpanID, s.Start, s.End, tr.Start, tr.End)
 		}
 	}
 	for _, u := range ro.Usage {
