@@ -486,6 +486,36 @@ func TestCodexMetadataModeDropsAllContent(t *testing.T) {
 	}
 }
 
+// max_attribute_bytes = 4096 with Codex's real sizes: its ~21 KB base
+// instructions (gen_ai.system_instructions), a 12 KB prompt, a 20 KB
+// answer and a 300 KB tool output. Every GenAI JSON attribute stays valid
+// and within the cap; plain-text attributes are cut to it.
+func TestCodexAttributeCap(t *testing.T) {
+	t.Parallel()
+	const limit = 4096
+	answer := strings.Repeat("answer text ", 20000/12)
+	w := newCodexWorld(t, oa.Steps(
+		oa.Reply{Items: []oa.Item{oa.Exec("head -c 300000 /dev/zero | tr '\\0' x")}, Usage: cu1},
+		oa.Say(answer, cu2),
+	), fmt.Sprintf("max_attribute_bytes = %d", limit))
+	res := w.codex("big "+strings.Repeat("prompt text ", 12000/12), "")
+	spans := w.flush()
+	w.check(res, spans)
+	if _, err := os.Stat(filepath.Join(agentd.RepoRoot(), "..", "shared", "genai-schemas")); err == nil {
+		rep := genaischema.Load(t).Spans(t, spans, limit)
+		if rep.Checked["gen_ai.system_instructions"] != 1 || rep.Checked["gen_ai.input.messages"] != 1 || rep.Checked["gen_ai.output.messages"] != 3 {
+			t.Errorf("JSON attributes checked: %v", rep.Checked)
+		}
+	}
+	for _, s := range spans {
+		for k, v := range s.Attributes {
+			if str, ok := v.(string); ok && len(str) > limit+64 {
+				t.Errorf("%s: %s is %d bytes, cap %d", s.Name, k, len(str), limit)
+			}
+		}
+	}
+}
+
 // The daemon goes away mid-session, three ways: a crash (SIGKILL) after
 // turn 1 with a resumed turn 2 running while it is down (the hooks journal
 // to the inbox); a crash in the middle of turn 3 (its own shell tool kills
