@@ -205,6 +205,18 @@ func (w *codexWorld) check(res codexcli.Result, spans []receiver.Span) *codexcli
 	if got := len(find("execute_tool", "", "")); got != len(ro.Calls) {
 		t.Errorf("%d execute_tool spans for %d function calls", got, len(ro.Calls))
 	}
+	// Codex hands a hook's plain stdout to the model as a developer message
+	// (a SessionStart hook printing text shows up in every request): ours
+	// prints nothing, so the only developer messages are Codex's own (its
+	// instructions, <tagged> context).
+	for _, c := range w.api.Calls() {
+		for _, it := range c.Req.Input {
+			if txt := strings.TrimSpace(it.Text()); it.Type == "message" && it.Role == "developer" &&
+				!strings.HasPrefix(txt, "You are a coding agent running in the Codex CLI") && !strings.HasPrefix(txt, "<") {
+				t.Errorf("a developer message Codex did not write reached the model: %.200q", txt)
+			}
+		}
+	}
 	// As a backend sums a conversation: what the stand-in sent, once.
 	var sent oa.Usage
 	for _, c := range w.api.Calls() {
