@@ -19,6 +19,7 @@ import (
 	"github.com/weave-agentd/weave-agentd/e2e/internal/genaischema"
 	"github.com/weave-agentd/weave-agentd/e2e/internal/receiver"
 	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/hooks/hookconfig"
 )
 
 // codexWorld is the real Codex CLI, offline against the Responses API
@@ -46,9 +47,14 @@ func newCodexWorld(t *testing.T, respond oa.Responder, config ...string) *codexW
 	w.h.Env = append(w.h.Env, "CODEX_HOME="+codexcli.CodexHome(home))
 	w.h.WriteConfig("endpoint = \"" + w.rcv.URL() + "\"\n" + strings.Join(config, "\n") + "\n")
 	w.d = w.h.StartDaemon()
-	w.o = codexcli.Options{Bin: bin, Home: home, Cwd: filepath.Join(home, "project"), BaseURL: w.api.BaseURL(),
-		HookCommand: codexcli.ShellQuote(filepath.Join(w.h.Bin, "weave-agentd-hook")) + " codex",
-		Env:         []string{"WEAVE_AGENTD_HOME=" + w.h.Dir}}
+	// The hooks as `weave-agentd hooks install --codex` writes them: no
+	// agent argument (the hook tells Codex by its payload), WEAVE_AGENTD_HOME
+	// assigned in the command.
+	if _, err := hookconfig.Install(filepath.Join(codexcli.CodexHome(home), "hooks.json"), hookconfig.Codex,
+		hookconfig.Spec{HookBinary: filepath.Join(w.h.Bin, "weave-agentd-hook"), Env: map[string]string{"WEAVE_AGENTD_HOME": w.h.Dir}}); err != nil {
+		t.Fatal(err)
+	}
+	w.o = codexcli.Options{Bin: bin, Home: home, Cwd: filepath.Join(home, "project"), BaseURL: w.api.BaseURL()}
 	return w
 }
 
@@ -264,6 +270,9 @@ func TestCodexScenarios(t *testing.T) {
 			oa.Reply{Items: []oa.Item{oa.Exec("echo weave-codex-fail >&2; exit 4")}, Usage: cu2},
 			oa.Say("One worked, one failed.", oa.Usage{InputTokens: 1900, CachedTokens: 1600, OutputTokens: 9}),
 		))
+		// The hook as DESIGN.md names it for Codex: `weave-agentd-hook codex`.
+		w.o.HookCommand = codexcli.ShellQuote(filepath.Join(w.h.Bin, "weave-agentd-hook")) + " codex"
+		w.o.Env = []string{"WEAVE_AGENTD_HOME=" + w.h.Dir}
 		res := w.codex("run two commands", "")
 		spans := w.flush()
 		ro := w.check(res, spans)
