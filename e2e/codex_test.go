@@ -537,6 +537,38 @@ func TestCodexAttributeCap(t *testing.T) {
 	}
 }
 
+// weave-agentd arrives in the middle of a session: turn 1 runs with no
+// daemon and no hooks; then the daemon starts, the hooks are installed and
+// the session is resumed. The first hook names the rollout, and both turns
+// reach the Collector, once.
+func TestCodexInstalledMidSession(t *testing.T) {
+	t.Parallel()
+	w := newCodexWorld(t, oa.ByPrompt(
+		oa.PromptCase{Contains: "before", Responder: oa.Steps(oa.Reply{Items: []oa.Item{oa.Exec("echo before")}, Usage: cu1}, oa.Say("Before.", cu2))},
+		oa.PromptCase{Contains: "after", Responder: oa.Steps(oa.Say("After.", cu1))},
+	))
+	w.d.Stop()
+	hooks := filepath.Join(codexcli.CodexHome(w.o.Home), "hooks.json")
+	installed, err := os.ReadFile(hooks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(hooks); err != nil {
+		t.Fatal(err)
+	}
+	r1 := w.codex("before weave-agentd", "")
+	if err := os.WriteFile(hooks, installed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.d = w.h.StartDaemon()
+	r2 := w.codex("after weave-agentd", r1.SessionID)
+	spans := w.flush()
+	ro := w.check(r2, spans)
+	if len(ro.Turns) != 2 || len(receiver.ByName(spans, "invoke_agent codex")) != 2 {
+		t.Fatalf("turns %v; spans %v", ro.Turns, names(spans))
+	}
+}
+
 // The daemon goes away mid-session, three ways: a crash (SIGKILL) after
 // turn 1 with a resumed turn 2 running while it is down (the hooks journal
 // to the inbox); a crash in the middle of turn 3 (its own shell tool kills
