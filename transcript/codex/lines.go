@@ -48,6 +48,7 @@ type payload struct {
 
 	// event_msg
 	LastAgentMessage json.RawMessage `json:"last_agent_message"`
+	Error            *taskError      `json:"error"` // a failed turn's task_complete
 	Reason           json.RawMessage `json:"reason"`
 	Message          json.RawMessage `json:"message"` // error / user_message text
 	Item             *item           `json:"item"`
@@ -211,6 +212,28 @@ func (c *content) UnmarshalJSON(raw []byte) error {
 
 // rawString is a JSON value shown as a string: a string's value, anything
 // else as its JSON ("" for null).
+// taskError is the error of a failed turn's task_complete (0.171.0, an API
+// error with no retries left): {"message": "We’re currently experiencing
+// high demand…", "codex_error_info": "internal_server_error"}; the info may
+// also be an object keyed by its kind.
+type taskError struct {
+	Message string          `json:"message"`
+	Info    json.RawMessage `json:"codex_error_info"`
+}
+
+// kind is a short error.type: the info's name, else "error".
+func (e *taskError) kind() string {
+	var obj map[string]json.RawMessage
+	if s := jsonText(e.Info); s != "" {
+		return prefix(s, 64)
+	} else if json.Unmarshal(e.Info, &obj) == nil && len(obj) == 1 {
+		for k := range obj {
+			return prefix(k, 64)
+		}
+	}
+	return "error"
+}
+
 func rawString(raw json.RawMessage) string {
 	if s := jsonText(raw); s != "" {
 		return s

@@ -115,6 +115,10 @@ func (b *Builder) event(p *payload, ts time.Time) {
 			if s := jsonText(p.LastAgentMessage); s != "" && !t.Done {
 				t.Answer = b.clip(s)
 			}
+			if e := p.Error; e != nil && !t.Done {
+				t.Status, t.ErrorType = genai.StatusError, strings.Clone(e.kind())
+				t.StatusMsg = strings.Clone(prefix(e.Message, 512))
+			}
 			b.finishTurn(t, true, "")
 		}
 	case "turn_aborted":
