@@ -256,6 +256,7 @@ func (in *Installer) registerHooks(ctx context.Context, o HookOptions, fromInsta
 		if res.Backup != "" {
 			in.printf("         previous version kept as %s", res.Backup)
 		}
+		in.trustHooks(ctx, a, path, o.Project, spec)
 		if o.Project != "" {
 			if err := in.rememberProject(o.Project, true); err != nil {
 				in.s.Logger.Warn("cannot record the project", "err", err)
@@ -263,6 +264,39 @@ func (in *Installer) registerHooks(ctx context.Context, o HookOptions, fromInsta
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// trustTimeout bounds recording an agent's trust in our hooks (it runs
+// the agent: Codex's app-server).
+const trustTimeout = time.Minute
+
+// hookFile describes the hook settings file of agent a holding our
+// handlers, for a transcript.HookTruster.
+func (in *Installer) hookFile(a transcript.Agent, path, project string, spec hookconfig.Spec) transcript.HookFile {
+	flag := "--" + a.HookConfig().Name
+	if project != "" {
+		flag += " --project " + project
+	}
+	return transcript.HookFile{Home: in.agentHome(a), Path: path, Project: project, Command: hookconfig.Command(spec),
+		Getenv: in.s.Getenv, Flag: flag, Logger: in.s.Logger}
+}
+
+// trustHooks records, for an agent that runs only hooks the user trusted,
+// that ours are. A failure leaves the hooks registered and says how to
+// trust them: the install itself succeeded.
+func (in *Installer) trustHooks(ctx context.Context, a transcript.Agent, path, project string, spec hookconfig.Spec) {
+	t, ok := a.(transcript.HookTruster)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, trustTimeout)
+	defer cancel()
+	msg, err := t.TrustHooks(ctx, in.hookFile(a, path, project, spec))
+	if err != nil {
+		in.printf("warn     %s: %v", a.Title(), err)
+		return
+	}
+	in.printf("         %s", msg)
 }
 
 // HooksInstall registers the hooks only (no service, no config).
@@ -334,7 +368,18 @@ type HookStatus struct {
 	hookconfig.Status
 	Installed bool  // the agent was found on this machine
 	Err       error // the file could not be read or parsed
+	// Trust is what the files say of the agent's trust in our handlers,
+	// for an agent that runs only trusted hooks (transcript.HookTruster).
+	Trust []transcript.Finding
 }
+
+// Trusted reports whether the agent runs our handlers as far as trust goes.
+func (s HookStatus) Trusted() bool {
+	return !slices.ContainsFunc(s.Trust, func(f transcript.Finding) bool { return f.Warn })
+}
+
+// Works reports whether our hooks are registered and the agent runs them.
+func (s HookStatus) Works() bool { return s.Registered() && s.Trusted() }
 
 // Line is a one-line human summary.
 func (s HookStatus) Line() string {
@@ -349,6 +394,11 @@ func (s HookStatus) Line() string {
 	state := s.Summary()
 	if s.Registered() {
 		state = "registered, " + state + " → this install's " + s.Binaries[0]
+	}
+	for _, f := range s.Trust {
+		if f.Warn {
+			state += "; " + f.Message
+		}
 	}
 	return head + ": " + state
 }
@@ -380,6 +430,9 @@ func (in *Installer) HooksStatus(ctx context.Context, o HookOptions) ([]HookStat
 		st, err := hookconfig.Inspect(path, h, spec)
 		hs.Status, hs.Err = st, err
 		hs.Path = path
+		if t, ok := a.(transcript.HookTruster); ok && err == nil && len(st.Entries) > 0 {
+			hs.Trust = t.HookTrustOnDisk(in.hookFile(a, path, o.Project, spec))
+		}
 		out = append(out, hs)
 	}
 	return out, nil

@@ -106,7 +106,7 @@ func hooksStatus(ctx context.Context, e *env, in *installer.Installer, o install
 			continue
 		}
 		selected := len(o.Agents) > 0 || s.Installed
-		if selected && !s.Registered() {
+		if selected && !s.Works() {
 			bad = true
 		}
 	}

@@ -257,6 +257,9 @@ type hookState struct {
 	Registered bool   `json:"registered"`
 	Path       string `json:"path"`
 	Summary    string `json:"summary"`
+	// Untrusted says why the agent skips our registered hooks (Codex runs
+	// only hooks whose content the user trusted).
+	Untrusted string `json:"untrusted,omitempty"`
 }
 
 // hookSummaries inspects the user-scope hook registration of each agent.
@@ -275,6 +278,11 @@ func hookSummaries(ctx context.Context, e *env) []hookState {
 		if hs.Err != nil {
 			st.Summary = hs.Err.Error()
 		}
+		for _, f := range hs.Trust {
+			if f.Warn {
+				st.Untrusted = f.Message
+			}
+		}
 		out = append(out, st)
 	}
 	return out
@@ -284,6 +292,8 @@ func printHooks(w io.Writer, states []hookState) {
 	for _, h := range states {
 		name := h.Title
 		switch {
+		case h.Registered && h.Untrusted != "":
+			fmt.Fprintf(w, "  hooks:      %s registered but NOT trusted: %s — run 'weave-agentd hooks install --%s'\n", name, h.Untrusted, h.Agent)
 		case h.Registered:
 			fmt.Fprintf(w, "  hooks:      %s registered (%s)\n", name, h.Path)
 		case !h.Installed:
