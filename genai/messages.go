@@ -11,6 +11,7 @@ import (
 const (
 	AgentClaudeCode = "claude-code"
 	AgentCursor     = "cursor"
+	AgentCodex      = "codex"
 )
 
 // Part is one part of a GenAI message in the semconv shape:

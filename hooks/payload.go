@@ -8,12 +8,14 @@ package hooks
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 )
 
 // Agent names, as used on the command line and in the wire format.
 const (
 	AgentClaude = "claude"
 	AgentCursor = "cursor"
+	AgentCodex  = "codex"
 )
 
 // Common holds the fields both agents' payloads may carry and that routing
@@ -28,6 +30,9 @@ type Common struct {
 	PromptID       string `json:"prompt_id"`
 	AgentID        string `json:"agent_id"`
 	AgentType      string `json:"agent_type"`
+
+	// Codex CLI (Claude Code's field names, plus turn_id)
+	TurnID string `json:"turn_id"`
 
 	// Cursor
 	ConversationID       string   `json:"conversation_id"`
@@ -55,9 +60,12 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 // StripBOM removes a leading UTF-8 byte-order mark (cursor-agent writes one).
 func StripBOM(b []byte) []byte { return bytes.TrimPrefix(b, utf8BOM) }
 
-// Detect tells which agent sent payload. The payload's shape wins over the
-// name the hook was registered with, because Cursor also runs hooks
-// registered in Claude Code's settings and sends them Cursor-shaped payloads.
+// Detect tells which agent sent payload. A Cursor-shaped payload is
+// Cursor's whatever the hook was registered as, because Cursor also runs
+// hooks registered in Claude Code's settings and sends them Cursor-shaped
+// payloads. Codex CLI sends Claude-Code-shaped payloads: they are Codex's
+// when the hook names codex, or when they show it (a turn_id, or a
+// transcript_path to a rollout-*.jsonl file); any other is Claude Code's.
 // It returns the agent ("" when it cannot tell) and the decoded common fields.
 func Detect(payload []byte, named string) (string, Common) {
 	var c Common
@@ -67,6 +75,8 @@ func Detect(payload []byte, named string) (string, Common) {
 	switch {
 	case c.CursorVersion != "" || c.ConversationID != "" || startsLower(c.HookEventName):
 		return AgentCursor, c
+	case named == AgentCodex || c.TurnID != "" || isRollout(c.TranscriptPath):
+		return AgentCodex, c
 	case c.HookEventName != "" || c.SessionID != "":
 		return AgentClaude, c
 	}
@@ -74,6 +84,13 @@ func Detect(payload []byte, named string) (string, Common) {
 }
 
 func startsLower(s string) bool { return s != "" && s[0] >= 'a' && s[0] <= 'z' }
+
+// isRollout reports whether path names a Codex CLI transcript
+// (rollout-<timestamp>-<session id>.jsonl); Claude Code's are <session id>.jsonl.
+func isRollout(path string) bool {
+	base := path[strings.LastIndexAny(path, `/\`)+1:]
+	return strings.HasPrefix(base, "rollout-") && strings.HasSuffix(base, ".jsonl")
+}
 
 // cursorPermissionEvents ask a permission; we never register them, but if one
 // reaches us we must allow, never block.

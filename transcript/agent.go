@@ -65,6 +65,14 @@ type Checker interface {
 	CheckTranscripts(home string) []Finding
 }
 
+// Projecter is implemented by an agent whose transcript lines record the
+// conversation's working directory, for sessions and show: Project returns
+// it from one line of a main transcript, or "" (the first one found is the
+// conversation's project).
+type Projecter interface {
+	Project(line []byte) string
+}
+
 // Finding is one result of a Checker.
 type Finding struct {
 	Warn    bool   // false: all is well

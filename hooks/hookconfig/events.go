@@ -120,6 +120,23 @@ var cursorEvents = []string{
 	"afterAgentThought", "subagentStop", "preCompact", "stop",
 }
 
+// codexEvents is DESIGN.md's Codex CLI list: never PermissionRequest (it
+// asks a decision). PreCompact and PostCompact bracket a compaction.
+var codexEvents = []string{
+	"SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "PreCompact", "PostCompact",
+	"Stop", "SessionEnd",
+}
+
+// codexToolEvents take a tool-name matcher; we match every tool.
+var codexToolEvents = map[string]bool{"PreToolUse": true, "PostToolUse": true}
+
+// codexTimeout is the longest handler timeout Codex CLI 0.171.0 keeps for
+// every event (it clamps SessionEnd's to 3 s, with a warning on each run).
+const codexTimeout = 3
+
+// CodexEvents returns the Codex CLI events weave-agentd registers.
+func CodexEvents() []string { return append([]string(nil), codexEvents...) }
+
 // CursorEvents returns the Cursor events weave-agentd registers.
 func CursorEvents() []string { return append([]string(nil), cursorEvents...) }
 

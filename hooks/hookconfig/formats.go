@@ -23,6 +23,10 @@ type Agent struct {
 	Events func(Version) ([]string, error)
 	Known  []string        // every event we may register
 	Tools  map[string]bool // the events that take a tool-name matcher: we match every tool
+	// Timeout is the handler timeout written when the Spec names none, in
+	// seconds; 0: DefaultTimeout. (Codex CLI clamps a SessionEnd handler to
+	// 3 s and says so on every run.)
+	Timeout int
 }
 
 func (a Agent) String() string { return a.Name }
@@ -33,6 +37,12 @@ var (
 		Events: ClaudeEvents, Known: AllClaudeEvents(), Tools: claudeToolEvents}
 	Cursor = Agent{Name: "cursor", File: "hooks.json", Project: filepath.Join(".cursor", "hooks.json"), Flat: true,
 		Events: func(Version) ([]string, error) { return CursorEvents(), nil }, Known: cursorEvents}
+	// Codex is Codex CLI: $CODEX_HOME/hooks.json (or <repo>/.codex/hooks.json),
+	// shaped like Claude Code's settings (matcher groups, timeouts in
+	// seconds), without a version gate (every event below is in 0.171.0).
+	Codex = Agent{Name: "codex", File: "hooks.json", Project: filepath.Join(".codex", "hooks.json"),
+		Events: func(Version) ([]string, error) { return CodexEvents(), nil }, Known: codexEvents,
+		Tools: codexToolEvents, Timeout: codexTimeout}
 )
 
 // checkAgent refuses an Agent that says too little to edit its settings

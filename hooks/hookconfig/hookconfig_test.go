@@ -160,6 +160,7 @@ func TestInstallShapes(t *testing.T) {
 		{name: "claude-old-version", agent: Claude, initial: ptr(userClaudeSettings), events: oldEvents, mode: 0o644},
 		{name: "cursor-missing", agent: Cursor},
 		{name: "cursor-with-others", agent: Cursor, initial: ptr(cursorWithOthers), mode: 0o644},
+		{name: "codex-missing", agent: Codex},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,5 +5,6 @@ package agents
 
 import (
 	_ "github.com/weave-agentd/weave-agentd/transcript/claude" // Claude Code
+	_ "github.com/weave-agentd/weave-agentd/transcript/codex"  // Codex CLI
 	_ "github.com/weave-agentd/weave-agentd/transcript/cursor" // Cursor
 )

@@ -160,15 +160,20 @@ var known = map[string]func() source{
 }
 
 // plainSource is an agent the catalog knows only by its transcript.Agent:
-// listed by its layout, replayed when its transcripts alone make spans.
+// listed by its layout, replayed when its transcripts alone make spans, its
+// project read from its lines when it is a transcript.Projecter.
 func plainSource(a transcript.Agent) source {
-	return source{
+	s := source{
 		agent:      a,
 		home:       func(o Options) string { return o.Homes[a.Name()] },
 		owns:       func(_ Options, path string) bool { return a.Owns(path) },
 		session:    a.Session,
 		renderable: a.Discover(),
 	}
+	if p, ok := a.(transcript.Projecter); ok {
+		s.project = p.Project
+	}
+	return s
 }
 
 func sourceFor(agent string) (source, bool) {
