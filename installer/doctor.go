@@ -241,7 +241,7 @@ func (in *Installer) doctorHookTrust(ctx context.Context, r *Report, hs HookStat
 	if !ok {
 		return
 	}
-	spec, err := in.hookSpec(ctx, hs.Agent, true)
+	spec, err := in.hookSpec(ctx, a, true)
 	if err != nil {
 		return
 	}
