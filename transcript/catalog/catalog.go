@@ -320,9 +320,9 @@ func resolvePath(o Options, query string) (File, bool, error) {
 	if err != nil {
 		return File{}, true, err
 	}
-	src := claudeSource()
+	src := claudeSource() // the fallback: any .jsonl no other agent claims
 	for _, s := range sources() {
-		if s.owns != nil && s.owns(o, abs) {
+		if s.name() != src.name() && s.owns != nil && s.owns(o, abs) {
 			src = s
 			break
 		}

@@ -16,6 +16,18 @@
 //	  chat {model}              one per token_usage_record, with its usage
 //	  execute_tool {tool}       one per function_call / custom_tool_call
 //
+// A turn is complete at its task_complete (or turn_aborted, or the next
+// turn's task_started): its span goes out at once. Codex runs the Stop hook
+// one line before task_complete is written; when that line does not follow
+// within StopWait of Stop (or of SessionEnd), or nothing at all happens for
+// IdleTimeout, the turn span goes out anyway, ending at its last record,
+// and the turn stays late: lines that name it still add their chat and
+// tool spans to its trace.
+//
+// Metadata mode (Options.DropContent) keeps no content in the persisted
+// state. The builder reads no file itself (the daemon hands it redacted
+// lines), so it has nothing to redact.
+//
 // Ids follow DESIGN.md: trace id from ("codex", session id, turn_id); span
 // ids from the trace and "turn", the response_id, or the call_id.
 package codex
@@ -57,6 +69,7 @@ const (
 	maxText        = 1 << 20 // one text kept (prompt, answer, part, tool argument or output)
 	maxCallBytes   = 4 << 20 // all parts kept for one model call
 	maxParts       = 256     // parts kept for one model call
+	maxName        = 256     // bytes of a tool name kept
 	maxPromptParts = 64      // parts kept for one prompt
 	maxTools       = 256     // tool calls waiting for their output, per turn
 	maxClosedTurns = 8       // closed turns kept for late lines
@@ -112,10 +125,10 @@ func (b *Builder) Take() []genai.Span {
 	return out
 }
 
-// Idle reports whether no turn is open.
+// Idle reports whether no turn is open or late.
 func (b *Builder) Idle() bool {
 	for _, t := range b.st.Turns {
-		if !t.Closed {
+		if !t.Closed || t.Late {
 			return false
 		}
 	}
@@ -240,7 +253,7 @@ func (b *Builder) Tick(now time.Time) {
 
 func (b *Builder) tick(now time.Time) {
 	for _, t := range b.st.Turns {
-		if t.Done {
+		if t.Done && !t.Late {
 			continue
 		}
 		if t.SeenAt.IsZero() {
@@ -251,10 +264,13 @@ func (b *Builder) tick(now time.Time) {
 			last = t.LastEvent
 		}
 		switch {
-		case !t.StopAt.IsZero() && !now.Before(t.StopAt.Add(b.opts.StopWait)):
-			b.finishTurn(t, "")
-		case now.Sub(last) >= b.opts.IdleTimeout:
-			b.finishTurn(t, "")
+		case t.Done: // late: complete once quiet
+			if now.Sub(last) >= b.opts.IdleTimeout {
+				b.finishTurn(t, true, "")
+			}
+		case !t.StopAt.IsZero() && !now.Before(t.StopAt.Add(b.opts.StopWait)),
+			now.Sub(last) >= b.opts.IdleTimeout:
+			b.finishTurn(t, false, "")
 		}
 	}
 	b.prune()
@@ -298,7 +314,7 @@ func (b *Builder) prune() {
 	drop := closed - maxClosedTurns
 	kept := b.st.Turns[:0]
 	for _, t := range b.st.Turns {
-		if drop > 0 && t.Closed {
+		if drop > 0 && t.Closed && !t.Late {
 			drop--
 			continue
 		}

@@ -400,3 +400,52 @@ func TestHookPayloadsDetectedAsCodex(t *testing.T) {
 		}
 	}
 }
+
+// TestLateLinesLandInTheirTurn: a turn sent by a timeout before its lines
+// were read (a daemon behind on the file when Stop came; a command running
+// past IdleTimeout) still gets its model and tool calls, with their
+// content, in its trace; its task_complete then completes it.
+func TestLateLinesLandInTheirTurn(t *testing.T) {
+	fx := loadFixture(t, "tool")
+	want := map[string]string{}
+	for _, s := range runLines(fx.session, Options{}, fx.path, fx.lines) {
+		if attrMap(s)["gen_ai.operation.name"] != "invoke_agent" {
+			want[s.SpanID.String()] = spanString(s)
+		}
+	}
+	prompted := fx.hooks[1].lines + 1 // UserPromptSubmit, then the prompt's UserMessage item
+	t0 := time.Date(2026, 12, 5, 15, 0, 0, 0, time.UTC)
+	for _, timeout := range []string{"Stop", "idle"} {
+		t.Run(timeout, func(t *testing.T) {
+			b := New(fx.session, Options{})
+			b.Tick(t0)
+			for _, l := range fx.lines[:prompted+1] {
+				b.Line(fx.path, l)
+			}
+			now := t0.Add(defaultIdleTimeout)
+			if timeout == "Stop" {
+				b.Hook(transcript.Event{Name: "Stop", ReceivedAt: t0, Payload: fx.hooks[stopAt(t, fx)].payload})
+				now = t0.Add(defaultStopWait)
+			}
+			b.Tick(now)
+			if spans := b.Take(); len(spans) != 1 || b.Idle() {
+				t.Fatalf("%d spans after the timeout, idle %v; want the turn span alone, not idle", len(spans), b.Idle())
+			}
+			for _, l := range fx.lines[prompted+1:] {
+				b.Line(fx.path, l)
+			}
+			got := map[string]string{}
+			for _, s := range b.Take() {
+				got[s.SpanID.String()] = spanString(s)
+			}
+			for id, w := range want {
+				if got[id] != w {
+					t.Errorf("late span %s:\n%s", id, testkit.LineDiff(w, got[id]))
+				}
+			}
+			if len(got) != len(want) || !b.Idle() {
+				t.Errorf("%d late spans, want %d; idle %v after task_complete", len(got), len(want), b.Idle())
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package codex
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -49,6 +50,7 @@ type payload struct {
 
 	// event_msg
 	LastAgentMessage json.RawMessage `json:"last_agent_message"`
+	Error            *taskError      `json:"error"` // a failed turn's task_complete
 	Reason           json.RawMessage `json:"reason"`
 	Message          json.RawMessage `json:"message"` // error / user_message text
 	Item             *item           `json:"item"`
@@ -57,13 +59,13 @@ type payload struct {
 
 	// response_item
 	Role      string          `json:"role"`
-	Content   json.RawMessage `json:"content"`
-	Summary   json.RawMessage `json:"summary"`
+	Content   content         `json:"content"`
+	Summary   content         `json:"summary"`
 	Name      string          `json:"name"`
 	Arguments json.RawMessage `json:"arguments"` // function_call: a JSON document in a string
 	Input     json.RawMessage `json:"input"`     // custom_tool_call: free text
 	CallID    string          `json:"call_id"`
-	Output    json.RawMessage `json:"output"`
+	Output    content         `json:"output"`
 
 	// token_usage_record
 	ResponseID string `json:"response_id"`
@@ -74,7 +76,7 @@ type payload struct {
 type item struct {
 	Type        string          `json:"type"` // UserMessage, Reasoning, CommandExecution, AgentMessage …
 	ID          string          `json:"id"`   // a CommandExecution's: the call_id
-	Content     json.RawMessage `json:"content"`
+	Content     content         `json:"content"`
 	Command     json.RawMessage `json:"command"`
 	Status      string          `json:"status"`
 	ExitCode    *int64          `json:"exit_code"`
@@ -147,64 +149,97 @@ func jsonText(raw json.RawMessage) string {
 	return ""
 }
 
-// textBlocks joins the text of a content list: [{type, text}] (input_text,
-// output_text, summary_text, reasoning_text, Text, text), or a plain string.
-func textBlocks(raw json.RawMessage) string {
-	if s := jsonText(raw); s != "" {
-		return s
-	}
-	var blocks []struct {
-		Type string `json:"type"`
-		Text string `json:"text"`
-	}
-	if len(raw) == 0 || raw[0] != '[' || json.Unmarshal(raw, &blocks) != nil {
-		return ""
-	}
-	var texts []string
-	for _, b := range blocks {
-		if b.Text != "" {
-			texts = append(texts, b.Text)
-		}
-	}
-	return strings.Join(texts, "\n\n")
-}
-
-// userContent is a UserMessage item's parts: text blocks, and a
-// placeholder for each image.
-func userContent(raw json.RawMessage) []block {
-	var blocks []block
-	if len(raw) == 0 || raw[0] != '[' || json.Unmarshal(raw, &blocks) != nil {
-		return nil
-	}
-	return blocks
+// content is a content list ([{type, text}]: input_text, output_text,
+// summary_text, reasoning_text, Text, text …), a plain string, or (a tool
+// output) an object holding one of those as "content". It is decoded as it
+// is read, one block at a time, never copied whole: its text stops past
+// maxText bytes (the builder clips and counts that), and at most
+// maxPromptParts blocks are kept.
+type content struct {
+	Text   string  // the blocks' text, joined by blank lines
+	Blocks []block // the blocks (texts cut as Text is)
+	Cut    bool    // blocks were left out
 }
 
 type block struct {
 	Type string `json:"type"`
 	Text string `json:"text"`
-	Path string `json:"path"`
 }
 
-// toolOutput is a function_call_output's output: a string, a list of
-// content items, or an object holding one of those as content.
-func toolOutput(raw json.RawMessage) string {
-	if s := jsonText(raw); s != "" {
-		return s
+func (c *content) UnmarshalJSON(raw []byte) error {
+	*c = content{}
+	switch {
+	case len(raw) > 0 && raw[0] == '"':
+		return json.Unmarshal(raw, &c.Text)
+	case len(raw) > 0 && raw[0] == '{':
+		var obj struct {
+			Content content `json:"content"`
+		}
+		if err := json.Unmarshal(raw, &obj); err != nil {
+			return nil // not a content holder: no text
+		}
+		*c = obj.Content
+		return nil
+	case len(raw) == 0 || raw[0] != '[':
+		return nil
 	}
-	if s := textBlocks(raw); s != "" {
-		return s
+	var sb strings.Builder
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if _, err := dec.Token(); err != nil {
+		return nil
 	}
-	var obj struct {
-		Content json.RawMessage `json:"content"`
+	for dec.More() {
+		if sb.Len() > maxText {
+			c.Cut = true // Text is then longer than maxText: clipped
+			break
+		}
+		var b block
+		if err := dec.Decode(&b); err != nil {
+			var te *json.UnmarshalTypeError
+			if !errors.As(err, &te) {
+				break
+			}
+		}
+		if b.Text != "" {
+			if sb.Len() > 0 {
+				sb.WriteString("\n\n")
+			}
+			sb.WriteString(b.Text)
+		}
+		if len(c.Blocks) < maxPromptParts {
+			c.Blocks = append(c.Blocks, b)
+		} else {
+			c.Cut = true
+		}
 	}
-	if len(raw) > 0 && raw[0] == '{' && json.Unmarshal(raw, &obj) == nil {
-		return textBlocks(obj.Content)
-	}
-	return ""
+	c.Text = sb.String()
+	return nil
 }
 
 // rawString is a JSON value shown as a string: a string's value, anything
 // else as its JSON ("" for null).
+// taskError is the error of a failed turn's task_complete (0.171.0, an API
+// error with no retries left): {"message": "We’re currently experiencing
+// high demand…", "codex_error_info": "internal_server_error"}; the info may
+// also be an object keyed by its kind.
+type taskError struct {
+	Message string          `json:"message"`
+	Info    json.RawMessage `json:"codex_error_info"`
+}
+
+// kind is a short error.type: the info's name, else "error".
+func (e *taskError) kind() string {
+	var obj map[string]json.RawMessage
+	if s := jsonText(e.Info); s != "" {
+		return prefix(s, 64)
+	} else if json.Unmarshal(e.Info, &obj) == nil && len(obj) == 1 {
+		for k := range obj {
+			return prefix(k, 64)
+		}
+	}
+	return "error"
+}
+
 func rawString(raw json.RawMessage) string {
 	if s := jsonText(raw); s != "" {
 		return s

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/weave-agentd/weave-agentd/genai"
@@ -92,16 +93,20 @@ func (b *Builder) turnContext(p *payload, ts time.Time) {
 	}
 }
 
-// openTurn is the open turn a record belongs to (its turn_id, else the
-// latest turn), touched by the record; nil when that turn is over or
-// unknown.
+// openTurn is the turn a record belongs to (its turn_id, else the latest
+// turn) while it takes lines, touched by the record: an open turn, or a
+// late one (see turn.Late) that the record names; nil otherwise.
 func (b *Builder) openTurn(id string, ts time.Time) *turn {
 	t := b.turn(id)
-	if t == nil || t.Done {
+	switch {
+	case t == nil:
 		return nil
-	}
-	if ts.After(t.End) {
-		t.End = ts
+	case !t.Done:
+		if ts.After(t.End) {
+			t.End = ts
+		}
+	case !t.Late || id == "":
+		return nil
 	}
 	t.SeenAt = b.st.Now
 	return t
@@ -113,27 +118,33 @@ func (b *Builder) event(p *payload, ts time.Time) {
 		b.startTurn(p.TurnID, ts)
 	case "task_complete":
 		if t := b.openTurn(p.TurnID, ts); t != nil {
-			if s := jsonText(p.LastAgentMessage); s != "" {
+			if s := jsonText(p.LastAgentMessage); s != "" && !t.Done {
 				t.Answer = b.clip(s)
 			}
-			b.finishTurn(t, "")
+			if e := p.Error; e != nil && !t.Done {
+				t.Status, t.ErrorType = genai.StatusError, strings.Clone(e.kind())
+				t.StatusMsg = strings.Clone(prefix(e.Message, 512))
+			}
+			b.finishTurn(t, true, "")
 		}
 	case "turn_aborted":
 		if t := b.openTurn(p.TurnID, ts); t != nil {
-			reason := rawString(p.Reason)
+			reason := strings.Clone(prefix(rawString(p.Reason), 64))
 			if reason == "" {
 				reason = "aborted"
 			}
-			t.Status, t.ErrorType, t.StatusMsg = genai.StatusError, reason, "turn aborted: "+reason
-			b.finishTurn(t, reason)
+			if !t.Done {
+				t.Status, t.ErrorType, t.StatusMsg = genai.StatusError, reason, "turn aborted: "+reason
+			}
+			b.finishTurn(t, true, reason)
 		}
 	case "error":
-		if t := b.openTurn(p.TurnID, ts); t != nil {
+		if t := b.openTurn(p.TurnID, ts); t != nil && !t.Done {
 			t.Status, t.ErrorType = genai.StatusError, "error"
-			t.StatusMsg = prefix(jsonText(p.Message), 512)
+			t.StatusMsg = strings.Clone(prefix(jsonText(p.Message), 512))
 		}
 	case "user_message": // older versions: the prompt as an event
-		if t := b.openTurn(p.TurnID, ts); t != nil {
+		if t := b.openTurn(p.TurnID, ts); t != nil && !t.Done {
 			b.prompt(t, "event", []genai.Part{{Type: "text", Content: b.clip(jsonText(p.Message))}})
 			b.input(t, ts)
 		}
@@ -154,13 +165,17 @@ func (b *Builder) itemCompleted(p *payload, ts time.Time) {
 	switch it.Type {
 	case "UserMessage":
 		var parts []genai.Part
-		for _, bl := range userContent(it.Content) {
+		for _, bl := range it.Content.Blocks {
 			switch {
 			case bl.Text != "":
 				parts = append(parts, genai.Part{Type: "text", Content: b.clip(bl.Text)})
 			case bl.Type != "" && bl.Type != "text":
 				parts = append(parts, genai.Part{Type: "text", Content: "[" + bl.Type + "]"})
 			}
+		}
+		if it.Content.Cut {
+			b.st.Stats.TruncatedLines++
+			parts = append(parts, genai.Part{Type: "text", Content: "[more content not kept]"})
 		}
 		b.prompt(t, "item", parts)
 		b.input(t, ts)
@@ -215,8 +230,8 @@ func (b *Builder) startTurn(id string, ts time.Time) {
 		return // a repeated task_started
 	}
 	for _, o := range b.st.Turns {
-		if !o.Done {
-			b.finishTurn(o, "") // no task_complete: the next turn started
+		if !o.Done || o.Late {
+			b.finishTurn(o, true, "") // no task_complete: the next turn started
 		}
 	}
 	b.st.Seq++
@@ -240,15 +255,15 @@ func (b *Builder) responseItem(p *payload, ts time.Time) {
 		if p.Role != "assistant" {
 			return // the prompt comes from item_completed UserMessage
 		}
-		if text := textBlocks(p.Content); text != "" {
+		if text := p.Content.Text; text != "" {
 			text = b.clip(text)
 			t.Answer = text
 			b.addPart(t, genai.Part{Type: "text", Content: text})
 		}
 	case "reasoning":
-		text := textBlocks(p.Summary)
+		text := p.Summary.Text
 		if text == "" {
-			text = textBlocks(p.Content)
+			text = p.Content.Text
 		}
 		if text != "" {
 			b.addPart(t, genai.Part{Type: "reasoning", Content: b.clip(text)})
@@ -266,14 +281,19 @@ func (b *Builder) responseItem(p *payload, ts time.Time) {
 		if id == "" {
 			id = fmt.Sprintf("call-%d-%d", t.Calls, len(t.Call.Parts))
 		}
-		b.addPart(t, genai.Part{Type: "tool_call", ID: id, Name: p.Name, Arguments: args})
-		if t.Tools[id] != nil || len(t.Tools) >= maxTools {
+		name := strings.Clone(prefix(p.Name, maxName))
+		b.addPart(t, genai.Part{Type: "tool_call", ID: id, Name: name, Arguments: args})
+		if t.Tools[id] != nil {
+			return
+		}
+		if len(t.Tools) >= maxTools {
+			b.st.Stats.TruncatedLines++
 			return
 		}
 		if t.Tools == nil {
 			t.Tools = map[string]*tool{}
 		}
-		t.Tools[id] = &tool{ID: id, Name: p.Name, Custom: custom, Args: args, At: ts}
+		t.Tools[id] = &tool{ID: id, Name: name, Custom: custom, Args: args, At: ts}
 		t.Order = append(t.Order, id)
 	case "function_call_output", "custom_tool_call_output":
 		b.input(t, ts)
@@ -281,7 +301,7 @@ func (b *Builder) responseItem(p *payload, ts time.Time) {
 		if tc == nil {
 			return
 		}
-		b.emit(b.toolSpan(t, tc, b.clip(toolOutput(p.Output)), ts))
+		b.emit(b.toolSpan(t, tc, b.clip(p.Output.Text), ts))
 		b.dropTool(t, tc.ID)
 	}
 }
@@ -352,13 +372,9 @@ func (b *Builder) usageRecord(p *payload, ts time.Time) {
 	model := ""
 	if t != nil {
 		model = t.Model
-		if !t.Done {
+		if o := b.openTurn(p.TurnID, ts); o == t {
 			c = t.Call
 			t.Call = call{Start: ts}
-			if ts.After(t.End) {
-				t.End = ts
-			}
-			t.SeenAt = b.st.Now
 		}
 		t.Calls++
 	}
@@ -369,14 +385,27 @@ func (b *Builder) usageRecord(p *payload, ts time.Time) {
 	b.emit(b.chatSpan(id, key, model, &c, p.Usage, ts))
 }
 
-// finishTurn ends a turn: output items without their usage record become a
-// chat span, tool calls without output are closed (cancelled when the turn
-// was aborted), and the turn span goes out.
-func (b *Builder) finishTurn(t *turn, aborted string) {
-	if t.Done {
+// finishTurn ends a turn and sends its span. complete: its task_complete
+// (or turn_aborted, or the next turn's start) says it is over, so output
+// items without their usage record become a chat span and tool calls
+// without output are closed (cancelled when the turn was aborted). Else (a
+// timeout) the turn is late: those wait for lines that name the turn, until
+// it completes or stays quiet for IdleTimeout. A late turn completing
+// sends only what was waiting.
+func (b *Builder) finishTurn(t *turn, complete bool, aborted string) {
+	if t.Done && (!t.Late || !complete) {
 		return
 	}
-	t.Done, t.StopAt = true, time.Time{}
+	if !t.Done {
+		t.Done, t.StopAt = true, time.Time{}
+		b.emit(b.turnSpan(t))
+		t.Closed = true
+		t.Prompt, t.Answer, t.StatusMsg = nil, "", ""
+	}
+	t.Late = !complete
+	if !complete {
+		return
+	}
 	if !t.Call.empty() {
 		key := fmt.Sprintf("call-%d", t.Calls+1)
 		t.Calls++
@@ -394,9 +423,6 @@ func (b *Builder) finishTurn(t *turn, aborted string) {
 		b.emit(s)
 	}
 	t.Tools, t.Order = nil, nil
-	b.emit(b.turnSpan(t))
-	t.Closed = true
-	t.Prompt, t.Answer, t.StatusMsg = nil, "", ""
 	b.prune()
 }
 
@@ -406,6 +432,7 @@ func (b *Builder) clip(s string) string {
 		return s
 	}
 	b.st.Stats.TruncatedLines++
+	// (The concatenation copies: the kept text holds no part of the line's.)
 	return prefix(s, maxText) + fmt.Sprintf(" [%d bytes not kept]", len(s)-maxText)
 }
 

@@ -81,9 +81,14 @@ type turn struct {
 	StatusMsg string           `json:"stm,omitempty"`
 	ErrorType string           `json:"et,omitempty"`
 
-	StopAt time.Time `json:"stop,omitzero"`    // Stop or SessionEnd hook: finish soon even without task_complete
-	Done   bool      `json:"done,omitempty"`   // task_complete (or its stand-in) seen
-	Closed bool      `json:"closed,omitempty"` // turn span emitted
+	StopAt time.Time `json:"stop,omitzero"`  // Stop or SessionEnd hook: finish soon even without task_complete
+	Done   bool      `json:"done,omitempty"` // over: its span is sent
+	// Late: finished by a timeout (Stop or SessionEnd without task_complete,
+	// or IdleTimeout), so lines that name it may still come (a daemon
+	// behind on the file, a command running for long): they land in its
+	// trace until its task_complete, the next turn, or IdleTimeout of quiet.
+	Late   bool `json:"late,omitempty"`
+	Closed bool `json:"closed,omitempty"` // turn span emitted
 }
 
 // call is the model call in progress: its output items since the previous

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/weave-agentd/weave-agentd/e2e/internal/npmcache"
 )
 
 // Version is the pinned Claude Code version.
@@ -27,20 +29,16 @@ const Package = "@anthropic-ai/claude-code"
 // Env names that steer installation.
 const (
 	// EnvCache overrides the cache root (the install goes to <root>/claude-code-<Version>).
-	EnvCache = "WEAVE_E2E_CACHE"
+	EnvCache = npmcache.EnvCache
 	// EnvBin points at an already installed claude binary of the pinned version (skips npm).
 	EnvBin = "WEAVE_E2E_CLAUDE_BIN"
 )
 
 // CacheDir is where the pinned version is (or will be) installed.
 func CacheDir() (string, error) {
-	root := os.Getenv(EnvCache)
-	if root == "" {
-		uc, err := os.UserCacheDir()
-		if err != nil {
-			return "", err
-		}
-		root = filepath.Join(uc, "weave-agentd-e2e")
+	root, err := npmcache.Root()
+	if err != nil {
+		return "", err
 	}
 	return filepath.Join(root, "claude-code-"+Version), nil
 }
@@ -142,53 +140,7 @@ func install(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if b, err := binaryIn(dir); err == nil {
-		installBin = b
-		return b, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return "", err
-	}
-	unlock, err := lockFile(ctx, dir+".lock")
-	if err != nil {
-		return "", err
-	}
-	defer unlock()
-	// Someone else may have finished while we waited.
-	if b, err := binaryIn(dir); err == nil {
-		installBin = b
-		return b, nil
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		return "", fmt.Errorf("npm not found: %w", err)
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".claude-code-install-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(tmp)
-	ictx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-	defer cancel()
-	// --ignore-scripts: the platform package carries the binary; the wrapper's
-	// postinstall only copies it. --include=optional: the platform package is an
-	// optional dependency, which some npm configs omit.
-	cmd := exec.CommandContext(ictx, npm, "install", "--prefix", tmp, "--no-audit", "--no-fund",
-		"--no-save", "--ignore-scripts", "--include=optional", "--loglevel=error", "--fetch-retries=1", Package+"@"+Version)
-	cmd.Dir = tmp
-	cmd.Env = append(os.Environ(), "npm_config_update_notifier=false")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("npm install %s@%s: %v\n%s", Package, Version, err, out)
-	}
-	if _, err := binaryIn(tmp); err != nil {
-		return "", fmt.Errorf("after npm install: %w\n%s", err, out)
-	}
-	_ = os.RemoveAll(dir)
-	if err := os.Rename(tmp, dir); err != nil {
-		return "", err
-	}
-	b, err := binaryIn(dir)
+	b, err := npmcache.Install(ctx, npmcache.Package{Spec: Package + "@" + Version, Dir: dir, Find: binaryIn})
 	if err != nil {
 		return "", err
 	}

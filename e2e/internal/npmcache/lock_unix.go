@@ -1,6 +1,6 @@
 //go:build unix
 
-package claudecli
+package npmcache
 
 import (
 	"context"

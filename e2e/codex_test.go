@@ -1,0 +1,370 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weave-agentd/weave-agentd/e2e/internal/agentd"
+	"github.com/weave-agentd/weave-agentd/e2e/internal/codexcli"
+	oa "github.com/weave-agentd/weave-agentd/e2e/internal/fakeopenai"
+	"github.com/weave-agentd/weave-agentd/e2e/internal/genaischema"
+	"github.com/weave-agentd/weave-agentd/e2e/internal/receiver"
+	"github.com/weave-agentd/weave-agentd/genai"
+)
+
+// codexWorld is the real Codex CLI, offline against the Responses API
+// stand-in, whose hooks call the real hook binary (`weave-agentd-hook
+// codex`), a real daemon tailing Codex's rollout, and the Collector's
+// receiver.
+type codexWorld struct {
+	t   *testing.T
+	rcv *receiver.Receiver
+	h   *agentd.Home
+	d   *agentd.Daemon
+	api *oa.Server
+	o   codexcli.Options
+}
+
+func newCodexWorld(t *testing.T, respond oa.Responder) *codexWorld {
+	t.Helper()
+	bin := codexcli.Require(t)
+	w := &codexWorld{t: t, rcv: receiver.Start(t), h: agentd.NewHome(t), api: oa.Start(t, respond)}
+	home := codexcli.NewHome(t)
+	// The daemon finds Codex's home the way a user's would: CODEX_HOME.
+	w.h.Env = append(w.h.Env, "CODEX_HOME="+codexcli.CodexHome(home))
+	w.h.WriteConfig("endpoint = \"" + w.rcv.URL() + "\"\n")
+	w.d = w.h.StartDaemon()
+	w.o = codexcli.Options{Bin: bin, Home: home, Cwd: filepath.Join(home, "project"), BaseURL: w.api.BaseURL(),
+		HookCommand: codexcli.ShellQuote(filepath.Join(w.h.Bin, "weave-agentd-hook")) + " codex",
+		Env:         []string{"WEAVE_AGENTD_HOME=" + w.h.Dir}}
+	return w
+}
+
+// codex runs one prompt (resume: "", "last" or a session id).
+func (w *codexWorld) codex(prompt, resume string) codexcli.Result {
+	w.t.Helper()
+	o := w.o
+	o.Prompt, o.Resume = prompt, resume
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := codexcli.Run(ctx, o)
+	if err != nil {
+		w.t.Fatalf("%v", err)
+	}
+	if res.SessionID == "" || res.RolloutPath == "" || res.Usage == nil {
+		w.t.Fatalf("codex %q: session %q rollout %q usage %v\nstdout: %s\nstderr: %s", prompt, res.SessionID, res.RolloutPath, res.Usage, res.Stdout, res.Stderr)
+	}
+	return res
+}
+
+func (w *codexWorld) flush() []receiver.Span {
+	w.t.Helper()
+	if r := w.h.CLI("flush", "--timeout", "60s"); r.Code != 0 {
+		w.t.Fatalf("flush: %d %s%s\n%s", r.Code, r.Stdout, r.Stderr, w.d.Log())
+	}
+	return w.rcv.UniqueSpans()
+}
+
+// check asserts the DESIGN.md schema against Codex's own rollout: per turn
+// one `invoke_agent codex` span (derived ids, no usage); per
+// token_usage_record one chat span under it with exactly that usage; per
+// function call one execute_tool span (error status on a non-zero exit);
+// nothing else, nothing twice, every parent present, one conversation.
+func (w *codexWorld) check(res codexcli.Result, spans []receiver.Span) *codexcli.Rollout {
+	t := w.t
+	t.Helper()
+	assertNoDuplicates(t, w.rcv)
+	ro, err := codexcli.ReadRollout(res.RolloutPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]receiver.Span{}
+	for _, s := range spans {
+		byID[s.SpanID] = s
+		if s.Attr("gen_ai.conversation.id") != res.SessionID || s.Attr("gen_ai.agent.name") != "codex" {
+			t.Errorf("%s: conversation %q agent %q", s.Name, s.Attr("gen_ai.conversation.id"), s.Attr("gen_ai.agent.name"))
+		}
+		if s.Resource["service.name"] != "codex" || s.Resource["service.version"] != codexcli.Version {
+			t.Errorf("%s: resource %v", s.Name, s.Resource)
+		}
+	}
+	for _, s := range spans {
+		if _, ok := byID[s.ParentSpanID]; s.ParentSpanID != "" && !ok {
+			t.Errorf("%s [%s]: parent %s never arrived", s.Name, s.SpanID, s.ParentSpanID)
+		}
+	}
+	find := func(op, key, val string) []receiver.Span {
+		var out []receiver.Span
+		for _, s := range spans {
+			if s.Attr("gen_ai.operation.name") == op && (key == "" || s.Attr(key) == val) {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	turnSpan := map[string]receiver.Span{}
+	for _, id := range ro.Turns {
+		ts := find("invoke_agent", "codex.turn.id", id)
+		if len(ts) != 1 {
+			t.Errorf("turn %s: %d invoke_agent spans", id, len(ts))
+			continue
+		}
+		tr := ts[0]
+		turnSpan[id] = tr
+		trace := genai.NewTraceID(genai.AgentCodex, res.SessionID, id)
+		if tr.Name != "invoke_agent codex" || tr.ParentSpanID != "" || tr.TraceID != trace.String() || tr.SpanID != genai.NewSpanID(trace, genai.KindTurn, "turn").String() {
+			t.Errorf("turn %s: %q parent %q ids %s/%s, want derived %s", id, tr.Name, tr.ParentSpanID, tr.TraceID, tr.SpanID, trace)
+		}
+		if tr.Attr("gen_ai.request.model") != codexcli.Model || tr.Attr("gen_ai.agent.version") != codexcli.Version {
+			t.Errorf("turn %s: model %q version %q", id, tr.Attr("gen_ai.request.model"), tr.Attr("gen_ai.agent.version"))
+		}
+		for k := range tr.Attributes {
+			if strings.HasPrefix(k, "gen_ai.usage.") {
+				t.Errorf("turn %s carries %s", id, k)
+			}
+		}
+	}
+	if got := len(find("invoke_agent", "", "")); got != len(ro.Turns) {
+		t.Errorf("%d invoke_agent spans for %d rollout turns", got, len(ro.Turns))
+	}
+	under := func(s receiver.Span, turn string) {
+		t.Helper()
+		if tr, ok := turnSpan[turn]; ok && (s.ParentSpanID != tr.SpanID || s.TraceID != tr.TraceID) {
+			t.Errorf("%s [%s] is not under turn %s", s.Name, s.SpanID, turn)
+		}
+	}
+	for _, u := range ro.Usage {
+		cs := find("chat", "gen_ai.response.id", u.ResponseID)
+		if len(cs) != 1 {
+			t.Errorf("response %s: %d chat spans", u.ResponseID, len(cs))
+			continue
+		}
+		c := cs[0]
+		under(c, u.TurnID)
+		got := [4]int64{c.Int("gen_ai.usage.input_tokens"), c.Int("gen_ai.usage.output_tokens"), c.Int("gen_ai.usage.cache_read.input_tokens"), c.Int("gen_ai.usage.reasoning.output_tokens")}
+		want := [4]int64{int64(u.Usage.InputTokens), int64(u.Usage.OutputTokens), int64(u.Usage.CachedInputTokens), int64(u.Usage.ReasoningOutputTokens)}
+		if got != want {
+			t.Errorf("chat %s usage (in, out, cache read, reasoning) %v, rollout says %v", u.ResponseID, got, want)
+		}
+		if c.Name != "chat "+codexcli.Model || c.Kind != "Client" {
+			t.Errorf("chat span %q kind %q", c.Name, c.Kind)
+		}
+	}
+	if got := len(find("chat", "", "")); got != len(ro.Usage) {
+		t.Errorf("%d chat spans for %d token_usage_records", got, len(ro.Usage))
+	}
+	for _, c := range ro.Calls {
+		ts := find("execute_tool", "gen_ai.tool.call.id", c.CallID)
+		if len(ts) != 1 {
+			t.Errorf("call %s: %d execute_tool spans", c.CallID, len(ts))
+			continue
+		}
+		under(ts[0], c.TurnID)
+		failed := c.ExitCode != nil && *c.ExitCode != 0
+		if failed != (ts[0].StatusCode == "Error") || failed != (ts[0].Attr("error.type") != "") {
+			t.Errorf("call %s (exit %v): status %s error.type %q", c.CallID, c.ExitCode, ts[0].StatusCode, ts[0].Attr("error.type"))
+		}
+	}
+	if got := len(find("execute_tool", "", "")); got != len(ro.Calls) {
+		t.Errorf("%d execute_tool spans for %d function calls", got, len(ro.Calls))
+	}
+	// As a backend sums a conversation: what the stand-in sent, once.
+	var sent oa.Usage
+	for _, u := range w.api.Responses() {
+		sent = sent.Add(u)
+	}
+	if u := backendUsage(spans)[res.SessionID]; u.In != int64(sent.InputTokens) || u.Out != int64(sent.OutputTokens) || u.CacheRead != int64(sent.CachedTokens) {
+		t.Errorf("usage over the spans %+v, the stand-in sent %+v", u, sent)
+	}
+	if _, err := os.Stat(filepath.Join(agentd.RepoRoot(), "..", "shared", "genai-schemas")); err == nil {
+		genaischema.Load(t).Spans(t, spans, 0)
+	}
+	return ro
+}
+
+var (
+	cu1 = oa.Usage{InputTokens: 1500, CachedTokens: 1000, OutputTokens: 80, ReasoningTokens: 30}
+	cu2 = oa.Usage{InputTokens: 1700, CachedTokens: 1400, OutputTokens: 15}
+)
+
+func TestCodexScenarios(t *testing.T) {
+	codexcli.Require(t)
+	t.Run("text answer", func(t *testing.T) {
+		t.Parallel()
+		w := newCodexWorld(t, oa.Steps(oa.Reply{Items: []oa.Item{oa.Reasoning("Greet."), oa.Text("Hello from Codex.")}, Usage: cu1}))
+		res := w.codex("say hello", "")
+		spans := w.flush()
+		w.check(res, spans)
+		if len(spans) != 2 {
+			t.Fatalf("want a turn and a chat span, got %v", names(spans))
+		}
+		turn := receiver.ByName(spans, "invoke_agent codex")[0]
+		if !strings.Contains(turn.Attr("gen_ai.input.messages"), "say hello") || !strings.Contains(turn.Attr("gen_ai.output.messages"), "Hello from Codex.") || turn.StatusCode == "Error" {
+			t.Errorf("turn: in=%s out=%s status=%s", turn.Attr("gen_ai.input.messages"), turn.Attr("gen_ai.output.messages"), turn.StatusCode)
+		}
+	})
+
+	t.Run("shell tool and failing tool", func(t *testing.T) {
+		t.Parallel()
+		w := newCodexWorld(t, oa.Steps(
+			oa.Reply{Items: []oa.Item{oa.Reasoning("Two commands."), oa.Exec("echo weave-codex-ok")}, Usage: cu1},
+			oa.Reply{Items: []oa.Item{oa.Exec("echo weave-codex-fail >&2; exit 4")}, Usage: cu2},
+			oa.Say("One worked, one failed.", oa.Usage{InputTokens: 1900, CachedTokens: 1600, OutputTokens: 9}),
+		))
+		res := w.codex("run two commands", "")
+		spans := w.flush()
+		ro := w.check(res, spans)
+		if len(ro.Calls) != 2 || len(ro.Usage) != 3 {
+			t.Fatalf("rollout: %d calls, %d model calls", len(ro.Calls), len(ro.Usage))
+		}
+		tools := receiver.ByName(spans, "execute_tool exec_command")
+		if len(tools) != 2 {
+			t.Fatalf("tool spans: %v", names(spans))
+		}
+		for _, s := range tools {
+			if strings.Contains(s.Attr("gen_ai.tool.call.arguments"), "weave-codex-ok") && !strings.Contains(s.Attr("gen_ai.tool.call.result"), "weave-codex-ok") {
+				t.Errorf("ok tool result %q", s.Attr("gen_ai.tool.call.result"))
+			}
+		}
+	})
+
+	t.Run("resumed second turn", func(t *testing.T) {
+		t.Parallel()
+		w := newCodexWorld(t, oa.ByPrompt(
+			oa.PromptCase{Contains: "first", Responder: oa.Steps(oa.Reply{Items: []oa.Item{oa.Exec("echo first")}, Usage: cu1}, oa.Say("First.", cu2))},
+			oa.PromptCase{Contains: "second", Responder: oa.Steps(oa.Say("Second.", cu1))},
+		))
+		r1 := w.codex("first question", "")
+		r2 := w.codex("second question", "last")
+		if r2.SessionID != r1.SessionID {
+			t.Fatalf("resume changed the session: %s -> %s", r1.SessionID, r2.SessionID)
+		}
+		spans := w.flush()
+		ro := w.check(r2, spans)
+		if len(ro.Turns) != 2 {
+			t.Fatalf("rollout turns %v", ro.Turns)
+		}
+		turns := receiver.ByName(spans, "invoke_agent codex")
+		if len(turns) != 2 || turns[0].TraceID == turns[1].TraceID || turns[0].Attr("gen_ai.conversation.name") != turns[1].Attr("gen_ai.conversation.name") {
+			t.Errorf("two turns in two traces under one conversation name: %v", names(spans))
+		}
+	})
+}
+
+// A model call that fails (HTTP 500; the offline config has no retries)
+// fails the turn: exec exits 1 and the rollout's task_complete carries the
+// error. The turn span has error status; the calls that did happen keep
+// their chat and tool spans, and the failed call (no token_usage_record)
+// has none.
+func TestCodexFailedTurn(t *testing.T) {
+	w := newCodexWorld(t, oa.Steps(oa.Reply{Items: []oa.Item{oa.Exec("echo before-the-error")}, Usage: cu1}, oa.Reply{Status: 500, ErrorMessage: "scripted outage"}))
+	o := w.o
+	o.Prompt = "run echo, then fail"
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := codexcli.Run(ctx, o)
+	if err == nil || res.ExitCode != 1 || res.SessionID == "" || res.RolloutPath == "" {
+		t.Fatalf("want exec to fail with exit 1: err %v exit %d\nstdout: %s", err, res.ExitCode, res.Stdout)
+	}
+	spans := w.flush()
+	ro := w.check(res, spans)
+	if len(ro.Usage) != 1 || len(ro.Calls) != 1 || len(w.api.Calls()) != 2 {
+		t.Fatalf("rollout: %d usage records, %d calls; %d model calls", len(ro.Usage), len(ro.Calls), len(w.api.Calls()))
+	}
+	turns := receiver.ByName(spans, "invoke_agent codex")
+	if len(turns) != 1 || turns[0].StatusCode != "Error" || turns[0].Attr("error.type") == "" || turns[0].StatusMessage == "" {
+		t.Errorf("failed turn: status %q %q error.type %q", turns[0].StatusCode, turns[0].StatusMessage, turns[0].Attr("error.type"))
+	}
+}
+
+// Auto-compaction in the middle of a turn: a model call reports more input
+// than the context window (258400 for a model Codex does not know), so
+// Codex summarises the history through the same endpoint before it goes on.
+// The summarising call is a model call like the others: its chat span
+// carries its usage, so the conversation's total stays Codex's own.
+func TestCodexAutoCompaction(t *testing.T) {
+	summary := "SUMMARY: the echo ran; nothing else to do."
+	w := newCodexWorld(t, func(c *oa.Call) oa.Reply {
+		switch {
+		case c.Req.IsCompaction():
+			return oa.Say(summary, oa.Usage{InputTokens: 3000, CachedTokens: 500, OutputTokens: 40})
+		case strings.Contains(c.Req.TurnPrompt(), "second"):
+			return oa.Say("Second.", cu2)
+		case c.Req.Compacted():
+			return oa.Say("Done after compaction.", cu2)
+		}
+		return oa.Reply{Items: []oa.Item{oa.Exec("echo big")}, Usage: oa.Usage{InputTokens: 300000, CachedTokens: 200000, OutputTokens: 20}}
+	})
+	r1 := w.codex("first question", "")
+	r2 := w.codex("second question", "last")
+	spans := w.flush()
+	ro := w.check(r2, spans)
+	if ro.Types["compacted"] != 1 || len(ro.Usage) != 4 || len(w.api.Calls()) != 4 {
+		t.Fatalf("rollout: %d compactions, %d usage records, %d model calls", ro.Types["compacted"], len(ro.Usage), len(w.api.Calls()))
+	}
+	var summarising []receiver.Span
+	for _, s := range receiver.ByName(spans, "chat "+codexcli.Model) {
+		if strings.Contains(s.Attr("gen_ai.output.messages"), summary) {
+			summarising = append(summarising, s)
+		}
+	}
+	if len(summarising) != 1 || summarising[0].Int("gen_ai.usage.input_tokens") != 3000 {
+		t.Errorf("want one chat span for the summarising call with its usage, got %d", len(summarising))
+	}
+	for _, tr := range receiver.ByName(spans, "invoke_agent codex") {
+		if tr.Attr("codex.turn.id") == ro.Turns[0] && !strings.Contains(tr.Attr("gen_ai.output.messages"), "Done after compaction.") {
+			t.Errorf("turn 1 answer: %s (the summary is not the answer)", tr.Attr("gen_ai.output.messages"))
+		}
+	}
+	if r1.SessionID != r2.SessionID {
+		t.Errorf("resume changed the session")
+	}
+}
+
+// The daemon goes away mid-session, three ways: a crash (SIGKILL) after
+// turn 1 with a resumed turn 2 running while it is down (the hooks journal
+// to the inbox); a crash in the middle of turn 3 (its own shell tool kills
+// the daemon between PreToolUse and PostToolUse); a clean restart before
+// turn 4. Every turn, chat and tool span arrives exactly once.
+func TestCodexDaemonRestartMidSession(t *testing.T) {
+	var w *codexWorld
+	killDaemon := func(c *oa.Call) oa.Reply {
+		return oa.Steps(
+			oa.Reply{Items: []oa.Item{oa.Exec(fmt.Sprintf("kill -KILL %d; echo daemon-killed", w.d.Pid()))}, Usage: cu1},
+			oa.Say("Killed it.", cu2))(c)
+	}
+	w = newCodexWorld(t, oa.ByPrompt(
+		oa.PromptCase{Contains: "turn one", Responder: oa.Steps(oa.Reply{Items: []oa.Item{oa.Exec("echo one")}, Usage: cu1}, oa.Say("One.", cu2))},
+		oa.PromptCase{Contains: "turn two", Responder: oa.Steps(oa.Reply{Items: []oa.Item{oa.Reasoning("Again."), oa.Exec("echo two")}, Usage: cu2}, oa.Say("Two.", cu1))},
+		oa.PromptCase{Contains: "turn three", Responder: killDaemon},
+		oa.PromptCase{Contains: "turn four", Responder: oa.Steps(oa.Say("Four.", cu2))},
+	))
+	r1 := w.codex("turn one", "")
+	if n := len(w.flush()); n != 4 {
+		t.Fatalf("after turn one: %d spans %v", n, names(w.rcv.UniqueSpans()))
+	}
+	w.d.Kill()
+	w.codex("turn two", r1.SessionID)
+	w.d = w.h.StartDaemon()
+	w.flush()
+	r3 := w.codex("turn three", "last")
+	if ro, err := codexcli.ReadRollout(r3.RolloutPath); err != nil || !strings.Contains(ro.Calls[len(ro.Calls)-1].Output, "daemon-killed") {
+		t.Fatalf("turn three did not kill the daemon: %v", err)
+	}
+	w.d.Kill() // reaps the daemon the tool killed
+	w.d = w.h.StartDaemon()
+	w.flush()
+	w.d.Stop()
+	w.d = w.h.StartDaemon()
+	r4 := w.codex("turn four", "last")
+	spans := w.flush()
+	ro := w.check(r4, spans)
+	if len(ro.Turns) != 4 || len(receiver.ByName(spans, "invoke_agent codex")) != 4 || len(ro.Calls) != 3 {
+		t.Fatalf("turns %v calls %d; spans %v", ro.Turns, len(ro.Calls), names(spans))
+	}
+}
