@@ -208,7 +208,7 @@ func (c *Client) Call(ctx context.Context, method string, params, result any) er
 		}
 		return nil
 	case <-c.done:
-		return c.failure(method, errors.New("it exited"))
+		return c.failure(method, errors.New("its output ended before the answer"))
 	case <-ctx.Done():
 		return c.failure(method, fmt.Errorf("no answer in time (%w)", context.Cause(ctx)))
 	}

@@ -21,6 +21,7 @@ import (
 //	error    answers hooks/list with an error
 //	exit     writes to stderr and exits at once
 //	lying    accepts config/batchWrite but keeps reporting untrusted
+//	huge     answers with a line longer than maxLine
 //
 // It appends every request line, and its pid first, to FAKE_CODEX_LOG.
 func TestMain(m *testing.M) {
@@ -73,6 +74,10 @@ func fakeAppServer(mode string) {
 			continue
 		case "garbage":
 			out.WriteString("Welcome to Codex!\n")
+			out.Flush()
+			continue
+		case "huge":
+			out.WriteString(`{"id":1,"result":"` + strings.Repeat("x", maxLine) + `"}` + "\n")
 			out.Flush()
 			continue
 		}

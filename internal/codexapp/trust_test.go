@@ -51,18 +51,25 @@ func TestTrustRecordsOnlyOurHooksInOneEdit(t *testing.T) {
 }
 
 func TestTrustFaults(t *testing.T) {
+	// hang and garbage end at the deadline, whatever it is; the others must
+	// fail on their own well before theirs.
 	for _, tc := range []struct {
 		mode, want string
 	}{
 		{"hang", "no answer in time"},
 		{"garbage", `not JSON-RPC, e.g. "Welcome to Codex!"`},
 		{"error", "hooks/list: error -32603: config.toml: invalid type"},
-		{"exit", "it exited (its last message: ERROR codex: boom, no config)"},
+		{"exit", "its output ended before the answer (its last message: ERROR codex: boom, no config)"},
+		{"huge", "reading its output: a message longer than 16 MiB"},
 		{"lying", "still reports the hook " + fakeOurKey + " as untrusted"},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			o, log := fake(t, tc.mode)
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			deadline := time.Minute
+			if tc.mode == "hang" || tc.mode == "garbage" {
+				deadline = time.Second
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), deadline)
 			defer cancel()
 			_, err := Trust(ctx, o, fakeTarget)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
