@@ -260,6 +260,7 @@ type hookState struct {
 	// Untrusted says why the agent skips our registered hooks (Codex runs
 	// only hooks whose content the user trusted).
 	Untrusted string `json:"untrusted,omitempty"`
+	Hint      string `json:"hint,omitempty"` // how to trust them
 }
 
 // hookSummaries inspects the user-scope hook registration of each agent.
@@ -280,7 +281,7 @@ func hookSummaries(ctx context.Context, e *env) []hookState {
 		}
 		for _, f := range hs.Trust {
 			if f.Warn {
-				st.Untrusted = f.Message
+				st.Untrusted, st.Hint = f.Message, f.Fix
 			}
 		}
 		out = append(out, st)
@@ -293,7 +294,10 @@ func printHooks(w io.Writer, states []hookState) {
 		name := h.Title
 		switch {
 		case h.Registered && h.Untrusted != "":
-			fmt.Fprintf(w, "  hooks:      %s registered but NOT trusted: %s — run 'weave-agentd hooks install --%s'\n", name, h.Untrusted, h.Agent)
+			fmt.Fprintf(w, "  hooks:      %s registered but NOT trusted: %s\n", name, h.Untrusted)
+			if h.Hint != "" {
+				fmt.Fprintf(w, "              hint: %s\n", h.Hint)
+			}
 		case h.Registered:
 			fmt.Fprintf(w, "  hooks:      %s registered (%s)\n", name, h.Path)
 		case !h.Installed:
