@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -31,7 +32,6 @@ const maxLine = 16 << 20
 // Options say how to start the app-server.
 type Options struct {
 	Binary string   // the codex executable (absolute, or found on the PATH of Env)
-	Args   []string // nil: ["app-server"]
 	Env    []string // its environment (CODEX_HOME selects the home it edits)
 	Dir    string   // its working folder; "": ours
 	Logger *slog.Logger
@@ -74,11 +74,7 @@ func Start(o Options) (*Client, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	args := o.Args
-	if args == nil {
-		args = []string{"app-server"}
-	}
-	cmd := exec.Command(o.Binary, args...)
+	cmd := exec.Command(o.Binary, "app-server")
 	cmd.Env = o.Env
 	cmd.Dir = o.Dir
 	// Its own process group, so Close also ends what it started.
@@ -249,9 +245,10 @@ func (c *Client) write(ctx context.Context, b []byte) error {
 // stderr is complete.
 func (c *Client) failure(method string, err error) error {
 	c.Close()
+	<-c.done // the reader stops once the pipe is closed
 	c.mu.Lock()
 	var notes []string
-	if c.readErr != nil && c.readErr != io.EOF {
+	if c.readErr != nil && c.readErr != io.EOF && !errors.Is(c.readErr, os.ErrClosed) {
 		notes = append(notes, "reading its output: "+c.readErr.Error())
 	}
 	if len(c.garbage) > 0 {
@@ -261,21 +258,12 @@ func (c *Client) failure(method string, err error) error {
 	if s := lastLine(c.stderr.String()); s != "" {
 		notes = append(notes, "its last message: "+clip(s, 300))
 	}
-	msg := fmt.Sprintf("codex app-server %s: %v", method, err)
+	msg := ""
 	if len(notes) > 0 {
-		msg += " (" + strings.Join(notes, "; ") + ")"
+		msg = " (" + strings.Join(notes, "; ") + ")"
 	}
-	return &CallError{msg: msg, err: err}
+	return fmt.Errorf("codex app-server %s: %w%s", method, err, msg)
 }
-
-// CallError is a call that got no answer.
-type CallError struct {
-	msg string
-	err error
-}
-
-func (e *CallError) Error() string { return e.msg }
-func (e *CallError) Unwrap() error { return e.err }
 
 // Close ends the server and reaps it: its input is closed and its process
 // group killed (every answer we wanted has arrived by then; what it wrote

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"strings"
 	"testing"
 	"time"
@@ -83,11 +84,7 @@ func TestTrustFaults(t *testing.T) {
 
 func TestTrustNoCodex(t *testing.T) {
 	_, err := Trust(context.Background(), Options{Binary: t.TempDir() + "/codex"}, fakeTarget)
-	if err == nil || !strings.Contains(err.Error(), "start ") {
-		t.Fatalf("error %v", err)
-	}
-	var ce *CallError
-	if errors.As(err, &ce) {
-		t.Errorf("a missing binary is no call error: %v", err)
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("error %v, want one saying the binary does not exist", err)
 	}
 }
