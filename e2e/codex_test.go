@@ -3,9 +3,11 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -166,7 +168,11 @@ func (w *codexWorld) check(res codexcli.Result, spans []receiver.Span) *codexcli
 		}
 		under(ts[0], c.TurnID)
 		failed := c.ExitCode != nil && *c.ExitCode != 0
-		if failed != (ts[0].StatusCode == "Error") || failed != (ts[0].Attr("error.type") != "") {
+		// A call cut off by an interrupt: Codex writes its CommandExecution
+		// (exit -1) after turn_aborted, or not at all when it exits first,
+		// so its span's status depends on timing; the turn carries the error.
+		aborted := strings.HasSuffix(c.Output, "aborted by user")
+		if !aborted && (failed != (ts[0].StatusCode == "Error") || failed != (ts[0].Attr("error.type") != "")) {
 			t.Errorf("call %s (exit %v): status %s error.type %q", c.CallID, c.ExitCode, ts[0].StatusCode, ts[0].Attr("error.type"))
 		}
 	}
@@ -175,8 +181,10 @@ func (w *codexWorld) check(res codexcli.Result, spans []receiver.Span) *codexcli
 	}
 	// As a backend sums a conversation: what the stand-in sent, once.
 	var sent oa.Usage
-	for _, u := range w.api.Responses() {
-		sent = sent.Add(u)
+	for _, c := range w.api.Calls() {
+		if c.Status == http.StatusOK && c.Header.Get("session-id") == res.SessionID {
+			sent = sent.Add(c.Reply.Usage)
+		}
 	}
 	if u := backendUsage(spans)[res.SessionID]; u.In != int64(sent.InputTokens) || u.Out != int64(sent.OutputTokens) || u.CacheRead != int64(sent.CachedTokens) {
 		t.Errorf("usage over the spans %+v, the stand-in sent %+v", u, sent)
@@ -262,6 +270,7 @@ func TestCodexScenarios(t *testing.T) {
 // their chat and tool spans, and the failed call (no token_usage_record)
 // has none.
 func TestCodexFailedTurn(t *testing.T) {
+	t.Parallel()
 	w := newCodexWorld(t, oa.Steps(oa.Reply{Items: []oa.Item{oa.Exec("echo before-the-error")}, Usage: cu1}, oa.Reply{Status: 500, ErrorMessage: "scripted outage"}))
 	o := w.o
 	o.Prompt = "run echo, then fail"
@@ -282,12 +291,40 @@ func TestCodexFailedTurn(t *testing.T) {
 	}
 }
 
+// The user interrupts a turn (SIGINT, as Ctrl-C sends; here the running
+// shell tool sends it to Codex): the rollout gets turn_aborted
+// (reason "interrupted") and exec exits 1. The turn span has error status
+// with error.type "interrupted"; the chat and tool spans of the turn are
+// there once.
+func TestCodexInterruptedTurn(t *testing.T) {
+	t.Parallel()
+	w := newCodexWorld(t, oa.Steps(oa.Reply{Items: []oa.Item{oa.Exec("kill -INT $PPID; sleep 5; echo not-reached")}, Usage: cu1}, oa.Say("Not reached.", cu2)))
+	o := w.o
+	o.Prompt = "run something long"
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := codexcli.Run(ctx, o)
+	if err == nil || res.ExitCode != 1 || res.RolloutPath == "" {
+		t.Fatalf("want exec interrupted with exit 1: err %v exit %d\nstdout: %s", err, res.ExitCode, res.Stdout)
+	}
+	spans := w.flush()
+	ro := w.check(res, spans)
+	if ro.Types["event_msg/turn_aborted"] != 1 || len(w.api.Calls()) != 1 {
+		t.Fatalf("rollout %v; %d model calls", ro.Types, len(w.api.Calls()))
+	}
+	turns := receiver.ByName(spans, "invoke_agent codex")
+	if len(turns) != 1 || turns[0].StatusCode != "Error" || turns[0].Attr("error.type") != "interrupted" {
+		t.Errorf("interrupted turn: status %q %q error.type %q", turns[0].StatusCode, turns[0].StatusMessage, turns[0].Attr("error.type"))
+	}
+}
+
 // Auto-compaction in the middle of a turn: a model call reports more input
 // than the context window (258400 for a model Codex does not know), so
 // Codex summarises the history through the same endpoint before it goes on.
 // The summarising call is a model call like the others: its chat span
 // carries its usage, so the conversation's total stays Codex's own.
 func TestCodexAutoCompaction(t *testing.T) {
+	t.Parallel()
 	summary := "SUMMARY: the echo ran; nothing else to do."
 	w := newCodexWorld(t, func(c *oa.Call) oa.Reply {
 		switch {
@@ -326,12 +363,60 @@ func TestCodexAutoCompaction(t *testing.T) {
 	}
 }
 
+// Two Codex sessions at once in one CODEX_HOME, one daemon: each
+// conversation gets exactly its own spans and usage.
+func TestCodexConcurrentSessions(t *testing.T) {
+	t.Parallel()
+	w := newCodexWorld(t, oa.ByPrompt(
+		oa.PromptCase{Contains: "alpha", Responder: oa.Steps(oa.Reply{Items: []oa.Item{oa.Exec("echo alpha")}, Usage: cu1}, oa.Say("Alpha.", cu2))},
+		oa.PromptCase{Contains: "beta", Responder: oa.Steps(oa.Reply{Items: []oa.Item{oa.Reasoning("Beta."), oa.Exec("echo beta"), oa.Exec("echo beta-two")}, Usage: cu2}, oa.Say("Beta.", cu1))},
+	))
+	prompts := []string{"alpha task", "beta task"}
+	results := make([]codexcli.Result, len(prompts))
+	errs := make([]error, len(prompts))
+	var wg sync.WaitGroup
+	for i, p := range prompts {
+		wg.Go(func() {
+			o := w.o
+			o.Prompt = p
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			results[i], errs[i] = codexcli.Run(ctx, o)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil || results[i].RolloutPath == "" {
+			t.Fatalf("%s: %v (rollout %q)", prompts[i], err, results[i].RolloutPath)
+		}
+	}
+	if results[0].SessionID == results[1].SessionID {
+		t.Fatalf("one session for two runs: %s", results[0].SessionID)
+	}
+	all := w.flush()
+	total := 0
+	for _, res := range results {
+		var mine []receiver.Span
+		for _, s := range all {
+			if s.Attr("gen_ai.conversation.id") == res.SessionID {
+				mine = append(mine, s)
+			}
+		}
+		total += len(mine)
+		w.check(res, mine)
+	}
+	if total != len(all) || total != 4+5 {
+		t.Errorf("%d spans, %d in the two conversations, want 9: %v", len(all), total, names(all))
+	}
+}
+
 // The daemon goes away mid-session, three ways: a crash (SIGKILL) after
 // turn 1 with a resumed turn 2 running while it is down (the hooks journal
 // to the inbox); a crash in the middle of turn 3 (its own shell tool kills
 // the daemon between PreToolUse and PostToolUse); a clean restart before
 // turn 4. Every turn, chat and tool span arrives exactly once.
 func TestCodexDaemonRestartMidSession(t *testing.T) {
+	t.Parallel()
 	var w *codexWorld
 	killDaemon := func(c *oa.Call) oa.Reply {
 		return oa.Steps(
@@ -366,5 +451,48 @@ func TestCodexDaemonRestartMidSession(t *testing.T) {
 	ro := w.check(r4, spans)
 	if len(ro.Turns) != 4 || len(receiver.ByName(spans, "invoke_agent codex")) != 4 || len(ro.Calls) != 3 {
 		t.Fatalf("turns %v calls %d; spans %v", ro.Turns, len(ro.Calls), names(spans))
+	}
+
+	// A backfill of the same rollout adds nothing here, and a fresh daemon
+	// that only backfills it (no hooks ever) sends the very same spans.
+	if r := w.h.CLI("backfill", r4.RolloutPath); r.Code != 0 {
+		t.Fatalf("backfill: %s%s", r.Stdout, r.Stderr)
+	}
+	if again := w.flush(); len(again) != len(spans) {
+		t.Errorf("backfill after live capture: %d spans, was %d", len(again), len(spans))
+	}
+	assertNoDuplicates(t, w.rcv)
+	rcv2, h2 := receiver.Start(t), agentd.NewHome(t)
+	h2.Env = append(h2.Env, "CODEX_HOME="+codexcli.CodexHome(w.o.Home))
+	h2.WriteConfig("endpoint = \"" + rcv2.URL() + "\"\n")
+	d2 := h2.StartDaemon()
+	if r := h2.CLI("backfill", r4.RolloutPath); r.Code != 0 {
+		t.Fatalf("backfill: %s%s\n%s", r.Stdout, r.Stderr, d2.Log())
+	}
+	if r := h2.CLI("flush", "--timeout", "60s"); r.Code != 0 {
+		t.Fatalf("flush: %s%s", r.Stdout, r.Stderr)
+	}
+	live := map[string]receiver.Span{}
+	for _, s := range spans {
+		live[s.SpanID] = s
+	}
+	backfilled := rcv2.UniqueSpans()
+	if len(backfilled) != len(spans) {
+		t.Errorf("backfill alone: %d spans, live capture %d: %v", len(backfilled), len(spans), names(backfilled))
+	}
+	for _, b := range backfilled {
+		l, ok := live[b.SpanID]
+		if !ok {
+			t.Errorf("backfill-only span %s %s (trace %s) was not sent live", b.Name, b.SpanID, b.TraceID)
+			continue
+		}
+		for _, k := range []string{"gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "gen_ai.tool.call.id", "gen_ai.response.id", "gen_ai.input.messages", "gen_ai.output.messages"} {
+			if l.Attr(k) != b.Attr(k) {
+				t.Errorf("%s %s: %s live %q, backfilled %q", b.Name, b.SpanID, k, l.Attr(k), b.Attr(k))
+			}
+		}
+		if l.StatusCode != b.StatusCode || l.TraceID != b.TraceID || l.ParentSpanID != b.ParentSpanID || !l.Start.Equal(b.Start) || !l.End.Equal(b.End) {
+			t.Errorf("%s %s: live %s %s/%s %v..%v, backfilled %s %s/%s %v..%v", b.Name, b.SpanID, l.StatusCode, l.TraceID, l.ParentSpanID, l.Start, l.End, b.StatusCode, b.TraceID, b.ParentSpanID, b.Start, b.End)
+		}
 	}
 }

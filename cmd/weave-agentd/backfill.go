@@ -28,8 +28,8 @@ func backfillCommand() command {
 		Usage: "[PATH...] [--since D] [--agent " + strings.Join(agentFlags(), "|") + "] [--json]",
 		Short: "import existing transcripts (safe to re-run: nothing is sent twice)",
 		Long: `Asks the daemon to import transcripts that already exist — by default every
-Claude Code transcript under $CLAUDE_CONFIG_DIR or ~/.claude/projects — with
-progress. Span ids are derived from the conversation, and the daemon remembers
+Claude Code transcript under $CLAUDE_CONFIG_DIR or ~/.claude/projects and every
+Codex CLI one under $CODEX_HOME or ~/.codex/sessions — with progress. Span ids are derived from the conversation, and the daemon remembers
 how far it read each file, so running it twice, or while the daemon follows the
 same files live, sends nothing twice; an interrupted backfill resumes. If the
 spool cannot be written (a full disk), backfill stops with exit status 1 and

@@ -72,7 +72,7 @@ const (
 	maxName        = 256     // bytes of a tool name kept
 	maxPromptParts = 64      // parts kept for one prompt
 	maxTools       = 256     // tool calls waiting for their output, per turn
-	maxClosedTurns = 8       // closed turns kept for late lines
+	maxClosedTurns = 8       // finished turns kept (for a repeated task_started, a late usage record)
 	maxEmitted     = 1024    // span ids remembered against double emission
 )
 
@@ -128,7 +128,7 @@ func (b *Builder) Take() []genai.Span {
 // Idle reports whether no turn is open or late.
 func (b *Builder) Idle() bool {
 	for _, t := range b.st.Turns {
-		if !t.Closed || t.Late {
+		if !t.Done || t.Late {
 			return false
 		}
 	}
@@ -193,6 +193,7 @@ type hookPayload struct {
 	HookEventName  string `json:"hook_event_name"`
 	TranscriptPath string `json:"transcript_path"`
 	TurnID         string `json:"turn_id"`
+	Prompt         string `json:"prompt"`
 }
 
 // Hook consumes one hook event. The rollout says everything; hooks name
@@ -217,6 +218,17 @@ func (b *Builder) Hook(ev transcript.Event) {
 	}
 	t := b.turn(p.TurnID)
 	switch name {
+	case "UserPromptSubmit":
+		// The prompt as typed: the turn's prompt until (unless) its
+		// UserMessage line is read.
+		if p.Prompt == "" || p.TurnID == "" {
+			break
+		}
+		if t != nil {
+			t.HookPrompt = b.clip(p.Prompt)
+		} else {
+			b.st.Prompt = &hookPrompt{Turn: p.TurnID, Text: b.clip(p.Prompt)}
+		}
 	case "Stop":
 		if t != nil && !t.Done && t.StopAt.IsZero() {
 			t.StopAt = at
@@ -229,7 +241,7 @@ func (b *Builder) Hook(ev transcript.Event) {
 		}
 		return
 	}
-	if t != nil && !t.Closed && at.After(t.LastEvent) {
+	if t != nil && (!t.Done || t.Late) && at.After(t.LastEvent) {
 		t.LastEvent = at
 	}
 }
@@ -304,7 +316,7 @@ func (b *Builder) emit(s genai.Span) {
 func (b *Builder) prune() {
 	closed := 0
 	for _, t := range b.st.Turns {
-		if t.Closed {
+		if t.Done {
 			closed++
 		}
 	}
@@ -314,7 +326,7 @@ func (b *Builder) prune() {
 	drop := closed - maxClosedTurns
 	kept := b.st.Turns[:0]
 	for _, t := range b.st.Turns {
-		if drop > 0 && t.Closed && !t.Late {
+		if drop > 0 && t.Done && !t.Late {
 			drop--
 			continue
 		}

@@ -3,6 +3,7 @@ package codex
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -352,8 +353,7 @@ func TestMetadataModeState(t *testing.T) {
 			fx := loadFixture(t, name)
 			b := New(fx.session, Options{TranscriptPath: fx.path, DropContent: true})
 			var spans []genai.Span
-			for i, l := range fx.lines {
-				b.Line(fx.path, l)
+			check := func(after string) {
 				spans = append(spans, b.Take()...)
 				st, err := b.MarshalState()
 				if err != nil {
@@ -361,9 +361,18 @@ func TestMetadataModeState(t *testing.T) {
 				}
 				for _, s := range secrets {
 					if bytes.Contains(st, []byte(s)) {
-						t.Fatalf("after line %d the state holds %q", i+1, s)
+						t.Fatalf("after %s the state holds %q", after, s)
 					}
 				}
+			}
+			hook := 0
+			for i, l := range fx.lines {
+				for ; hook < len(fx.hooks) && fx.hooks[hook].lines <= i; hook++ {
+					b.Hook(transcript.Event{Name: fx.hooks[hook].event, Payload: fx.hooks[hook].payload})
+					check(fx.hooks[hook].event)
+				}
+				b.Line(fx.path, l)
+				check(fmt.Sprintf("line %d", i+1))
 			}
 			want := "work-codex-" + name + " · 2026-12-05"
 			for _, s := range spans {
@@ -445,6 +454,39 @@ func TestLateLinesLandInTheirTurn(t *testing.T) {
 			}
 			if len(got) != len(want) || !b.Idle() {
 				t.Errorf("%d late spans, want %d; idle %v after task_complete", len(got), len(want), b.Idle())
+			}
+		})
+	}
+}
+
+// TestPromptFromTheHookWhenLinesLag: a turn sent by the Stop timeout
+// before its prompt's line was read still carries the prompt, from the
+// UserPromptSubmit hook — also when that hook came before the turn's first
+// line — and names the conversation by it.
+func TestPromptFromTheHookWhenLinesLag(t *testing.T) {
+	fx := loadFixture(t, "tool")
+	submit, stop := fx.hooks[1], fx.hooks[stopAt(t, fx)]
+	t0 := time.Date(2026, 12, 5, 15, 0, 0, 0, time.UTC)
+	for name, before := range map[string]int{"before the turn's lines": 0, "before its prompt's line": submit.lines} {
+		t.Run(name, func(t *testing.T) {
+			b := New(fx.session, Options{TranscriptPath: fx.path})
+			b.Tick(t0)
+			for _, l := range fx.lines[:before] {
+				b.Line(fx.path, l)
+			}
+			b.Hook(transcript.Event{Name: "UserPromptSubmit", ReceivedAt: t0, Payload: submit.payload})
+			for _, l := range fx.lines[before:submit.lines] {
+				b.Line(fx.path, l)
+			}
+			b.Hook(transcript.Event{Name: "Stop", ReceivedAt: t0, Payload: stop.payload})
+			b.Tick(t0.Add(defaultStopWait))
+			spans := b.Take()
+			if len(spans) != 1 {
+				t.Fatalf("%d spans, want the turn span", len(spans))
+			}
+			a := attrMap(spans[0])
+			if !strings.Contains(a["gen_ai.input.messages"], "List the files here") || a["gen_ai.conversation.name"] != "List the files here" {
+				t.Errorf("prompt %q, conversation %q", a["gen_ai.input.messages"], a["gen_ai.conversation.name"])
 			}
 		})
 	}

@@ -120,7 +120,7 @@ func runLive(fx fixture, opts Options) []genai.Span {
 func attrMap(s genai.Span) map[string]string {
 	m := map[string]string{}
 	for _, kv := range s.Attrs {
-		m[string(kv.Key)] = kv.Value.Emit()
+		m[string(kv.Key)] = kv.Value.String()
 	}
 	return m
 }
@@ -131,10 +131,10 @@ func spanString(s genai.Span) string {
 	fmt.Fprintf(&sb, "%s/%s<-%s %q %s..%s st=%d %q\n", s.TraceID, s.SpanID, s.ParentID, s.Name,
 		s.Start.UTC().Format(time.RFC3339Nano), s.End.UTC().Format(time.RFC3339Nano), s.Status, s.StatusMessage)
 	for _, kv := range s.Attrs {
-		fmt.Fprintf(&sb, "  %s=%s\n", kv.Key, kv.Value.Emit())
+		fmt.Fprintf(&sb, "  %s=%s\n", kv.Key, kv.Value.String())
 	}
 	for _, kv := range s.Resource {
-		fmt.Fprintf(&sb, "  res %s=%s\n", kv.Key, kv.Value.Emit())
+		fmt.Fprintf(&sb, "  res %s=%s\n", kv.Key, kv.Value.String())
 	}
 	return sb.String()
 }
@@ -218,7 +218,7 @@ func describe(s genai.Span, prefix string) string {
 	sb.WriteString("\n")
 	indent := prefix + "    "
 	for _, kv := range s.Attrs {
-		v := kv.Value.Emit()
+		v := kv.Value.String()
 		if len(v) > 300 {
 			v = fmt.Sprintf("%s… (%d bytes)", v[:300], len(v))
 		}
@@ -228,7 +228,7 @@ func describe(s genai.Span, prefix string) string {
 		fmt.Fprintf(&sb, "%s%s=%s\n", indent, kv.Key, v)
 	}
 	for _, kv := range s.Resource {
-		fmt.Fprintf(&sb, "%sresource %s=%s\n", indent, kv.Key, kv.Value.Emit())
+		fmt.Fprintf(&sb, "%sresource %s=%s\n", indent, kv.Key, kv.Value.String())
 	}
 	return sb.String()
 }

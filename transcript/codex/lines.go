@@ -28,8 +28,6 @@ type payload struct {
 	} `json:"internal_chat_message_metadata_passthrough"`
 
 	// session_meta
-	ID               string          `json:"id"`
-	SessionID        string          `json:"session_id"`
 	Cwd              string          `json:"cwd"`
 	CLIVersion       string          `json:"cli_version"`
 	ModelProvider    string          `json:"model_provider"`
@@ -74,16 +72,12 @@ type payload struct {
 
 // item is an event_msg item_completed's item.
 type item struct {
-	Type        string          `json:"type"` // UserMessage, Reasoning, CommandExecution, AgentMessage …
-	ID          string          `json:"id"`   // a CommandExecution's: the call_id
-	Content     content         `json:"content"`
-	Command     json.RawMessage `json:"command"`
-	Status      string          `json:"status"`
-	ExitCode    *int64          `json:"exit_code"`
-	Duration    *duration       `json:"duration"`
-	ProcessID   json.RawMessage `json:"process_id"`
-	ParsedCmd   json.RawMessage `json:"parsed_cmd"`
-	SummaryText json.RawMessage `json:"summary_text"`
+	Type     string    `json:"type"` // UserMessage, Reasoning, CommandExecution, AgentMessage …
+	ID       string    `json:"id"`   // a CommandExecution's: the call_id
+	Content  content   `json:"content"`
+	Status   string    `json:"status"`
+	ExitCode *int64    `json:"exit_code"`
+	Duration *duration `json:"duration"`
 }
 
 type duration struct {

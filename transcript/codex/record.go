@@ -34,12 +34,6 @@ func (b *Builder) record(typ string, p *payload, ts time.Time) {
 
 func (b *Builder) sessionMeta(p *payload) {
 	m := &b.st.Meta
-	if m.ID == "" {
-		m.ID = p.ID
-		if m.ID == "" {
-			m.ID = p.SessionID
-		}
-	}
 	if p.Cwd != "" {
 		m.Cwd = p.Cwd
 	}
@@ -240,6 +234,10 @@ func (b *Builder) startTurn(id string, ts time.Time) {
 		// Settings carry over until a turn_context says otherwise.
 		t.Model, t.Cwd, t.Approval, t.Sandbox, t.Effort = prev.Model, prev.Cwd, prev.Approval, prev.Sandbox, prev.Effort
 	}
+	if hp := b.st.Prompt; hp != nil && hp.Turn == id {
+		t.HookPrompt = hp.Text
+	}
+	b.st.Prompt = nil
 	t.Call.Start = ts
 	b.st.Turns = append(b.st.Turns, t)
 	b.st.Cur = id
@@ -269,9 +267,8 @@ func (b *Builder) responseItem(p *payload, ts time.Time) {
 			b.addPart(t, genai.Part{Type: "reasoning", Content: b.clip(text)})
 		}
 	case "function_call", "custom_tool_call":
-		custom := p.Type == "custom_tool_call"
 		args := toolArgs(p.Arguments)
-		if custom {
+		if p.Type == "custom_tool_call" {
 			args = jsonString(b.clip(rawString(p.Input)))
 		}
 		if len(args) > maxText {
@@ -293,7 +290,7 @@ func (b *Builder) responseItem(p *payload, ts time.Time) {
 		if t.Tools == nil {
 			t.Tools = map[string]*tool{}
 		}
-		t.Tools[id] = &tool{ID: id, Name: name, Custom: custom, Args: args, At: ts}
+		t.Tools[id] = &tool{ID: id, Name: name, Args: args, At: ts}
 		t.Order = append(t.Order, id)
 	case "function_call_output", "custom_tool_call_output":
 		b.input(t, ts)
@@ -399,8 +396,7 @@ func (b *Builder) finishTurn(t *turn, complete bool, aborted string) {
 	if !t.Done {
 		t.Done, t.StopAt = true, time.Time{}
 		b.emit(b.turnSpan(t))
-		t.Closed = true
-		t.Prompt, t.Answer, t.StatusMsg = nil, "", ""
+		t.Prompt, t.HookPrompt, t.Answer, t.StatusMsg = nil, "", "", ""
 	}
 	t.Late = !complete
 	if !complete {

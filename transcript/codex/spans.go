@@ -74,7 +74,7 @@ func (b *Builder) title() string {
 		if b.opts.DropContent || b.st.Title != "" {
 			continue
 		}
-		for _, p := range t.Prompt {
+		for _, p := range t.prompt() {
 			if p.Type == "text" {
 				if title := genai.Title(p.Content); title != "" {
 					b.st.Title = title
@@ -108,9 +108,9 @@ func (b *Builder) turnSpan(t *turn) genai.Span {
 	if t.Model != "" {
 		attrs = append(attrs, semconv.GenAIRequestModelKey.String(t.Model))
 	}
-	if len(t.Prompt) > 0 {
+	if prompt := t.prompt(); len(prompt) > 0 {
 		attrs = append(attrs, genai.MessagesAttr(semconv.GenAIInputMessagesKey,
-			[]genai.Message{{Role: "user", Parts: t.Prompt}}))
+			[]genai.Message{{Role: "user", Parts: prompt}}))
 	}
 	if t.Answer != "" {
 		attrs = append(attrs, genai.MessagesAttr(semconv.GenAIOutputMessagesKey, []genai.Message{{
@@ -147,6 +147,15 @@ func (b *Builder) turnSpan(t *turn) genai.Span {
 		StatusMessage: t.StatusMsg,
 		Resource:      b.resource(t.Version),
 	}
+}
+
+// prompt is the turn's prompt: from its lines, else from its
+// UserPromptSubmit hook.
+func (t *turn) prompt() []genai.Part {
+	if len(t.Prompt) == 0 && t.HookPrompt != "" {
+		return []genai.Part{{Type: "text", Content: t.HookPrompt}}
+	}
+	return t.Prompt
 }
 
 // systemInstructions are base_instructions as semconv parts, only when they
@@ -273,8 +282,10 @@ func errorType(s string) attribute.KeyValue { return semconv.ErrorTypeKey.String
 // `content = "metadata"` mode keeps none in the persisted state.
 func (st *state) dropContent() {
 	st.Meta.System = ""
+	st.Prompt = nil
 	for _, t := range st.Turns {
 		t.Prompt = emptyParts(t.Prompt)
+		t.HookPrompt = ""
 		t.Answer, t.StatusMsg = "", ""
 		t.Call.Parts = emptyParts(t.Call.Parts)
 		for _, tc := range t.Tools {

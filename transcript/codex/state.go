@@ -23,7 +23,9 @@ type state struct {
 
 	Turns []*turn `json:"turns,omitempty"` // open and recently closed turns, oldest first
 	Cur   string  `json:"cur,omitempty"`   // id of the latest turn started
-	Seq   int     `json:"seq,omitempty"`   // turns started so far
+	// Prompt is a UserPromptSubmit's prompt for a turn not started yet.
+	Prompt *hookPrompt `json:"prompt,omitempty"`
+	Seq    int         `json:"seq,omitempty"` // turns started so far
 
 	Emitted transcript.Recent `json:"emitted,omitzero"` // recent span ids emitted (guard against doubles)
 
@@ -39,7 +41,6 @@ type state struct {
 // meta is what session_meta records said (the latest one: a resumed
 // session may write another).
 type meta struct {
-	ID         string `json:"id,omitempty"`
 	Cwd        string `json:"cwd,omitempty"`
 	Version    string `json:"ver,omitempty"`
 	Provider   string `json:"prov,omitempty"` // model_provider as configured
@@ -70,7 +71,10 @@ type turn struct {
 
 	Prompt    []genai.Part `json:"p,omitempty"`
 	PromptSrc string       `json:"ps,omitempty"` // the record kind the prompt came from
-	Answer    string       `json:"ans,omitempty"`
+	// HookPrompt is the UserPromptSubmit hook's prompt, for a turn span
+	// sent before the prompt's line was read.
+	HookPrompt string `json:"hp,omitempty"`
+	Answer     string `json:"ans,omitempty"`
 
 	Call  call             `json:"call"`            // the model call in progress
 	Calls int              `json:"calls,omitempty"` // model calls emitted
@@ -87,8 +91,12 @@ type turn struct {
 	// or IdleTimeout), so lines that name it may still come (a daemon
 	// behind on the file, a command running for long): they land in its
 	// trace until its task_complete, the next turn, or IdleTimeout of quiet.
-	Late   bool `json:"late,omitempty"`
-	Closed bool `json:"closed,omitempty"` // turn span emitted
+	Late bool `json:"late,omitempty"`
+}
+
+type hookPrompt struct {
+	Turn string `json:"t"`
+	Text string `json:"p"`
 }
 
 // call is the model call in progress: its output items since the previous
@@ -105,11 +113,10 @@ func (c *call) empty() bool { return len(c.Parts) == 0 && c.Dropped == 0 }
 // tool is one function_call (or custom_tool_call) waiting for its output,
 // with what its CommandExecution item said.
 type tool struct {
-	ID     string          `json:"id"`
-	Name   string          `json:"n"`
-	Custom bool            `json:"c,omitempty"`
-	Args   json.RawMessage `json:"a,omitempty"`
-	At     time.Time       `json:"at"` // the function_call record
+	ID   string          `json:"id"`
+	Name string          `json:"n"`
+	Args json.RawMessage `json:"a,omitempty"`
+	At   time.Time       `json:"at"` // the function_call record
 
 	Exec     bool      `json:"x,omitempty"` // a CommandExecution item came
 	Start    time.Time `json:"t0,omitzero"`
