@@ -238,16 +238,12 @@ func (in *Installer) doctorHookTrust(ctx context.Context, r *Report, hs HookStat
 		return
 	}
 	t, ok := a.(transcript.HookTruster)
-	if !ok {
-		return
-	}
-	spec, err := in.hookSpec(ctx, a, true)
-	if err != nil {
+	if !ok || len(hs.Entries) == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, trustTimeout)
 	defer cancel()
-	addFindings(r, t.CheckHookTrust(ctx, in.hookFile(a, hs.Path, scope, spec)))
+	addFindings(r, t.CheckHookTrust(ctx, in.hookFile(a, hs.Path, scope, hs.Entries[0].Command)))
 }
 
 func (in *Installer) doctorEndpoint(ctx context.Context, r *Report, cfg *config.Config) {

@@ -275,13 +275,14 @@ func (in *Installer) registerHooks(ctx context.Context, o HookOptions, fromInsta
 const trustTimeout = time.Minute
 
 // hookFile describes the hook settings file of agent a holding our
-// handlers, for a transcript.HookTruster.
-func (in *Installer) hookFile(a transcript.Agent, path, project string, spec hookconfig.Spec) transcript.HookFile {
+// handlers, which run command (as the file holds it), for a
+// transcript.HookTruster.
+func (in *Installer) hookFile(a transcript.Agent, path, project, command string) transcript.HookFile {
 	flag := "--" + a.HookConfig().Name
 	if project != "" {
 		flag += " --project " + project
 	}
-	return transcript.HookFile{Home: in.agentHome(a), Path: path, Project: project, Command: hookconfig.Command(spec),
+	return transcript.HookFile{Home: in.agentHome(a), Path: path, Project: project, Command: command,
 		Getenv: in.s.Getenv, Flag: flag, Logger: in.s.Logger}
 }
 
@@ -293,9 +294,16 @@ func (in *Installer) trustHooks(ctx context.Context, a transcript.Agent, path, p
 	if !ok {
 		return
 	}
+	// Our handlers' command exactly as written (the agent's own arguments
+	// included): only handlers that run it are trusted.
+	st, err := hookconfig.Inspect(path, a.HookConfig(), spec)
+	if err != nil || len(st.Entries) == 0 {
+		in.printf("warn     %s: cannot read back our hooks to trust them: %v", a.Title(), err)
+		return
+	}
 	ctx, cancel := context.WithTimeout(ctx, trustTimeout)
 	defer cancel()
-	msg, err := t.TrustHooks(ctx, in.hookFile(a, path, project, spec))
+	msg, err := t.TrustHooks(ctx, in.hookFile(a, path, project, st.Entries[0].Command))
 	if err != nil {
 		in.printf("warn     %s: %v", a.Title(), err)
 		return
@@ -435,7 +443,7 @@ func (in *Installer) HooksStatus(ctx context.Context, o HookOptions) ([]HookStat
 		hs.Status, hs.Err = st, err
 		hs.Path = path
 		if t, ok := a.(transcript.HookTruster); ok && err == nil && len(st.Entries) > 0 {
-			hs.Trust = t.HookTrustOnDisk(in.hookFile(a, path, o.Project, spec))
+			hs.Trust = t.HookTrustOnDisk(in.hookFile(a, path, o.Project, st.Entries[0].Command))
 		}
 		out = append(out, hs)
 	}
