@@ -1,9 +1,8 @@
 package transcript
 
-import "strings"
-
 // HomeVars are the environment variables that move an agent's Home
-// (CLAUDE_CONFIG_DIR, CODEX_HOME): those its Home asks for.
+// (CLAUDE_CONFIG_DIR, CODEX_HOME): those its Home asks for, so hints name
+// them without a list kept by hand.
 func HomeVars(a Agent) []string {
 	var vars []string
 	a.Home(func(k string) string {
@@ -11,14 +10,4 @@ func HomeVars(a Agent) []string {
 		return ""
 	}, "~")
 	return vars
-}
-
-// HomeHint is where an agent keeps its files, for people:
-// "~/.claude (or $CLAUDE_CONFIG_DIR)".
-func HomeHint(a Agent) string {
-	h := a.Home(func(string) string { return "" }, "~")
-	if vars := HomeVars(a); len(vars) > 0 {
-		h += " (or $" + strings.Join(vars, ", $") + ")"
-	}
-	return h
 }
