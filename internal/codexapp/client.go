@@ -25,16 +25,18 @@ import (
 	"time"
 )
 
-// maxLine bounds one message from the server (a hooks/list answer is a
-// few KB per hook).
-const maxLine = 16 << 20
+// DefaultMaxMessage bounds one message from the server (a hooks/list
+// answer is a few KB per hook).
+const DefaultMaxMessage = 16 << 20
 
 // Options say how to start the app-server.
 type Options struct {
 	Binary string   // the codex executable (absolute, or found on the PATH of Env)
 	Env    []string // its environment (CODEX_HOME selects the home it edits)
 	Dir    string   // its working folder; "": ours
-	Logger *slog.Logger
+	// MaxMessage bounds one message from the server; 0: DefaultMaxMessage.
+	MaxMessage int
+	Logger     *slog.Logger
 }
 
 // Client is one running app-server.
@@ -95,18 +97,22 @@ func Start(o Options) (*Client, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s app-server: %w", o.Binary, err)
 	}
-	go c.read(stdout)
+	limit := o.MaxMessage
+	if limit <= 0 {
+		limit = DefaultMaxMessage
+	}
+	go c.read(stdout, limit)
 	return c, nil
 }
 
 // read routes the server's answers to their callers; notifications and
 // the server's own requests are not for us.
-func (c *Client) read(r io.Reader) {
+func (c *Client) read(r io.Reader, limit int) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var err error
 	for {
 		var line []byte
-		line, err = readLine(br)
+		line, err = readLine(br, limit)
 		if err != nil {
 			break
 		}
@@ -144,15 +150,16 @@ func (c *Client) read(r io.Reader) {
 	close(c.done)
 }
 
-var errLineTooLong = errors.New("a message longer than 16 MiB")
+// errLineTooLong: a message over the limit ends the session.
+var errLineTooLong = errors.New("a message over the size limit")
 
-// readLine reads one line of at most maxLine bytes.
-func readLine(br *bufio.Reader) ([]byte, error) {
+// readLine reads one line of at most limit bytes.
+func readLine(br *bufio.Reader, limit int) ([]byte, error) {
 	var buf []byte
 	for {
 		chunk, err := br.ReadSlice('\n')
 		buf = append(buf, chunk...)
-		if len(buf) > maxLine {
+		if len(buf) > limit {
 			return nil, errLineTooLong
 		}
 		if err == bufio.ErrBufferFull {

@@ -21,7 +21,7 @@ import (
 //	error    answers hooks/list with an error
 //	exit     writes to stderr and exits at once
 //	lying    accepts config/batchWrite but keeps reporting untrusted
-//	huge     answers with a line longer than maxLine
+//	huge     answers with a line longer than hugeLimit
 //
 // It appends every request line, and its pid first, to FAKE_CODEX_LOG.
 func TestMain(m *testing.M) {
@@ -31,6 +31,9 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(m.Run())
 }
+
+// hugeLimit is the clients' message limit in these tests.
+const hugeLimit = 64 << 10
 
 const (
 	fakePath    = "/home/u/.codex/hooks.json"
@@ -77,7 +80,7 @@ func fakeAppServer(mode string) {
 			out.Flush()
 			continue
 		case "huge":
-			out.WriteString(`{"id":1,"result":"` + strings.Repeat("x", maxLine) + `"}` + "\n")
+			out.WriteString(`{"id":1,"result":"` + strings.Repeat("x", hugeLimit) + `"}` + "\n")
 			out.Flush()
 			continue
 		}
@@ -127,7 +130,7 @@ func fake(t *testing.T, mode string) (Options, string) {
 		t.Fatal(err)
 	}
 	log := t.TempDir() + "/requests.log"
-	return Options{Binary: exe, Env: append(os.Environ(), "FAKE_CODEX_MODE="+mode, "FAKE_CODEX_LOG="+log)}, log
+	return Options{Binary: exe, Env: append(os.Environ(), "FAKE_CODEX_MODE="+mode, "FAKE_CODEX_LOG="+log), MaxMessage: hugeLimit}, log
 }
 
 // fakeLog returns the fake's pid and the requests it received.

@@ -61,7 +61,7 @@ func TestTrustFaults(t *testing.T) {
 		{"garbage", `not JSON-RPC, e.g. "Welcome to Codex!"`},
 		{"error", "hooks/list: error -32603: config.toml: invalid type"},
 		{"exit", "its output ended before the answer (its last message: ERROR codex: boom, no config)"},
-		{"huge", "reading its output: a message longer than 16 MiB"},
+		{"huge", "reading its output: a message over the size limit"},
 		{"lying", "still reports the hook " + fakeOurKey + " as untrusted"},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
