@@ -17,7 +17,7 @@ import (
 //	         handler of ours and one of someone else's, trust recorded by
 //	         config/batchWrite
 //	hang     reads requests, never answers
-//	garbage  answers every request with a line that is not JSON
+//	garbage  answers the first request with a line that is not JSON, and exits
 //	error    answers hooks/list with an error
 //	exit     writes to stderr and exits at once
 //	lying    accepts config/batchWrite but keeps reporting untrusted
@@ -78,7 +78,7 @@ func fakeAppServer(mode string) {
 		case "garbage":
 			out.WriteString("Welcome to Codex!\n")
 			out.Flush()
-			continue
+			os.Exit(0)
 		case "huge":
 			out.WriteString(`{"id":1,"result":"` + strings.Repeat("x", hugeLimit) + `"}` + "\n")
 			out.Flush()
