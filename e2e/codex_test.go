@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -30,16 +32,19 @@ type codexWorld struct {
 	d   *agentd.Daemon
 	api *oa.Server
 	o   codexcli.Options
+	// started is when the world was made: no span of it starts earlier.
+	started time.Time
 }
 
-func newCodexWorld(t *testing.T, respond oa.Responder) *codexWorld {
+// newCodexWorld starts it all; config lines are added to the daemon's config.
+func newCodexWorld(t *testing.T, respond oa.Responder, config ...string) *codexWorld {
 	t.Helper()
 	bin := codexcli.Require(t)
-	w := &codexWorld{t: t, rcv: receiver.Start(t), h: agentd.NewHome(t), api: oa.Start(t, respond)}
+	w := &codexWorld{t: t, rcv: receiver.Start(t), h: agentd.NewHome(t), api: oa.Start(t, respond), started: time.Now()}
 	home := codexcli.NewHome(t)
 	// The daemon finds Codex's home the way a user's would: CODEX_HOME.
 	w.h.Env = append(w.h.Env, "CODEX_HOME="+codexcli.CodexHome(home))
-	w.h.WriteConfig("endpoint = \"" + w.rcv.URL() + "\"\n")
+	w.h.WriteConfig("endpoint = \"" + w.rcv.URL() + "\"\n" + strings.Join(config, "\n") + "\n")
 	w.d = w.h.StartDaemon()
 	w.o = codexcli.Options{Bin: bin, Home: home, Cwd: filepath.Join(home, "project"), BaseURL: w.api.BaseURL(),
 		HookCommand: codexcli.ShellQuote(filepath.Join(w.h.Bin, "weave-agentd-hook")) + " codex",
@@ -70,6 +75,17 @@ func (w *codexWorld) flush() []receiver.Span {
 		w.t.Fatalf("flush: %d %s%s\n%s", r.Code, r.Stdout, r.Stderr, w.d.Log())
 	}
 	return w.rcv.UniqueSpans()
+}
+
+// wantEvents checks that the daemon stored n hook events: Codex's hooks
+// reached it through the real hook binary.
+func (w *codexWorld) wantEvents(n int) {
+	w.t.Helper()
+	st, code := w.h.Status()
+	c, _ := st["counters"].(map[string]any)
+	if got, _ := c["events"].(float64); code != 0 || int(got) != n {
+		w.t.Errorf("daemon stored %v hook events (status exit %d), want %d", c["events"], code, n)
+	}
 }
 
 // check asserts the DESIGN.md schema against Codex's own rollout: per turn
@@ -122,6 +138,9 @@ func (w *codexWorld) check(res codexcli.Result, spans []receiver.Span) *codexcli
 		if tr.Name != "invoke_agent codex" || tr.ParentSpanID != "" || tr.TraceID != trace.String() || tr.SpanID != genai.NewSpanID(trace, genai.KindTurn, "turn").String() {
 			t.Errorf("turn %s: %q parent %q ids %s/%s, want derived %s", id, tr.Name, tr.ParentSpanID, tr.TraceID, tr.SpanID, trace)
 		}
+		if tr.Start.Before(w.started) || tr.End.After(time.Now()) || tr.End.Before(tr.Start) {
+			t.Errorf("turn %s: %v..%v, outside the test's run from %v", id, tr.Start, tr.End, w.started)
+		}
 		if tr.Attr("gen_ai.request.model") != codexcli.Model || tr.Attr("gen_ai.agent.version") != codexcli.Version {
 			t.Errorf("turn %s: model %q version %q", id, tr.Attr("gen_ai.request.model"), tr.Attr("gen_ai.agent.version"))
 		}
@@ -136,8 +155,15 @@ func (w *codexWorld) check(res codexcli.Result, spans []receiver.Span) *codexcli
 	}
 	under := func(s receiver.Span, turn string) {
 		t.Helper()
-		if tr, ok := turnSpan[turn]; ok && (s.ParentSpanID != tr.SpanID || s.TraceID != tr.TraceID) {
+		tr, ok := turnSpan[turn]
+		if !ok {
+			return
+		}
+		if s.ParentSpanID != tr.SpanID || s.TraceID != tr.TraceID {
 			t.Errorf("%s [%s] is not under turn %s", s.Name, s.SpanID, turn)
+		}
+		if s.Start.Before(tr.Start) || s.End.After(tr.End) || s.End.Before(s.Start) {
+			t.Errorf("%s [%s] %v..%v is not inside its turn %v..%v", s.Name, s.SpanID, s.Start, s.End, tr.Start, tr.End)
 		}
 	}
 	for _, u := range ro.Usage {
@@ -211,6 +237,7 @@ func TestCodexScenarios(t *testing.T) {
 		if len(spans) != 2 {
 			t.Fatalf("want a turn and a chat span, got %v", names(spans))
 		}
+		w.wantEvents(4) // SessionStart, UserPromptSubmit, Stop, SessionEnd
 		turn := receiver.ByName(spans, "invoke_agent codex")[0]
 		if !strings.Contains(turn.Attr("gen_ai.input.messages"), "say hello") || !strings.Contains(turn.Attr("gen_ai.output.messages"), "Hello from Codex.") || turn.StatusCode == "Error" {
 			t.Errorf("turn: in=%s out=%s status=%s", turn.Attr("gen_ai.input.messages"), turn.Attr("gen_ai.output.messages"), turn.StatusCode)
@@ -219,8 +246,9 @@ func TestCodexScenarios(t *testing.T) {
 
 	t.Run("shell tool and failing tool", func(t *testing.T) {
 		t.Parallel()
+		const secret = "ghp_aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5" // a GitHub token shape: masked before spooling
 		w := newCodexWorld(t, oa.Steps(
-			oa.Reply{Items: []oa.Item{oa.Reasoning("Two commands."), oa.Exec("echo weave-codex-ok")}, Usage: cu1},
+			oa.Reply{Items: []oa.Item{oa.Reasoning("Two commands."), oa.Exec("echo weave-codex-ok " + secret)}, Usage: cu1},
 			oa.Reply{Items: []oa.Item{oa.Exec("echo weave-codex-fail >&2; exit 4")}, Usage: cu2},
 			oa.Say("One worked, one failed.", oa.Usage{InputTokens: 1900, CachedTokens: 1600, OutputTokens: 9}),
 		))
@@ -229,6 +257,12 @@ func TestCodexScenarios(t *testing.T) {
 		ro := w.check(res, spans)
 		if len(ro.Calls) != 2 || len(ro.Usage) != 3 {
 			t.Fatalf("rollout: %d calls, %d model calls", len(ro.Calls), len(ro.Usage))
+		}
+		w.wantEvents(8) // … plus PreToolUse and PostToolUse per call
+		for _, s := range spans {
+			if j, _ := json.Marshal(s); bytes.Contains(j, []byte(secret[4:24])) {
+				t.Errorf("span %q carries the token unmasked: %s", s.Name, relLines(strings.ReplaceAll(string(j), ",", ",\n"), secret[4:24]))
+			}
 		}
 		tools := receiver.ByName(spans, "execute_tool exec_command")
 		if len(tools) != 2 {
@@ -407,6 +441,78 @@ func TestCodexConcurrentSessions(t *testing.T) {
 	}
 	if total != len(all) || total != 4+5 {
 		t.Errorf("%d spans, %d in the two conversations, want 9: %v", len(all), total, names(all))
+	}
+}
+
+// content = "metadata" (DESIGN invariant 6) with the real Codex CLI: a
+// prompt, reasoning, a tool's command and output, a failing tool's error
+// output, a compaction summary and the answer, each carrying a marker, reach
+// the server without any of it, and the spool holds none of it either.
+func TestCodexMetadataModeDropsAllContent(t *testing.T) {
+	t.Parallel()
+	const mark = "OKAPI-CANARY-8812"
+	w := newCodexWorld(t, func(c *oa.Call) oa.Reply {
+		switch {
+		case c.Req.IsCompaction():
+			return oa.Say("SUMMARY "+mark, oa.Usage{InputTokens: 3000, OutputTokens: 40})
+		case c.Req.Compacted():
+			return oa.Say("Done: "+mark, cu2)
+		case c.Req.Step() == 0:
+			return oa.Reply{Items: []oa.Item{oa.Reasoning("think " + mark), oa.Text("Running " + mark), oa.Exec("echo out-" + mark)}, Usage: cu1}
+		}
+		// Over the context window: Codex compacts before it goes on.
+		return oa.Reply{Items: []oa.Item{oa.Exec("echo err-" + mark + " >&2; exit 3")}, Usage: oa.Usage{InputTokens: 300000, OutputTokens: 20}}
+	}, `content = "metadata"`)
+	res := w.codex("please run "+mark, "")
+	spans := w.flush()
+	ro := w.check(res, spans)
+	if len(ro.Calls) != 2 || ro.Types["compacted"] != 1 {
+		t.Fatalf("rollout: %d calls, %d compactions", len(ro.Calls), ro.Types["compacted"])
+	}
+	for _, s := range spans {
+		for _, k := range []string{"gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions",
+			"gen_ai.tool.definitions", "gen_ai.tool.call.arguments", "gen_ai.tool.call.result"} {
+			if _, ok := s.Attributes[k]; ok {
+				t.Errorf("metadata mode: span %q has %s", s.Name, k)
+			}
+		}
+		if j, _ := json.Marshal(s); bytes.Contains(j, []byte(mark)) {
+			t.Errorf("metadata mode: span %q carries content: %s", s.Name, relLines(strings.ReplaceAll(string(j), ",", ",\n"), mark))
+		}
+	}
+	spool := relStopAndReadSpool(t, w.h, w.d)
+	if n := bytes.Count(spool, []byte(mark)) + relCountBase64(spool, mark); n > 0 {
+		t.Errorf("metadata mode: content is in the spool file (%d occurrence(s) of the marker, plain or base64)", n)
+	}
+}
+
+// max_attribute_bytes = 4096 with Codex's real sizes: its ~21 KB base
+// instructions (gen_ai.system_instructions), a 12 KB prompt, a 20 KB
+// answer and a 300 KB tool output. Every GenAI JSON attribute stays valid
+// and within the cap; plain-text attributes are cut to it.
+func TestCodexAttributeCap(t *testing.T) {
+	t.Parallel()
+	const limit = 4096
+	answer := strings.Repeat("answer text ", 20000/12)
+	w := newCodexWorld(t, oa.Steps(
+		oa.Reply{Items: []oa.Item{oa.Exec("head -c 300000 /dev/zero | tr '\\0' x")}, Usage: cu1},
+		oa.Say(answer, cu2),
+	), fmt.Sprintf("max_attribute_bytes = %d", limit))
+	res := w.codex("big "+strings.Repeat("prompt text ", 12000/12), "")
+	spans := w.flush()
+	w.check(res, spans)
+	if _, err := os.Stat(filepath.Join(agentd.RepoRoot(), "..", "shared", "genai-schemas")); err == nil {
+		rep := genaischema.Load(t).Spans(t, spans, limit)
+		if rep.Checked["gen_ai.system_instructions"] != 1 || rep.Checked["gen_ai.input.messages"] != 1 || rep.Checked["gen_ai.output.messages"] != 3 {
+			t.Errorf("JSON attributes checked: %v", rep.Checked)
+		}
+	}
+	for _, s := range spans {
+		for k, v := range s.Attributes {
+			if str, ok := v.(string); ok && len(str) > limit+64 {
+				t.Errorf("%s: %s is %d bytes, cap %d", s.Name, k, len(str), limit)
+			}
+		}
 	}
 }
 

@@ -152,6 +152,7 @@ func NewHome(t testing.TB) string {
 	if err := os.MkdirAll(base, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	sweepHomes(base, time.Now().Add(-24*time.Hour))
 	dir, err := os.MkdirTemp(base, "h-")
 	if err != nil {
 		t.Fatal(err)
@@ -162,4 +163,18 @@ func NewHome(t testing.TB) string {
 		}
 	})
 	return dir
+}
+
+// sweepHomes removes homes older than before: those of test processes that
+// were killed before their cleanup ran (a CI cache would keep them forever).
+func sweepHomes(base string, before time.Time) {
+	entries, err := os.ReadDir(base)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && e.IsDir() && strings.HasPrefix(e.Name(), "h-") && info.ModTime().Before(before) {
+			_ = os.RemoveAll(filepath.Join(base, e.Name()))
+		}
+	}
 }

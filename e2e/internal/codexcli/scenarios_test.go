@@ -310,3 +310,25 @@ func TestScenarios(t *testing.T) {
 		}
 	})
 }
+
+// Homes left by killed test processes go once they are a day old.
+func TestSweepHomes(t *testing.T) {
+	base := t.TempDir()
+	for _, n := range []string{"h-old", "h-new", "keep-old"} {
+		if err := os.MkdirAll(filepath.Join(base, n, ".codex"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-48 * time.Hour)
+	for _, n := range []string{"h-old", "keep-old"} {
+		if err := os.Chtimes(filepath.Join(base, n), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sweepHomes(base, time.Now().Add(-24*time.Hour))
+	for n, want := range map[string]bool{"h-old": false, "h-new": true, "keep-old": true} {
+		if _, err := os.Stat(filepath.Join(base, n)); (err == nil) != want {
+			t.Errorf("%s: exists %v, want %v", n, err == nil, want)
+		}
+	}
+}
