@@ -467,7 +467,7 @@ func TestHooksCommandsAndOldClaude(t *testing.T) {
 	}
 	// An agent without hooks, or none of that name: refused, nothing written.
 	for _, name := range []string{"vim", ""} {
-		if err := in.HooksInstall(ctx, HookOptions{Agents: []string{name}}); err == nil || !strings.Contains(err.Error(), "--claude, --codex, --cursor or --gemini") {
+		if err := in.HooksInstall(ctx, HookOptions{Agents: []string{name}}); err == nil || !strings.Contains(err.Error(), "pass "+hookFlags()) {
 			t.Errorf("hooks install for agent %q: %v", name, err)
 		}
 		if _, err := in.HooksStatus(ctx, HookOptions{Agents: []string{name}}); err == nil {

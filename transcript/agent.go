@@ -85,6 +85,7 @@ type Projector interface {
 // Finding is one result of a Checker.
 type Finding struct {
 	Warn    bool   // false: all is well
+	Fail    bool   // with Warn: the agent's sessions are not traced until it is fixed (doctor fails)
 	Message string // what was found
 	Fix     string // what to do about it; "" when nothing
 }

@@ -29,9 +29,9 @@ type sessionsFlags struct {
 func sessionsCommand() command {
 	return command{
 		Name:  "sessions",
-		Usage: "[--agent claude|codex|cursor|gemini] [--since 7d] [--limit N] [--json]",
+		Usage: "[--agent " + strings.Join(agentFlags(), "|") + "] [--since 7d] [--limit N] [--json]",
 		Short: "list recent conversations: project, turns, tools, tokens, exported?",
-		Long: `Lists the conversations Claude Code, Codex CLI and Cursor left on disk, newest first:
+		Long: `Lists the conversations the agents left on disk, newest first:
 the agent, the session id (its first 8 characters; 'weave-agentd show' takes
 any unique prefix), the project folder the conversation ran in, when it
 started, its turns, tool calls and tokens (input including cache, plus
@@ -41,9 +41,7 @@ Counts come from replaying each transcript through the same span builder the
 daemon runs, so they match what is exported. Nothing needs the daemon except
 the EXPORTED column ("-" when no daemon answers).
 
-Where: Claude Code's $CLAUDE_CONFIG_DIR/projects (default ~/.claude/projects),
-Codex CLI's $CODEX_HOME/sessions (default ~/.codex/sessions), Cursor's
-~/.cursor/projects/*/agent-transcripts.
+` + wrap("Where: "+strings.Join(transcriptRoots(), ", ")+".", "", 80) + `
 
   weave-agentd sessions                    the 20 most recent
   weave-agentd sessions --since 7d         active in the last 7 days (also 24h, 90m, 2w, 2026-11-01)
@@ -202,8 +200,15 @@ func printNoSessions(w io.Writer, home string, f *sessionsFlags, o catalog.Optio
 		}
 		who := orList(titles)
 		if !anyDir {
-			if o.Agent != genai.AgentCursor {
-				fmt.Fprintln(w, "Claude Code keeps its transcripts in $CLAUDE_CONFIG_DIR/projects (default ~/.claude/projects): is CLAUDE_CONFIG_DIR set where it runs?")
+			for _, a := range transcript.Agents() {
+				if o.Agent != "" && o.Agent != a.Name() {
+					continue
+				}
+				if vars := transcript.HomeVars(a); len(vars) > 0 {
+					home := a.Home(func(string) string { return "" }, "~")
+					fmt.Fprintf(w, "%s keeps its transcripts in $%s/%s (default %s/%s): is %s set where it runs?\n",
+						a.Title(), vars[0], a.Layout().Root, home, a.Layout().Root, strings.Join(vars, " or "))
+				}
 			}
 			fmt.Fprintf(w, "they appear once %s has been used as this user; a transcript elsewhere can be shown with 'weave-agentd show PATH'\n", who)
 		} else {

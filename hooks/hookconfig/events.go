@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// Version is a Claude Code version (major.minor.patch).
+// Version is an agent's version (major.minor.patch).
 type Version struct{ Major, Minor, Patch int }
 
 func (v Version) String() string { return fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch) }
@@ -27,7 +27,8 @@ func (v Version) Less(w Version) bool {
 var versionRE = regexp.MustCompile(`(\d+)\.(\d+)\.(\d+)`)
 
 // ParseVersion finds the first x.y.z in s, such as the output of
-// `claude --version` ("2.1.291 (Claude Code)").
+// `claude --version` ("2.1.291 (Claude Code)") or `codex --version`
+// ("codex-cli 0.171.0").
 func ParseVersion(s string) (Version, bool) {
 	m := versionRE.FindStringSubmatch(s)
 	if m == nil {
@@ -152,7 +153,7 @@ func GeminiEvents() []string { return append([]string(nil), geminiEvents...) }
 func CursorEvents() []string { return append([]string(nil), cursorEvents...) }
 
 // Events returns the default event list of an agent for its version (zero
-// = unknown); only Claude Code's depends on it.
+// = unknown); it depends on it for an agent with a VersionProbe.
 func Events(agent Agent, version Version) ([]string, error) {
 	f, err := checkAgent(agent)
 	if err != nil {

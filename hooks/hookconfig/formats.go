@@ -34,6 +34,23 @@ type Agent struct {
 	// TimeoutMillis: the agent reads handler timeouts in milliseconds
 	// (Gemini CLI), not seconds.
 	TimeoutMillis bool
+	// Version asks the installed agent for its version, when its events
+	// depend on it (Events is then given it); nil: Events is given the
+	// zero Version (its default events).
+	Version *VersionProbe
+}
+
+// VersionProbe is how to ask an installed agent for its version.
+type VersionProbe struct {
+	// Args run it: the command, found on PATH ("claude"), and what makes
+	// it print its version ("--version"), read by ParseVersion.
+	Args []string
+	// Installs are other paths of its binary, off PATH as some of its
+	// installers leave it, given the agent's home and the user's home.
+	Installs func(agentHome, userHome string) []string
+	// Older says why an older version gets fewer events, for people
+	// ("older versions ignore a settings file with an unknown event").
+	Older string
 }
 
 func (a Agent) String() string { return a.Name }
@@ -41,7 +58,15 @@ func (a Agent) String() string { return a.Name }
 // The agents whose hook settings we know.
 var (
 	Claude = Agent{Name: "claude", File: "settings.json", Project: filepath.Join(".claude", "settings.local.json"),
-		Events: ClaudeEvents, Known: AllClaudeEvents(), Tools: claudeToolEvents}
+		Events: ClaudeEvents, Known: AllClaudeEvents(), Tools: claudeToolEvents,
+		Version: &VersionProbe{Args: []string{"claude", "--version"},
+			Installs: func(agentHome, userHome string) []string {
+				return []string{
+					filepath.Join(agentHome, "local", "claude"),        // the old "local" installer
+					filepath.Join(userHome, ".local", "bin", "claude"), // the native installer
+				}
+			},
+			Older: "older versions ignore a settings file with an unknown event"}}
 	Cursor = Agent{Name: "cursor", File: "hooks.json", Project: filepath.Join(".cursor", "hooks.json"), Flat: true,
 		Events: func(Version) ([]string, error) { return CursorEvents(), nil }, Known: cursorEvents}
 	// Codex is Codex CLI: $CODEX_HOME/hooks.json (or <repo>/.codex/hooks.json),
