@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/weave-agentd/weave-agentd/hooks/hookconfig"
 )
@@ -76,10 +77,27 @@ type CwdRecorder interface {
 
 // Projector is implemented by an agent whose transcripts do not record
 // their project (the working folder) on a line, but whose place on disk
-// tells it: the daemon keeps an excluded project out by it (an absolute
-// path), sessions lists the conversation under it.
+// tells it: the daemon keeps an excluded project out by it (when it is an
+// absolute path), sessions lists the conversation under it (also when it
+// is only a folder's name).
 type Projector interface {
 	Project(path string) string
+}
+
+// Counter is implemented by an agent whose transcripts alone do not make
+// its spans (Discover is false) but whose lines can still be counted, for
+// sessions: Count adds what one line of a main transcript holds to c.
+type Counter interface {
+	Count(line []byte, c *Counts)
+}
+
+// Counts is what a Counter finds in a conversation's lines.
+type Counts struct {
+	Turns       int
+	FailedTurns int // interrupted or failed
+	ToolCalls   int
+	// Started is the first prompt's time; zero when no line tells it.
+	Started time.Time
 }
 
 // Finding is one result of a Checker.
@@ -147,6 +165,28 @@ func Glob(dir, pattern string) []string {
 		paths = next
 	}
 	return paths
+}
+
+// LooksLikeUUID reports whether s has the 8-4-4-4-12 hex shape of a
+// session id.
+func LooksLikeUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func hasMeta(s string) bool { return strings.ContainsAny(s, `*?[\`) }

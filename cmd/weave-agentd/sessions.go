@@ -274,12 +274,14 @@ func (t *textTable) write(w io.Writer) {
 	}
 }
 
+// sessionsAgentLabel is the name --agent takes for the agent (claude for
+// claude-code).
 func sessionsAgentLabel(agent string) string {
-	switch agent {
-	case genai.AgentClaudeCode:
-		return "claude"
-	case "":
+	if agent == "" {
 		return "-"
+	}
+	if a, ok := transcript.AgentByName(agent); ok {
+		return a.Aliases()[0]
 	}
 	return agent
 }

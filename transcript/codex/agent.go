@@ -57,7 +57,7 @@ func isRollout(path string) bool {
 // the file's first line, else the file name.
 func (Agent) Session(path string) string {
 	stem := strings.TrimSuffix(filepath.Base(path), ".jsonl")
-	if len(stem) >= 36 && looksLikeUUID(stem[len(stem)-36:]) {
+	if len(stem) >= 36 && transcript.LooksLikeUUID(stem[len(stem)-36:]) {
 		return stem[len(stem)-36:]
 	}
 	if id := firstMetaID(path); id != "" {
@@ -97,25 +97,6 @@ func firstMetaID(path string) string {
 		return r.Payload.ID
 	}
 	return r.Payload.SessionID
-}
-
-func looksLikeUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, c := range s {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // Cwd is the working directory a session_meta line records ("" for
