@@ -33,6 +33,7 @@ type Item struct {
 	CallID    string // function_call: generated ("call_…") when empty
 	Name      string // function_call: the tool's name
 	Arguments string // function_call: JSON arguments
+	Namespace string // function_call: the tool namespace, e.g. "multi_agent_v1" (omitted when empty)
 }
 
 // Text is an assistant message.
@@ -315,6 +316,9 @@ func itemObjects(r *Reply, done bool) []map[string]any {
 				args = it.Arguments
 			}
 			out[i] = map[string]any{"type": "function_call", "id": id, "status": status, "call_id": it.CallID, "name": it.Name, "arguments": args}
+			if it.Namespace != "" {
+				out[i]["namespace"] = it.Namespace
+			}
 		default:
 			panic("fakeopenai: unknown item type " + it.Type)
 		}

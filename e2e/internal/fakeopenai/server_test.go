@@ -259,6 +259,26 @@ func TestErrorsAndUnknownPaths(t *testing.T) {
 	}
 }
 
+// A namespaced call (Codex's multi_agent_v1 tools) carries its namespace;
+// a plain one has none.
+func TestNamespacedCall(t *testing.T) {
+	spawn := FunctionCall("spawn_agent", map[string]any{"message": "sub"})
+	spawn.Namespace = "multi_agent_v1"
+	s := Start(t, Steps(Reply{Items: []Item{spawn, Exec("ls")}}))
+	body := request(userMsg("hi"))
+	body["stream"] = false
+	var r struct{ Output []map[string]any }
+	if err := json.NewDecoder(post(t, s.BaseURL()+"/responses", body).Body).Decode(&r); err != nil || len(r.Output) != 2 {
+		t.Fatalf("%+v %v", r, err)
+	}
+	if r.Output[0]["namespace"] != "multi_agent_v1" || r.Output[0]["name"] != "spawn_agent" {
+		t.Errorf("namespaced call %v", r.Output[0])
+	}
+	if _, ok := r.Output[1]["namespace"]; ok {
+		t.Errorf("plain call has a namespace: %v", r.Output[1])
+	}
+}
+
 func TestNonStreaming(t *testing.T) {
 	s := Start(t, nil)
 	body := request(userMsg("hi"))
