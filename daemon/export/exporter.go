@@ -133,7 +133,7 @@ type exporter interface {
 //     context from it;
 //   - 110 and internal/retry/retry.go 63-66: with WithRetry Enabled false
 //     the request function runs once: one request per UploadTraces, never a
-//     replay. (A replay, or a 307/308 redirect that re-sends the body, would
+//     replay. (A replay, or a 307/308 redirect that re-sends the POST, would
 //     still carry the whole body: the transport makes a new reader of the
 //     context's bytes on every round trip.)
 //   - 170-179: its own self-observability (experimental, off unless
@@ -315,8 +315,13 @@ func gzipBytes(raw []byte) ([]byte, error) {
 }
 
 // withBody is req with the encoded request from its context as the body
-// (gzipped when gz), in place of the one the client made.
+// (gzipped when gz), in place of the one the client made. Only a POST
+// carries it: a GET is the client following a 301, 302 or 303 redirect,
+// which drops the body.
 func withBody(req *http.Request, gz bool) (*http.Request, error) {
+	if req.Method != http.MethodPost {
+		return req, nil
+	}
 	if req.Body != nil {
 		req.Body.Close() // otlptracehttp's own, empty
 	}

@@ -200,3 +200,53 @@ func TestFileSinkWritesTheAssembledRequest(t *testing.T) {
 		t.Errorf("sink holds %v", got)
 	}
 }
+
+// A 307 redirect re-sends the whole request to the new URL; a 303 turns it
+// into a GET without a body, as net/http does for any client.
+func TestRedirectedExport(t *testing.T) {
+	srv := newOTLPServer(t)
+	var gets []int64
+	var mu sync.Mutex
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodGet:
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			gets = append(gets, int64(len(b)))
+			mu.Unlock()
+			http.Error(w, "no", http.StatusMethodNotAllowed)
+		case r.URL.Path == "/see-other":
+			http.Redirect(w, r, "/v1/traces", http.StatusSeeOther)
+		default:
+			http.Redirect(w, r, srv.URL+"/v1/traces", http.StatusTemporaryRedirect)
+		}
+	}))
+	t.Cleanup(redirect.Close)
+	store := testStore(t, "a")
+	items, _ := store.Peek(10, 1<<20)
+	body, _ := assembleRequest(items)
+	for _, path := range []string{"/moved", "/see-other"} {
+		set := Settings{Target: config.Target{URL: redirect.URL + path}}.withDefaults()
+		exp, err := newOTLPExporter(set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(exp.close)
+		res := exp.export(t.Context(), body)
+		switch path {
+		case "/moved":
+			if res.err != nil {
+				t.Fatalf("307: %v", res.err)
+			}
+			if bodies, _ := srv.received(); len(bodies) != 1 || !bytes.Equal(bodies[0], body) {
+				t.Errorf("307: the server received %d request(s), want the assembled body once", len(bodies))
+			}
+		case "/see-other":
+			mu.Lock()
+			if res.err == nil || res.status != http.StatusMethodNotAllowed || len(gets) != 1 || gets[0] != 0 {
+				t.Errorf("303: %+v, GET bodies %v: want a GET without a body, refused", res, gets)
+			}
+			mu.Unlock()
+		}
+	}
+}
