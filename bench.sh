@@ -10,6 +10,8 @@ echo "# spool ingest and export side"
 go test -run '^$' -bench 'Ingest|PeekAck' -benchtime 3s ./spool
 echo "# export to a local OTLP/HTTP server (gzip protobuf, decoded by the server)"
 go test -run '^$' -bench 'Export' -benchtime 100000x ./daemon
+echo "# one export request of 512 transcript spans: decode+marshal (before) vs assembled"
+go test -run '^$' -bench 'ExportRequest' -benchmem -count 6 ./daemon/export
 if ls transcript/claude/*_test.go >/dev/null 2>&1 && grep -q 'func Benchmark' transcript/claude/*_test.go; then
   echo "# transcript parse + reconstruction"
   go test -run '^$' -bench . -benchmem ./transcript/claude

@@ -25,7 +25,6 @@ import (
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -108,15 +107,41 @@ func (r exportResult) hint() string {
 	return ""
 }
 
+// exporter sends one request: body is an encoded OTLP
+// ExportTraceServiceRequest (assembleRequest).
 type exporter interface {
-	export(ctx context.Context, rs []*tracepb.ResourceSpans) exportResult
+	export(ctx context.Context, body []byte) exportResult
 	close()
 }
 
 // otlpExporter sends with the OpenTelemetry otlptracehttp client
-// (protobuf), its retry disabled: the spool owns backoff. A recording
-// transport gzips the body (when the target asks for it) and reads the status
-// code, Retry-After and partial success of each response.
+// (protobuf), its retry disabled: the spool owns backoff. The request body is
+// the one assembleRequest encoded from the spool's bytes: the client is
+// handed no spans, and a recording transport puts the body on the wire,
+// gzipped when the target asks for it, and reads the status code,
+// Retry-After and partial success of each response.
+//
+// That the body reaches the wire this way rests on otlptracehttp v1.47.0
+// (client.go) doing, for UploadTraces(ctx, nil):
+//   - 157, 164, 283, 314-323: it encodes an empty ExportTraceServiceRequest
+//     (zero bytes; its 64 MiB MaxRequestSize check sees those) and, with
+//     NoCompression, sends them as they are;
+//   - 161, 476-489: its context is context.WithCancel of ours, so the values
+//     we put in it stay; 189, 385-388: the request is re-targeted at that
+//     context (WithContext) before 191 sends it with c.client.Do, our
+//     http.Client (84: WithHTTPClient), whose Timeout again derives a
+//     context from it;
+//   - 110 and internal/retry/retry.go 63-66: with WithRetry Enabled false
+//     the request function runs once: one request per UploadTraces, never a
+//     replay. (A replay, or a 307/308 redirect that re-sends the POST, would
+//     still carry the whole body: the transport makes a new reader of the
+//     context's bytes on every round trip.)
+//   - 170-179: its own self-observability (experimental, off unless
+//     OTEL_GO_X_OBSERVABILITY is set) counts the spans it was handed: none.
+//
+// Should a later version stop calling the transport for an empty request,
+// or lose the context's values, export fails (see errNoBody and the check on
+// the status) rather than acknowledge spans never sent.
 type otlpExporter struct {
 	client  otlptrace.Client
 	rec     *recordingTransport
@@ -199,18 +224,20 @@ func baseTransport(set Transport) (*http.Transport, error) {
 	return tr, nil
 }
 
-func (e *otlpExporter) export(ctx context.Context, rs []*tracepb.ResourceSpans) exportResult {
+func (e *otlpExporter) export(ctx context.Context, body []byte) exportResult {
 	e.rec.reset()
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
-	err := e.client.UploadTraces(ctx, rs)
+	err := e.client.UploadTraces(context.WithValue(ctx, bodyKey{}, body), nil)
 	r := e.rec.result()
 	r.err = err
 	if err != nil && isTimeout(err) {
 		r.err = fmt.Errorf("no complete answer within %s (timed out): %w", e.timeout, err)
 	}
 	if err == nil && r.status == 0 {
-		r.status = http.StatusOK
+		// The client returned without our transport getting an answer: the
+		// spans were not sent, whatever it says.
+		return exportResult{err: errors.New("the OTLP client returned without sending the request (an otlptracehttp upgrade?); the spans stay in the spool")}
 	}
 	if r.status >= 200 && r.status < 300 && r.rejected == 0 && r.rejectMsg == "" {
 		r.err = nil // a 2xx is acceptance; any other error is from reading the body
@@ -237,9 +264,17 @@ func isTimeout(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
-// recordingTransport gzips request bodies (when gzip is set) and remembers
-// the last response's status, Retry-After and OTLP partial success. The
-// forwarder sends one request at a time.
+// bodyKey is the context key of the encoded request recordingTransport
+// sends in place of the body otlptracehttp made.
+type bodyKey struct{}
+
+// errNoBody: a request reached the transport without the encoded spans.
+var errNoBody = errors.New("export request without its encoded spans in the context: not sent")
+
+// recordingTransport sends the encoded request carried in the request's
+// context (bodyKey), gzipped when gzip is set, and remembers the last
+// response's status, Retry-After and OTLP partial success. The forwarder
+// sends one request at a time.
 type recordingTransport struct {
 	next http.RoundTripper
 	gzip bool
@@ -264,16 +299,8 @@ var gzipPool = sync.Pool{New: func() any {
 	return w
 }}
 
-// compress gzips the request body at BestSpeed.
-func compress(req *http.Request) (*http.Request, error) {
-	if req.Body == nil || req.Header.Get("Content-Encoding") != "" {
-		return req, nil
-	}
-	raw, err := io.ReadAll(req.Body)
-	req.Body.Close()
-	if err != nil {
-		return nil, err
-	}
+// gzipBytes compresses raw at BestSpeed.
+func gzipBytes(raw []byte) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(len(raw) / 4)
 	zw := gzipPool.Get().(*gzip.Writer)
@@ -284,21 +311,43 @@ func compress(req *http.Request) (*http.Request, error) {
 	if err := errors.Join(werr, cerr); err != nil {
 		return nil, err
 	}
+	return buf.Bytes(), nil
+}
+
+// withBody is req with the encoded request from its context as the body
+// (gzipped when gz), in place of the one the client made. Only a POST
+// carries it: a GET is the client following a 301, 302 or 303 redirect,
+// which drops the body.
+func withBody(req *http.Request, gz bool) (*http.Request, error) {
+	if req.Method != http.MethodPost {
+		return req, nil
+	}
+	if req.Body != nil {
+		req.Body.Close() // otlptracehttp's own, empty
+	}
+	body, ok := req.Context().Value(bodyKey{}).([]byte)
+	if !ok {
+		return nil, errNoBody
+	}
 	out := req.Clone(req.Context())
-	body := buf.Bytes()
+	out.Header.Del("Content-Encoding")
+	if gz {
+		var err error
+		if body, err = gzipBytes(body); err != nil {
+			return nil, fmt.Errorf("gzip the request: %w", err)
+		}
+		out.Header.Set("Content-Encoding", "gzip")
+	}
 	out.Body = io.NopCloser(bytes.NewReader(body))
 	out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	out.ContentLength = int64(len(body))
-	out.Header.Set("Content-Encoding", "gzip")
 	return out, nil
 }
 
 func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if t.gzip {
-		var err error
-		if req, err = compress(req); err != nil {
-			return nil, err
-		}
+	req, err := withBody(req, t.gzip)
+	if err != nil {
+		return nil, err
 	}
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {
@@ -381,8 +430,13 @@ func newFileSink(dir string, maxBytes int64) (*fileSink, error) {
 	return &fileSink{dir: dir, maxBytes: maxBytes, keep: 5, open: open}, nil
 }
 
-func (f *fileSink) export(_ context.Context, rs []*tracepb.ResourceSpans) exportResult {
-	line, err := OTLPJSON(&coltracepb.ExportTraceServiceRequest{ResourceSpans: rs})
+// export decodes the request once: the file takes OTLP/JSON.
+func (f *fileSink) export(_ context.Context, body []byte) exportResult {
+	var req coltracepb.ExportTraceServiceRequest
+	if err := proto.Unmarshal(body, &req); err != nil {
+		return exportResult{err: fmt.Errorf("decoding the spans: %w", err), status: 400}
+	}
+	line, err := OTLPJSON(&req)
 	if err != nil {
 		return exportResult{err: err, status: 400}
 	}

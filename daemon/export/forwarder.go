@@ -12,13 +12,7 @@ import (
 	"sync"
 	"time"
 
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
-	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
-	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/protobuf/proto"
-
 	"github.com/weave-agentd/weave-agentd/config"
-	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/spool"
 )
 
@@ -270,7 +264,7 @@ type refusedSpan struct {
 // send returns the failure to report, if any (what was not exported waits
 // for the next attempt).
 func (f *Forwarder) send(ctx context.Context, items []spool.Item) exportResult {
-	if _, bad := buildRequest(items); len(bad) > 0 {
+	if bad := undecodable(items); len(bad) > 0 {
 		if err := f.writes.MoveToDeadLetters(bad, "undecodable span in the spool", f.set.Now()); err != nil {
 			return storageFailure("moving undecodable spans to dead letters", err)
 		}
@@ -316,8 +310,8 @@ func (f *Forwarder) send(ctx context.Context, items []spool.Item) exportResult {
 // sendPart exports items, splitting them while the server refuses them for
 // their content; refused spans alone are noted in a.
 func (f *Forwarder) sendPart(ctx context.Context, items []spool.Item, a *attempt) exportResult {
-	rs, _ := buildRequest(items) // send dropped what does not decode
-	res := f.export(ctx, rs)
+	body, _ := assembleRequest(items) // send dropped what does not decode
+	res := f.export(ctx, body)
 	if res.err == nil && res.rejected >= int64(len(items)) {
 		res.err = fmt.Errorf("partial success rejecting all %d span(s): %s", res.rejected, res.rejectMsg)
 		res.refusedAll = true
@@ -354,12 +348,12 @@ func (f *Forwarder) sendPart(ctx context.Context, items []spool.Item, a *attempt
 	}
 }
 
-// export sends one request, noting it in flight for health.
-func (f *Forwarder) export(ctx context.Context, rs []*tracepb.ResourceSpans) exportResult {
+// export sends one encoded request, noting it in flight for health.
+func (f *Forwarder) export(ctx context.Context, body []byte) exportResult {
 	f.mu.Lock()
 	f.inflightSince = f.set.Now()
 	f.mu.Unlock()
-	res := f.exp.export(ctx, rs)
+	res := f.exp.export(ctx, body)
 	f.mu.Lock()
 	f.inflightSince = time.Time{}
 	f.mu.Unlock()
@@ -539,33 +533,6 @@ func (f *Forwarder) compact() {
 	} else if done {
 		f.log.Info("compacted the spool after a large drain")
 	}
-}
-
-// buildRequest groups spans by resource into OTLP ResourceSpans.
-func buildRequest(items []spool.Item) ([]*tracepb.ResourceSpans, []spool.Item) {
-	var out []*tracepb.ResourceSpans
-	var bad []spool.Item
-	byRes := map[string]*tracepb.ScopeSpans{}
-	for _, it := range items {
-		sp := &tracepb.Span{}
-		if err := proto.Unmarshal(it.Span, sp); err != nil {
-			bad = append(bad, it)
-			continue
-		}
-		ss, ok := byRes[string(it.Resource)]
-		if !ok {
-			res := &resourcepb.Resource{}
-			if err := proto.Unmarshal(it.Resource, res); err != nil {
-				bad = append(bad, it)
-				continue
-			}
-			ss = &tracepb.ScopeSpans{Scope: &commonpb.InstrumentationScope{Name: genai.ScopeName}}
-			out = append(out, &tracepb.ResourceSpans{Resource: res, ScopeSpans: []*tracepb.ScopeSpans{ss}})
-			byRes[string(it.Resource)] = ss
-		}
-		ss.Spans = append(ss.Spans, sp)
-	}
-	return out, bad
 }
 
 func without(items, drop []spool.Item) []spool.Item {

@@ -15,6 +15,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
@@ -29,7 +30,7 @@ type blockingExporter struct {
 	release chan struct{}
 }
 
-func (b *blockingExporter) export(context.Context, []*tracepb.ResourceSpans) exportResult {
+func (b *blockingExporter) export(context.Context, []byte) exportResult {
 	b.called <- struct{}{}
 	<-b.release
 	return exportResult{status: 200}
@@ -129,10 +130,25 @@ func TestFailedDeadLetterWriteKeepsTheSpan(t *testing.T) {
 	}
 }
 
+// exporterFunc is an exporter that decodes each request for a function.
 type exporterFunc func([]*tracepb.ResourceSpans) exportResult
 
-func (e exporterFunc) export(_ context.Context, rs []*tracepb.ResourceSpans) exportResult {
-	return e(rs)
+func (e exporterFunc) export(_ context.Context, body []byte) exportResult {
+	var req coltracepb.ExportTraceServiceRequest
+	if err := proto.Unmarshal(body, &req); err != nil {
+		return exportResult{err: err, status: 400}
+	}
+	return e(req.ResourceSpans)
+}
+
+// encodeRequest is the encoded request of rs.
+func encodeRequest(t testing.TB, rs ...*tracepb.ResourceSpans) []byte {
+	t.Helper()
+	b, err := proto.Marshal(&coltracepb.ExportTraceServiceRequest{ResourceSpans: rs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 func (e exporterFunc) close() {}
 
@@ -205,13 +221,13 @@ func TestFileSinkCutsATornLastLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := sink.export(t.Context(), []*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{{Name: "one"}}}}}}); res.err != nil {
+	if res := sink.export(t.Context(), encodeRequest(t, &tracepb.ResourceSpans{ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{{Name: "one"}}}}})); res.err != nil {
 		t.Fatal(res.err)
 	}
 	f, _ := os.OpenFile(SinkFile(dir), os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString(`{"resourceSpans":[{"scopeSp`)
 	f.Close()
-	if res := sink.export(t.Context(), []*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{{Name: "two"}}}}}}); res.err != nil {
+	if res := sink.export(t.Context(), encodeRequest(t, &tracepb.ResourceSpans{ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{{Name: "two"}}}}})); res.err != nil {
 		t.Fatal(res.err)
 	}
 	if got := readSinkSpans(t, SinkFile(dir)); strings.Join(got, ",") != "one,two" {
