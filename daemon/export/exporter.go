@@ -53,7 +53,8 @@ type failureKind int
 const (
 	// retryable: no answer, a timeout, 408, 429, 5xx: back off and retry.
 	retryable failureKind = iota
-	// endpointRefused: 401, 403, 404, 405, 407: credentials, proxy or URL,
+	// endpointRefused: 401, 403, 404, 405, 407, a redirect to a GET:
+	// credentials, proxy or URL,
 	// never the spans' fault. The spans stay; back off; report.
 	endpointRefused
 	// contentRefused: any other 4xx, or a partial success rejecting every
@@ -69,7 +70,8 @@ func (r exportResult) kind() failureKind {
 		return contentRefused
 	case r.webPage:
 		return endpointRefused
-	case r.status == 401 || r.status == 403 || r.status == 404 || r.status == 405 || r.status == 407:
+	case r.status == 401 || r.status == 403 || r.status == 404 || r.status == 405 || r.status == 407,
+		r.status >= 300 && r.status < 400: // a redirect not followed (sameMethod)
 		return endpointRefused
 	case r.status >= 400 && r.status < 500 && r.status != 408 && r.status != 429:
 		return contentRefused
@@ -95,6 +97,8 @@ func (r exportResult) hint() string {
 		return "the proxy asks for credentials: put them in the proxy URL (proxy = \"http://user:password@host:port\" in the config, or HTTPS_PROXY)"
 	case r.webPage:
 		return "the endpoint answered with a web page, not an OTLP response: endpoint must be the full OTLP/HTTP traces URL (e.g. http://localhost:4318/v1/traces), or a proxy asks you to log in"
+	case r.status >= 300 && r.status < 400:
+		return "the endpoint answers with a redirect that would drop the spans (HTTP " + strconv.Itoa(r.status) + "): set endpoint to the URL it redirects to, the full OTLP/HTTP traces URL (e.g. https://… instead of http://…)"
 	case r.status == 404 || r.status == 405:
 		return "wrong URL: endpoint must be the full OTLP/HTTP traces URL, e.g. http://localhost:4318/v1/traces"
 	case r.refusedAll && r.status == 413:
@@ -167,7 +171,7 @@ func newOTLPExporter(set Settings) (*otlpExporter, error) {
 		// level cost a third of the daemon's CPU during a backfill.
 		otlptracehttp.WithCompression(otlptracehttp.NoCompression),
 		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false}),
-		otlptracehttp.WithHTTPClient(&http.Client{Transport: rec, Timeout: timeout}),
+		otlptracehttp.WithHTTPClient(&http.Client{Transport: rec, Timeout: timeout, CheckRedirect: sameMethod}),
 	}
 	if len(set.Target.Headers) > 0 {
 		opts = append(opts, otlptracehttp.WithHeaders(set.Target.Headers))
@@ -255,6 +259,20 @@ func (e *otlpExporter) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	_ = e.client.Stop(ctx)
+}
+
+// sameMethod follows a redirect only when it re-sends the export as it was
+// (307, 308). After a 301, 302 or 303 net/http would send a GET without the
+// spans, and a 2xx answer to that GET would count spans never sent as
+// accepted: the redirect itself is the answer then, a wrong endpoint URL.
+func sameMethod(req *http.Request, via []*http.Request) error {
+	switch {
+	case len(via) >= 10:
+		return errors.New("stopped after 10 redirects")
+	case req.Method != via[0].Method:
+		return http.ErrUseLastResponse
+	}
+	return nil
 }
 
 // isTimeout reports a deadline hit anywhere in a request (dial, TLS,
