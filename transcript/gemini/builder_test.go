@@ -362,7 +362,7 @@ func TestBounds(t *testing.T) {
 			t.Errorf("failed tool call: %v %v", s.Status, attrMap(s))
 		}
 		for _, kv := range s.Attrs {
-			if v := kv.Value.Emit(); len(v) > 4*maxText { // at most three parts of maxText; the daemon caps attributes
+			if v := kv.Value.String(); len(v) > 4*maxText { // at most three parts of maxText; the daemon caps attributes
 				t.Errorf("%s %s is %d bytes", s.Name, kv.Key, len(v))
 			}
 		}

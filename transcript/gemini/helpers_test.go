@@ -166,7 +166,7 @@ func live(fc fixtureCase, opts Options) (spans []genai.Span, beforeTimeout int) 
 func attrMap(s genai.Span) map[string]string {
 	m := map[string]string{}
 	for _, kv := range s.Attrs {
-		m[string(kv.Key)] = kv.Value.Emit()
+		m[string(kv.Key)] = kv.Value.String()
 	}
 	return m
 }
