@@ -48,9 +48,9 @@ func newCodexWorld(t *testing.T, respond oa.Responder, config ...string) *codexW
 	w.h.Env = append(w.h.Env, "CODEX_HOME="+codexcli.CodexHome(home))
 	w.h.WriteConfig("endpoint = \"" + w.rcv.URL() + "\"\n" + strings.Join(config, "\n") + "\n")
 	w.d = w.h.StartDaemon()
-	// The hooks as `weave-agentd hooks install --codex` writes them: no
-	// agent argument (the hook tells Codex by its payload), WEAVE_AGENTD_HOME
-	// assigned in the command.
+	// The hooks as `weave-agentd hooks install --codex` writes them: the
+	// command names the agent (weave-agentd-hook codex), WEAVE_AGENTD_HOME
+	// assigned in it.
 	if _, err := hookconfig.Install(filepath.Join(codexcli.CodexHome(home), "hooks.json"), hookconfig.Codex,
 		hookconfig.Spec{HookBinary: filepath.Join(w.h.Bin, "weave-agentd-hook"), Env: map[string]string{"WEAVE_AGENTD_HOME": w.h.Dir}}); err != nil {
 		t.Fatal(err)
