@@ -68,20 +68,31 @@ var (
 // repeatTranscript repeats a transcript until it holds size bytes, each copy
 // under fresh record, message and tool ids (the session id stays).
 func repeatTranscript(raw []byte, size int) []byte {
-	out := make([]byte, 0, size+len(raw))
+	type span struct{ at, end int }
+	var uuids, ids []span
+	for _, m := range benchUUID.FindAllIndex(raw, -1) {
+		if string(raw[m[0]:m[1]]) != benchFixtureSession {
+			uuids = append(uuids, span{m[0], m[1]})
+		}
+	}
+	for _, m := range benchID.FindAllIndex(raw, -1) {
+		ids = append(ids, span{m[0], m[1]})
+	}
+	out := make([]byte, 0, size+2*len(raw))
 	for k := 0; len(out) < size; k++ {
-		tag := []byte(fmt.Sprintf("%04x", k&0xffff))
-		suffix := []byte(fmt.Sprintf("x%d", k))
-		c := benchUUID.ReplaceAllFunc(raw, func(m []byte) []byte {
-			if string(m) == benchFixtureSession {
-				return m
-			}
-			c := bytes.Clone(m)
-			copy(c, tag)
-			return c
-		})
-		c = benchID.ReplaceAllFunc(c, func(m []byte) []byte { return append(bytes.Clone(m), suffix...) })
-		out = append(out, c...)
+		tag := fmt.Appendf(nil, "%04x", k&0xffff)
+		suffix := fmt.Appendf(nil, "x%d", k)
+		c := bytes.Clone(raw)
+		for _, u := range uuids {
+			copy(c[u.at:], tag)
+		}
+		prev := 0
+		for _, id := range ids {
+			out = append(out, c[prev:id.end]...)
+			out = append(out, suffix...)
+			prev = id.end
+		}
+		out = append(out, c[prev:]...)
 	}
 	return out
 }
