@@ -488,11 +488,7 @@ func (a *actor) settle() error {
 	if len(spans) == 0 {
 		return nil
 	}
-	if err := a.commit(nil, spans); err != nil {
-		return err
-	}
-	a.s.exported()
-	return nil
+	return a.commit(nil, spans)
 }
 
 func (a *actor) poke() {
@@ -555,8 +551,26 @@ func (a *actor) run(ctx context.Context) {
 
 // step applies queued events and new transcript lines, then commits the
 // resulting spans, offsets, builder state and event deletions in ONE
-// transaction. With toEOF it keeps going until every file is read to EOF.
+// transaction. With toEOF it keeps going until every file is read to EOF,
+// and commits each stepBudget of input in a goroutine while it reads and
+// builds the next (encoding the spans and the bbolt commit overlap reading,
+// redacting and parsing; one commit in flight at most, so memory stays
+// bounded). A commit that fails stops the step with every event since the
+// last good commit queued again; the caller reloads the builder and offsets
+// from the spool, so the batch read meanwhile is read again.
 func (a *actor) step(toEOF bool) (active bool, err error) {
+	var inflight *commitJob
+	// finish waits for the commit in flight and completes it.
+	finish := func(requeue []queuedEvent) error {
+		c := inflight
+		inflight = nil
+		if err := <-c.done; err != nil {
+			a.requeue(append(c.evs, requeue...))
+			return err
+		}
+		a.committed(c)
+		return nil
+	}
 	for {
 		a.mu.Lock()
 		evs := a.queue
@@ -576,23 +590,25 @@ func (a *actor) step(toEOF bool) (active bool, err error) {
 		if len(evs) == 0 && read == 0 && len(spans) == 0 && !toEOF {
 			return false, nil
 		}
-		if err := a.commit(evs, spans); err != nil {
+		c, err := a.prepare(evs, spans)
+		if inflight != nil {
+			if err := finish(evs); err != nil {
+				return true, err
+			}
+		}
+		if err != nil {
 			a.requeue(evs)
 			return true, err
 		}
-		a.mu.Lock()
-		for _, q := range evs {
-			delete(a.pending, q.seq)
-		}
-		a.mu.Unlock()
-		if len(spans) > 0 {
-			a.s.exported()
-		}
-		if eof {
-			return true, nil
-		}
-		if !toEOF {
-			a.poke() // more to read: continue right after this commit
+		inflight = c
+		go func() { c.done <- a.write(c) }()
+		if eof || !toEOF {
+			if err := finish(nil); err != nil {
+				return true, err
+			}
+			if !eof {
+				a.poke() // more to read: continue right after this commit
+			}
 			return true, nil
 		}
 	}
@@ -747,45 +763,83 @@ func (a *actor) tailer(path string) *tailer {
 	return t
 }
 
+// commitJob is one commit: what the actor's goroutine took from the
+// builder and the tailers (prepare), written by write, which touches no
+// actor state, so the actor can read on meanwhile.
+type commitJob struct {
+	evs                        []queuedEvent
+	spans                      []genai.Span
+	rec                        []byte
+	offsets                    map[string][]byte
+	skipped, truncated, resets int64
+	done                       chan error
+}
+
+// commit stores spans and the session's progress, and waits.
 func (a *actor) commit(evs []queuedEvent, spans []genai.Span) error {
-	state, err := a.b.MarshalState()
+	c, err := a.prepare(evs, spans)
 	if err != nil {
 		return err
+	}
+	if err := a.write(c); err != nil {
+		return err
+	}
+	a.committed(c)
+	return nil
+}
+
+// prepare takes what a commit stores from the builder and the tailers, in
+// the actor's goroutine. The skipped-line counts move into the job: if its
+// write fails, reload sets them back from the spool.
+func (a *actor) prepare(evs []queuedEvent, spans []genai.Span) (*commitJob, error) {
+	state, err := a.b.MarshalState()
+	if err != nil {
+		return nil, err
 	}
 	rec, err := json.Marshal(sessionRecord{Agent: a.agent, Session: a.session, Transcript: a.transcript,
 		LastActive: a.s.set.Now(), State: state})
 	if err != nil {
-		return err
+		return nil, err
 	}
+	stats := a.b.Stats()
+	c := &commitJob{evs: evs, spans: spans, rec: rec, done: make(chan error, 1),
+		skipped:   max(0, stats.SkippedLines-a.counted.SkippedLines),
+		truncated: max(0, stats.TruncatedLines-a.counted.TruncatedLines)}
+	a.counted = stats
+	a.mu.Lock()
+	c.offsets = make(map[string][]byte, len(a.tailers))
+	for p, tl := range a.tailers {
+		c.skipped += tl.skipped
+		c.resets += tl.resets
+		tl.skipped, tl.resets = 0, 0
+		c.offsets[p] = tl.st.encode()
+	}
+	a.mu.Unlock()
+	return c, nil
+}
+
+// write encodes the job's spans and commits them with the offsets, the
+// builder state and the event deletions in one transaction.
+func (a *actor) write(c *commitJob) error {
 	type enc struct{ res, span []byte }
-	encoded := make([]enc, 0, len(spans))
-	for i := range spans {
-		res, span, err := a.s.encode(&spans[i])
+	encoded := make([]enc, 0, len(c.spans))
+	for i := range c.spans {
+		res, span, err := a.s.encode(&c.spans[i])
 		if err != nil {
-			a.log.Warn("could not encode a span; skipped", "name", spans[i].Name, "err", err)
+			a.log.Warn("could not encode a span; skipped", "name", c.spans[i].Name, "err", err)
 			continue
 		}
 		encoded = append(encoded, enc{res, span})
 	}
 	now := a.s.set.Now()
-	stats := a.b.Stats()
-	skipped := max(0, stats.SkippedLines-a.counted.SkippedLines)
-	truncated := max(0, stats.TruncatedLines-a.counted.TruncatedLines)
-	var resets int64
-	a.mu.Lock()
-	for _, tl := range a.tailers {
-		skipped += tl.skipped
-		resets += tl.resets
-	}
-	a.mu.Unlock()
-	err = a.s.store.Update(func(t *spool.Tx) error {
-		if err := t.Add(spool.CounterSkippedLines, skipped); err != nil {
+	err := a.s.store.Update(func(t *spool.Tx) error {
+		if err := t.Add(spool.CounterSkippedLines, c.skipped); err != nil {
 			return err
 		}
-		if err := t.Add(counterTruncatedLines, truncated); err != nil {
+		if err := t.Add(counterTruncatedLines, c.truncated); err != nil {
 			return err
 		}
-		if err := t.Add(spool.CounterTranscriptResets, resets); err != nil {
+		if err := t.Add(spool.CounterTranscriptResets, c.resets); err != nil {
 			return err
 		}
 		for _, e := range encoded {
@@ -793,34 +847,39 @@ func (a *actor) commit(evs []queuedEvent, spans []genai.Span) error {
 				return err
 			}
 		}
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		for p, tl := range a.tailers {
-			if err := t.SetOffset(p, tl.st.encode()); err != nil {
+		for p, off := range c.offsets {
+			if err := t.SetOffset(p, off); err != nil {
 				return err
 			}
 		}
-		for _, q := range evs {
+		for _, q := range c.evs {
 			if err := t.DeleteEvent(q.seq); err != nil {
 				return err
 			}
 		}
-		return t.SetSession(a.key, rec)
+		return t.SetSession(a.key, c.rec)
 	})
 	if err != nil {
 		return err
 	}
 	a.s.health.ok()
-	if skipped > 0 || resets > 0 || truncated > 0 {
-		a.log.Warn("skipped transcript input", "lines", skipped, "truncated_or_replaced", resets, "lines_kept_in_part", truncated)
+	if c.skipped > 0 || c.resets > 0 || c.truncated > 0 {
+		a.log.Warn("skipped transcript input", "lines", c.skipped, "truncated_or_replaced", c.resets, "lines_kept_in_part", c.truncated)
 	}
-	a.counted = stats
+	return nil
+}
+
+// committed completes a written job in the actor's goroutine: its events
+// are no longer pending, and the forwarder has spans to send.
+func (a *actor) committed(c *commitJob) {
 	a.mu.Lock()
-	for _, tl := range a.tailers {
-		tl.skipped, tl.resets = 0, 0
+	for _, q := range c.evs {
+		delete(a.pending, q.seq)
 	}
 	a.mu.Unlock()
-	return nil
+	if len(c.spans) > 0 {
+		a.s.exported()
+	}
 }
 
 // nopBuilder stands in when no builder exists for an agent: events are
