@@ -1,11 +1,13 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -81,6 +83,55 @@ func TestActorReadsOnWhileItsCommitIsWritten(t *testing.T) {
 	td.sess.res.mu.Unlock()
 	locked = false
 	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	st, err := td.store.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Counters[spool.CounterSpans]; got != int64(lines) {
+		t.Fatalf("%d spans stored for %d lines", got, lines)
+	}
+}
+
+// failingStateBuilder is a lineBuilder whose MarshalState fails on the
+// fail-th call of all its instances (a reload makes a new one).
+type failingStateBuilder struct {
+	lineBuilder
+	calls *atomic.Int32
+	fail  int32
+}
+
+func (b *failingStateBuilder) MarshalState() ([]byte, error) {
+	if b.calls.Add(1) == b.fail {
+		return nil, errors.New("injected")
+	}
+	return b.lineBuilder.MarshalState()
+}
+
+// A commit that fails while the one before is still being written: that
+// one completes, the lines read since are read again after the reload, and
+// in the end every line is stored exactly once.
+func TestFailedCommitInThePipelineLosesAndRepeatsNothing(t *testing.T) {
+	home := t.TempDir()
+	path := filepath.Join(home, "s.jsonl")
+	lines := writeBigTranscript(t, path, 2*stepBudget+stepBudget/2)
+	var calls atomic.Int32
+	td := startTestDaemon(t, home, config.Target{}, func(s *Settings) {
+		s.Builders = map[string]BuilderFactory{genai.AgentClaudeCode: func(_, sess, p string) transcript.Builder {
+			return &failingStateBuilder{lineBuilder: lineBuilder{session: sess, path: p}, calls: &calls, fail: 2}
+		}}
+	})
+	a := td.sess.actor(genai.AgentClaudeCode, "s", path)
+	flush := func() error {
+		done := make(chan error, 1)
+		a.requestFlush(done, false)
+		return <-done
+	}
+	if err := flush(); err == nil {
+		t.Fatal("the injected failure was not reported")
+	}
+	if err := flush(); err != nil {
 		t.Fatal(err)
 	}
 	st, err := td.store.Stats()
