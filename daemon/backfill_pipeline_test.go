@@ -3,6 +3,9 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +15,7 @@ import (
 	"time"
 
 	"github.com/weave-agentd/weave-agentd/config"
+	"github.com/weave-agentd/weave-agentd/control"
 	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/spool"
 	"github.com/weave-agentd/weave-agentd/transcript"
@@ -141,4 +145,83 @@ func TestFailedCommitInThePipelineLosesAndRepeatsNothing(t *testing.T) {
 	if got := st.Counters[spool.CounterSpans]; got != int64(lines) {
 		t.Fatalf("%d spans stored for %d lines", got, lines)
 	}
+}
+
+// A backfill reads on only while the export keeps up: with the target
+// holding its first request, it stops once more than the backlog waits in
+// the spool (before, it read the whole file: the spool, and the daemon's
+// mapped spool pages, grew with the history when the target was slower
+// than the reading). When the target answers, it goes on and stores every
+// line once.
+func TestBackfillWaitsForTheExportBeyondTheBacklog(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		io.Copy(io.Discard, r.Body)
+	}))
+	defer srv.Close()
+	var once sync.Once
+	open := func() { once.Do(func() { close(release) }) }
+	defer open()
+	home := t.TempDir()
+	root := filepath.Join(home, "projects")
+	proj := filepath.Join(root, "-p")
+	if err := os.MkdirAll(proj, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(proj, "3f1c0000-0000-4000-8000-000000000001.jsonl")
+	lines := writeBigTranscript(t, path, 3*stepBudget)
+	old := time.Now().Add(-240 * time.Hour)
+	os.Chtimes(path, old, old)
+	var fed atomic.Int64
+	td := startTestDaemon(t, home, config.Target{URL: srv.URL}, func(s *Settings) {
+		s.Builders[genai.AgentClaudeCode] = func(_, sess, p string) transcript.Builder {
+			return &countingBuilder{lineBuilder: lineBuilder{session: sess, path: p}, fed: &fed}
+		}
+		s.Discover = []DiscoverRoot{{Agent: genai.AgentClaudeCode, Dir: root}}
+		s.DiscoverWindow = time.Nanosecond // the backfill, not discovery, reads it
+	})
+	td.sess.backlog = 64 << 10
+	if _, err := td.bf.start(control.BackfillArgs{}); err != nil {
+		t.Fatal(err)
+	}
+	progress := func() control.BackfillProgress {
+		p, _ := td.bf.progress()
+		return p
+	}
+	// Give it time to read on if it would.
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline) && !progress().Done; {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if p := progress(); p.Done || fed.Load() >= int64(lines) {
+		t.Fatalf("the backfill read the whole file (%d of %d lines, done %v) while the target took nothing", fed.Load(), lines, p.Done)
+	}
+	if n := fed.Load(); n > int64(2*stepBudget/1024+100) {
+		t.Fatalf("%d lines read past the backlog; at most two steps expected", n)
+	}
+	open()
+	for !progress().Done {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if p := progress(); p.Error != "" {
+		t.Fatal(p.Error)
+	}
+	st, err := td.store.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Counters[spool.CounterSpans]; got != int64(lines) {
+		t.Fatalf("%d spans stored for %d lines", got, lines)
+	}
+}
+
+// countingBuilder is a lineBuilder that counts the lines fed to it.
+type countingBuilder struct {
+	lineBuilder
+	fed *atomic.Int64
+}
+
+func (b *countingBuilder) Line(path string, line []byte) {
+	b.lineBuilder.Line(path, line)
+	b.fed.Add(1)
 }

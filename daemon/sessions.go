@@ -23,7 +23,12 @@ import (
 
 // stepBudget bounds the transcript bytes one actor step reads before it
 // commits, so memory stays flat and progress is saved on huge files.
-const stepBudget = 8 << 20
+const stepBudget = 4 << 20
+
+// backfillBacklog is how many bytes of spans may wait for export before a
+// backfill reads on: it bounds the spool (and its mapped pages) when spans
+// are built faster than the target takes them.
+const backfillBacklog = 8 << 20
 
 // idleEvict is how long an idle actor stays in memory.
 const idleEvict = 10 * time.Minute
@@ -48,6 +53,7 @@ type sessions struct {
 	health   *storageHealth
 	res      *resources
 	exported func() // wakes the forwarder
+	backlog  int64  // backfillBacklog (tests lower it)
 
 	watcher *fsnotify.Watcher
 
@@ -64,7 +70,7 @@ type sessions struct {
 func newSessions(set Settings, store *spool.Store, red *redact.Redactor, res *resources, health *storageHealth, wake func()) *sessions {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &sessions{set: set, log: set.Logger, store: store, red: red, res: res, health: health, exported: wake,
-		actors: map[string]*actor{}, watched: map[string]int{}, ctx: ctx, cancel: cancel}
+		actors: map[string]*actor{}, watched: map[string]int{}, ctx: ctx, cancel: cancel, backlog: backfillBacklog}
 	if w, err := fsnotify.NewWatcher(); err == nil {
 		s.watcher = w
 		s.wg.Add(1)
@@ -528,7 +534,7 @@ func (a *actor) run(ctx context.Context) {
 		flushes, settles := a.flushes, a.settles
 		a.flushes, a.settles = nil, nil
 		a.mu.Unlock()
-		active, err := a.step(len(flushes)+len(settles) > 0)
+		active, err := a.step(len(flushes)+len(settles) > 0, len(settles) > 0)
 		if err == nil && len(settles) > 0 {
 			err = a.settle()
 		}
@@ -557,8 +563,9 @@ func (a *actor) run(ctx context.Context) {
 // redacting and parsing; one commit in flight at most, so memory stays
 // bounded). A commit that fails stops the step with every event since the
 // last good commit queued again; the caller reloads the builder and offsets
-// from the spool, so the batch read meanwhile is read again.
-func (a *actor) step(toEOF bool) (active bool, err error) {
+// from the spool, so the batch read meanwhile is read again. A backfill
+// (paced) reads on only while the export keeps up (waitForExport).
+func (a *actor) step(toEOF, paced bool) (active bool, err error) {
 	var inflight *commitJob
 	// finish waits for the commit in flight and completes it.
 	finish := func(requeue []queuedEvent) error {
@@ -583,6 +590,9 @@ func (a *actor) step(toEOF bool) (active bool, err error) {
 				_ = json.Unmarshal(q.ev.Payload, &c)
 				a.transcript = c.TranscriptPath
 			}
+		}
+		if paced {
+			a.waitForExport()
 		}
 		eof, read := a.readFiles()
 		a.b.Tick(a.s.set.Now())
@@ -610,6 +620,27 @@ func (a *actor) step(toEOF bool) (active bool, err error) {
 				a.poke() // more to read: continue right after this commit
 			}
 			return true, nil
+		}
+	}
+}
+
+// exportPoll is how often waitForExport looks at the spool's backlog.
+const exportPoll = 2 * time.Millisecond
+
+// waitForExport waits while more than s.backlog bytes of spans wait for
+// export and the export works (when it fails the spool takes the spans, up
+// to its size cap, as before), or until the daemon stops.
+func (a *actor) waitForExport() {
+	for {
+		n, failing, err := a.s.store.Backlog()
+		if err != nil || failing || n <= a.s.backlog {
+			return
+		}
+		a.s.exported()
+		select {
+		case <-a.s.ctx.Done():
+			return
+		case <-time.After(exportPoll):
 		}
 	}
 }
