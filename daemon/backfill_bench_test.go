@@ -140,11 +140,14 @@ func benchBackfill(b *testing.B, fill func(proj string)) {
 		if _, err := d.bf.start(control.BackfillArgs{}); err != nil {
 			b.Fatal(err)
 		}
+		var peakAnon, peakFile int64
 		for {
 			p, _ := d.bf.progress()
 			if p.Done {
 				break
 			}
+			anon, file := rssParts()
+			peakAnon, peakFile = max(peakAnon, anon), max(peakFile, file)
 			time.Sleep(5 * time.Millisecond)
 		}
 		el := time.Since(start)
@@ -159,6 +162,8 @@ func benchBackfill(b *testing.B, fill func(proj string)) {
 		b.ReportMetric(cpu.Seconds(), "cpu-s")
 		b.ReportMetric(float64(ms.HeapSys)/(1<<20), "heap-sys-MB")
 		b.ReportMetric(float64(peak)/(1<<20), "peak-RSS-MB")
+		b.ReportMetric(float64(peakAnon)/(1<<20), "peak-anon-MB")
+		b.ReportMetric(float64(peakFile)/(1<<20), "peak-file-MB")
 		d.Shutdown(context.Background())
 		os.RemoveAll(home)
 	}
@@ -189,6 +194,26 @@ func peakRSS(b *testing.B) int64 {
 		}
 	}
 	return 0
+}
+
+// rssParts is the process's RssAnon (heap, buffers) and RssFile (mapped
+// files: the spool, the binary), sampled.
+func rssParts() (anon, file int64) {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, 0
+	}
+	for _, l := range strings.Split(string(raw), "\n") {
+		k, v, _ := strings.Cut(l, ":")
+		kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+		switch k {
+		case "RssAnon":
+			anon = kb << 10
+		case "RssFile":
+			file = kb << 10
+		}
+	}
+	return anon, file
 }
 
 // cpuTime is the process's user+system CPU time so far.
