@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"time"
 
@@ -150,15 +149,23 @@ func sortFilesByModTime(files []backfillFile) {
 	}
 }
 
+// backfillSessions is how many sessions a backfill reads at once. Two keep
+// two cores busy (each actor also commits in a goroutine of its own while it
+// reads on); each more costs ~15 MB of heap (a step being built, one being
+// committed, the builder's state): under the daemon's 64 MiB soft heap limit
+// four at once took the peak RSS to 92–97 MB (75 with two) and cost more
+// CPU per MB, 24–31 MB/cpu-s against 36–52 with two, the garbage collector
+// working at the limit (BenchmarkBackfillInProcess/sessions with -cpu 4).
+const backfillSessions = 2
+
 // run reads each file to EOF through its session's actor (which commits
 // spans and offsets as it goes, so an interrupted backfill resumes where it
-// stopped and a second run adds nothing). Sessions are read in parallel, as
-// many at a time as there are cores (at least two: one actor's reading
-// overlaps another's commit), each by its own actor; after a failure no
-// further file is started.
+// stopped and a second run adds nothing). backfillSessions sessions are
+// read at once, each by its own actor; after a failure no further file is
+// started.
 func (b *backfiller) run(job *control.BackfillProgress, files []backfillFile) {
 	ctx := b.d.runCtx
-	slots := make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
+	slots := make(chan struct{}, backfillSessions)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var failure error
