@@ -119,7 +119,7 @@ func (b *failingStateBuilder) MarshalState() ([]byte, error) {
 func TestFailedCommitInThePipelineLosesAndRepeatsNothing(t *testing.T) {
 	home := t.TempDir()
 	path := filepath.Join(home, "s.jsonl")
-	lines := writeBigTranscript(t, path, 2*stepBudget+stepBudget/2)
+	lines := writeBigTranscript(t, path, stepBudget+stepBudget/2)
 	var calls atomic.Int32
 	td := startTestDaemon(t, home, config.Target{}, func(s *Settings) {
 		s.Builders = map[string]BuilderFactory{genai.AgentClaudeCode: func(_, sess, p string) transcript.Builder {
@@ -170,7 +170,7 @@ func TestBackfillWaitsForTheExportBeyondTheBacklog(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(proj, "3f1c0000-0000-4000-8000-000000000001.jsonl")
-	lines := writeBigTranscript(t, path, 3*stepBudget)
+	lines := writeBigTranscript(t, path, 2*stepBudget+stepBudget/2)
 	old := time.Now().Add(-240 * time.Hour)
 	os.Chtimes(path, old, old)
 	var fed atomic.Int64

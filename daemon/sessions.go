@@ -23,7 +23,7 @@ import (
 
 // stepBudget bounds the transcript bytes one actor step reads before it
 // commits, so memory stays flat and progress is saved on huge files.
-const stepBudget = 4 << 20
+const stepBudget = 8 << 20
 
 // backfillBacklog is how many bytes of spans may wait for export before a
 // backfill reads on: it bounds the spool (and its mapped pages) when spans
