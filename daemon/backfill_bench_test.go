@@ -32,7 +32,9 @@ const benchFixtureSession = "4d5611e5-241a-462a-8d15-5122611a9569"
 // BenchmarkBackfillInProcess is the backfill pipeline (tail, reconstruct,
 // redact, encode, commit, export to a local sink) in one process, for
 // profiling. "sessions" is 40 links to one 3 MB transcript; "single-200MB"
-// is one 200 MB transcript (the fixture repeated under fresh ids):
+// is one 200 MB transcript (the fixture repeated under fresh ids);
+// "single-200MB-no-export" the same with the export refused (the pipeline
+// alone):
 //
 //	go test -run '^$' -bench BackfillInProcess -benchtime 1x -cpuprofile cpu.out ./daemon
 //
@@ -44,23 +46,26 @@ func BenchmarkBackfillInProcess(b *testing.B) {
 		b.Skip("fixtures absent")
 	}
 	b.Run("sessions", func(b *testing.B) {
-		benchBackfill(b, func(proj string) {
+		benchBackfill(b, true, func(proj string) {
 			for n := 0; n < 40; n++ {
 				os.Link(src, filepath.Join(proj, fmt.Sprintf("%08d-0000-4000-8000-000000000000.jsonl", n)))
 			}
 		})
 	})
-	b.Run("single-200MB", func(b *testing.B) {
-		raw, err := os.ReadFile(src)
-		if err != nil {
+	raw, err := os.ReadFile(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	single := func(proj string) {
+		if err := os.WriteFile(filepath.Join(proj, benchFixtureSession+".jsonl"), repeatTranscript(raw, 200<<20), 0o600); err != nil {
 			b.Fatal(err)
 		}
-		benchBackfill(b, func(proj string) {
-			if err := os.WriteFile(filepath.Join(proj, benchFixtureSession+".jsonl"), repeatTranscript(raw, 200<<20), 0o600); err != nil {
-				b.Fatal(err)
-			}
-		})
-	})
+	}
+	b.Run("single-200MB", func(b *testing.B) { benchBackfill(b, true, single) })
+	// The pipeline alone (read → redact → parse → build → encode → commit):
+	// the target refuses, so the forwarder only backs off, and the spool
+	// takes every span (its mapped pages grow with them).
+	b.Run("single-200MB-no-export", func(b *testing.B) { benchBackfill(b, false, single) })
 }
 
 var (
@@ -100,9 +105,13 @@ func repeatTranscript(raw []byte, size int) []byte {
 	return out
 }
 
-func benchBackfill(b *testing.B, fill func(proj string)) {
+func benchBackfill(b *testing.B, export bool, fill func(proj string)) {
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) }))
 	defer sink.Close()
+	target := sink.URL
+	if !export {
+		target = "http://127.0.0.1:1/v1/traces" // refused
+	}
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		home, _ := os.MkdirTemp("", "wabf-")
@@ -120,7 +129,7 @@ func benchBackfill(b *testing.B, fill func(proj string)) {
 		paths, _ := hooks.ResolvePaths(func(k string) string { return map[string]string{"WEAVE_AGENTD_HOME": home}[k] })
 		cfg, _ := config.Load("")
 		log := slog.New(slog.DiscardHandler)
-		d, err := New(Settings{Paths: paths, Config: cfg, Logger: log, Target: config.Target{URL: sink.URL},
+		d, err := New(Settings{Paths: paths, Config: cfg, Logger: log, Target: config.Target{URL: target},
 			Builders: map[string]BuilderFactory{genai.AgentClaudeCode: func(_, s, p string) transcript.Builder {
 				return claude.New(s, claude.Options{TranscriptPath: p, ClaudeHome: home, Logger: log})
 			}},
