@@ -54,6 +54,8 @@ fuzz:
 	$(GO) test ./redact -run '^$$' -fuzz '^FuzzRedactJSON$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./transcript/claude -run '^$$' -fuzz '^FuzzLine$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./transcript/claude -run '^$$' -fuzz '^FuzzJstr$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./transcript/codex -run '^$$' -fuzz '^FuzzCodexLine$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./transcript/gemini -run '^$$' -fuzz '^FuzzGeminiLine$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./daemon -run '^$$' -fuzz '^FuzzTailerResume$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./redact -run '^$$' -fuzz '^FuzzSecretInAnyText$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./hooks -run '^$$' -fuzz '^FuzzReduceCut$$' -fuzztime $(FUZZTIME)

@@ -164,7 +164,7 @@ type SessionsExportedArgs struct {
 
 // SessionQuery names one conversation and its transcript files.
 type SessionQuery struct {
-	Agent   string   `json:"agent"`   // genai.AgentClaudeCode or genai.AgentCursor
+	Agent   string   `json:"agent"`   // its transcript.Agent Name (genai.AgentClaudeCode …)
 	Session string   `json:"session"` // session / conversation id
 	Files   []string `json:"files"`   // absolute paths: main transcript first
 }

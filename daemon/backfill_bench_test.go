@@ -146,12 +146,12 @@ func benchBackfill(b *testing.B, export bool, fill func(proj string)) {
 		cpu0 := cpuTime()
 		b.StartTimer()
 		start := time.Now()
-		if _, err := d.bf.start(control.BackfillArgs{}); err != nil {
+		if _, err := d.sess.Backfill(control.BackfillArgs{}); err != nil {
 			b.Fatal(err)
 		}
 		var peakAnon, peakFile int64
 		for {
-			p, _ := d.bf.progress()
+			p, _ := d.sess.BackfillProgress()
 			if p.Done {
 				break
 			}

@@ -74,11 +74,11 @@ func TestBackfillReadsSessionsInParallel(t *testing.T) {
 		s.DiscoverWindow = time.Nanosecond // the backfill, not discovery, reads them
 	})
 	start := time.Now()
-	if _, err := td.bf.start(control.BackfillArgs{}); err != nil {
+	if _, err := td.sess.Backfill(control.BackfillArgs{}); err != nil {
 		t.Fatal(err)
 	}
 	for {
-		p, _ := td.bf.progress()
+		p, _ := td.sess.BackfillProgress()
 		if p.Done {
 			if p.Error != "" || p.FilesDone != 2 {
 				t.Fatalf("backfill: %+v", p)

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/weave-agentd/weave-agentd/config"
+	"github.com/weave-agentd/weave-agentd/daemon/export"
 	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/spool"
 )
@@ -60,19 +61,17 @@ func BenchmarkExport(b *testing.B) {
 		})
 	}
 	cfg, _ := config.Load("")
-	set := Settings{Config: cfg, Target: config.Target{URL: srv.URL + "/v1/traces"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now}
-	set.ExportBatch, set.ExportMaxBytes, set.ExportBackoff = 512, 4<<20, Backoff{}.withDefaults()
-	exp, err := newOTLPExporter(set)
+	set := exportSettings(Settings{Config: cfg, Target: config.Target{URL: srv.URL + "/v1/traces"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now})
+	fwd, err := export.New(set, store)
 	if err != nil {
 		b.Fatal(err)
 	}
-	fwd := newForwarder(set, store, exp)
-	defer fwd.close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	b.ResetTimer()
-	go fwd.run(ctx)
-	if err := fwd.flush(context.Background()); err != nil {
+	if err := fwd.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	defer fwd.Shutdown(context.Background())
+	if err := fwd.Flush(context.Background()); err != nil {
 		b.Fatal(err)
 	}
 	b.StopTimer()

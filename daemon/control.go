@@ -5,11 +5,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
-	"os"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
@@ -19,25 +16,10 @@ import (
 	"github.com/weave-agentd/weave-agentd/spool"
 )
 
-// warnAfter is how long exports must have failed before hooks surface a
-// warning to the user (Claude Code SessionStart systemMessage).
-const warnAfter = 10 * time.Minute
-
-func (d *Daemon) handle(_ net.Conn, req *hooks.Request) *hooks.Response {
+// handle answers the requests on the socket that are not hook events (ingest
+// takes those).
+func (d *Daemon) handle(req *hooks.Request) *hooks.Response {
 	switch req.Op {
-	case hooks.OpEvent:
-		if req.Event == nil {
-			// Counted as a malformed event, like one without an id.
-			if err := d.ingest.accept(&hooks.Event{}); err != nil {
-				d.log.Error("counting a malformed hook event", "err", err)
-			}
-			return &hooks.Response{Error: "event request without an event"}
-		}
-		if err := d.ingest.accept(req.Event); err != nil {
-			d.log.Error("storing a hook event", "err", err)
-			return &hooks.Response{Error: "store: " + err.Error()}
-		}
-		return &hooks.Response{OK: true, Warning: d.exportWarning()}
 	case hooks.OpStatus:
 		st, err := d.Status()
 		if err != nil {
@@ -90,96 +72,28 @@ func (d *Daemon) Flush(ctx context.Context) control.FlushResult {
 }
 
 func (d *Daemon) flush(ctx context.Context) control.FlushResult {
-	if err := d.ingest.drainInbox(); err != nil {
+	if err := d.ingest.DrainInbox(); err != nil {
 		return control.FlushResult{Message: "the hooks' inbox could not be stored: " + err.Error()}
 	}
-	d.disc.rescanNow(ctx)
-	if err := d.sess.flush(ctx); err != nil {
+	d.disc.RescanNow(ctx)
+	if err := d.sess.Flush(ctx); err != nil {
 		return control.FlushResult{Message: "transcripts not fully read: " + err.Error()}
 	}
-	if err := d.fwd.flush(ctx); err != nil {
+	if err := d.fwd.Flush(ctx); err != nil {
 		return control.FlushResult{Message: err.Error()}
 	}
 	// The last write failed (a full disk) and none succeeded since: what
 	// was read or received then is not stored, so it cannot be flushed.
 	// (A probe write would not tell: small commits reuse the file's free
 	// pages on a full disk.) The next commit that succeeds clears it.
-	if msg, since := d.health.state(); msg != "" {
+	if msg, since := d.health.State(); msg != "" {
 		return control.FlushResult{Message: fmt.Sprintf("writes to the spool fail since %s (%s): free space, run again any backfill that failed, then flush again", since.Format(time.RFC3339), msg)}
 	}
 	return control.FlushResult{Done: true}
 }
 
 // Status snapshots the daemon's health.
-func (d *Daemon) Status() (control.Status, error) {
-	st, err := d.store.Stats()
-	if err != nil {
-		return control.Status{}, err
-	}
-	now := d.set.Now()
-	h := d.fwd.health()
-	active, files := d.sess.stats()
-	s := control.Status{
-		Version: d.set.Version, PID: os.Getpid(), Started: d.started, UptimeSeconds: now.Sub(d.started).Seconds(),
-		Endpoint: d.set.Target.URL, EndpointSource: d.set.Target.Source,
-		Socket: d.set.Paths.Socket, SpoolFile: d.set.Paths.Spool, Spool: st,
-		ExportHealthy: h.OK || st.Depth == 0, ActiveSessions: active, WatchedFiles: files, Counters: st.Counters,
-	}
-	if files == nil {
-		s.WatchedFiles = []string{}
-	}
-	s.SkippedFiles = d.sess.skips.list()
-	if d.set.Target.URL == "" {
-		s.SinkFile = SinkFile(d.set.Paths.SinkDir)
-	}
-	if !st.Oldest.IsZero() {
-		s.OldestAgeSec = now.Sub(st.Oldest).Seconds()
-	}
-	if !h.FailingSince.IsZero() {
-		s.FailingSince = &h.FailingSince
-	}
-	if !s.ExportHealthy {
-		s.ExportError = &control.ExportError{Message: h.Message, Status: h.Status, Hint: h.Hint, Refused: h.Refused}
-	}
-	if msg, since := d.health.state(); msg != "" {
-		s.StorageError = &control.StorageError{Message: msg, Since: since}
-	}
-	s.ConfigError = d.cfgErr.Load()
-	if msg, since := d.ingest.inbox.state(); msg != "" {
-		s.InboxError = &control.StorageError{Message: msg, Since: since}
-	}
-	return s, nil
-}
-
-// exportWarning is the message hooks show the user while exports fail: at
-// once when the server refuses our requests (that does not heal by itself),
-// after warnAfter otherwise.
-func (d *Daemon) exportWarning() string {
-	h := d.fwd.health()
-	if h.OK || h.FailingSince.IsZero() || (!h.Refused && d.set.Now().Sub(h.FailingSince) < warnAfter) {
-		return ""
-	}
-	st, err := d.store.Stats()
-	if err != nil || st.Depth == 0 {
-		return ""
-	}
-	what := "exports have failed"
-	if h.Refused {
-		what = "the server refuses exports"
-		if h.Status != 0 {
-			what += fmt.Sprintf(" (HTTP %d)", h.Status)
-		}
-	}
-	msg := fmt.Sprintf("weave-agentd: %s since %s; %d span(s) are kept safely in the spool.",
-		what, h.FailingSince.Format("15:04"), st.Depth)
-	if h.Message != "" {
-		msg += " Last error: " + truncate(h.Message, 160) + "."
-	}
-	if h.Hint != "" {
-		msg += " Hint: " + h.Hint + "."
-	}
-	return msg + " Run 'weave-agentd status' for details."
-}
+func (d *Daemon) Status() (control.Status, error) { return d.status.Status() }
 
 // call dispatches the named methods of OpCall.
 func (d *Daemon) call(method control.Method, args json.RawMessage) *hooks.Response {
@@ -189,13 +103,13 @@ func (d *Daemon) call(method control.Method, args json.RawMessage) *hooks.Respon
 		if err != nil {
 			return &hooks.Response{Error: "backfill arguments: " + err.Error()}
 		}
-		job, err := d.bf.start(a)
+		job, err := d.sess.Backfill(a)
 		if err != nil {
 			return &hooks.Response{Error: err.Error()}
 		}
 		return okBody(job)
 	case control.MethodBackfillProgress:
-		job, ok := d.bf.progress()
+		job, ok := d.sess.BackfillProgress()
 		if !ok {
 			return &hooks.Response{Error: "no backfill has run since the daemon started"}
 		}
@@ -205,7 +119,7 @@ func (d *Daemon) call(method control.Method, args json.RawMessage) *hooks.Respon
 		if err := json.Unmarshal(args, &q); err != nil {
 			return &hooks.Response{Error: string(method) + " arguments: " + err.Error()}
 		}
-		return okBody(d.sessionsExported(q))
+		return okBody(d.sess.ExportState(q))
 	case control.MethodDeadLettersList:
 		dls, err := d.store.DeadLetters(10000)
 		if err != nil {
@@ -226,7 +140,7 @@ func (d *Daemon) call(method control.Method, args json.RawMessage) *hooks.Respon
 		if err != nil {
 			return &hooks.Response{Error: err.Error()}
 		}
-		d.fwd.kick()
+		d.fwd.Kick()
 		return okBody(control.DeadLetterResult{Count: n})
 	case control.MethodDeadLettersDrop:
 		n, err := d.store.DropDeadLetters()
@@ -238,76 +152,11 @@ func (d *Daemon) call(method control.Method, args json.RawMessage) *hooks.Respon
 	return &hooks.Response{Error: fmt.Sprintf("unknown method %q (is the daemon older than this client? run 'weave-agentd restart')", method)}
 }
 
-// maxCountedSpans bounds the spool scan behind PendingSpans.
-const maxCountedSpans = 200000
-
-func (d *Daemon) sessionsExported(q control.SessionsExportedArgs) control.SessionsExported {
-	pending, dead, counted := d.spansByConversation()
-	out := control.SessionsExported{Sessions: make([]control.SessionExportState, 0, len(q.Sessions))}
-	_ = d.store.View(func(t *spool.Tx) error {
-		for _, s := range q.Sessions {
-			st := control.SessionExportState{Agent: s.Agent, Session: s.Session, PendingSpans: -1}
-			st.Known = t.Session(sessionKey(s.Agent, s.Session)) != nil
-			for _, f := range s.Files {
-				if b := t.Offset(f); b != nil {
-					if st.Offsets == nil {
-						st.Offsets = map[string]int64{}
-					}
-					st.Offsets[f] = decodeFileState(b).Offset
-					st.Known = true
-				}
-			}
-			if counted {
-				st.PendingSpans = pending[s.Session]
-			}
-			st.DeadLetters = dead[s.Session]
-			out.Sessions = append(out.Sessions, st)
-		}
-		return nil
-	})
-	return out
-}
-
-// spansByConversation counts queued and dead-lettered spans per
-// gen_ai.conversation.id; counted is false when the queue is too deep.
-func (d *Daemon) spansByConversation() (pending, dead map[string]int64, counted bool) {
-	pending, dead = map[string]int64{}, map[string]int64{}
-	conv := func(b []byte) string {
-		var sp tracepb.Span
-		if proto.Unmarshal(b, &sp) != nil {
-			return ""
-		}
-		for _, kv := range sp.Attributes {
-			if kv.Key == "gen_ai.conversation.id" {
-				return kv.Value.GetStringValue()
-			}
-		}
-		return ""
+func decodeBackfillArgs(raw json.RawMessage) (control.BackfillArgs, error) {
+	var a control.BackfillArgs
+	if len(raw) == 0 {
+		return a, nil
 	}
-	st, err := d.store.Stats()
-	if err == nil && st.Depth <= maxCountedSpans {
-		counted = true
-		items, _ := d.store.Peek(maxCountedSpans, 1<<40)
-		for _, it := range items {
-			pending[conv(it.Span)]++
-		}
-	}
-	dls, _ := d.store.DeadLetters(10000)
-	for _, dl := range dls {
-		if len(dl.Span) > 0 {
-			dead[conv(dl.Span)]++
-		}
-	}
-	return pending, dead, counted
-}
-
-// truncate shortens s to at most n bytes (on a rune boundary), marking the cut.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
+	err := json.Unmarshal(raw, &a)
+	return a, err
 }

@@ -1,7 +1,18 @@
-// Package daemon is weave-agentd's long-running process: the Unix socket
-// server the hooks talk to, one ordered actor per agent session that tails
-// transcripts and builds spans, the forwarder that exports the spool over
-// OTLP, and the status/flush control surface.
+// Package daemon is weave-agentd's long-running process. It only wires its
+// components, each with one job and the same lifecycle (New, Start,
+// Shutdown), as the OpenTelemetry Collector does:
+//
+//   - export (daemon/export): the forwarder that sends the spool's spans
+//     over OTLP/HTTP, or to the local file sink;
+//   - sessions (daemon/sessions): one ordered actor per agent session that
+//     tails its transcripts and builds spans, and the backfill through them;
+//   - ingest (daemon/ingest): the Unix socket server the hooks talk to, the
+//     durable storage of their events and the drain of their inbox;
+//   - discovery (daemon/sessions): actors for transcripts found on disk;
+//   - status (daemon/status, and Status here): what status and flush say.
+//
+// They are started in that order (what receives input last) and shut down
+// in the reverse one.
 package daemon
 
 import (
@@ -9,22 +20,29 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/weave-agentd/weave-agentd/config"
 	"github.com/weave-agentd/weave-agentd/control"
+	"github.com/weave-agentd/weave-agentd/daemon/export"
+	"github.com/weave-agentd/weave-agentd/daemon/ingest"
+	"github.com/weave-agentd/weave-agentd/daemon/sessions"
+	"github.com/weave-agentd/weave-agentd/daemon/status"
 	"github.com/weave-agentd/weave-agentd/hooks"
 	"github.com/weave-agentd/weave-agentd/redact"
 	"github.com/weave-agentd/weave-agentd/spool"
-	"github.com/weave-agentd/weave-agentd/transcript"
 )
 
 // BuilderFactory makes the span builder for one session of an agent. The
 // first event of the session (nil when the session is discovered from a file)
 // and the transcript path known so far are given as hints.
-type BuilderFactory func(agent, session, transcriptPath string) transcript.Builder
+type BuilderFactory = sessions.BuilderFactory
+
+// DiscoverRoot is the folder where an agent keeps its session transcripts
+// (the Root of its transcript.Layout under its home), watched so sessions
+// are traced even when no hook fires.
+type DiscoverRoot = sessions.DiscoverRoot
 
 // Settings are injected by the caller (cmd, or tests), as in the Collector.
 type Settings struct {
@@ -43,7 +61,7 @@ type Settings struct {
 	// Tunables; zero values take production defaults.
 	TickInterval  time.Duration // session actors' periodic step (1s)
 	InboxInterval time.Duration // inbox re-scan while running (2s)
-	ExportBackoff Backoff
+	ExportBackoff export.Backoff
 	Discover      []DiscoverRoot // transcript folders watched even without hooks
 	// AgentHomes maps an agent's name to its home folder, to tell whose a
 	// transcript path given to backfill is (see agents.ForPath).
@@ -56,25 +74,27 @@ type Settings struct {
 	SinkMaxBytes   int64         // file sink rotation size (64 MiB)
 }
 
+// component is the lifecycle every part of the daemon shares.
+type component interface {
+	Start(ctx context.Context) error
+	Shutdown(ctx context.Context) error
+}
+
 // Daemon is the running daemon. Create with New, then Start and Shutdown.
 type Daemon struct {
 	set     Settings
 	log     *slog.Logger
 	store   *spool.Store
-	server  *server
-	ingest  *ingest
-	sess    *sessions
-	fwd     *forwarder
-	disc    *discovery
-	bf      *backfiller
-	health  *storageHealth
 	red     *redact.Redactor
-	runCtx  context.Context
+	health  *status.Health // writes to the spool, by ingest and the sessions
+	fwd     *export.Forwarder
+	sess    *sessions.Actors
+	ingest  *ingest.Ingest
+	disc    *sessions.Discovery
+	status  *status.Reporter
 	started time.Time
+	running []component                         // started, in order
 	cfgErr  atomic.Pointer[control.ConfigError] // the latest failed reload, for status
-
-	wg     sync.WaitGroup
-	cancel context.CancelFunc
 }
 
 // New validates settings; it opens nothing yet.
@@ -88,39 +108,15 @@ func New(set Settings) (*Daemon, error) {
 	if set.Now == nil {
 		set.Now = time.Now
 	}
-	if set.TickInterval <= 0 {
-		set.TickInterval = time.Second
-	}
-	if set.InboxInterval <= 0 {
-		set.InboxInterval = 2 * time.Second
-	}
-	if set.ExportBatch <= 0 {
-		set.ExportBatch = 512
-	}
-	if set.ExportMaxBytes <= 0 {
-		set.ExportMaxBytes = 4 << 20
-	}
-	if set.ExportTimeout <= 0 {
-		set.ExportTimeout = 30 * time.Second
-	}
-	if set.SinkMaxBytes <= 0 {
-		set.SinkMaxBytes = 64 << 20
-	}
-	if set.DiscoverWindow <= 0 {
-		set.DiscoverWindow = time.Hour
-	}
-	if set.RescanInterval <= 0 {
-		set.RescanInterval = 30 * time.Second
-	}
-	set.ExportBackoff = set.ExportBackoff.withDefaults()
 	return &Daemon{set: set, log: set.Logger}, nil
 }
 
-// Start opens the spool, takes the socket, drains the inbox and starts the
-// actors and the forwarder. A second daemon on the same home fails here with
-// a clear message.
+// Start opens the spool and starts the components: the forwarder, the
+// session actors (resuming what the spool holds), ingest (the socket, and
+// the inbox drained) and discovery. A second daemon on the same home fails
+// here with a clear message.
 func (d *Daemon) Start(ctx context.Context) error {
-	if err := prepareFolders(d.set.Paths); err != nil {
+	if err := ingest.PrepareFolders(d.set.Paths); err != nil {
 		return err
 	}
 	store, err := spool.Open(d.set.Paths.Spool, spool.Options{MaxBytes: d.set.Config.SpoolMaxBytes})
@@ -132,65 +128,68 @@ func (d *Daemon) Start(ctx context.Context) error {
 	}
 	d.store = store
 	d.started = d.set.Now()
-
-	red, err := redact.New(d.set.Config)
-	if err != nil {
+	if err := d.build(); err != nil {
 		store.Close()
 		return err
 	}
-	d.red = red
-	res, err := newResources(ctx, d.set)
-	if err != nil {
-		store.Close()
-		return err
-	}
-	exp, err := newExporter(d.set)
-	if err != nil {
-		store.Close()
-		return err
-	}
-
-	runCtx, cancel := context.WithCancel(context.Background())
-	d.cancel = cancel
-	d.runCtx = runCtx
-	d.bf = &backfiller{d: d}
-	d.fwd = newForwarder(d.set, store, exp)
-	d.health = &storageHealth{}
-	d.sess = newSessions(d.set, store, red, res, d.health, d.fwd.notify)
-	d.ingest = newIngest(d.set, store, red, d.sess, d.health)
-
-	srv, err := listen(d.set.Paths.Socket, d.log)
-	if err != nil {
-		cancel()
-		store.Close()
-		return err
-	}
-	srv.onBad = func() {
-		if err := store.Batch(func(t *spool.Tx) error { return t.Add(spool.CounterBadFrames, 1) }); err != nil {
-			d.log.Warn("could not count a malformed socket frame", "err", err)
+	// Events stored before a stop come first, then the hooks' journal,
+	// then transcripts found on disk.
+	for _, c := range []component{d.fwd, d.sess, d.ingest, d.disc} {
+		if err := c.Start(ctx); err != nil {
+			if serr := d.stop(ctx); serr != nil {
+				d.log.Warn("stopping what had started", "err", serr)
+			}
+			return err
 		}
+		d.running = append(d.running, c)
 	}
-	d.server = srv
-	// Events stored before a stop come first, then the hooks' journal.
-	if err := d.sess.restore(runCtx); err != nil {
-		d.log.Warn("restoring sessions", "err", err)
-	}
-	if err := d.ingest.drainInbox(); err != nil {
-		d.log.Warn("inbox drain failed; will retry", "err", err)
-	}
-	if n, err := d.sess.prune(d.set.Now()); err != nil {
-		d.log.Warn("pruning finished sessions", "err", err)
-	} else if n > 0 {
-		d.log.Info("forgot the state of finished sessions", "sessions", n)
-	}
-	d.goRun(func() { d.fwd.run(runCtx) })
-	d.goRun(func() { d.ingest.runInbox(runCtx) })
-	d.goRun(func() { d.server.serve(d.handle) })
-	d.disc = newDiscovery(d.set, d.sess, d.ingest.ignoredDir)
-	d.goRun(func() { d.disc.run(runCtx) })
 	d.log.Info("weave-agentd started", "version", d.set.Version, "socket", d.set.Paths.Socket,
 		"target", targetLabel(d.set.Target), "spool", d.set.Paths.Spool)
 	return nil
+}
+
+// build makes the components from the settings, each given only what it
+// needs.
+func (d *Daemon) build() error {
+	set := d.set
+	red, err := redact.New(set.Config)
+	if err != nil {
+		return err
+	}
+	d.red = red
+	d.health = &status.Health{}
+	d.fwd, err = export.New(exportSettings(set), d.store)
+	if err != nil {
+		return err
+	}
+	exclude := ingest.NewExclusions(set.Config.Exclude)
+	d.sess = sessions.New(sessions.Settings{
+		Logger: set.Logger, Now: set.Now, Version: set.Version,
+		CaptureHost: set.Config.CaptureHost == nil || *set.Config.CaptureHost, ServiceName: set.Config.ServiceName,
+		Builders: set.Builders, HookAgents: set.HookAgents, TickInterval: set.TickInterval,
+		Discover: set.Discover, AgentHomes: set.AgentHomes,
+		Ignored: exclude.Ignored, Exported: d.fwd.Notify, Kick: d.fwd.Kick,
+	}, d.store, red, d.health)
+	d.ingest = ingest.New(ingest.Settings{
+		Logger: set.Logger, Now: set.Now, Paths: set.Paths, HookAgents: set.HookAgents, InboxInterval: set.InboxInterval,
+		Deliver: d.sess.Deliver, Control: d.handle,
+		Warning: func() string { return d.status.Warning() }, // made below, from ingest's state too
+	}, d.store, red, exclude, d.health)
+	d.disc = sessions.NewDiscovery(sessions.DiscoverySettings{
+		Logger: set.Logger, Now: set.Now, Roots: set.Discover, Window: set.DiscoverWindow,
+		RescanInterval: set.RescanInterval, Ignored: exclude.Ignored,
+	}, d.sess)
+	d.status = status.NewReporter(status.Settings{Now: set.Now, Version: set.Version, Started: d.started, Paths: set.Paths, Target: set.Target},
+		status.Sources{Store: d.store, Exports: d.fwd.Health, Sessions: d.sess.Stats, Skipped: d.sess.Skipped,
+			Storage: d.health, Inbox: d.ingest.InboxError, Config: d.cfgErr.Load})
+	return nil
+}
+
+// exportSettings are the export component's part of set.
+func exportSettings(set Settings) export.Settings {
+	return export.Settings{Logger: set.Logger, Now: set.Now, Target: set.Target, Transport: export.TransportOf(set.Config),
+		SinkDir: set.Paths.SinkDir, SinkMaxBytes: set.SinkMaxBytes, Batch: set.ExportBatch, MaxBytes: set.ExportMaxBytes,
+		Timeout: set.ExportTimeout, Backoff: set.ExportBackoff}
 }
 
 // CheckConfig reports what Start would refuse in set's config (a redact
@@ -205,9 +204,7 @@ func CheckConfig(set Settings) error {
 		return err
 	}
 	if set.Target.URL != "" {
-		if _, err := baseTransport(set); err != nil {
-			return err
-		}
+		return export.TransportOf(set.Config).Check()
 	}
 	return nil
 }
@@ -229,47 +226,27 @@ func (d *Daemon) ReloadFailed(err error) {
 		"hint", "fix the file, then reload again: systemctl --user reload weave-agentd (or kill -HUP the daemon)")
 }
 
-func (d *Daemon) goRun(fn func()) {
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		fn()
-	}()
-}
-
-// Shutdown stops accepting, lets in-flight writes finish, stops the actors
-// (their state is already committed) and closes the spool.
+// Shutdown stops the components in the reverse order of their start:
+// discovery, ingest (no more connections; requests being handled finish),
+// the actors (their state is already committed), the forwarder; then it
+// closes the spool.
 func (d *Daemon) Shutdown(ctx context.Context) error {
-	if d.server != nil {
-		d.server.close() // stop accepting; in-flight handlers finish below
-	}
-	if d.sess != nil {
-		d.sess.stop()
-	}
-	if d.cancel != nil {
-		d.cancel()
-	}
-	done := make(chan struct{})
-	go func() { d.wg.Wait(); done <- struct{}{} }()
-	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = fmt.Errorf("shutdown: %w", ctx.Err())
-	}
-	if d.server != nil {
-		d.server.wait()
-	}
-	if d.fwd != nil {
-		d.fwd.close()
-	}
-	if d.store != nil {
-		if cerr := d.store.Close(); cerr != nil && err == nil {
-			err = cerr
-		}
-	}
+	err := d.stop(ctx)
 	d.log.Info("weave-agentd stopped")
 	return err
+}
+
+func (d *Daemon) stop(ctx context.Context) error {
+	var errs []error
+	for i := len(d.running) - 1; i >= 0; i-- {
+		errs = append(errs, d.running[i].Shutdown(ctx))
+	}
+	d.running = nil
+	if d.store != nil {
+		errs = append(errs, d.store.Close())
+		d.store = nil
+	}
+	return errors.Join(errs...)
 }
 
 func targetLabel(t config.Target) string {
@@ -278,3 +255,7 @@ func targetLabel(t config.Target) string {
 	}
 	return t.URL
 }
+
+// SinkFile is the file the daemon writes spans to when no endpoint is
+// configured (Paths.SinkDir).
+func SinkFile(dir string) string { return export.SinkFile(dir) }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/weave-agentd/weave-agentd/config"
 	"github.com/weave-agentd/weave-agentd/control"
+	"github.com/weave-agentd/weave-agentd/daemon/export"
 	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/hooks"
 	"github.com/weave-agentd/weave-agentd/transcript"
@@ -176,7 +177,7 @@ func startTestDaemon(t *testing.T, home string, target config.Target, mod func(*
 		HookAgents:    hookAgents,
 		TickInterval:  50 * time.Millisecond,
 		InboxInterval: 50 * time.Millisecond,
-		ExportBackoff: Backoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond},
+		ExportBackoff: export.Backoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond},
 	}
 	if testing.Verbose() {
 		set.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -414,7 +415,7 @@ func TestDuplicateEventIDIsDroppedOnce(t *testing.T) {
 	td := startTestDaemon(t, home, config.Target{URL: srv.URL}, nil)
 	ev := &hooks.Event{ID: "same", Agent: "claude", Name: "Stop", Session: "s", RecvNS: 1,
 		Payload: json.RawMessage(`{"session_id":"s","hook_event_name":"Stop"}`)}
-	if err := td.ingest.accept(ev); err != nil {
+	if err := td.ingest.Accept(ev); err != nil {
 		t.Fatal(err)
 	}
 	// The same event, journaled by a hook whose ack came late.

@@ -3,6 +3,7 @@ package daemon
 import (
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,41 +51,97 @@ func TestDiscoveryFollowsTheAgentsLayout(t *testing.T) {
 	}
 }
 
-// A folder given to backfill is its agent's by the agents' homes, then by
-// their layouts, and its sessions are picked by that agent's IsSession.
-func TestBackfillTellsTheAgentOfAPath(t *testing.T) {
+// A Gemini CLI chat file names 8 characters of its session id; the id is in
+// its first line. Seen between its creation and that first write, it is
+// not followed under a made-up id (which would trace it twice, once more
+// under the real id): it is looked at again when it changes.
+func TestDiscoveryWaitsForTheSessionID(t *testing.T) {
+	srv := newFakeOTLP(t)
 	home := t.TempDir()
-	cursorHome := filepath.Join(home, "elsewhere", "cursor-home") // no "/.cursor/" in it
-	for _, p := range []string{
-		filepath.Join(cursorHome, "projects/p/agent-transcripts/c1/c1.jsonl"),
-		filepath.Join(cursorHome, "projects/p/agent-transcripts/c2.txt"),
-		filepath.Join(cursorHome, "projects/p/agent-transcripts/c1/subagents/s.jsonl"),
-		filepath.Join(home, "copy/projects/p/3f1c0000-0000-4000-8000-000000000001.jsonl"),
-		filepath.Join(home, "copy/projects/p/agent-a1.jsonl"),
-	} {
-		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+	root := filepath.Join(home, ".gemini", "tmp")
+	chat := filepath.Join(root, "work-p", "chats", "session-2026-12-05T14-02-253ce1a9.jsonl")
+	if err := os.MkdirAll(filepath.Dir(chat), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeTranscript(t, chat) // created, nothing written yet
+	sessions := map[string]bool{}
+	var mu sync.Mutex
+	td := startTestDaemon(t, home, config.Target{URL: srv.URL}, func(s *Settings) {
+		s.Builders[genai.AgentGeminiCLI] = func(_, s, p string) transcript.Builder {
+			mu.Lock()
+			sessions[s] = true
+			mu.Unlock()
+			return &lineBuilder{session: s, path: p}
+		}
+		s.Discover = []DiscoverRoot{{Agent: genai.AgentGeminiCLI, Dir: root}}
+	})
+	td.flush(t, 5*time.Second)
+	const header = `{"sessionId":"253ce1a9-8a9c-4cfe-8ebd-f86b09cf40bd","kind":"main"}`
+	writeTranscript(t, chat, header, "line-1")
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.accepted()["line-1"] == 0 && time.Now().Before(deadline) {
+		td.flush(t, 5*time.Second)
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := srv.accepted(); got["line-1"] != 1 || got[header] != 1 {
+		t.Fatalf("received %v", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(sessions) != 1 || !sessions["253ce1a9-8a9c-4cfe-8ebd-f86b09cf40bd"] {
+		t.Fatalf("sessions %v", sessions)
+	}
+}
+
+// A Gemini CLI chat file records no working folder: its project folder's
+// .project_root does. A project the user keeps out (.weave-agentd-ignore)
+// is neither discovered nor backfilled.
+func TestGeminiExcludedProjectIsNotDiscovered(t *testing.T) {
+	srv := newFakeOTLP(t)
+	home := t.TempDir()
+	root := filepath.Join(home, ".gemini", "tmp")
+	private := filepath.Join(home, "private")
+	if err := os.MkdirAll(private, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(private, ".weave-agentd-ignore"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for slug, dir := range map[string]string{"private": private, "open": filepath.Join(home, "open")} {
+		chat := filepath.Join(root, slug, "chats", "session-2026-12-05T14-02-"+slug[:4]+"0000.jsonl")
+		if err := os.MkdirAll(filepath.Dir(chat), 0o700); err != nil {
 			t.Fatal(err)
 		}
-		writeTranscript(t, p, "x")
+		if err := os.WriteFile(filepath.Join(root, slug, ".project_root"), []byte(dir), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		writeTranscript(t, chat, `{"sessionId":"`+slug+`-session","kind":"main"}`, slug+"-line")
 	}
-	td := startTestDaemon(t, home, config.Target{}, func(s *Settings) {
-		s.Builders[genai.AgentCursor] = func(_, s, p string) transcript.Builder { return &lineBuilder{session: s, path: p} }
-		s.AgentHomes = map[string]string{genai.AgentCursor: cursorHome, genai.AgentClaudeCode: filepath.Join(home, ".claude")}
+	td := startTestDaemon(t, home, config.Target{URL: srv.URL}, func(s *Settings) {
+		s.Builders[genai.AgentGeminiCLI] = func(_, s, p string) transcript.Builder { return &lineBuilder{session: s, path: p} }
+		s.Discover = []DiscoverRoot{{Agent: genai.AgentGeminiCLI, Dir: root}}
 	})
-	files, skipped, err := td.bf.collect(control.BackfillArgs{Paths: []string{filepath.Join(cursorHome, "projects"), filepath.Join(home, "copy")}}, time.Time{})
-	if err != nil || len(skipped) != 0 {
-		t.Fatalf("collect: %v, skipped %v", err, skipped)
+	td.flush(t, 5*time.Second)
+	if got := srv.accepted(); got["open-line"] != 1 || got["private-line"] != 0 {
+		t.Fatalf("discovered: %v", got)
 	}
-	got := map[string]string{}
-	for _, f := range files {
-		got[f.agent+" "+f.session] = f.path
+	if _, err := td.sess.Backfill(control.BackfillArgs{Paths: []string{root}}); err != nil {
+		t.Fatal(err)
 	}
-	for _, want := range []string{genai.AgentCursor + " c1", genai.AgentCursor + " c2", genai.AgentClaudeCode + " 3f1c0000-0000-4000-8000-000000000001"} {
-		if _, ok := got[want]; !ok {
-			t.Errorf("%s not found", want)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		p, _ := td.sess.BackfillProgress()
+		if p.Done {
+			if p.Files != 2 || p.Error != "" {
+				t.Fatalf("backfill: %+v", p)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("backfill not done: %+v", p)
 		}
 	}
-	if len(got) != 3 {
-		t.Errorf("found %v, want 3 sessions", got)
+	td.flush(t, 5*time.Second)
+	if got := srv.accepted(); got["private-line"] != 0 {
+		t.Fatalf("backfilled: %v", got)
 	}
 }

@@ -146,7 +146,7 @@ func TestMalformedInboxLinesAtStartAreCountedNotFatal(t *testing.T) {
 	late := &hooks.Event{ID: "acked-late", Agent: hooks.AgentClaude, Name: "Notification", Session: "good",
 		Payload: json.RawMessage(`{"session_id":"good","hook_event_name":"Notification"}`)}
 	td := relStartWithin(t, home, config.Target{URL: srv.URL})
-	if err := td.ingest.accept(late); err != nil {
+	if err := td.ingest.Accept(late); err != nil {
 		t.Fatal(err)
 	}
 	relStopWithin(t, td)

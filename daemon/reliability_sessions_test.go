@@ -11,6 +11,14 @@ import (
 	"github.com/weave-agentd/weave-agentd/config"
 )
 
+// The sessions' retention and eviction times (daemon/sessions), which the
+// clock is moved past.
+const (
+	sessionRetention = 30 * 24 * time.Hour
+	goneRetention    = 24 * time.Hour
+	idleEvict        = 10 * time.Minute
+)
+
 // fakeClock is a settable Settings.Now.
 type fakeClock struct {
 	mu  sync.Mutex
@@ -63,7 +71,7 @@ func TestFinishedSessionsArePruned(t *testing.T) {
 			}
 			// Not at once: a transcript a hook named may appear later.
 			relWaitNoActors(t, td, clock)
-			if _, err := td.sess.prune(clock.Now()); err != nil {
+			if _, err := td.sess.Prune(clock.Now()); err != nil {
 				t.Fatal(err)
 			}
 			if st, _ := td.Status(); st.Spool.StoredSessions < perRound {
@@ -75,7 +83,7 @@ func TestFinishedSessionsArePruned(t *testing.T) {
 			clock.advance(sessionRetention + time.Hour)
 		}
 		relWaitNoActors(t, td, clock)
-		if _, err := td.sess.prune(clock.Now()); err != nil {
+		if _, err := td.sess.Prune(clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		st, _ := td.Status()
@@ -96,11 +104,11 @@ func relWaitNoActors(t *testing.T, td *testDaemon, clock *fakeClock) {
 	deadline := time.Now().Add(deadlockGuard)
 	moved := time.Duration(0)
 	for {
-		if n, _ := td.sess.stats(); n == 0 {
+		if n, _ := td.sess.Stats(); n == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			n, _ := td.sess.stats()
+			n, _ := td.sess.Stats()
 			t.Fatalf("%d actor(s) still in memory", n)
 		}
 		time.Sleep(2 * td.set.TickInterval)

@@ -11,6 +11,8 @@ import (
 const (
 	AgentClaudeCode = "claude-code"
 	AgentCursor     = "cursor"
+	AgentCodex      = "codex"
+	AgentGeminiCLI  = "gemini-cli"
 )
 
 // Part is one part of a GenAI message in the semconv shape:

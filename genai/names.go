@@ -30,6 +30,7 @@ const (
 	ProviderAnthropic = "anthropic"
 	ProviderBedrock   = "aws.bedrock"
 	ProviderVertex    = "gcp.vertex_ai"
+	ProviderGemini    = "gcp.gemini" // the Gemini API (AI Studio)
 )
 
 // AnthropicProvider tells from a Claude model id which service served it:

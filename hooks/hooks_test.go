@@ -21,6 +21,9 @@ func TestAnswerIsExactlyWhatEachAgentExpects(t *testing.T) {
 		{AgentClaude, "UserPromptSubmit", "", ""},
 		{AgentClaude, "PostToolUse", "exports failing", ""},
 		{AgentClaude, "SessionStart", "exports failing", `{"systemMessage":"exports failing"}` + "\n"},
+		{AgentCodex, "SessionStart", "exports failing", ""},
+		{AgentCodex, "UserPromptSubmit", "", ""},
+		{AgentCodex, "Stop", "", ""},
 		{AgentCursor, "beforeSubmitPrompt", "", `{"continue":true}` + "\n"},
 		{AgentCursor, "preToolUse", "", `{"permission":"allow"}` + "\n"},
 		{AgentCursor, "beforeShellExecution", "", `{"permission":"allow"}` + "\n"},
@@ -42,6 +45,9 @@ func TestAnswerIsExactlyWhatEachAgentExpects(t *testing.T) {
 		{AgentCursor, "subagentStop", "", "{}\n"},
 		{AgentCursor, "postToolUse", "x", "{}\n"},
 		{AgentCursor, "sessionStart", "x", "{}\n"},
+		{AgentGemini, "SessionStart", "exports failing", "{}\n"},
+		{AgentGemini, "BeforeAgent", "", "{}\n"},
+		{AgentGemini, "AfterAgent", "", "{}\n"},
 		{"", "", "", ""},
 	}
 	for _, tt := range tests {
@@ -61,6 +67,20 @@ func TestDetectUsesPayloadShapeOverRegistration(t *testing.T) {
 		{`{"session_id":"c","hook_event_name":"sessionStart"}`, "claude", AgentCursor},
 		{`not json`, "cursor", AgentCursor},
 		{`{}`, "", ""},
+		// Codex CLI: Claude-Code-shaped, told apart by the name it was
+		// registered with, its turn_id or its rollout transcript.
+		{`{"session_id":"s","hook_event_name":"Stop"}`, "codex", AgentCodex},
+		{`{"session_id":"s","turn_id":"t","hook_event_name":"Stop"}`, "", AgentCodex},
+		{`{"session_id":"s","turn_id":"t","hook_event_name":"Stop"}`, "claude", AgentCodex},
+		{`{"session_id":"s","transcript_path":"/h/.codex/sessions/2026/12/05/rollout-2026-12-05T14-02-16-s.jsonl","hook_event_name":"SessionEnd","reason":"other"}`, "", AgentCodex},
+		{`{"session_id":"s","transcript_path":"/h/.claude/projects/p/s.jsonl","hook_event_name":"SessionEnd"}`, "", AgentClaude},
+		{`{"conversation_id":"c","hook_event_name":"stop","cursor_version":"1"}`, "codex", AgentCursor},
+		// Gemini CLI: Claude-shaped payloads; its hook command names it.
+		{`{"session_id":"s","transcript_path":"/h/.gemini/tmp/p/chats/session-x.jsonl","hook_event_name":"SessionStart","timestamp":"t"}`, "gemini", AgentGemini},
+		{`{"session_id":"s","hook_event_name":"SessionEnd"}`, "gemini", AgentGemini},
+		{`not json`, "gemini", AgentGemini},
+		{`{"session_id":"s","hook_event_name":"AfterAgent","prompt":"p"}`, "", AgentGemini},
+		{`{"session_id":"s","hook_event_name":"BeforeTool","tool_name":"run_shell_command"}`, "claude", AgentGemini},
 	}
 	for _, tt := range tests {
 		if got, _ := Detect([]byte(tt.payload), tt.named); got != tt.want {

@@ -8,12 +8,15 @@ package hooks
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 )
 
 // Agent names, as used on the command line and in the wire format.
 const (
 	AgentClaude = "claude"
 	AgentCursor = "cursor"
+	AgentCodex  = "codex"
+	AgentGemini = "gemini"
 )
 
 // Common holds the fields both agents' payloads may carry and that routing
@@ -28,6 +31,9 @@ type Common struct {
 	PromptID       string `json:"prompt_id"`
 	AgentID        string `json:"agent_id"`
 	AgentType      string `json:"agent_type"`
+
+	// Codex CLI (Claude Code's field names, plus turn_id)
+	TurnID string `json:"turn_id"`
 
 	// Cursor
 	ConversationID       string   `json:"conversation_id"`
@@ -55,9 +61,14 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 // StripBOM removes a leading UTF-8 byte-order mark (cursor-agent writes one).
 func StripBOM(b []byte) []byte { return bytes.TrimPrefix(b, utf8BOM) }
 
-// Detect tells which agent sent payload. The payload's shape wins over the
-// name the hook was registered with, because Cursor also runs hooks
-// registered in Claude Code's settings and sends them Cursor-shaped payloads.
+// Detect tells which agent sent payload. A Cursor-shaped payload is
+// Cursor's whatever the hook was registered as, because Cursor also runs
+// hooks registered in Claude Code's settings and sends them Cursor-shaped
+// payloads. Gemini CLI's and Codex CLI's payloads look like Claude Code's:
+// their hook commands name them, and that name wins (no other agent runs
+// Gemini CLI's hooks); a payload also shows Gemini CLI by an event name only
+// it uses, and Codex CLI by a turn_id or a transcript_path to a
+// rollout-*.jsonl file. Any other is Claude Code's.
 // It returns the agent ("" when it cannot tell) and the decoded common fields.
 func Detect(payload []byte, named string) (string, Common) {
 	var c Common
@@ -65,15 +76,33 @@ func Detect(payload []byte, named string) (string, Common) {
 		return named, c
 	}
 	switch {
+	case named == AgentGemini || geminiOnlyEvents[c.HookEventName]:
+		return AgentGemini, c
 	case c.CursorVersion != "" || c.ConversationID != "" || startsLower(c.HookEventName):
 		return AgentCursor, c
+	case named == AgentCodex || c.TurnID != "" || isRollout(c.TranscriptPath):
+		return AgentCodex, c
 	case c.HookEventName != "" || c.SessionID != "":
 		return AgentClaude, c
 	}
 	return named, c
 }
 
+// geminiOnlyEvents are Gemini CLI event names no other agent uses, so a
+// payload carrying one is Gemini CLI's even when its command does not say.
+var geminiOnlyEvents = map[string]bool{
+	"BeforeAgent": true, "AfterAgent": true, "BeforeTool": true, "AfterTool": true,
+	"BeforeModel": true, "AfterModel": true, "BeforeToolSelection": true, "PreCompress": true,
+}
+
 func startsLower(s string) bool { return s != "" && s[0] >= 'a' && s[0] <= 'z' }
+
+// isRollout reports whether path names a Codex CLI transcript
+// (rollout-<timestamp>-<session id>.jsonl); Claude Code's are <session id>.jsonl.
+func isRollout(path string) bool {
+	base := path[strings.LastIndexAny(path, `/\`)+1:]
+	return strings.HasPrefix(base, "rollout-") && strings.HasSuffix(base, ".jsonl")
+}
 
 // cursorPermissionEvents ask a permission; we never register them, but if one
 // reaches us we must allow, never block.
@@ -96,6 +125,9 @@ func Answer(agent, event, warning string) []byte {
 		default:
 			return []byte("{}\n")
 		}
+	}
+	if agent == AgentGemini {
+		return []byte("{}\n") // Gemini CLI parses stdout as JSON: {} changes nothing
 	}
 	if agent == AgentClaude && event == "SessionStart" && warning != "" {
 		b, _ := json.Marshal(map[string]string{"systemMessage": warning})

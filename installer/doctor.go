@@ -218,6 +218,7 @@ func (in *Installer) doctorHooks(ctx context.Context, r *Report) {
 				r.add(OK, name+" not found on this machine; no hooks needed", "")
 			case hs.Registered():
 				r.add(OK, fmt.Sprintf("%s hooks registered for %d events in %s → %s", name, len(hs.Events), hs.Path, hs.Binaries[0]), "")
+				in.doctorHookTrust(ctx, r, hs, scope)
 			case len(hs.Entries) == 0:
 				r.add(Fail, name+" hooks are not registered in "+hs.Path, "weave-agentd hooks install "+flag)
 			case len(hs.BinaryMissing) > 0:
@@ -227,6 +228,22 @@ func (in *Installer) doctorHooks(ctx context.Context, r *Report) {
 			}
 		}
 	}
+}
+
+// doctorHookTrust asks an agent that runs only the hooks the user trusted
+// (transcript.HookTruster) whether it runs ours.
+func (in *Installer) doctorHookTrust(ctx context.Context, r *Report, hs HookStatus, scope string) {
+	a, ok := transcript.AgentNamed(hs.Agent.Name)
+	if !ok {
+		return
+	}
+	t, ok := a.(transcript.HookTruster)
+	if !ok || len(hs.Entries) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, trustTimeout)
+	defer cancel()
+	addFindings(r, t.CheckHookTrust(ctx, in.hookFile(a, hs.Path, scope, hs.Entries[0].Command)))
 }
 
 func (in *Installer) doctorEndpoint(ctx context.Context, r *Report, cfg *config.Config) {
@@ -390,13 +407,22 @@ func (in *Installer) doctorAgents(r *Report, check func(transcript.Checker, stri
 		if !ok {
 			continue
 		}
-		for _, f := range check(c, in.agentHome(a)) {
-			l := OK
-			if f.Warn {
-				l = Warn
-			}
-			r.add(l, f.Message, f.Fix)
+		addFindings(r, check(c, in.agentHome(a)))
+	}
+}
+
+// addFindings adds what an agent found: a warning, or a failure when its
+// sessions are not traced until it is fixed.
+func addFindings(r *Report, fs []transcript.Finding) {
+	for _, f := range fs {
+		l := OK
+		switch {
+		case f.Warn && f.Fail:
+			l = Fail
+		case f.Warn:
+			l = Warn
 		}
+		r.add(l, f.Message, f.Fix)
 	}
 }
 

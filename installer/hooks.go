@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/hooks/hookconfig"
 	"github.com/weave-agentd/weave-agentd/transcript"
 	_ "github.com/weave-agentd/weave-agentd/transcript/agents" // every agent
@@ -29,14 +28,6 @@ type HookOptions struct {
 
 // agentHome is the folder where the agent keeps its files for this user.
 func (in *Installer) agentHome(a transcript.Agent) string { return a.Home(in.s.Getenv, in.s.Home) }
-
-// claudeHome is Claude Code's home; "" when that agent is not linked in.
-func (in *Installer) claudeHome() string {
-	if a, ok := transcript.AgentByName(genai.AgentClaudeCode); ok {
-		return in.agentHome(a)
-	}
-	return ""
-}
 
 // HookAgents are the registered agents whose hooks we register, sorted by
 // name.
@@ -146,21 +137,25 @@ func agentsOrAll(o HookOptions) ([]transcript.Agent, error) {
 	return HookAgents(), nil
 }
 
-// ClaudeVersion asks the installed Claude Code for its version; the zero
-// Version when it cannot be found or does not answer.
-func (in *Installer) ClaudeVersion(ctx context.Context) (hookconfig.Version, string) {
-	cands := []string{"claude"}
-	for _, p := range []string{
-		filepath.Join(in.claudeHome(), "local", "claude"),   // the old "local" installer
-		filepath.Join(in.s.Home, ".local", "bin", "claude"), // the native installer
-	} {
-		if filepath.IsAbs(p) && fileExists(p) {
-			cands = append(cands, p)
+// AgentVersion asks the installed agent for its version, as its
+// hookconfig.VersionProbe says (the zero Version when it has none, cannot
+// be found or does not answer), and the command that answered.
+func (in *Installer) AgentVersion(ctx context.Context, a transcript.Agent) (hookconfig.Version, string) {
+	probe := a.HookConfig().Version
+	if probe == nil || len(probe.Args) == 0 {
+		return hookconfig.Version{}, ""
+	}
+	cands := []string{probe.Args[0]}
+	if probe.Installs != nil {
+		for _, p := range probe.Installs(in.agentHome(a), in.s.Home) {
+			if filepath.IsAbs(p) && fileExists(p) {
+				cands = append(cands, p)
+			}
 		}
 	}
 	for _, c := range cands {
 		vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		out, err := in.run(vctx, c, "--version")
+		out, err := in.run(vctx, c, probe.Args[1:]...)
 		cancel()
 		if err != nil {
 			continue
@@ -172,9 +167,11 @@ func (in *Installer) ClaudeVersion(ctx context.Context) (hookconfig.Version, str
 	return hookconfig.Version{}, ""
 }
 
-// hookSpec is what we register for agent. The hook binary is the stable
-// copy when installed, else the one beside the running executable.
-func (in *Installer) hookSpec(ctx context.Context, agent hookconfig.Agent, quiet bool) (hookconfig.Spec, error) {
+// hookSpec is what we register for agent a. The hook binary is the stable
+// copy when installed, else the one beside the running executable. For an
+// agent whose events depend on its version, its events are those the
+// installed version knows.
+func (in *Installer) hookSpec(ctx context.Context, a transcript.Agent, quiet bool) (hookconfig.Spec, error) {
 	spec := hookconfig.Spec{HookBinary: in.StableHook()}
 	if !fileExists(spec.HookBinary) {
 		_, src, err := in.sources()
@@ -190,22 +187,29 @@ func (in *Installer) hookSpec(ctx context.Context, agent hookconfig.Agent, quiet
 		// A GUI-started agent does not pass our environment on.
 		spec.Env = map[string]string{"WEAVE_AGENTD_HOME": h}
 	}
-	if agent.Name == hookconfig.Claude.Name {
-		v, from := in.ClaudeVersion(ctx)
-		events, err := hookconfig.ClaudeEvents(v)
-		if err != nil {
-			return spec, err
+	h := a.HookConfig()
+	if h.Version == nil {
+		return spec, nil
+	}
+	v, from := in.AgentVersion(ctx, a)
+	events, err := hookconfig.Events(h, v)
+	if err != nil {
+		return spec, err
+	}
+	spec.Events = events
+	if quiet {
+		return spec, nil
+	}
+	if from == "" {
+		in.printf("note     %s's version is unknown ('%s' did not answer): registering the events of a recent one", a.Title(), strings.Join(h.Version.Args, " "))
+		return spec, nil
+	}
+	if all, err := hookconfig.Events(h, hookconfig.Version{}); err == nil && len(events) < len(all) {
+		why := ""
+		if h.Version.Older != "" {
+			why = " (" + h.Version.Older + ")"
 		}
-		spec.Events = events
-		if quiet {
-			return spec, nil
-		}
-		switch {
-		case from == "":
-			in.printf("note     Claude Code's version is unknown ('claude --version' did not answer): registering the events of a recent one")
-		case v.Less(hookconfig.ClaudeUnknownEventsTolerated):
-			in.printf("note     Claude Code %s: registering only the %d events it knows (older versions ignore a settings file with an unknown event)", v, len(events))
-		}
+		in.printf("note     %s %s: registering only the %d events it knows%s", a.Title(), v, len(events), why)
 	}
 	return spec, nil
 }
@@ -227,7 +231,7 @@ func (in *Installer) registerHooks(ctx context.Context, o HookOptions, fromInsta
 	var errs []error
 	for _, a := range agents {
 		h := a.HookConfig()
-		spec, err := in.hookSpec(ctx, h, false)
+		spec, err := in.hookSpec(ctx, a, false)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s hooks: %w", a.Title(), err))
 			continue
@@ -256,6 +260,7 @@ func (in *Installer) registerHooks(ctx context.Context, o HookOptions, fromInsta
 		if res.Backup != "" {
 			in.printf("         previous version kept as %s", res.Backup)
 		}
+		in.trustHooks(ctx, a, path, o.Project, spec)
 		if o.Project != "" {
 			if err := in.rememberProject(o.Project, true); err != nil {
 				in.s.Logger.Warn("cannot record the project", "err", err)
@@ -263,6 +268,47 @@ func (in *Installer) registerHooks(ctx context.Context, o HookOptions, fromInsta
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// trustTimeout bounds recording an agent's trust in our hooks (it runs
+// the agent: Codex's app-server).
+const trustTimeout = time.Minute
+
+// hookFile describes the hook settings file of agent a holding our
+// handlers, which run command (as the file holds it), for a
+// transcript.HookTruster.
+func (in *Installer) hookFile(a transcript.Agent, path, project, command string) transcript.HookFile {
+	flag := "--" + a.HookConfig().Name
+	if project != "" {
+		flag += " --project " + project
+	}
+	return transcript.HookFile{Home: in.agentHome(a), Path: path, Project: project, Command: command,
+		Getenv: in.s.Getenv, Flag: flag, Logger: in.s.Logger}
+}
+
+// trustHooks records, for an agent that runs only hooks the user trusted,
+// that ours are. A failure leaves the hooks registered and says how to
+// trust them: the install itself succeeded.
+func (in *Installer) trustHooks(ctx context.Context, a transcript.Agent, path, project string, spec hookconfig.Spec) {
+	t, ok := a.(transcript.HookTruster)
+	if !ok {
+		return
+	}
+	// Our handlers' command exactly as written (the agent's own arguments
+	// included): only handlers that run it are trusted.
+	st, err := hookconfig.Inspect(path, a.HookConfig(), spec)
+	if err != nil || len(st.Entries) == 0 {
+		in.printf("warn     %s: cannot read back our hooks to trust them: %v", a.Title(), err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, trustTimeout)
+	defer cancel()
+	msg, err := t.TrustHooks(ctx, in.hookFile(a, path, project, st.Entries[0].Command))
+	if err != nil {
+		in.printf("warn     %s: %v", a.Title(), err)
+		return
+	}
+	in.printf("         %s", msg)
 }
 
 // HooksInstall registers the hooks only (no service, no config).
@@ -334,7 +380,18 @@ type HookStatus struct {
 	hookconfig.Status
 	Installed bool  // the agent was found on this machine
 	Err       error // the file could not be read or parsed
+	// Trust is what the files say of the agent's trust in our handlers,
+	// for an agent that runs only trusted hooks (transcript.HookTruster).
+	Trust []transcript.Finding
 }
+
+// Trusted reports whether the agent runs our handlers as far as trust goes.
+func (s HookStatus) Trusted() bool {
+	return !slices.ContainsFunc(s.Trust, func(f transcript.Finding) bool { return f.Warn })
+}
+
+// Works reports whether our hooks are registered and the agent runs them.
+func (s HookStatus) Works() bool { return s.Registered() && s.Trusted() }
 
 // Line is a one-line human summary.
 func (s HookStatus) Line() string {
@@ -349,6 +406,11 @@ func (s HookStatus) Line() string {
 	state := s.Summary()
 	if s.Registered() {
 		state = "registered, " + state + " → this install's " + s.Binaries[0]
+	}
+	for _, f := range s.Trust {
+		if f.Warn {
+			state += "; " + f.Message
+		}
 	}
 	return head + ": " + state
 }
@@ -367,7 +429,7 @@ func (in *Installer) HooksStatus(ctx context.Context, o HookOptions) ([]HookStat
 		h := a.HookConfig()
 		hs := HookStatus{Agent: h, Title: a.Title(), Project: o.Project,
 			Installed: slices.ContainsFunc(installed, func(b transcript.Agent) bool { return b.Name() == a.Name() })}
-		spec, err := in.hookSpec(ctx, h, true)
+		spec, err := in.hookSpec(ctx, a, true)
 		if err != nil {
 			spec = hookconfig.Spec{HookBinary: in.StableHook()}
 		}
@@ -380,6 +442,9 @@ func (in *Installer) HooksStatus(ctx context.Context, o HookOptions) ([]HookStat
 		st, err := hookconfig.Inspect(path, h, spec)
 		hs.Status, hs.Err = st, err
 		hs.Path = path
+		if t, ok := a.(transcript.HookTruster); ok && err == nil && len(st.Entries) > 0 {
+			hs.Trust = t.HookTrustOnDisk(in.hookFile(a, path, o.Project, st.Entries[0].Command))
+		}
 		out = append(out, hs)
 	}
 	return out, nil

@@ -457,7 +457,7 @@ func TestHooksCommandsAndOldClaude(t *testing.T) {
 		t.Fatal(err)
 	}
 	sts, err = in.HooksStatus(ctx, HookOptions{})
-	if err != nil || len(sts) != 2 {
+	if err != nil || len(sts) != len(HookAgents()) {
 		t.Fatalf("status of every agent: %+v, %v", sts, err)
 	}
 	for _, s := range sts {
@@ -467,7 +467,7 @@ func TestHooksCommandsAndOldClaude(t *testing.T) {
 	}
 	// An agent without hooks, or none of that name: refused, nothing written.
 	for _, name := range []string{"vim", ""} {
-		if err := in.HooksInstall(ctx, HookOptions{Agents: []string{name}}); err == nil || !strings.Contains(err.Error(), "--claude or --cursor") {
+		if err := in.HooksInstall(ctx, HookOptions{Agents: []string{name}}); err == nil || !strings.Contains(err.Error(), "pass "+hookFlags()) {
 			t.Errorf("hooks install for agent %q: %v", name, err)
 		}
 		if _, err := in.HooksStatus(ctx, HookOptions{Agents: []string{name}}); err == nil {

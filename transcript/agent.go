@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/weave-agentd/weave-agentd/hooks/hookconfig"
 )
@@ -39,7 +40,8 @@ type Agent interface {
 	Owns(path string) bool
 	// Session is the session id of a main transcript (the session_id of
 	// its hook events): from its path, or from its first lines when the
-	// file name does not hold it whole.
+	// file name does not hold it whole; "" when those lines are not
+	// written yet (the file is looked at again when it changes).
 	Session(path string) string
 	// Discover reports whether a transcript alone makes the session's
 	// spans, so the daemon follows transcripts that no hook announced and
@@ -65,9 +67,43 @@ type Checker interface {
 	CheckTranscripts(home string) []Finding
 }
 
+// CwdRecorder is implemented by an agent whose transcript lines record the
+// conversation's working directory, for sessions and show: Cwd returns it
+// from one line of a main transcript, or "" (the first one found is the
+// conversation's project).
+type CwdRecorder interface {
+	Cwd(line []byte) string
+}
+
+// Projector is implemented by an agent whose transcripts do not record
+// their project (the working folder) on a line, but whose place on disk
+// tells it: the daemon keeps an excluded project out by it (when it is an
+// absolute path), sessions lists the conversation under it (also when it
+// is only a folder's name).
+type Projector interface {
+	Project(path string) string
+}
+
+// Counter is implemented by an agent whose transcripts alone do not make
+// its spans (Discover is false) but whose lines can still be counted, for
+// sessions: Count adds what one line of a main transcript holds to c.
+type Counter interface {
+	Count(line []byte, c *Counts)
+}
+
+// Counts is what a Counter finds in a conversation's lines.
+type Counts struct {
+	Turns       int
+	FailedTurns int // interrupted or failed
+	ToolCalls   int
+	// Started is the first prompt's time; zero when no line tells it.
+	Started time.Time
+}
+
 // Finding is one result of a Checker.
 type Finding struct {
 	Warn    bool   // false: all is well
+	Fail    bool   // with Warn: the agent's sessions are not traced until it is fixed (doctor fails)
 	Message string // what was found
 	Fix     string // what to do about it; "" when nothing
 }
@@ -129,6 +165,28 @@ func Glob(dir, pattern string) []string {
 		paths = next
 	}
 	return paths
+}
+
+// LooksLikeUUID reports whether s has the 8-4-4-4-12 hex shape of a
+// session id.
+func LooksLikeUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func hasMeta(s string) bool { return strings.ContainsAny(s, `*?[\`) }

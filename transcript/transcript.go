@@ -14,7 +14,7 @@ import (
 // JSON, already redacted, with any UTF-8 BOM removed.
 type Event struct {
 	ID         string    // client-side event id (hex, 128 bits)
-	Agent      string    // genai.AgentClaudeCode or genai.AgentCursor
+	Agent      string    // its transcript.Agent Name (genai.AgentClaudeCode …)
 	Name       string    // hook_event_name as the agent wrote it
 	ReceivedAt time.Time // when the hook client read it
 	Payload    []byte

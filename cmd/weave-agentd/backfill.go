@@ -25,10 +25,10 @@ type backfillFlags struct {
 func backfillCommand() command {
 	return command{
 		Name:  "backfill",
-		Usage: "[PATH...] [--since D] [--agent claude|cursor] [--json]",
+		Usage: "[PATH...] [--since D] [--agent " + strings.Join(agentFlags(), "|") + "] [--json]",
 		Short: "import existing transcripts (safe to re-run: nothing is sent twice)",
 		Long: `Asks the daemon to import transcripts that already exist — by default every
-Claude Code transcript under $CLAUDE_CONFIG_DIR or ~/.claude/projects — with
+one the agents keep in their homes (see 'weave-agentd sessions') — with
 progress. Span ids are derived from the conversation, and the daemon remembers
 how far it read each file, so running it twice, or while the daemon follows the
 same files live, sends nothing twice; an interrupted backfill resumes. If the
@@ -45,7 +45,7 @@ Examples:
 		Flags: func(fs *flag.FlagSet) any {
 			f := &backfillFlags{}
 			fs.StringVar(&f.since, "since", "", "only files modified within this long (e.g. 24h, 7d)")
-			fs.StringVar(&f.agent, "agent", "", "only this agent: claude or cursor")
+			fs.StringVar(&f.agent, "agent", "", "only this agent: "+orList(agentFlags()))
 			fs.BoolVar(&f.json, "json", false, "print the final progress as JSON")
 			return f
 		},
@@ -118,7 +118,7 @@ Examples:
 				}
 				fmt.Fprintf(e.Stdout, "backfill: %d file(s), %s read, %d span(s) queued for export\n", p.FilesDone, humanBytes(p.BytesDone), p.Spans)
 				if p.Files == 0 {
-					fmt.Fprintln(e.Stdout, "no transcripts found (Claude Code keeps them under ~/.claude/projects, or $CLAUDE_CONFIG_DIR/projects)")
+					fmt.Fprintf(e.Stdout, "no transcripts found (%s)\n", transcriptPlaces(req.Agent))
 				}
 			}
 			if p.Error != "" {

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/weave-agentd/weave-agentd/transcript"
 )
 
 // env is everything a command may touch of the outside world, injected so
@@ -182,7 +184,11 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 func printHelp(w io.Writer) {
-	fmt.Fprintln(w, "weave-agentd turns what Claude Code and Cursor do into OpenTelemetry GenAI traces.")
+	var titles []string
+	for _, a := range transcript.Agents() {
+		titles = append(titles, a.Title())
+	}
+	fmt.Fprintf(w, "weave-agentd turns what %s do into OpenTelemetry GenAI traces.\n", andList(titles))
 	fmt.Fprintln(w, "\nUsage: weave-agentd COMMAND [flags]\n\nCommands:")
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-12s %s\n", c.Name, c.Short)

@@ -9,7 +9,7 @@ import (
 func hookCommand() command {
 	return command{
 		Name:  "hook",
-		Usage: "[claude|cursor] < payload.json",
+		Usage: "[claude|codex|cursor|gemini] < payload.json",
 		Short: "the hook client (same as weave-agentd-hook), for tests",
 		Long: `Reads one hook payload from stdin, hands it to the daemon (or to the inbox
 journal when the daemon does not answer within 200 ms), prints what the agent

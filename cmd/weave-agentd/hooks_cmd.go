@@ -35,18 +35,16 @@ func hooksCommand() command {
 		Short: "register, remove or inspect only the agents' hook entries",
 		Long: `Edits only the agents' hook configs; the service and the config are left alone.
 
-  install    registers weave-agentd-hook for every event we use (for Claude Code, only those the
-             installed version knows: 'claude --version' is asked). Existing entries of ours are
+  install    registers weave-agentd-hook for every event we use. Existing entries of ours are
              replaced in place, also when they point at a binary that has moved.
   uninstall  removes our entries, and only those.
-  status     shows, per agent, whether our hooks are registered, for which events, and whether
-             they run an existing weave-agentd-hook that is this install's. Exit 1 when a
-             selected (or installed) agent is not fully registered.
+  status     shows, per agent, whether our hooks are registered, for which events, whether
+             they run an existing weave-agentd-hook that is this install's, and whether the agent
+             trusts them. Exit 1 when a selected (or installed) agent is not fully registered.
 
-Without --claude or --cursor, install acts on the agents found on this machine (~/.claude or
-$CLAUDE_CONFIG_DIR, ~/.cursor) and uninstall/status on both. The files keep every other key and
-hook; the previous version is saved as <file>.weave-agentd.bak; a file that is not valid JSON is
-refused and left untouched.
+` + wrap(strings.Join(hookAgentNotes(), " "), "", 96) + `
+
+` + wrap("Without "+hookAgentFlagList()+", install acts on the agents found on this machine ("+hookAgentHomes()+") and uninstall/status on all of them. The files keep every other key and hook; the previous version is saved as <file>.weave-agentd.bak; a file that is not valid JSON is refused and left untouched.", "", 96) + `
 
 Examples:
   weave-agentd hooks status
@@ -106,7 +104,7 @@ func hooksStatus(ctx context.Context, e *env, in *installer.Installer, o install
 			continue
 		}
 		selected := len(o.Agents) > 0 || s.Installed
-		if selected && !s.Registered() {
+		if selected && !s.Works() {
 			bad = true
 		}
 	}

@@ -70,10 +70,10 @@ install
      service does not see your shell, so WANDB_API_KEY and OTEL_EXPORTER_OTLP_* are saved there;
   3. installs and starts the per-user service (a systemd user unit on Linux, a LaunchAgent
      on macOS) and waits until the daemon answers;
-  4. registers the hook client with Claude Code (~/.claude/settings.json) and Cursor
-     (~/.cursor/hooks.json): with --claude / --cursor, or for the agents found on this machine.
-     Only our entries are touched, the previous file is kept as *.weave-agentd.bak, and only
-     events the installed Claude Code version knows are written.
+  4. registers the hook client with the agents named by ` + hookAgentFlagList() + `, else with
+     every agent found on this machine (its folder exists), in its user settings:
+` + hookFilesTable("       ") + `
+` + wrap("Only our entries are touched, and the previous file is kept as *.weave-agentd.bak. "+strings.Join(hookAgentNotes(), " "), "     ", 96) + `
 
 It is idempotent: running it again updates everything in place and never duplicates an entry.
 Without a per-user service manager (ssh or su without a login session, containers, headless

@@ -82,9 +82,7 @@ func uninstallCommand() command {
 		Name:  "uninstall",
 		Usage: "[--purge]",
 		Short: "remove the service, our hook entries and the installed binaries",
-		Long: `Stops and removes the per-user service, removes weave-agentd's entries (and only those) from
-Claude Code's and Cursor's hook configs (user scope and every project registered with
-'hooks install --project'), and deletes the copied binaries.
+		Long: wrap("Stops and removes the per-user service, removes weave-agentd's entries (and only those) from the hook configs of "+andList(hookAgentTitles())+" (user scope and every project registered with 'hooks install --project'), and deletes the copied binaries.", "", 96) + `
 
 The config and the state folder (spool with spans not yet exported, inbox, logs, local trace
 files) are kept unless you pass --purge.

@@ -13,7 +13,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/hooks"
 	"github.com/weave-agentd/weave-agentd/transcript"
 	"github.com/weave-agentd/weave-agentd/transcript/catalog"
@@ -29,9 +28,9 @@ type sessionsFlags struct {
 func sessionsCommand() command {
 	return command{
 		Name:  "sessions",
-		Usage: "[--agent claude|cursor] [--since 7d] [--limit N] [--json]",
+		Usage: "[--agent " + strings.Join(agentFlags(), "|") + "] [--since 7d] [--limit N] [--json]",
 		Short: "list recent conversations: project, turns, tools, tokens, exported?",
-		Long: `Lists the conversations Claude Code and Cursor left on disk, newest first:
+		Long: `Lists the conversations the agents left on disk, newest first:
 the agent, the session id (its first 8 characters; 'weave-agentd show' takes
 any unique prefix), the project folder the conversation ran in, when it
 started, its turns, tool calls and tokens (input including cache, plus
@@ -41,15 +40,14 @@ Counts come from replaying each transcript through the same span builder the
 daemon runs, so they match what is exported. Nothing needs the daemon except
 the EXPORTED column ("-" when no daemon answers).
 
-Where: Claude Code's $CLAUDE_CONFIG_DIR/projects (default ~/.claude/projects),
-Cursor's ~/.cursor/projects/*/agent-transcripts.
+` + wrap("Where: "+strings.Join(transcriptRoots(), ", ")+".", "", 80) + `
 
   weave-agentd sessions                    the 20 most recent
   weave-agentd sessions --since 7d         active in the last 7 days (also 24h, 90m, 2w, 2026-11-01)
   weave-agentd sessions --agent cursor --limit 0 --json`,
 		Flags: func(fs *flag.FlagSet) any {
 			f := &sessionsFlags{}
-			fs.StringVar(&f.agent, "agent", "", "only this agent: claude or cursor")
+			fs.StringVar(&f.agent, "agent", "", "only this agent: "+orList(agentFlags()))
 			fs.StringVar(&f.since, "since", "", "only conversations active since then: 7d, 24h, 90m, 2w or a date (2026-11-01)")
 			fs.IntVar(&f.limit, "limit", 20, "show at most this many (0: all)")
 			fs.BoolVar(&f.json, "json", false, "print JSON (an array, newest first)")
@@ -93,7 +91,7 @@ func runSessions(ctx context.Context, e *env, f *sessionsFlags, args []string) e
 	if f.agent != "" {
 		a, ok := catalog.AgentName(f.agent)
 		if !ok {
-			return usageError{fmt.Sprintf("unknown agent %q: want claude or cursor", f.agent)}
+			return usageError{fmt.Sprintf("unknown agent %q: want %s", f.agent, orList(agentFlags()))}
 		}
 		o.Agent = a
 	}
@@ -201,8 +199,15 @@ func printNoSessions(w io.Writer, home string, f *sessionsFlags, o catalog.Optio
 		}
 		who := orList(titles)
 		if !anyDir {
-			if o.Agent != genai.AgentCursor {
-				fmt.Fprintln(w, "Claude Code keeps its transcripts in $CLAUDE_CONFIG_DIR/projects (default ~/.claude/projects): is CLAUDE_CONFIG_DIR set where it runs?")
+			for _, a := range transcript.Agents() {
+				if o.Agent != "" && o.Agent != a.Name() {
+					continue
+				}
+				if vars := transcript.HomeVars(a); len(vars) > 0 {
+					home := a.Home(func(string) string { return "" }, "~")
+					fmt.Fprintf(w, "%s keeps its transcripts in $%s/%s (default %s/%s): is %s set where it runs?\n",
+						a.Title(), vars[0], a.Layout().Root, home, a.Layout().Root, strings.Join(vars, " or "))
+				}
 			}
 			fmt.Fprintf(w, "they appear once %s has been used as this user; a transcript elsewhere can be shown with 'weave-agentd show PATH'\n", who)
 		} else {
@@ -268,12 +273,14 @@ func (t *textTable) write(w io.Writer) {
 	}
 }
 
+// sessionsAgentLabel is the name --agent takes for the agent (claude for
+// claude-code).
 func sessionsAgentLabel(agent string) string {
-	switch agent {
-	case genai.AgentClaudeCode:
-		return "claude"
-	case "":
+	if agent == "" {
 		return "-"
+	}
+	if a, ok := transcript.AgentByName(agent); ok {
+		return a.Aliases()[0]
 	}
 	return agent
 }

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/transcript"
 	"github.com/weave-agentd/weave-agentd/transcript/catalog"
 	"github.com/weave-agentd/weave-agentd/transcript/render"
 )
@@ -69,11 +69,11 @@ func runShow(ctx context.Context, e *env, f *showFlags, args []string) error {
 	spans, sum, err := catalog.Load(ctx, o, file)
 	if errors.Is(err, catalog.ErrNotRenderable) {
 		what := file.Agent
-		if file.Agent == genai.AgentCursor {
-			what = "Cursor"
+		if a, ok := transcript.AgentByName(file.Agent); ok {
+			what = a.Title()
 		}
 		return &exitError{code: 1, err: fmt.Errorf("%s conversations cannot be rendered from their transcript yet (%s):\n"+
-			"  Cursor transcripts have no timestamps, ids or token usage; the daemon builds Cursor traces from hook events\n"+
+			"  its transcripts alone do not make its traces; the daemon builds them from its hook events\n"+
 			"  hint: look at it on your trace server, or read the file itself", what, sessionsTilde(home, file.Path))}
 	}
 	if err != nil {

@@ -257,6 +257,10 @@ type hookState struct {
 	Registered bool   `json:"registered"`
 	Path       string `json:"path"`
 	Summary    string `json:"summary"`
+	// Untrusted says why the agent skips our registered hooks (Codex runs
+	// only hooks whose content the user trusted).
+	Untrusted string `json:"untrusted,omitempty"`
+	Hint      string `json:"hint,omitempty"` // how to trust them
 }
 
 // hookSummaries inspects the user-scope hook registration of each agent.
@@ -275,6 +279,11 @@ func hookSummaries(ctx context.Context, e *env) []hookState {
 		if hs.Err != nil {
 			st.Summary = hs.Err.Error()
 		}
+		for _, f := range hs.Trust {
+			if f.Warn {
+				st.Untrusted, st.Hint = f.Message, f.Fix
+			}
+		}
 		out = append(out, st)
 	}
 	return out
@@ -284,6 +293,11 @@ func printHooks(w io.Writer, states []hookState) {
 	for _, h := range states {
 		name := h.Title
 		switch {
+		case h.Registered && h.Untrusted != "":
+			fmt.Fprintf(w, "  hooks:      %s registered but NOT trusted: %s\n", name, h.Untrusted)
+			if h.Hint != "" {
+				fmt.Fprintf(w, "              hint: %s\n", h.Hint)
+			}
 		case h.Registered:
 			fmt.Fprintf(w, "  hooks:      %s registered (%s)\n", name, h.Path)
 		case !h.Installed:

@@ -21,11 +21,14 @@ func (s Spec) events(agent Agent) ([]string, error) {
 	return Events(agent, Version{})
 }
 
-func (s Spec) timeout() int {
-	if s.Timeout <= 0 {
-		return DefaultTimeout
+func (s Spec) timeout(agent Agent) int {
+	switch {
+	case s.Timeout > 0:
+		return s.Timeout
+	case agent.Timeout > 0:
+		return agent.Timeout
 	}
-	return s.Timeout
+	return DefaultTimeout
 }
 
 // claudeHandler and cursorHandler fix the key order of what we write.
@@ -72,8 +75,7 @@ func edit(agent Agent, doc []byte, events []string, spec Spec) ([]byte, error) {
 	}
 	hadAny := len(hooksObj) > 0
 	removedAny := false
-	command := Command(spec)
-	handler := handlerJSON(f, command, spec.timeout())
+	handler := handlerJSON(f, f.command(spec), f.timeout(spec))
 
 	var next object
 	present := map[string]bool{}

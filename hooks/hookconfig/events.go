@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// Version is a Claude Code version (major.minor.patch).
+// Version is an agent's version (major.minor.patch).
 type Version struct{ Major, Minor, Patch int }
 
 func (v Version) String() string { return fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch) }
@@ -27,7 +27,8 @@ func (v Version) Less(w Version) bool {
 var versionRE = regexp.MustCompile(`(\d+)\.(\d+)\.(\d+)`)
 
 // ParseVersion finds the first x.y.z in s, such as the output of
-// `claude --version` ("2.1.291 (Claude Code)").
+// `claude --version` ("2.1.291 (Claude Code)") or `codex --version`
+// ("codex-cli 0.171.0").
 func ParseVersion(s string) (Version, bool) {
 	m := versionRE.FindStringSubmatch(s)
 	if m == nil {
@@ -120,11 +121,39 @@ var cursorEvents = []string{
 	"afterAgentThought", "subagentStop", "preCompact", "stop",
 }
 
+// codexEvents is DESIGN.md's Codex CLI list: never PermissionRequest (it
+// asks a decision). PreCompact and PostCompact bracket a compaction.
+var codexEvents = []string{
+	"SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "PreCompact", "PostCompact",
+	"Stop", "SessionEnd",
+}
+
+// codexToolEvents take a tool-name matcher; we match every tool.
+var codexToolEvents = map[string]bool{"PreToolUse": true, "PostToolUse": true}
+
+// codexTimeout is the longest handler timeout Codex CLI 0.171.0 keeps for
+// every event (it clamps SessionEnd's to 3 s, with a warning on each run).
+const codexTimeout = 3
+
+// CodexEvents returns the Codex CLI events weave-agentd registers.
+func CodexEvents() []string { return append([]string(nil), codexEvents...) }
+
+// geminiEvents is DESIGN.md's Gemini CLI list: never AfterModel (it fires
+// on every streamed chunk, each time with the whole request) nor
+// PreCompress (before every model call).
+var geminiEvents = []string{"SessionStart", "BeforeAgent", "BeforeTool", "AfterTool", "AfterAgent", "SessionEnd"}
+
+// geminiToolEvents take a tool-name matcher; we match every tool.
+var geminiToolEvents = map[string]bool{"BeforeTool": true, "AfterTool": true}
+
+// GeminiEvents returns the Gemini CLI events weave-agentd registers.
+func GeminiEvents() []string { return append([]string(nil), geminiEvents...) }
+
 // CursorEvents returns the Cursor events weave-agentd registers.
 func CursorEvents() []string { return append([]string(nil), cursorEvents...) }
 
 // Events returns the default event list of an agent for its version (zero
-// = unknown); only Claude Code's depends on it.
+// = unknown); it depends on it for an agent with a VersionProbe.
 func Events(agent Agent, version Version) ([]string, error) {
 	f, err := checkAgent(agent)
 	if err != nil {

@@ -382,7 +382,7 @@ func Inspect(path string, agent Agent, spec Spec) (Status, error) {
 			st.Duplicates = append(st.Duplicates, e)
 		}
 	}
-	command := Command(spec)
+	command := agent.command(spec)
 	st.Current = len(es) > 0
 	seen := map[string]bool{}
 	for _, e := range es {

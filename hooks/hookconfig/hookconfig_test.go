@@ -69,6 +69,23 @@ const movedBinarySettings = `{
 }
 `
 
+// geminiWithOthers is Gemini CLI settings as the 0.61.0 captures had them:
+// other keys, hooks on, a user's own handlers (timeouts in milliseconds).
+const geminiWithOthers = `{
+  "security": {"auth": {"selectedType": "gemini-api-key"}},
+  "model": {"name": "gemini-2.5-flash"},
+  "hooksConfig": {"enabled": true},
+  "hooks": {
+    "BeforeTool": [
+      {"matcher": "run_shell_command", "hooks": [{"name": "audit", "type": "command", "command": "/usr/local/bin/audit", "timeout": 10000}]}
+    ],
+    "AfterModel": [
+      {"hooks": [{"type": "command", "command": "/usr/local/bin/log-model", "timeout": 10000}]}
+    ]
+  }
+}
+`
+
 const cursorWithOthers = `{
   "version": 1,
   "hooks": {
@@ -160,6 +177,9 @@ func TestInstallShapes(t *testing.T) {
 		{name: "claude-old-version", agent: Claude, initial: ptr(userClaudeSettings), events: oldEvents, mode: 0o644},
 		{name: "cursor-missing", agent: Cursor},
 		{name: "cursor-with-others", agent: Cursor, initial: ptr(cursorWithOthers), mode: 0o644},
+		{name: "codex-missing", agent: Codex},
+		{name: "gemini-missing", agent: Gemini},
+		{name: "gemini-with-others", agent: Gemini, initial: ptr(geminiWithOthers), mode: 0o600},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -588,13 +608,58 @@ func TestInspect(t *testing.T) {
 	}
 }
 
+// TestGeminiHandlers: Gemini CLI reads timeouts in milliseconds, runs the
+// tool events for every tool with matcher "*", and the command names the
+// agent (its payloads look like Claude Code's); never AfterModel nor
+// PreCompress.
+func TestGeminiHandlers(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "settings.json")
+	if _, err := Install(p, Gemini, Spec{HookBinary: hookBin}); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Hooks map[string][]struct {
+			Matcher string `json:"matcher"`
+			Hooks   []struct {
+				Command string `json:"command"`
+				Timeout int    `json:"timeout"`
+			} `json:"hooks"`
+		} `json:"hooks"`
+	}
+	if err := json.Unmarshal(readFile(t, p), &doc); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"SessionStart", "BeforeAgent", "BeforeTool", "AfterTool", "AfterAgent", "SessionEnd"}
+	if len(doc.Hooks) != len(want) {
+		t.Fatalf("events %v, want %v", doc.Hooks, want)
+	}
+	for _, e := range want {
+		g := doc.Hooks[e]
+		if len(g) != 1 || len(g[0].Hooks) != 1 {
+			t.Fatalf("%s: %+v", e, g)
+		}
+		h := g[0].Hooks[0]
+		if h.Timeout != DefaultTimeout*1000 || h.Command != hookBin+" gemini" {
+			t.Errorf("%s: handler %+v", e, h)
+		}
+		if wantM := map[bool]string{true: "*"}[e == "BeforeTool" || e == "AfterTool"]; g[0].Matcher != wantM {
+			t.Errorf("%s: matcher %q, want %q", e, g[0].Matcher, wantM)
+		}
+	}
+	for _, e := range []string{"AfterModel", "PreCompress"} {
+		if _, err := Install(p, Gemini, Spec{HookBinary: hookBin, Events: []string{e}}); err == nil {
+			t.Errorf("%s was accepted", e)
+		}
+	}
+}
+
 // A file that already holds exactly our entries (here: as a previous
 // install wrote it) is left alone: no write, no backup.
 func TestAlreadyPresentUnchanged(t *testing.T) {
 	for _, c := range []struct {
 		golden string
 		agent  Agent
-	}{{"claude-user-settings", Claude}, {"cursor-with-others", Cursor}, {"claude-moved-binary", Claude}} {
+	}{{"claude-user-settings", Claude}, {"cursor-with-others", Cursor}, {"claude-moved-binary", Claude}, {"gemini-with-others", Gemini}} {
 		body, err := os.ReadFile(filepath.Join("testdata", c.golden+".golden"))
 		if err != nil {
 			t.Fatal(err)

@@ -5,5 +5,7 @@ package agents
 
 import (
 	_ "github.com/weave-agentd/weave-agentd/transcript/claude" // Claude Code
+	_ "github.com/weave-agentd/weave-agentd/transcript/codex"  // Codex CLI
 	_ "github.com/weave-agentd/weave-agentd/transcript/cursor" // Cursor
+	_ "github.com/weave-agentd/weave-agentd/transcript/gemini" // Gemini CLI
 )

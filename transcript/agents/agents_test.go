@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/weave-agentd/weave-agentd/genai"
@@ -34,6 +35,10 @@ func TestHome(t *testing.T) {
 		{genai.AgentClaudeCode, env("CLAUDE_CONFIG_DIR", "/etc/claude"), "/etc/claude"},
 		{genai.AgentCursor, env(), "/home/u/.cursor"},
 		{genai.AgentCursor, env("CLAUDE_CONFIG_DIR", "/etc/claude"), "/home/u/.cursor"},
+		{genai.AgentCodex, env(), "/home/u/.codex"},
+		{genai.AgentCodex, env("CODEX_HOME", "/srv/codex"), "/srv/codex"},
+		{genai.AgentGeminiCLI, env(), "/home/u/.gemini"},
+		{genai.AgentGeminiCLI, env("GEMINI_CLI_HOME", "/srv/g"), "/srv/g/.gemini"}, // Gemini CLI's home in place of the user's
 	} {
 		a, ok := transcript.AgentByName(tc.agent)
 		if !ok {
@@ -62,13 +67,24 @@ var layout = map[string]bool{
 	".claude/projects/-home-u-p/19a45a6d-0610-4a52-bc3b-c02716400aad/subagents/agent-a2b34b2e3f1f7c4bb.jsonl":     false,
 	".claude/projects/-home-u-p/19a45a6d-0610-4a52-bc3b-c02716400aad/subagents/agent-a2b34b2e3f1f7c4bb.meta.json": false,
 	".claude/projects/-home-u-p/agent-a2898e3.jsonl":                                                              false, // 2.0.x flat subagent file
-	".claude/settings.json":                                             false,
-	".cursor/projects/home-u-p/agent-transcripts/c1/c1.jsonl":           true, // 2026.10
-	".cursor/projects/home-u-p/agent-transcripts/c1/subagents/s1.jsonl": false,
-	".cursor/projects/home-u-p/agent-transcripts/c2.jsonl":              true, // early CLI
-	".cursor/projects/home-u-p/agent-transcripts/c3.txt":                true, // before Feb 2026
-	".cursor/hooks.json":                                                false,
+	".claude/settings.json":                                                                             false,
+	".cursor/projects/home-u-p/agent-transcripts/c1/c1.jsonl":                                           true, // 2026.10
+	".cursor/projects/home-u-p/agent-transcripts/c1/subagents/s1.jsonl":                                 false,
+	".cursor/projects/home-u-p/agent-transcripts/c2.jsonl":                                              true, // early CLI
+	".cursor/projects/home-u-p/agent-transcripts/c3.txt":                                                true, // before Feb 2026
+	".cursor/hooks.json":                                                                                false,
+	".codex/sessions/2026/12/05/rollout-2026-12-05T14-02-16-01a24683-4125-7ba3-a084-cbf09dbbe106.jsonl": true,
+	".codex/sessions/2026/12/05/notes.jsonl":                                                            false,
+	".codex/hooks.json":                                                                                 false,
+	".gemini/tmp/work-p/chats/session-2026-12-05T14-02-253ce1a9.jsonl":                                  true,
+	".gemini/tmp/work-p/chats/session-2026-12-05T14-02-253ce1a9.json":                                   false, // before the JSONL files
+	".gemini/tmp/work-p/.project_root":                                                                  false,
+	".gemini/settings.json":                                                                             false,
 }
+
+// geminiHeader is the first line of a Gemini CLI chat file: the session id
+// the file name holds only 8 characters of.
+const geminiHeader = `{"sessionId":"253ce1a9-8a9c-4cfe-8ebd-f86b09cf40bd","projectHash":"b7","startTime":"2026-12-05T14:02:15.935Z","lastUpdated":"2026-12-05T14:02:15.935Z","kind":"main"}` + "\n"
 
 // TestSessions: the globs and IsSession find exactly the main transcripts
 // of every agent, each owned by its agent, with its session id.
@@ -80,7 +96,11 @@ func TestSessions(t *testing.T) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(path, []byte("{}\n"), 0o644); err != nil {
+		body := "{}\n"
+		if strings.HasSuffix(p, ".jsonl") && strings.HasPrefix(p, ".gemini/") {
+			body = geminiHeader
+		}
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		if main {
@@ -116,6 +136,8 @@ func TestSessions(t *testing.T) {
 		{genai.AgentClaudeCode, ".claude/projects/-home-u-p/19a45a6d-0610-4a52-bc3b-c02716400aad.jsonl", "19a45a6d-0610-4a52-bc3b-c02716400aad"},
 		{genai.AgentCursor, ".cursor/projects/home-u-p/agent-transcripts/c1/c1.jsonl", "c1"},
 		{genai.AgentCursor, ".cursor/projects/home-u-p/agent-transcripts/c3.txt", "c3"},
+		{genai.AgentCodex, ".codex/sessions/2026/12/05/rollout-2026-12-05T14-02-16-01a24683-4125-7ba3-a084-cbf09dbbe106.jsonl", "01a24683-4125-7ba3-a084-cbf09dbbe106"},
+		{genai.AgentGeminiCLI, ".gemini/tmp/work-p/chats/session-2026-12-05T14-02-253ce1a9.jsonl", "253ce1a9-8a9c-4cfe-8ebd-f86b09cf40bd"},
 	} {
 		a, _ := transcript.AgentByName(tc.agent)
 		if got := a.Session(filepath.Join(home, tc.path)); got != tc.session {
@@ -136,6 +158,10 @@ func TestForPath(t *testing.T) {
 		{"/tmp/copy/agent-transcripts/c.jsonl", genai.AgentCursor},
 		{"/tmp/copy/projects/p/s.jsonl", genai.AgentClaudeCode},
 		{"/home/u/.claude/projects/p/s.jsonl", genai.AgentClaudeCode}, // not the home, no other agent's layout
+		{"/home/u/.codex/sessions/2026/12/05/rollout-2026-12-05T14-02-16-s.jsonl", genai.AgentCodex},
+		{"/tmp/copy/rollout-2026-12-05T14-02-16-s.jsonl", genai.AgentCodex},
+		{"/backup/gemini/chats/session-2026-12-05T14-02-253ce1a9.jsonl", genai.AgentGeminiCLI},
+		{"/srv/u2/.gemini/tmp", genai.AgentGeminiCLI},
 	} {
 		if got := transcript.AgentForPath(tc.path, homes).Name(); got != tc.want {
 			t.Errorf("transcript.AgentForPath(%s) = %s, want %s", tc.path, got, tc.want)
@@ -165,8 +191,9 @@ func TestHookConfig(t *testing.T) {
 // client as its hook settings name it.
 func TestAgentNamed(t *testing.T) {
 	for in, want := range map[string]string{
-		hooks.AgentClaude: genai.AgentClaudeCode, hooks.AgentCursor: genai.AgentCursor,
-		"Claude-Code": genai.AgentClaudeCode, "cc": genai.AgentClaudeCode, " cursor-agent ": genai.AgentCursor, "vim": "",
+		hooks.AgentClaude: genai.AgentClaudeCode, hooks.AgentCursor: genai.AgentCursor, hooks.AgentCodex: genai.AgentCodex,
+		hooks.AgentGemini: genai.AgentGeminiCLI,
+		"Claude-Code":     genai.AgentClaudeCode, "cc": genai.AgentClaudeCode, " cursor-agent ": genai.AgentCursor, "vim": "",
 	} {
 		a, ok := transcript.AgentNamed(in)
 		if got := ""; ok {

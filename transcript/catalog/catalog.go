@@ -1,7 +1,11 @@
 // Package catalog finds the conversations coding agents left on disk and
-// summarises them: Claude Code transcripts under
-// $CLAUDE_CONFIG_DIR/projects or ~/.claude/projects/<project>/<session>.jsonl,
-// and Cursor's ~/.cursor/projects/<slug>/agent-transcripts.
+// summarises them, for sessions and show. It knows the agents only as
+// registered transcript.Agent values: each is searched under its Home by
+// its Layout (IsSession picks the main transcripts, Session names them)
+// and replayed by its span builder; the optional interfaces
+// transcript.CwdRecorder and transcript.Projector give a conversation's
+// project, and transcript.Counter counts the transcripts of an agent whose
+// spans come from its hooks (Discover false), which cannot be replayed.
 //
 // Listing is cheap: Find only reads folders and stats files, which is enough
 // to filter by age (a transcript's modification time is its last activity).
@@ -9,21 +13,14 @@
 // builder (the same code the daemon runs), streaming the file line by line:
 // Summarize keeps only counters, so its memory does not grow with the file;
 // Load keeps the spans, for rendering one conversation.
-//
-// Each registered agent (transcript.Agent) is a source, listed by its
-// layout and replayed by its builder; claudeSource and cursorSource add what
-// the catalog reads from those agents' lines.
 package catalog
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -32,7 +29,6 @@ import (
 
 	"github.com/weave-agentd/weave-agentd/internal/regular"
 
-	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/transcript"
 	_ "github.com/weave-agentd/weave-agentd/transcript/agents" // every agent
 )
@@ -40,17 +36,11 @@ import (
 // Options says where the agents keep their transcripts and which ones to
 // consider.
 type Options struct {
-	// ClaudeHome is Claude Code's config dir ($CLAUDE_CONFIG_DIR, else
-	// ~/.claude). Empty: Claude Code is not searched.
-	ClaudeHome string
-	// CursorHome is Cursor's config dir (~/.cursor). Empty: Cursor is not
-	// searched.
-	CursorHome string
-	// Homes are the agents' homes by name (transcript.AgentHomes), for the
-	// agents without a field above, and for them when it is empty.
+	// Homes are the agents' homes by name (transcript.AgentHomes). An
+	// agent without one is not searched.
 	Homes map[string]string
-	// Agent keeps only one agent's conversations (genai.AgentClaudeCode or
-	// genai.AgentCursor); empty means all.
+	// Agent keeps only one agent's conversations (its transcript.Agent
+	// Name); empty means all.
 	Agent string
 	// Since skips conversations whose transcript was last modified before it.
 	Since time.Time
@@ -59,7 +49,7 @@ type Options struct {
 // File is one conversation's main transcript, as found on disk (no content
 // read).
 type File struct {
-	Agent   string    `json:"agent"`   // genai.AgentClaudeCode or genai.AgentCursor
+	Agent   string    `json:"agent"`   // its transcript.Agent Name
 	Session string    `json:"session"` // session / conversation id
 	Path    string    `json:"path"`    // main transcript, absolute
 	Size    int64     `json:"size"`
@@ -75,57 +65,26 @@ type Root struct {
 	Conversations int `json:"conversations"`
 }
 
-// source is one agent's conversations on disk: the agent (its layout and
-// builder) and what the catalog reads from its lines.
-type source struct {
-	agent transcript.Agent
-	// home is the agent's home folder from the options ("" when not
-	// configured: the agent is not searched).
-	home func(Options) string
-	// owns reports whether a transcript path given by the user belongs to
-	// this agent (Resolve of a path).
-	owns func(o Options, path string) bool
-	// session returns the session id of a transcript given by path, whose
-	// file name may not be it.
-	session func(path string) string
-	// renderable: a transcript alone rebuilds the agent's spans (its
-	// builder replays it). Else its conversations are listed (and counted
-	// by scan) but cannot be rendered.
-	renderable bool
-	// scan, for agents that are not renderable, counts turns and tool
-	// calls from one transcript line.
-	scan func(line []byte, s *Summary)
-	// project returns the working directory recorded on a transcript line,
-	// or "" (the first one found is the conversation's project).
-	project func(line []byte) string
-	// projectOf guesses the project when no line records it.
-	projectOf func(f File) string
-}
-
-func (s source) name() string { return s.agent.Name() }
+// home is the agent's home folder from the options, "" when not
+// configured (the agent is not searched).
+func home(o Options, a transcript.Agent) string { return o.Homes[a.Name()] }
 
 // root is the folder listed, "" when the agent's home is not configured.
-func (s source) root(o Options) string {
-	h := s.home(o)
+func root(o Options, a transcript.Agent) string {
+	h := home(o, a)
 	if h == "" {
 		return ""
 	}
-	return filepath.Join(h, s.agent.Layout().Root)
-}
-
-// builder makes the span builder that replays a file.
-func (s source) builder(o Options, f File) transcript.Builder {
-	return s.agent.NewBuilder(f.Session, transcript.BuilderOptions{TranscriptPath: f.Path, Home: s.home(o),
-		Logger: slog.New(slog.DiscardHandler)})
+	return filepath.Join(h, a.Layout().Root)
 }
 
 // list calls fn for each main transcript under root, found by the agent's
 // layout.
-func (s source) list(root string, fn func(File)) {
+func list(a transcript.Agent, root string, fn func(File)) {
 	seen := map[string]bool{}
-	for _, g := range s.agent.Layout().Sessions {
+	for _, g := range a.Layout().Sessions {
 		for _, path := range transcript.Glob(root, g) {
-			if seen[path] || !s.agent.IsSession(path) {
+			if seen[path] || !a.IsSession(path) {
 				continue
 			}
 			seen[path] = true
@@ -133,51 +92,18 @@ func (s source) list(root string, fn func(File)) {
 			if err != nil || !fi.Mode().IsRegular() {
 				continue
 			}
-			fn(File{Agent: s.name(), Session: s.agent.Session(path), Path: path, Size: fi.Size(), ModTime: fi.ModTime()})
+			fn(File{Agent: a.Name(), Session: sessionOf(a, path), Path: path, Size: fi.Size(), ModTime: fi.ModTime()})
 		}
 	}
 }
 
-// sources lists the supported agents, in the order they are searched.
-func sources() []source {
-	var out []source
-	for _, a := range transcript.Agents() {
-		if s, ok := known[a.Name()]; ok {
-			out = append(out, s())
-		} else {
-			out = append(out, plainSource(a))
-		}
+// sessionOf is the agent's session id of a transcript, or its file name
+// while the file does not tell it yet (nothing written).
+func sessionOf(a transcript.Agent, path string) string {
+	if s := a.Session(path); s != "" {
+		return s
 	}
-	return out
-}
-
-// known are the agents the catalog knows more of than their
-// transcript.Agent (a cheaper session id, a project from the lines, a
-// scan of transcripts that cannot be replayed).
-var known = map[string]func() source{
-	genai.AgentClaudeCode: claudeSource,
-	genai.AgentCursor:     cursorSource,
-}
-
-// plainSource is an agent the catalog knows only by its transcript.Agent:
-// listed by its layout, replayed when its transcripts alone make spans.
-func plainSource(a transcript.Agent) source {
-	return source{
-		agent:      a,
-		home:       func(o Options) string { return o.Homes[a.Name()] },
-		owns:       func(_ Options, path string) bool { return a.Owns(path) },
-		session:    a.Session,
-		renderable: a.Discover(),
-	}
-}
-
-func sourceFor(agent string) (source, bool) {
-	for _, s := range sources() {
-		if s.name() == agent {
-			return s, true
-		}
-	}
-	return source{}, false
+	return strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 }
 
 // AgentName maps what a user types (claude, claude-code, cursor) to the
@@ -194,18 +120,18 @@ func AgentName(s string) (string, bool) {
 func Find(o Options) ([]File, []Root, error) {
 	var files []File
 	var roots []Root
-	for _, src := range sources() {
-		if o.Agent != "" && o.Agent != src.name() {
+	for _, a := range transcript.Agents() {
+		if o.Agent != "" && o.Agent != a.Name() {
 			continue
 		}
-		dir := src.root(o)
+		dir := root(o, a)
 		if dir == "" {
 			continue
 		}
-		r := Root{Agent: src.name(), Dir: dir}
+		r := Root{Agent: a.Name(), Dir: dir}
 		if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
 			r.Exists = true
-			src.list(dir, func(f File) {
+			list(a, dir, func(f File) {
 				r.Conversations++
 				if !o.Since.IsZero() && f.ModTime.Before(o.Since) {
 					return
@@ -315,14 +241,13 @@ func resolvePath(o Options, query string) (File, bool, error) {
 	if err != nil {
 		return File{}, true, err
 	}
-	src := claudeSource()
-	for _, s := range sources() {
-		if s.owns != nil && s.owns(o, abs) {
-			src = s
-			break
-		}
+	// the agent whose home holds it, else whose transcripts have its shape,
+	// else Claude Code (plain .jsonl files, the kind a user copies)
+	a := transcript.AgentForPath(abs, o.Homes)
+	if a == nil {
+		return File{}, true, fmt.Errorf("%s: no agent's transcript", query)
 	}
-	return File{Agent: src.name(), Session: src.session(abs), Path: abs, Size: fi.Size(), ModTime: fi.ModTime()}, true, nil
+	return File{Agent: a.Name(), Session: sessionOf(a, abs), Path: abs, Size: fi.Size(), ModTime: fi.ModTime()}, true, nil
 }
 
 // maxLine is transcript.MaxLine, a variable for tests.
@@ -376,30 +301,4 @@ func eachLine(ctx context.Context, path string, fn func([]byte) bool) (skipped i
 			return lr.Skipped(), nil
 		}
 	}
-}
-
-// jsonStringAfter returns the JSON string value that follows key (for
-// example `"cwd":"`) in line, decoded, or "" when absent.
-func jsonStringAfter(line []byte, key string) string {
-	i := bytes.Index(line, []byte(key))
-	if i < 0 {
-		return ""
-	}
-	start := i + len(key) - 1 // the opening quote
-	if start < 0 || start >= len(line) || line[start] != '"' {
-		return ""
-	}
-	for j := start + 1; j < len(line); j++ {
-		switch line[j] {
-		case '\\':
-			j++
-		case '"':
-			var s string
-			if json.Unmarshal(line[start:j+1], &s) != nil {
-				return ""
-			}
-			return s
-		}
-	}
-	return ""
 }

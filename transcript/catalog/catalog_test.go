@@ -90,7 +90,9 @@ func newTree(t *testing.T) tree {
 	return tr
 }
 
-func (tr tree) opts() Options { return Options{ClaudeHome: tr.claude, CursorHome: tr.cursor} }
+func (tr tree) opts() Options {
+	return Options{Homes: map[string]string{genai.AgentClaudeCode: tr.claude, genai.AgentCursor: tr.cursor}}
+}
 
 func sessions(fs []File) []string {
 	var ids []string
@@ -142,7 +144,7 @@ func TestFind(t *testing.T) {
 
 func TestFindNoAgentDirs(t *testing.T) {
 	home := t.TempDir()
-	files, roots, err := Find(Options{ClaudeHome: filepath.Join(home, ".claude"), CursorHome: filepath.Join(home, ".cursor")})
+	files, roots, err := Find(Options{Homes: map[string]string{genai.AgentClaudeCode: filepath.Join(home, ".claude"), genai.AgentCursor: filepath.Join(home, ".cursor")}})
 	if err != nil || len(files) != 0 {
 		t.Fatalf("Find = %v, %v", files, err)
 	}
@@ -330,23 +332,6 @@ func TestLineReader(t *testing.T) {
 	}
 }
 
-func TestJSONStringAfter(t *testing.T) {
-	for line, want := range map[string]string{
-		`{"cwd":"/a/b","x":1}`:                     "/a/b",
-		`{"cwd":"C:\\Users\\me \"q\""}`:            `C:\Users\me "q"`,
-		`{"content":"say \"cwd\":\"/fake\""}`:      "",
-		`{"cwd":"caf\u00e9"}`:                      "café",
-		`{"cwd":null}`:                             "",
-		`{"cwd":"unterminated`:                     "",
-		`{"message":{"x":1},"cwd":"/late"}`:        "/late",
-		`{"timestamp":"2026-11-22T05:18:51.139Z"}`: "",
-	} {
-		if got := jsonStringAfter([]byte(line), `"cwd":"`); got != want {
-			t.Errorf("jsonStringAfter(%s) = %q, want %q", line, got, want)
-		}
-	}
-}
-
 func TestParseSince(t *testing.T) {
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	for in, want := range map[string]time.Time{
@@ -368,20 +353,6 @@ func TestParseSince(t *testing.T) {
 	for _, bad := range []string{"", "d", "7x", "-3h", "yesterday", "7d-2h"} {
 		if _, err := ParseSince(bad, now, time.UTC); err == nil {
 			t.Errorf("ParseSince(%q) accepted", bad)
-		}
-	}
-}
-
-func TestCursorTimestamp(t *testing.T) {
-	for line, want := range map[string]time.Time{
-		`"text":"<timestamp>Monday, Aug 24, 2026, 3:01 PM (UTC-5)</timestamp>\n<user_query>`: time.Date(2026, 8, 24, 20, 1, 0, 0, time.UTC),
-		`<timestamp>Friday, Nov 20, 2026, 9:00 AM (UTC)</timestamp>`:                         time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC),
-		`<timestamp>Friday, Nov 20, 2026, 9:00 AM (UTC+5:30)</timestamp>`:                    time.Date(2026, 11, 20, 3, 30, 0, 0, time.UTC),
-		`<timestamp>soon</timestamp>`:                                                        {},
-		`no tag`:                                                                             {},
-	} {
-		if got := cursorTimestamp([]byte(line)); !got.Equal(want) {
-			t.Errorf("cursorTimestamp(%s) = %v, want %v", line, got, want)
 		}
 	}
 }

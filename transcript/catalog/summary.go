@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -88,25 +89,30 @@ const takeEvery = 256
 // background subagent's run (at its <task-notification>) before its own
 // lines arrive. Memory: one pending line per open file.
 func replay(ctx context.Context, o Options, f File, s *Summary, fn func([]genai.Span)) error {
-	src, ok := sourceFor(f.Agent)
+	a, ok := transcript.AgentByName(f.Agent)
 	if !ok {
 		return fmt.Errorf("unknown agent %q", f.Agent)
 	}
 	s.Files = nil
-	if !src.renderable {
-		if src.scan == nil {
+	if !a.Discover() { // its spans come from its hooks: count its lines
+		counter, ok := a.(transcript.Counter)
+		if !ok {
 			return ErrNotRenderable
 		}
+		var c transcript.Counts
 		skipped, err := eachLine(ctx, f.Path, func(line []byte) bool {
 			s.Lines++
-			src.scan(line, s)
+			counter.Count(line, &c)
 			return true
 		})
+		s.Turns, s.FailedTurns, s.ToolCalls, s.Started = c.Turns, c.FailedTurns, c.ToolCalls, c.Started
 		s.SkippedLines += skipped
 		s.Files = []string{f.Path}
 		return err
 	}
-	b := src.builder(o, f)
+	cwd, _ := a.(transcript.CwdRecorder)
+	b := a.NewBuilder(f.Session, transcript.BuilderOptions{TranscriptPath: f.Path, Home: home(o, a),
+		Logger: slog.New(slog.DiscardHandler)})
 	main := filepath.Clean(f.Path)
 
 	var m transcript.Merge
@@ -155,8 +161,8 @@ func replay(ctx context.Context, o Options, f File, s *Summary, fn func([]genai.
 			b.Tick(clock)
 		}
 		path := files[i].path
-		if path == main && s.Project == "" && src.project != nil {
-			s.Project = src.project(line)
+		if path == main && s.Project == "" && cwd != nil {
+			s.Project = cwd.Cwd(line)
 		}
 		b.Line(path, line)
 		if n%takeEvery == takeEvery-1 {
@@ -192,8 +198,7 @@ func Summarize(ctx context.Context, o Options, f File) (Summary, error) {
 // Load replays one conversation and returns all its spans (for rendering)
 // with its summary.
 func Load(ctx context.Context, o Options, f File) ([]genai.Span, Summary, error) {
-	src, ok := sourceFor(f.Agent)
-	if ok && !src.renderable {
+	if a, ok := transcript.AgentByName(f.Agent); ok && !a.Discover() {
 		return nil, Summary{File: f}, ErrNotRenderable
 	}
 	s := Summary{File: f}
@@ -283,9 +288,6 @@ func (s *Summary) add(sp *genai.Span) {
 			if t := title(attrString(sp.Attrs, "gen_ai.input.messages")); t != "" || s.Title == "" {
 				s.Title = t
 			}
-			if cwd := attrString(sp.Attrs, "claude_code.cwd"); cwd != "" {
-				s.Project = cwd
-			}
 		}
 		if m := attrString(sp.Attrs, "gen_ai.request.model"); m != "" {
 			s.countModel(&s.turnModels, m)
@@ -344,8 +346,9 @@ func (s *Summary) finish(f File) {
 		}
 	}
 	if s.Project == "" {
-		if src, ok := sourceFor(f.Agent); ok && src.projectOf != nil {
-			s.Project = src.projectOf(f)
+		a, _ := transcript.AgentByName(f.Agent)
+		if p, ok := a.(transcript.Projector); ok {
+			s.Project = p.Project(f.Path)
 		}
 	}
 }

@@ -1,11 +1,14 @@
 package claude
 
 import (
+	"bytes"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 
 	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/hooks/hookconfig"
+	"github.com/weave-agentd/weave-agentd/internal/regular"
 	"github.com/weave-agentd/weave-agentd/transcript"
 )
 
@@ -16,6 +19,11 @@ import (
 type Agent struct{}
 
 func init() { transcript.Register(Agent{}) }
+
+var (
+	_ transcript.Agent       = Agent{}
+	_ transcript.CwdRecorder = Agent{}
+)
 
 func (Agent) Name() string { return genai.AgentClaudeCode }
 
@@ -43,7 +51,73 @@ func (Agent) IsSession(path string) bool {
 // Owns: any transcript not claimed by another agent is Claude Code's.
 func (Agent) Owns(string) bool { return false }
 
-func (Agent) Session(path string) string { return strings.TrimSuffix(filepath.Base(path), ".jsonl") }
+// Session is the file name when it is a session id (Claude Code names its
+// transcripts <session>.jsonl), else the first sessionId recorded in the
+// file (a copy or a fixture named otherwise), else the file name.
+func (Agent) Session(path string) string {
+	stem := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	if transcript.LooksLikeUUID(stem) {
+		return stem
+	}
+	if id := firstSessionID(path); id != "" {
+		return id
+	}
+	return stem
+}
+
+// sessionIDLines bounds the lines read for a session id (the first lines
+// of a transcript may be summaries and snapshots, which record none).
+const sessionIDLines = 2000
+
+func firstSessionID(path string) string {
+	f, _, err := regular.Open(path) // not a FIFO or a device: it would never end
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	lr := transcript.NewLineReader(f, 0, false)
+	lr.SetMax(transcript.MaxLine)
+	lr.ReadLast()
+	for range sessionIDLines {
+		line, err := lr.Next()
+		if err != nil {
+			return ""
+		}
+		if id := jsonStringAfter(line, `"sessionId":"`); id != "" {
+			return id
+		}
+	}
+	return ""
+}
+
+// Cwd is the working directory a line records ("cwd"), for the catalog.
+func (Agent) Cwd(line []byte) string { return jsonStringAfter(line, `"cwd":"`) }
+
+// jsonStringAfter returns the JSON string value that follows key (for
+// example `"cwd":"`) in line, decoded, or "" when absent.
+func jsonStringAfter(line []byte, key string) string {
+	i := bytes.Index(line, []byte(key))
+	if i < 0 {
+		return ""
+	}
+	start := i + len(key) - 1 // the opening quote
+	if start < 0 || start >= len(line) || line[start] != '"' {
+		return ""
+	}
+	for j := start + 1; j < len(line); j++ {
+		switch line[j] {
+		case '\\':
+			j++
+		case '"':
+			var s string
+			if json.Unmarshal(line[start:j+1], &s) != nil {
+				return ""
+			}
+			return s
+		}
+	}
+	return ""
+}
 
 func (Agent) Discover() bool { return true }
 

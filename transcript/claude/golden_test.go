@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/transcript"
 
 	"github.com/weave-agentd/weave-agentd/internal/testkit"
 )
@@ -37,7 +38,7 @@ var goldenCases = []goldenCase{
 func sessionOf(t testing.TB, path string) string {
 	for _, l := range readLines(t, path) {
 		r, err := parseLine(l)
-		if err == nil && looksLikeUUID(r.SessionID) {
+		if err == nil && transcript.LooksLikeUUID(r.SessionID) {
 			return r.SessionID
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/transcript"
 )
 
 // tctx is the thread a line belongs to: a turn's main thread or a subagent's.
@@ -74,7 +75,7 @@ func (b *Builder) cur() *turn {
 }
 
 func (b *Builder) sessionFor(r *record) string {
-	if looksLikeUUID(r.SessionID) {
+	if transcript.LooksLikeUUID(r.SessionID) {
 		return r.SessionID
 	}
 	return b.session

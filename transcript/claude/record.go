@@ -399,27 +399,6 @@ func parseTime(s string) time.Time {
 	return t.UTC()
 }
 
-// looksLikeUUID reports whether s has the 8-4-4-4-12 shape of a session id.
-func looksLikeUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // promptKind classifies the text of a user line.
 type promptKind int
 

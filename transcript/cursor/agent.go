@@ -18,6 +18,12 @@ type Agent struct{}
 
 func init() { transcript.Register(Agent{}) }
 
+var (
+	_ transcript.Agent     = Agent{}
+	_ transcript.Projector = Agent{}
+	_ transcript.Counter   = Agent{}
+)
+
 func (Agent) Name() string { return genai.AgentCursor }
 
 func (Agent) Title() string { return "Cursor" }

@@ -256,7 +256,7 @@ func (p *printer) header(roots []*node) {
 		session = first.str("gen_ai.conversation.id")
 		agent = first.str("gen_ai.agent.name")
 		version = attrOf(first.span.Resource, "service.version")
-		cwd = firstNonEmpty(first.str("claude_code.cwd"), first.str("cursor.cwd"))
+		cwd = firstNonEmpty(first.str("claude_code.cwd"), first.str("cursor.cwd"), first.str("codex.cwd"))
 		branch = first.str("claude_code.git_branch")
 	}
 	if agent != "" {

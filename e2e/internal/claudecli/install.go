@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/weave-agentd/weave-agentd/e2e/internal/npmpkg"
 )
 
 // Version is the pinned Claude Code version.
@@ -149,7 +151,7 @@ func install(ctx context.Context) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return "", err
 	}
-	unlock, err := lockFile(ctx, dir+".lock")
+	unlock, err := npmpkg.Lock(ctx, dir+".lock")
 	if err != nil {
 		return "", err
 	}

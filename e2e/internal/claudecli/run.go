@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/weave-agentd/weave-agentd/e2e/internal/procgroup"
 )
 
 // HookEvents are the Claude Code events weave-agentd registers (DESIGN.md).
@@ -241,7 +243,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	cmd.Stdin = nil // /dev/null: print mode must not wait for stdin
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	setProcessGroup(cmd)
+	procgroup.Set(cmd)
 	cmd.WaitDelay = 5 * time.Second
 	start := time.Now()
 	err := cmd.Run()
@@ -250,7 +252,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if cmd.ProcessState != nil {
 		res.ExitCode = cmd.ProcessState.ExitCode()
 	}
-	killProcessGroup(cmd)
+	procgroup.Kill(cmd)
 
 	if format == "json" {
 		var out map[string]any

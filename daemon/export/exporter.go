@@ -1,0 +1,504 @@
+package export
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/weave-agentd/weave-agentd/config"
+)
+
+// exportResult is what one export attempt came to.
+type exportResult struct {
+	err        error
+	status     int           // HTTP status (0: no response)
+	retryAfter time.Duration // from Retry-After, if any
+	rejected   int64         // OTLP partial success: spans the server rejected
+	rejectMsg  string
+	// refusedAll: the server refused every span of the request for its
+	// content (a partial success rejecting them all, or every span of a
+	// split batch refused on its own).
+	refusedAll bool
+	// webPage: a 2xx whose body is an HTML page, not an OTLP response (a
+	// proxy's login page, a web app's catch-all route at a wrong URL).
+	webPage bool
+}
+
+// failureKind sorts a failed export by whose fault it is.
+type failureKind int
+
+const (
+	// retryable: no answer, a timeout, 408, 429, 5xx: back off and retry.
+	retryable failureKind = iota
+	// endpointRefused: 401, 403, 404, 405, 407: credentials, proxy or URL,
+	// never the spans' fault. The spans stay; back off; report.
+	endpointRefused
+	// contentRefused: any other 4xx, or a partial success rejecting every
+	// span: maybe the request's content. The batch is split to find out.
+	contentRefused
+)
+
+func (r exportResult) kind() failureKind {
+	switch {
+	case r.err == nil:
+		return retryable
+	case r.refusedAll:
+		return contentRefused
+	case r.webPage:
+		return endpointRefused
+	case r.status == 401 || r.status == 403 || r.status == 404 || r.status == 405 || r.status == 407:
+		return endpointRefused
+	case r.status >= 400 && r.status < 500 && r.status != 408 && r.status != 429:
+		return contentRefused
+	}
+	return retryable
+}
+
+// message is the failure as status and the logs show it.
+func (r exportResult) message() string {
+	if r.status >= 300 {
+		return fmt.Sprintf("HTTP %d: %v", r.status, r.err)
+	}
+	return r.err.Error()
+}
+
+// hint says what the user can do about a failure that retrying alone will
+// not fix ("" for the others).
+func (r exportResult) hint() string {
+	switch {
+	case r.status == 401 || r.status == 403:
+		return "the server rejected the credentials: check the headers in the config (for Weave: weave_api_key, WANDB_API_KEY or ~/.netrc, and weave_project), then 'weave-agentd restart'"
+	case r.status == 407:
+		return "the proxy asks for credentials: put them in the proxy URL (proxy = \"http://user:password@host:port\" in the config, or HTTPS_PROXY)"
+	case r.webPage:
+		return "the endpoint answered with a web page, not an OTLP response: endpoint must be the full OTLP/HTTP traces URL (e.g. http://localhost:4318/v1/traces), or a proxy asks you to log in"
+	case r.status == 404 || r.status == 405:
+		return "wrong URL: endpoint must be the full OTLP/HTTP traces URL, e.g. http://localhost:4318/v1/traces"
+	case r.refusedAll && r.status == 413:
+		return "the server's request size limit is below a single span: raise it, or lower max_attribute_bytes in the config"
+	case r.refusedAll && r.status == 415:
+		return "the server does not take OTLP/protobuf at this URL (a gRPC port such as 4317?)"
+	case r.refusedAll:
+		return "the server refuses every span, even sent alone, so it cannot read what weave-agentd sends: check that endpoint is an OTLP/HTTP traces URL, and try compression = \"none\" in the config"
+	}
+	return ""
+}
+
+type exporter interface {
+	export(ctx context.Context, rs []*tracepb.ResourceSpans) exportResult
+	close()
+}
+
+// otlpExporter sends with the OpenTelemetry otlptracehttp client
+// (protobuf), its retry disabled: the spool owns backoff. A recording
+// transport gzips the body (when the target asks for it) and reads the status
+// code, Retry-After and partial success of each response.
+type otlpExporter struct {
+	client  otlptrace.Client
+	rec     *recordingTransport
+	timeout time.Duration
+}
+
+func newOTLPExporter(set Settings) (*otlpExporter, error) {
+	base, err := baseTransport(set.Transport)
+	if err != nil {
+		return nil, err
+	}
+	// otlptracehttp ignores WithTimeout when given a client: the client and
+	// its transport bound every step themselves, and export adds a deadline.
+	timeout := set.Timeout
+	step := min(timeout, 10*time.Second)
+	base.DialContext = (&net.Dialer{Timeout: step, KeepAlive: 30 * time.Second}).DialContext
+	base.TLSHandshakeTimeout = step
+	base.ResponseHeaderTimeout = timeout
+	rec := &recordingTransport{next: base, gzip: set.Target.Compression != config.CompressionNone}
+	opts := []otlptracehttp.Option{
+		otlptracehttp.WithEndpointURL(set.Target.URL),
+		// gzip happens in the transport, at BestSpeed: the exporter's default
+		// level cost a third of the daemon's CPU during a backfill.
+		otlptracehttp.WithCompression(otlptracehttp.NoCompression),
+		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false}),
+		otlptracehttp.WithHTTPClient(&http.Client{Transport: rec, Timeout: timeout}),
+	}
+	if len(set.Target.Headers) > 0 {
+		opts = append(opts, otlptracehttp.WithHeaders(set.Target.Headers))
+	}
+	c := otlptracehttp.NewClient(opts...)
+	if err := c.Start(context.Background()); err != nil {
+		return nil, fmt.Errorf("start OTLP client: %w", err)
+	}
+	return &otlpExporter{client: c, rec: rec, timeout: timeout}, nil
+}
+
+// Check reports what New would refuse in t (a proxy URL, the CA or client
+// certificate files) without sending anything.
+func (t Transport) Check() error {
+	_, err := baseTransport(t)
+	return err
+}
+
+// baseTransport honours proxy (config, else HTTPS_PROXY/NO_PROXY), a custom
+// CA and a client certificate.
+func baseTransport(set Transport) (*http.Transport, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = http.ProxyFromEnvironment
+	if p := set.Proxy; p != "" {
+		u, err := url.Parse(p)
+		if err != nil {
+			return nil, fmt.Errorf("proxy %q: %w", p, err)
+		}
+		tr.Proxy = http.ProxyURL(u)
+	}
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if f := set.CAFile; f != "" {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("ca_file: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_file %s holds no PEM certificate", f)
+		}
+		tlsConf.RootCAs = pool
+	}
+	if set.ClientCert != "" {
+		cert, err := tls.LoadX509KeyPair(set.ClientCert, set.ClientKey)
+		if err != nil {
+			return nil, fmt.Errorf("client_cert/client_key: %w", err)
+		}
+		tlsConf.Certificates = []tls.Certificate{cert}
+	}
+	tr.TLSClientConfig = tlsConf
+	return tr, nil
+}
+
+func (e *otlpExporter) export(ctx context.Context, rs []*tracepb.ResourceSpans) exportResult {
+	e.rec.reset()
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	err := e.client.UploadTraces(ctx, rs)
+	r := e.rec.result()
+	r.err = err
+	if err != nil && isTimeout(err) {
+		r.err = fmt.Errorf("no complete answer within %s (timed out): %w", e.timeout, err)
+	}
+	if err == nil && r.status == 0 {
+		r.status = http.StatusOK
+	}
+	if r.status >= 200 && r.status < 300 && r.rejected == 0 && r.rejectMsg == "" {
+		r.err = nil // a 2xx is acceptance; any other error is from reading the body
+	}
+	if r.status >= 200 && r.status < 300 && (r.rejected > 0 || r.rejectMsg != "") {
+		r.err = nil // accepted with partial success: handled by the forwarder
+	}
+	if r.webPage {
+		r.err = fmt.Errorf("HTTP %d with a web page (text/html), not an OTLP response: the spans were not taken", r.status)
+	}
+	return r
+}
+
+func (e *otlpExporter) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = e.client.Stop(ctx)
+}
+
+// isTimeout reports a deadline hit anywhere in a request (dial, TLS,
+// headers, body).
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// recordingTransport gzips request bodies (when gzip is set) and remembers
+// the last response's status, Retry-After and OTLP partial success. The
+// forwarder sends one request at a time.
+type recordingTransport struct {
+	next http.RoundTripper
+	gzip bool
+	mu   sync.Mutex
+	last exportResult
+}
+
+func (t *recordingTransport) reset() {
+	t.mu.Lock()
+	t.last = exportResult{}
+	t.mu.Unlock()
+}
+
+func (t *recordingTransport) result() exportResult {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.last
+}
+
+var gzipPool = sync.Pool{New: func() any {
+	w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
+	return w
+}}
+
+// compress gzips the request body at BestSpeed.
+func compress(req *http.Request) (*http.Request, error) {
+	if req.Body == nil || req.Header.Get("Content-Encoding") != "" {
+		return req, nil
+	}
+	raw, err := io.ReadAll(req.Body)
+	req.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(raw) / 4)
+	zw := gzipPool.Get().(*gzip.Writer)
+	zw.Reset(&buf)
+	_, werr := zw.Write(raw)
+	cerr := zw.Close()
+	gzipPool.Put(zw)
+	if err := errors.Join(werr, cerr); err != nil {
+		return nil, err
+	}
+	out := req.Clone(req.Context())
+	body := buf.Bytes()
+	out.Body = io.NopCloser(bytes.NewReader(body))
+	out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	out.ContentLength = int64(len(body))
+	out.Header.Set("Content-Encoding", "gzip")
+	return out, nil
+}
+
+func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.gzip {
+		var err error
+		if req, err = compress(req); err != nil {
+			return nil, err
+		}
+	}
+	resp, err := t.next.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	r := exportResult{status: resp.StatusCode, retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 && resp.Body != nil {
+		body, rerr := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+		resp.Body.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		if rerr == nil && len(body) > 0 {
+			var out coltracepb.ExportTraceServiceResponse
+			var derr error
+			if resp.Header.Get("Content-Type") == "application/json" {
+				derr = protojson.Unmarshal(body, &out)
+			} else {
+				derr = proto.Unmarshal(body, &out)
+			}
+			ct := strings.ToLower(resp.Header.Get("Content-Type"))
+			r.webPage = derr != nil && strings.HasPrefix(ct, "text/html")
+			if derr == nil && out.PartialSuccess != nil {
+				r.rejected = out.PartialSuccess.RejectedSpans
+				r.rejectMsg = out.PartialSuccess.ErrorMessage
+			}
+		}
+	}
+	t.mu.Lock()
+	t.last = r
+	t.mu.Unlock()
+	return resp, nil
+}
+
+// parseRetryAfter reads delta-seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// fileSink writes one OTLP/JSON ExportTraceServiceRequest per line (hex ids,
+// as the OTLP JSON encoding requires) to a size-rotated file under the state
+// dir. It is what the daemon does when no server is configured. A batch is
+// written whole or not at all: a failed write is cut off again, and a torn
+// last line (a crash mid-write) is cut off before the next batch.
+type fileSink struct {
+	dir      string
+	maxBytes int64
+	keep     int
+	open     func(path string) (sinkFile, error) // the test seam for write faults
+	mu       sync.Mutex
+}
+
+// sinkFile is what the sink needs of an *os.File.
+type sinkFile interface {
+	io.Writer
+	io.ReaderAt
+	Stat() (os.FileInfo, error)
+	Truncate(size int64) error
+	Sync() error
+	Close() error
+}
+
+// SinkFile is the current file of the local sink.
+func SinkFile(dir string) string { return filepath.Join(dir, "traces.jsonl") }
+
+func newFileSink(dir string, maxBytes int64) (*fileSink, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("file sink folder: %w", err)
+	}
+	open := func(path string) (sinkFile, error) {
+		return os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+	}
+	return &fileSink{dir: dir, maxBytes: maxBytes, keep: 5, open: open}, nil
+}
+
+func (f *fileSink) export(_ context.Context, rs []*tracepb.ResourceSpans) exportResult {
+	line, err := OTLPJSON(&coltracepb.ExportTraceServiceRequest{ResourceSpans: rs})
+	if err != nil {
+		return exportResult{err: err, status: 400}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	path := SinkFile(f.dir)
+	if fi, err := os.Stat(path); err == nil && fi.Size()+int64(len(line)) > f.maxBytes {
+		f.rotate(path)
+	}
+	out, err := f.open(path)
+	if err != nil {
+		return exportResult{err: fmt.Errorf("file sink: %w", err)}
+	}
+	if err := appendLine(out, append(line, '\n')); err != nil {
+		out.Close()
+		return exportResult{err: fmt.Errorf("file sink %s: %w", path, err)}
+	}
+	if err := out.Close(); err != nil {
+		return exportResult{err: fmt.Errorf("file sink %s: %w", path, err)}
+	}
+	return exportResult{status: 200}
+}
+
+// appendLine appends line to out after its last complete line, and cuts the
+// file back there when the write or the sync fails: a reader never finds a
+// partial line, and a retry starts on a line of its own.
+func appendLine(out sinkFile, line []byte) error {
+	fi, err := out.Stat()
+	if err != nil {
+		return err
+	}
+	good, err := lastLineEnd(out, fi.Size())
+	if err != nil {
+		return err
+	}
+	if fi.Size() != good {
+		if err := out.Truncate(good); err != nil {
+			return fmt.Errorf("cutting off a torn last line: %w", err)
+		}
+	}
+	_, werr := out.Write(line)
+	if werr == nil {
+		werr = out.Sync()
+	}
+	if werr != nil {
+		if terr := out.Truncate(good); terr != nil {
+			return fmt.Errorf("%w (and cutting off the partial line failed: %w)", werr, terr)
+		}
+		return werr
+	}
+	return nil
+}
+
+// lastLineEnd is the offset just after the last newline in the first size
+// bytes of f (0 if none).
+func lastLineEnd(f sinkFile, size int64) (int64, error) {
+	end := size
+	buf := make([]byte, 1, 64<<10) // the last byte first: usually a newline
+	for end > 0 {
+		n := min(int64(len(buf)), end)
+		if _, err := f.ReadAt(buf[:n], end-n); err != nil && !errors.Is(err, io.EOF) {
+			return 0, err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			return end - n + int64(i) + 1, nil
+		}
+		end -= n
+		buf = buf[:cap(buf)]
+	}
+	return 0, nil
+}
+
+func (f *fileSink) rotate(path string) {
+	for i := f.keep - 1; i >= 1; i-- {
+		_ = os.Rename(fmt.Sprintf("%s.%d", path, i), fmt.Sprintf("%s.%d", path, i+1))
+	}
+	_ = os.Rename(path, path+".1")
+	_ = os.Remove(fmt.Sprintf("%s.%d", path, f.keep+1))
+}
+
+func (f *fileSink) close() {}
+
+// OTLPJSON encodes a request in the OTLP/JSON encoding: protobuf JSON with
+// lowerCamelCase names and enum numbers, but trace and span ids as hex
+// rather than protobuf's base64.
+func OTLPJSON(req *coltracepb.ExportTraceServiceRequest) ([]byte, error) {
+	b, err := protojson.MarshalOptions{UseEnumNumbers: true}.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, err
+	}
+	hexIDs(doc)
+	return json.Marshal(doc)
+}
+
+func hexIDs(v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, val := range x {
+			switch k {
+			case "traceId", "spanId", "parentSpanId":
+				if s, ok := val.(string); ok {
+					if raw, err := base64.StdEncoding.DecodeString(s); err == nil {
+						x[k] = hex.EncodeToString(raw)
+					}
+				}
+			default:
+				hexIDs(val)
+			}
+		}
+	case []any:
+		for _, e := range x {
+			hexIDs(e)
+		}
+	}
+}

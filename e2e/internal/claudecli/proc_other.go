@@ -1,9 +1,0 @@
-//go:build !unix
-
-package claudecli
-
-import "os/exec"
-
-func setProcessGroup(cmd *exec.Cmd) {}
-
-func killProcessGroup(cmd *exec.Cmd) {}

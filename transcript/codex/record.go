@@ -1,0 +1,444 @@
+package codex
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/weave-agentd/weave-agentd/genai"
+)
+
+// record applies one rollout record.
+func (b *Builder) record(typ string, p *payload, ts time.Time) {
+	if typ != "session_meta" {
+		// Any line of a turn (token_count too) extends it; a resumed
+		// session's session_meta comes before its next turn.
+		b.openTurn(p.turnID(), ts)
+	}
+	switch typ {
+	case "session_meta":
+		b.sessionMeta(p)
+	case "turn_context":
+		b.turnContext(p, ts)
+	case "event_msg":
+		b.event(p, ts)
+	case "response_item":
+		b.responseItem(p, ts)
+	case "token_usage_record":
+		b.usageRecord(p, ts)
+	}
+}
+
+func (b *Builder) sessionMeta(p *payload) {
+	m := &b.st.Meta
+	if p.Cwd != "" {
+		m.Cwd = p.Cwd
+	}
+	if p.CLIVersion != "" {
+		m.Version = p.CLIVersion
+	}
+	if p.ModelProvider != "" {
+		m.Provider = p.ModelProvider
+	}
+	if p.Originator != "" {
+		m.Originator = p.Originator
+	}
+	if s := policyType(p.Source); s != "" {
+		m.Source = s
+	}
+	var bi struct {
+		Text string `json:"text"`
+	}
+	if len(p.BaseInstructions) > 0 && p.BaseInstructions[0] == '{' && json.Unmarshal(p.BaseInstructions, &bi) == nil && bi.Text != "" {
+		m.System = b.clip(bi.Text)
+	} else if s := jsonText(p.BaseInstructions); s != "" {
+		m.System = b.clip(s)
+	}
+}
+
+// turnContext: a turn's settings (model, cwd, policies), written once a
+// turn starts and again when they change.
+func (b *Builder) turnContext(p *payload, ts time.Time) {
+	t := b.openTurn(p.turnID(), ts)
+	if t == nil {
+		return
+	}
+	if p.Model != "" {
+		t.Model = p.Model
+	}
+	if p.Cwd != "" {
+		t.Cwd = p.Cwd
+	}
+	if s := policyType(p.ApprovalPolicy); s != "" {
+		t.Approval = s
+	}
+	if s := policyType(p.SandboxPolicy); s != "" {
+		t.Sandbox = s
+	}
+	effort := rawString(p.Effort)
+	if effort == "" && p.CollaborationMode != nil && p.CollaborationMode.Settings != nil {
+		effort = rawString(p.CollaborationMode.Settings.ReasoningEffort)
+	}
+	if effort != "" {
+		t.Effort = effort
+	}
+}
+
+// openTurn is the turn a record belongs to (its turn_id, else the latest
+// turn) while it takes lines, touched by the record: an open turn, or a
+// late one (see turn.Late) that the record names; nil otherwise.
+func (b *Builder) openTurn(id string, ts time.Time) *turn {
+	t := b.turn(id)
+	switch {
+	case t == nil:
+		return nil
+	case !t.Done:
+		if ts.After(t.End) {
+			t.End = ts
+		}
+	case !t.Late || id == "":
+		return nil
+	}
+	t.SeenAt = b.st.Now
+	return t
+}
+
+func (b *Builder) event(p *payload, ts time.Time) {
+	switch p.Type {
+	case "task_started":
+		b.startTurn(p.TurnID, ts)
+	case "task_complete":
+		if t := b.openTurn(p.TurnID, ts); t != nil {
+			if s := jsonText(p.LastAgentMessage); s != "" && !t.Done {
+				t.Answer = b.clip(s)
+			}
+			if e := p.Error; e != nil && !t.Done {
+				t.Status, t.ErrorType = genai.StatusError, strings.Clone(e.kind())
+				t.StatusMsg = strings.Clone(prefix(e.Message, 512))
+			}
+			b.finishTurn(t, true, "")
+		}
+	case "turn_aborted":
+		if t := b.openTurn(p.TurnID, ts); t != nil {
+			reason := strings.Clone(prefix(rawString(p.Reason), 64))
+			if reason == "" {
+				reason = "aborted"
+			}
+			if !t.Done {
+				t.Status, t.ErrorType, t.StatusMsg = genai.StatusError, reason, "turn aborted: "+reason
+			}
+			b.finishTurn(t, true, reason)
+		}
+	case "error":
+		if t := b.openTurn(p.TurnID, ts); t != nil && !t.Done {
+			t.Status, t.ErrorType = genai.StatusError, "error"
+			t.StatusMsg = strings.Clone(prefix(jsonText(p.Message), 512))
+		}
+	case "user_message": // older versions: the prompt as an event
+		if t := b.openTurn(p.TurnID, ts); t != nil && !t.Done {
+			b.prompt(t, "event", []genai.Part{{Type: "text", Content: b.clip(jsonText(p.Message))}})
+			b.input(t, ts)
+		}
+	case "item_completed":
+		b.itemCompleted(p, ts)
+	}
+}
+
+func (b *Builder) itemCompleted(p *payload, ts time.Time) {
+	it := p.Item
+	if it == nil {
+		return
+	}
+	t := b.openTurn(p.TurnID, ts)
+	if t == nil {
+		return
+	}
+	switch it.Type {
+	case "UserMessage":
+		var parts []genai.Part
+		for _, bl := range it.Content.Blocks {
+			switch {
+			case bl.Text != "":
+				parts = append(parts, genai.Part{Type: "text", Content: b.clip(bl.Text)})
+			case bl.Type != "" && bl.Type != "text":
+				parts = append(parts, genai.Part{Type: "text", Content: "[" + bl.Type + "]"})
+			}
+		}
+		if it.Content.Cut {
+			b.st.Stats.TruncatedLines++
+			parts = append(parts, genai.Part{Type: "text", Content: "[more content not kept]"})
+		}
+		b.prompt(t, "item", parts)
+		b.input(t, ts)
+	case "CommandExecution":
+		tc := t.Tools[it.ID]
+		if tc == nil {
+			return
+		}
+		tc.Exec = true
+		tc.ExitCode = it.ExitCode
+		tc.Status = it.Status
+		if p.StartedAtMS > 0 {
+			tc.Start = time.UnixMilli(p.StartedAtMS).UTC()
+			if it.Duration != nil {
+				tc.End = tc.Start.Add(it.Duration.value())
+			} else if p.CompletedAtMS >= p.StartedAtMS {
+				tc.End = time.UnixMilli(p.CompletedAtMS).UTC()
+			}
+		}
+	}
+}
+
+// prompt adds a user message to the turn's prompt: the first one, and
+// later ones from the same kind of record (input sent while the turn runs).
+func (b *Builder) prompt(t *turn, src string, parts []genai.Part) {
+	if len(parts) == 0 || t.PromptSrc != "" && t.PromptSrc != src {
+		return
+	}
+	t.PromptSrc = src
+	for _, p := range parts {
+		if len(t.Prompt) >= maxPromptParts {
+			b.st.Stats.TruncatedLines++
+			return
+		}
+		t.Prompt = append(t.Prompt, p)
+	}
+}
+
+// input marks what the model is sent next: the next call's request goes
+// out no earlier than this.
+func (b *Builder) input(t *turn, ts time.Time) {
+	if t.Call.empty() && !ts.IsZero() {
+		t.Call.Start = ts
+	}
+}
+
+func (b *Builder) startTurn(id string, ts time.Time) {
+	if id == "" {
+		id = "turn-" + strconv.Itoa(b.st.Seq+1)
+	}
+	if b.turn(id) != nil {
+		return // a repeated task_started
+	}
+	for _, o := range b.st.Turns {
+		if !o.Done || o.Late {
+			b.finishTurn(o, true, "") // no task_complete: the next turn started
+		}
+	}
+	b.st.Seq++
+	t := &turn{ID: id, Ordinal: b.st.Seq, Start: ts, End: ts, SeenAt: b.st.Now, Version: b.st.Meta.Version}
+	if prev := b.turn(""); prev != nil {
+		// Settings carry over until a turn_context says otherwise.
+		t.Model, t.Cwd, t.Approval, t.Sandbox, t.Effort = prev.Model, prev.Cwd, prev.Approval, prev.Sandbox, prev.Effort
+	}
+	if hp := b.st.Prompt; hp != nil && hp.Turn == id {
+		t.HookPrompt = hp.Text
+	}
+	b.st.Prompt = nil
+	t.Call.Start = ts
+	b.st.Turns = append(b.st.Turns, t)
+	b.st.Cur = id
+}
+
+func (b *Builder) responseItem(p *payload, ts time.Time) {
+	t := b.openTurn(p.turnID(), ts)
+	if t == nil {
+		return
+	}
+	switch p.Type {
+	case "message":
+		if p.Role != "assistant" {
+			return // the prompt comes from item_completed UserMessage
+		}
+		if text := p.Content.Text; text != "" {
+			text = b.clip(text)
+			t.Answer = text
+			b.addPart(t, genai.Part{Type: "text", Content: text})
+		}
+	case "reasoning":
+		text := p.Summary.Text
+		if text == "" {
+			text = p.Content.Text
+		}
+		if text != "" {
+			b.addPart(t, genai.Part{Type: "reasoning", Content: b.clip(text)})
+		}
+	case "function_call", "custom_tool_call":
+		args := toolArgs(p.Arguments)
+		if p.Type == "custom_tool_call" {
+			args = jsonString(b.clip(rawString(p.Input)))
+		}
+		if len(args) > maxText {
+			args = jsonString(b.clip(string(args)))
+		}
+		id := p.CallID
+		if id == "" {
+			id = fmt.Sprintf("call-%d-%d", t.Calls, len(t.Call.Parts))
+		}
+		name := strings.Clone(prefix(p.Name, maxName))
+		b.addPart(t, genai.Part{Type: "tool_call", ID: id, Name: name, Arguments: args})
+		if t.Tools[id] != nil {
+			return
+		}
+		if len(t.Tools) >= maxTools {
+			b.st.Stats.TruncatedLines++
+			return
+		}
+		if t.Tools == nil {
+			t.Tools = map[string]*tool{}
+		}
+		t.Tools[id] = &tool{ID: id, Name: name, Args: args, At: ts}
+		t.Order = append(t.Order, id)
+	case "function_call_output", "custom_tool_call_output":
+		b.input(t, ts)
+		tc := t.Tools[p.CallID]
+		if tc == nil {
+			return
+		}
+		b.emit(b.toolSpan(t, tc, b.clip(p.Output.Text), ts))
+		b.dropTool(t, tc.ID)
+	}
+}
+
+// toolArgs is a function_call's arguments (a JSON document in a string)
+// as JSON: the document when it is valid, else the text as a JSON string.
+func toolArgs(raw json.RawMessage) json.RawMessage {
+	s := jsonText(raw)
+	if s == "" {
+		var buf bytes.Buffer
+		if len(raw) > 0 && raw[0] == '{' && json.Compact(&buf, raw) == nil {
+			return buf.Bytes()
+		}
+		return nil
+	}
+	var buf bytes.Buffer
+	if json.Compact(&buf, []byte(s)) == nil {
+		// Compact: the state encoding compacts raw JSON, and a restored
+		// builder must build the same bytes.
+		return buf.Bytes()
+	}
+	return jsonString(s)
+}
+
+func jsonString(s string) json.RawMessage {
+	b, _ := json.Marshal(s)
+	return b
+}
+
+func (b *Builder) dropTool(t *turn, id string) {
+	delete(t.Tools, id)
+	for i, o := range t.Order {
+		if o == id {
+			t.Order = append(t.Order[:i], t.Order[i+1:]...)
+			break
+		}
+	}
+	if len(t.Tools) == 0 {
+		t.Tools, t.Order = nil, nil
+	}
+}
+
+// addPart adds an output item to the model call in progress, within the
+// call's bounds.
+func (b *Builder) addPart(t *turn, p genai.Part) {
+	n := len(p.Content) + len(p.Arguments)
+	if len(t.Call.Parts) >= maxParts || t.Call.Bytes+n > maxCallBytes {
+		t.Call.Dropped++
+		b.st.Stats.TruncatedLines++
+		return
+	}
+	t.Call.Parts = append(t.Call.Parts, p)
+	t.Call.Bytes += n
+}
+
+// usageRecord is one model call done: its chat span, with the output items
+// since the previous one.
+func (b *Builder) usageRecord(p *payload, ts time.Time) {
+	id := p.TurnID
+	t := b.turn(id)
+	if id == "" && t != nil {
+		id = t.ID
+	}
+	if id == "" {
+		id = "session"
+	}
+	var c call
+	model := ""
+	if t != nil {
+		model = t.Model
+		if o := b.openTurn(p.TurnID, ts); o == t {
+			c = t.Call
+			t.Call = call{Start: ts}
+		}
+		t.Calls++
+	}
+	key := p.ResponseID
+	if key == "" {
+		key = "call-" + strconv.FormatInt(ts.UnixNano(), 10)
+	}
+	b.emit(b.chatSpan(id, key, model, &c, p.Usage, ts))
+}
+
+// finishTurn ends a turn and sends its span. complete: its task_complete
+// (or turn_aborted, or the next turn's start) says it is over, so output
+// items without their usage record become a chat span and tool calls
+// without output are closed (cancelled when the turn was aborted). Else (a
+// timeout) the turn is late: those wait for lines that name the turn, until
+// it completes or stays quiet for IdleTimeout. A late turn completing
+// sends only what was waiting.
+func (b *Builder) finishTurn(t *turn, complete bool, aborted string) {
+	if t.Done && (!t.Late || !complete) {
+		return
+	}
+	if !t.Done {
+		t.Done, t.StopAt = true, time.Time{}
+		b.emit(b.turnSpan(t))
+		t.Prompt, t.HookPrompt, t.Answer, t.StatusMsg = nil, "", "", ""
+	}
+	t.Late = !complete
+	if !complete {
+		return
+	}
+	if !t.Call.empty() {
+		key := fmt.Sprintf("call-%d", t.Calls+1)
+		t.Calls++
+		c := t.Call
+		b.emit(b.chatSpan(t.ID, key, t.Model, &c, nil, t.End))
+	}
+	t.Call = call{}
+	for _, id := range t.Order {
+		tc := t.Tools[id]
+		s := b.toolSpan(t, tc, "", t.End)
+		if aborted != "" {
+			s.Status, s.StatusMessage = genai.StatusError, "cancelled: the turn was "+aborted
+			s.Attrs = append(s.Attrs, errorType("cancelled"))
+		}
+		b.emit(s)
+	}
+	t.Tools, t.Order = nil, nil
+	b.prune()
+}
+
+// clip caps a text kept in the state at maxText bytes, with a marker.
+func (b *Builder) clip(s string) string {
+	if len(s) <= maxText {
+		return s
+	}
+	b.st.Stats.TruncatedLines++
+	// (The concatenation copies: the kept text holds no part of the line's.)
+	return prefix(s, maxText) + fmt.Sprintf(" [%d bytes not kept]", len(s)-maxText)
+}
+
+// prefix is s cut to at most n bytes, on a rune boundary.
+func prefix(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}

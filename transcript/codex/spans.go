@@ -1,0 +1,303 @@
+package codex
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
+
+	"github.com/weave-agentd/weave-agentd/genai"
+)
+
+const agentName = genai.AgentCodex
+
+// provider is gen_ai.provider.name for a Codex model_provider id. Codex
+// speaks the OpenAI Responses API to every provider, and a provider id is
+// whatever the user named a [model_providers.<id>] table ("mock" in the
+// fixtures), so only the ids Codex itself defines for another service are
+// told apart; every other one (openai, a custom table) is "openai". The id
+// as configured is in codex.model_provider.
+func provider(id string) string {
+	switch strings.ToLower(id) {
+	case "azure":
+		return "azure.ai.openai"
+	case "ollama", "oss":
+		return "ollama"
+	case "lmstudio":
+		return "lmstudio"
+	}
+	return "openai"
+}
+
+func (b *Builder) resource(version string) []attribute.KeyValue {
+	if version == "" {
+		version = b.st.Meta.Version
+	}
+	res := []attribute.KeyValue{semconv.ServiceName(agentName)}
+	if version != "" {
+		res = append(res, semconv.ServiceVersion(version))
+	}
+	return res
+}
+
+// names are the attributes on every span: the operation, the provider, the
+// agent and the conversation (id and title).
+func (b *Builder) names(op string) []attribute.KeyValue {
+	return []attribute.KeyValue{
+		semconv.GenAIOperationNameKey.String(op),
+		semconv.GenAIProviderNameKey.String(provider(b.st.Meta.Provider)),
+		semconv.GenAIAgentNameKey.String(agentName),
+		semconv.GenAIConversationIDKey.String(b.session),
+		genai.ConversationNameKey.String(b.title()),
+		genai.SessionIDKey.String(b.session),
+	}
+}
+
+// title is gen_ai.conversation.name, fixed by the first span built: the
+// first prompt's first line, or in metadata mode (or without a prompt) the
+// project folder and the date. It is kept in the state, so a restart, live
+// capture and backfill all name the conversation the same.
+func (b *Builder) title() string {
+	if b.st.Title != "" {
+		return b.st.Title
+	}
+	var first *turn
+	for _, t := range b.st.Turns {
+		if first == nil || t.Ordinal < first.Ordinal {
+			first = t
+		}
+		if b.opts.DropContent || b.st.Title != "" {
+			continue
+		}
+		for _, p := range t.prompt() {
+			if p.Type == "text" {
+				if title := genai.Title(p.Content); title != "" {
+					b.st.Title = title
+					break
+				}
+			}
+		}
+	}
+	if b.st.Title == "" {
+		cwd, start := b.st.Meta.Cwd, time.Time{}
+		if first != nil {
+			start = first.Start
+			if first.Cwd != "" {
+				cwd = first.Cwd
+			}
+		}
+		b.st.Title = genai.MetadataTitle(cwd, start)
+	}
+	if b.st.Title == "" {
+		b.st.Title = agentName + " " + b.session
+	}
+	return b.st.Title
+}
+
+func (b *Builder) turnSpan(t *turn) genai.Span {
+	trace := t.traceID(b.session)
+	attrs := b.names("invoke_agent")
+	if t.Version != "" {
+		attrs = append(attrs, semconv.GenAIAgentVersionKey.String(t.Version))
+	}
+	if t.Model != "" {
+		attrs = append(attrs, semconv.GenAIRequestModelKey.String(t.Model))
+	}
+	if prompt := t.prompt(); len(prompt) > 0 {
+		attrs = append(attrs, genai.MessagesAttr(semconv.GenAIInputMessagesKey,
+			[]genai.Message{{Role: "user", Parts: prompt}}))
+	}
+	if t.Answer != "" {
+		attrs = append(attrs, genai.MessagesAttr(semconv.GenAIOutputMessagesKey, []genai.Message{{
+			Role: "assistant", Parts: []genai.Part{{Type: "text", Content: t.Answer}}, FinishReason: "stop"}}))
+	}
+	if si := b.systemInstructions(); si != "" {
+		attrs = append(attrs, semconv.GenAISystemInstructionsKey.String(si))
+	}
+	attrs = append(attrs,
+		attribute.String("codex.turn.id", t.ID),
+		attribute.Int("codex.turn.ordinal", t.Ordinal))
+	for _, kv := range []struct{ k, v string }{
+		{"codex.cwd", t.Cwd}, {"codex.model_provider", b.st.Meta.Provider},
+		{"codex.approval_policy", t.Approval}, {"codex.sandbox", t.Sandbox},
+		{"codex.reasoning_effort", t.Effort}, {"codex.originator", b.st.Meta.Originator},
+		{"codex.source", b.st.Meta.Source},
+	} {
+		if kv.v != "" {
+			attrs = append(attrs, attribute.String(kv.k, kv.v))
+		}
+	}
+	if t.ErrorType != "" {
+		attrs = append(attrs, errorType(t.ErrorType))
+	}
+	start, end := genai.Bounds(t.Start, t.End)
+	return genai.Span{
+		TraceID:       trace,
+		SpanID:        genai.NewSpanID(trace, genai.KindTurn, "turn"),
+		Name:          "invoke_agent " + agentName,
+		Start:         start,
+		End:           end,
+		Attrs:         attrs,
+		Status:        t.Status,
+		StatusMessage: t.StatusMsg,
+		Resource:      b.resource(t.Version),
+	}
+}
+
+// prompt is the turn's prompt: from its lines, else from its
+// UserPromptSubmit hook.
+func (t *turn) prompt() []genai.Part {
+	if len(t.Prompt) == 0 && t.HookPrompt != "" {
+		return []genai.Part{{Type: "text", Content: t.HookPrompt}}
+	}
+	return t.Prompt
+}
+
+// systemInstructions are base_instructions as semconv parts, only when they
+// differ from what the conversation's previous turn span carried.
+func (b *Builder) systemInstructions() string {
+	if b.st.Meta.System == "" {
+		return ""
+	}
+	out, err := json.Marshal([]genai.Part{{Type: "text", Content: b.st.Meta.System}})
+	if err != nil {
+		return ""
+	}
+	h := sha256.Sum256(out)
+	d := hex.EncodeToString(h[:12])
+	if d == b.st.SentSys {
+		return ""
+	}
+	b.st.SentSys = d
+	return string(out)
+}
+
+func usageAttrs(u *usage) []attribute.KeyValue {
+	kv := []attribute.KeyValue{
+		semconv.GenAIUsageInputTokensKey.Int64(u.Input), // includes the cached tokens
+		semconv.GenAIUsageOutputTokensKey.Int64(u.Output),
+		semconv.GenAIUsageCacheReadInputTokensKey.Int64(u.Cached),
+		semconv.GenAIUsageCacheCreationInputTokensKey.Int64(u.CacheW),
+	}
+	if u.Reasoning > 0 {
+		kv = append(kv, semconv.GenAIUsageReasoningOutputTokensKey.Int64(u.Reasoning))
+	}
+	return kv
+}
+
+// chatSpan is one model call of the turn turnID: key is its response_id
+// (or a stand-in), c its output items, u its usage (nil: not recorded).
+func (b *Builder) chatSpan(turnID, key, model string, c *call, u *usage, end time.Time) genai.Span {
+	trace := genai.NewTraceID(agentName, b.session, turnID)
+	attrs := b.names("chat")
+	if model != "" {
+		attrs = append(attrs,
+			semconv.GenAIRequestModelKey.String(model),
+			semconv.GenAIResponseModelKey.String(model))
+	}
+	if u != nil {
+		attrs = append(attrs, semconv.GenAIResponseIDKey.String(key))
+	}
+	parts := c.Parts
+	if c.Dropped > 0 {
+		parts = append(parts[:len(parts):len(parts)], genai.Part{Type: "text", Content: "[" + strconv.Itoa(c.Dropped) + " more output items not kept]"})
+	}
+	finish := "stop"
+	if n := len(c.Parts); n > 0 && c.Parts[n-1].Type == "tool_call" {
+		finish = "tool_call"
+	}
+	if len(parts) > 0 {
+		attrs = append(attrs, semconv.GenAIResponseFinishReasonsKey.StringSlice([]string{finish}))
+	}
+	if u != nil {
+		attrs = append(attrs, usageAttrs(u)...)
+	}
+	if len(parts) > 0 {
+		attrs = append(attrs, genai.MessagesAttr(semconv.GenAIOutputMessagesKey,
+			[]genai.Message{{Role: "assistant", Parts: parts, FinishReason: finish}}))
+	}
+	s := genai.Span{
+		TraceID:  trace,
+		SpanID:   genai.NewSpanID(trace, genai.KindChat, key),
+		ParentID: genai.NewSpanID(trace, genai.KindTurn, "turn"),
+		Name:     strings.TrimSpace("chat " + model),
+		Attrs:    attrs,
+		Resource: b.resource(""),
+	}
+	s.Start, s.End = genai.Bounds(c.Start, end)
+	return s
+}
+
+// toolSpan is one tool call: from its CommandExecution's start and duration
+// when it ran a command, else from the call to its output.
+func (b *Builder) toolSpan(t *turn, tc *tool, result string, end time.Time) genai.Span {
+	trace := t.traceID(b.session)
+	attrs := b.names("execute_tool")
+	attrs = append(attrs,
+		semconv.GenAIToolNameKey.String(tc.Name),
+		semconv.GenAIToolCallIDKey.String(tc.ID),
+		semconv.GenAIToolTypeKey.String("function"),
+	)
+	if len(tc.Args) > 0 {
+		attrs = append(attrs, semconv.GenAIToolCallArgumentsKey.String(string(tc.Args)))
+	}
+	if result != "" {
+		attrs = append(attrs, semconv.GenAIToolCallResultKey.String(result))
+	}
+	if tc.ExitCode != nil {
+		attrs = append(attrs, attribute.Int64("codex.tool.exit_code", *tc.ExitCode))
+	}
+	s := genai.Span{
+		TraceID:  trace,
+		SpanID:   genai.NewSpanID(trace, genai.KindTool, tc.ID),
+		ParentID: genai.NewSpanID(trace, genai.KindTurn, "turn"),
+		Name:     "execute_tool " + tc.Name,
+		Attrs:    attrs,
+		Resource: b.resource(t.Version),
+	}
+	start := tc.At
+	if tc.Exec && !tc.Start.IsZero() {
+		start, end = tc.Start, tc.End
+	}
+	s.Start, s.End = genai.Bounds(start, end)
+	switch {
+	case tc.ExitCode != nil && *tc.ExitCode != 0:
+		s.Status, s.StatusMessage = genai.StatusError, "exit code "+strconv.FormatInt(*tc.ExitCode, 10)
+		s.Attrs = append(s.Attrs, errorType("tool_error"))
+	case tc.Status == "failed" || tc.Status == "declined":
+		s.Status, s.StatusMessage = genai.StatusError, "command "+tc.Status
+		s.Attrs = append(s.Attrs, errorType("tool_error"))
+	}
+	return s
+}
+
+func errorType(s string) attribute.KeyValue { return semconv.ErrorTypeKey.String(s) }
+
+// dropContent replaces the content held in the state by nothing: the
+// `content = "metadata"` mode keeps none in the persisted state.
+func (st *state) dropContent() {
+	st.Meta.System = ""
+	st.Prompt = nil
+	for _, t := range st.Turns {
+		t.Prompt = emptyParts(t.Prompt)
+		t.HookPrompt = ""
+		t.Answer, t.StatusMsg = "", ""
+		t.Call.Parts = emptyParts(t.Call.Parts)
+		for _, tc := range t.Tools {
+			tc.Args = nil
+		}
+	}
+}
+
+// emptyParts keeps each part's type, id and name: its text and arguments go.
+func emptyParts(ps []genai.Part) []genai.Part {
+	for i := range ps {
+		ps[i].Content, ps[i].Arguments, ps[i].Response = "", nil, nil
+	}
+	return ps
+}
