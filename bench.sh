@@ -18,6 +18,8 @@ if ls transcript/claude/*_test.go >/dev/null 2>&1 && grep -q 'func Benchmark' tr
 fi
 echo "# redaction (before the spool) on real transcript lines and tool output"
 go test -run '^$' -bench 'Redact' -benchtime 2s ./redact
+echo "# backfill pipeline in one process: one 200 MB transcript, 40 sessions (MB/s, MB/cpu-s, peak RSS)"
+go test -run '^$' -bench 'BackfillInProcess' -benchtime 1x ./daemon
 echo "# backfill of a 1 GiB history through the real daemon (MB/s, peak RSS)"
 (cd e2e && WEAVE_BENCH_BACKFILL_MB=1024 go test -run '^$' -bench Backfill -benchtime 1x -timeout 20m .)
 echo "# freshness: tool result line written -> execute_tool span at the Collector"

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"go.opentelemetry.io/otel/attribute"
 
@@ -553,29 +554,44 @@ func (r *Redactor) RedactJSON(b []byte) []byte {
 // valid JSON whenever the input was; an invalid input comes back masked as
 // text.
 func (r *Redactor) Line(b []byte) []byte {
-	s := string(b)
-	out := r.String(s)
+	// s shares b's bytes (no copy of every transcript line): String returns
+	// either s itself or a string of its own, and nothing keeps s.
+	s := unsafe.String(unsafe.SliceData(b), len(b))
+	out := r.document(s)
 	if out == s {
 		return b
 	}
-	if json.Valid([]byte(out)) || !json.Valid(b) {
-		return []byte(out)
+	return []byte(out)
+}
+
+// document masks the secrets in one JSON document s (see Line); it returns s
+// itself when there is nothing to mask.
+func (r *Redactor) document(s string) string {
+	out := r.String(s)
+	if out == s {
+		return s
+	}
+	if validJSON(out) || !validJSON(s) {
+		return out
 	}
 	// A rule matched across a string's boundary: mask string by string.
 	d := json.NewDecoder(strings.NewReader(s))
 	d.UseNumber()
 	var v any
 	if d.Decode(&v) != nil {
-		return []byte(out)
+		return out
 	}
 	var buf strings.Builder
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if enc.Encode(r.value(v)) != nil {
-		return []byte(out)
+		return out
 	}
-	return []byte(strings.TrimSuffix(buf.String(), "\n"))
+	return strings.TrimSuffix(buf.String(), "\n")
 }
+
+// validJSON is json.Valid on a string (the conversion is not copied).
+func validJSON(s string) bool { return json.Valid([]byte(s)) }
 
 // value masks every string (keys included) of a decoded JSON value.
 func (r *Redactor) value(v any) any {
@@ -629,7 +645,7 @@ func (r *Redactor) attrs(in []attribute.KeyValue) []attribute.KeyValue {
 // its structure, never cut: backends drop an attribute that does not parse.
 func (r *Redactor) capValue(key, v string) string {
 	if genai.IsJSONAttr(key) {
-		return genai.CapJSON(key, string(r.Line([]byte(v))), r.maxAttr)
+		return genai.CapJSON(key, r.document(v), r.maxAttr)
 	}
 	return r.capString(r.String(v))
 }

@@ -266,6 +266,19 @@ func (s *Store) Peek(max, maxBytes int) ([]Item, error) {
 	return items, err
 }
 
+// Backlog is the size of the span data waiting for export and whether the
+// latest export failed (a last error is recorded): a cheap read of two
+// meta keys, for producers that pace themselves by the exporter.
+func (s *Store) Backlog() (bytes int64, failing bool, err error) {
+	err = s.View(func(t *Tx) error {
+		meta := t.tx.Bucket(bMeta)
+		bytes = getI64(meta.Get(kQueueBytes))
+		failing = meta.Get(kLastError) != nil
+		return nil
+	})
+	return bytes, failing, err
+}
+
 // Ack removes exported spans and counts them.
 func (s *Store) Ack(items []Item) error {
 	return s.Update(func(t *Tx) error {

@@ -238,3 +238,35 @@ func TestCompactAfterLargeDrainShrinksFile(t *testing.T) {
 	}
 	enqueue(t, s, 1, 1) // still usable
 }
+
+func TestBacklogIsTheQueuedBytesAndTheExportState(t *testing.T) {
+	s := openTemp(t, Options{NoSync: true})
+	now := time.Now()
+	if err := s.Update(func(tx *Tx) error {
+		for range 3 {
+			if err := tx.Enqueue([]byte("res"), make([]byte, 100), now); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := s.Stats()
+	n, failing, err := s.Backlog()
+	if err != nil || n != st.Bytes || n < 300 || failing {
+		t.Fatalf("backlog %d failing %v err %v; stats say %d bytes", n, failing, err, st.Bytes)
+	}
+	if err := s.SetLastError("refused", now); err != nil {
+		t.Fatal(err)
+	}
+	if _, failing, _ := s.Backlog(); !failing {
+		t.Fatal("a recorded export error is not failing")
+	}
+	if err := s.SetLastError("", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, failing, _ := s.Backlog(); failing {
+		t.Fatal("still failing after the error was cleared")
+	}
+}

@@ -1,6 +1,7 @@
 package sessions
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -154,49 +155,91 @@ func sortFilesByModTime(files []backfillFile) {
 	}
 }
 
+// backfillSessions is how many sessions a backfill reads at once. Two keep
+// two cores busy (each actor also commits in a goroutine of its own while it
+// reads on); each more costs ~15 MB of heap (a step being built, one being
+// committed, the builder's state): under the daemon's 64 MiB soft heap limit
+// four at once took the peak RSS to 92–97 MB (75 with two) and cost more
+// CPU per MB, 24–31 MB/cpu-s against 36–52 with two, the garbage collector
+// working at the limit (BenchmarkBackfillInProcess/sessions with -cpu 4).
+const backfillSessions = 2
+
 // run reads each file to EOF through its session's actor (which commits
 // spans and offsets as it goes, so an interrupted backfill resumes where it
-// stopped and a second run adds nothing).
+// stopped and a second run adds nothing). backfillSessions sessions are
+// read at once, each by its own actor; after a failure no further file is
+// started.
 func (b *backfiller) run(job *control.BackfillProgress, files []backfillFile) {
 	ctx := b.sess.ctx
-	for _, f := range files {
-		b.mu.Lock()
-		job.Current = f.path
-		b.mu.Unlock()
-		if ctx.Err() != nil {
-			b.finish(job, errors.New("daemon stopping; run backfill again to resume"))
-			return
-		}
-		if cwd, _ := transcriptCwd(f.a, f.path); cwd != "" && b.set.Ignored(cwd) { // a file skipped here is skipped by its tailer too
-			b.advance(job, f)
-			continue
-		}
-		a := b.sess.actor(f.agent, f.session, f.path)
-		if a == nil {
-			b.finish(job, errors.New("daemon stopping"))
-			return
-		}
-		done := make(chan error, 1)
-		a.requestFlush(done, true)
-		select {
-		case err := <-done:
-			if err != nil {
-				// Nothing read from this file since the last commit is
-				// stored: stop here (the next files would fail alike) and
-				// say so, rather than report spans that are not queued.
-				b.sess.releaseIfIdle(a)
-				b.finish(job, fmt.Errorf("could not store what was read from %s: %w; free space (or fix the spool's file system) and run backfill again: it resumes where it stopped", f.path, err))
-				return
-			}
-		case <-ctx.Done():
-			b.finish(job, errors.New("daemon stopping; run backfill again to resume"))
-			return
-		}
-		b.sess.releaseIfIdle(a)
-		b.advance(job, f)
+	slots := make(chan struct{}, backfillSessions)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failure error
+	failed := func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		return failure
 	}
-	b.set.Kick()
-	b.finish(job, nil)
+	for _, f := range files {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil || failed() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if err := b.file(ctx, job, f); err != nil {
+				mu.Lock()
+				if failure == nil {
+					failure = err
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	err := failed()
+	if err == nil && ctx.Err() != nil {
+		err = errors.New("daemon stopping; run backfill again to resume")
+	}
+	if err == nil {
+		b.set.Kick()
+	}
+	b.finish(job, err)
+}
+
+// file reads one file to EOF through its session's actor.
+func (b *backfiller) file(ctx context.Context, job *control.BackfillProgress, f backfillFile) error {
+	b.mu.Lock()
+	job.Current = f.path
+	b.mu.Unlock()
+	if cwd, _ := transcriptCwd(f.a, f.path); cwd != "" && b.set.Ignored(cwd) { // a file skipped here is skipped by its tailer too
+		b.advance(job, f)
+		return nil
+	}
+	a := b.sess.actor(f.agent, f.session, f.path)
+	if a == nil {
+		return errors.New("daemon stopping")
+	}
+	done := make(chan error, 1)
+	a.requestFlush(done, true)
+	select {
+	case err := <-done:
+		if err != nil {
+			// Nothing read from this file since the last commit is
+			// stored: stop here (the next files would fail alike) and
+			// say so, rather than report spans that are not queued.
+			b.sess.releaseIfIdle(a)
+			return fmt.Errorf("could not store what was read from %s: %w; free space (or fix the spool's file system) and run backfill again: it resumes where it stopped", f.path, err)
+		}
+	case <-ctx.Done():
+		return errors.New("daemon stopping; run backfill again to resume")
+	}
+	b.sess.releaseIfIdle(a)
+	b.advance(job, f)
+	return nil
 }
 
 func (b *backfiller) advance(job *control.BackfillProgress, f backfillFile) {

@@ -26,6 +26,11 @@ import (
 // commits, so memory stays flat and progress is saved on huge files.
 const stepBudget = 8 << 20
 
+// backfillBacklog is how many bytes of spans may wait for export before a
+// backfill reads on: it bounds the spool (and its mapped pages) when spans
+// are built faster than the target takes them.
+const backfillBacklog = 8 << 20
+
 // idleEvict is how long an idle actor stays in memory.
 const idleEvict = 10 * time.Minute
 
@@ -49,6 +54,7 @@ type sessions struct {
 	health   *status.Health
 	res      *resources
 	exported func() // wakes the forwarder
+	backlog  int64  // backfillBacklog (tests lower it)
 
 	watcher *fsnotify.Watcher
 
@@ -65,7 +71,7 @@ type sessions struct {
 func newSessions(set Settings, store *spool.Store, red *redact.Redactor, res *resources, health *status.Health, wake func()) *sessions {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &sessions{set: set, log: set.Logger, store: store, red: red, res: res, health: health, exported: wake,
-		actors: map[string]*actor{}, watched: map[string]int{}, ctx: ctx, cancel: cancel}
+		actors: map[string]*actor{}, watched: map[string]int{}, ctx: ctx, cancel: cancel, backlog: backfillBacklog}
 	if w, err := fsnotify.NewWatcher(); err == nil {
 		s.watcher = w
 		s.wg.Add(1)
@@ -508,11 +514,7 @@ func (a *actor) settle() error {
 	if len(spans) == 0 {
 		return nil
 	}
-	if err := a.commit(nil, spans); err != nil {
-		return err
-	}
-	a.s.exported()
-	return nil
+	return a.commit(nil, spans)
 }
 
 func (a *actor) poke() {
@@ -552,7 +554,7 @@ func (a *actor) run(ctx context.Context) {
 		flushes, settles := a.flushes, a.settles
 		a.flushes, a.settles = nil, nil
 		a.mu.Unlock()
-		active, err := a.step(len(flushes)+len(settles) > 0)
+		active, err := a.step(len(flushes)+len(settles) > 0, len(settles) > 0)
 		if err == nil && len(settles) > 0 {
 			err = a.settle()
 		}
@@ -575,8 +577,27 @@ func (a *actor) run(ctx context.Context) {
 
 // step applies queued events and new transcript lines, then commits the
 // resulting spans, offsets, builder state and event deletions in ONE
-// transaction. With toEOF it keeps going until every file is read to EOF.
-func (a *actor) step(toEOF bool) (active bool, err error) {
+// transaction. With toEOF it keeps going until every file is read to EOF,
+// and commits each stepBudget of input in a goroutine while it reads and
+// builds the next (encoding the spans and the bbolt commit overlap reading,
+// redacting and parsing; one commit in flight at most, so memory stays
+// bounded). A commit that fails stops the step with every event since the
+// last good commit queued again; the caller reloads the builder and offsets
+// from the spool, so the batch read meanwhile is read again. A backfill
+// (paced) reads on only while the export keeps up (waitForExport).
+func (a *actor) step(toEOF, paced bool) (active bool, err error) {
+	var inflight *commitJob
+	// finish waits for the commit in flight and completes it.
+	finish := func(requeue []queuedEvent) error {
+		c := inflight
+		inflight = nil
+		if err := <-c.done; err != nil {
+			a.requeue(append(c.evs, requeue...))
+			return err
+		}
+		a.committed(c)
+		return nil
+	}
 	for {
 		a.mu.Lock()
 		evs := a.queue
@@ -588,30 +609,56 @@ func (a *actor) step(toEOF bool) (active bool, err error) {
 				a.transcript = q.transcript
 			}
 		}
+		if paced {
+			a.waitForExport()
+		}
 		eof, read := a.readFiles()
 		a.b.Tick(a.s.set.Now())
 		spans := a.b.Take()
 		if len(evs) == 0 && read == 0 && len(spans) == 0 && !toEOF {
 			return false, nil
 		}
-		if err := a.commit(evs, spans); err != nil {
+		c, err := a.prepare(evs, spans)
+		if inflight != nil {
+			if err := finish(evs); err != nil {
+				return true, err
+			}
+		}
+		if err != nil {
 			a.requeue(evs)
 			return true, err
 		}
-		a.mu.Lock()
-		for _, q := range evs {
-			delete(a.pending, q.seq)
-		}
-		a.mu.Unlock()
-		if len(spans) > 0 {
-			a.s.exported()
-		}
-		if eof {
+		inflight = c
+		go func() { c.done <- a.write(c) }()
+		if eof || !toEOF {
+			if err := finish(nil); err != nil {
+				return true, err
+			}
+			if !eof {
+				a.poke() // more to read: continue right after this commit
+			}
 			return true, nil
 		}
-		if !toEOF {
-			a.poke() // more to read: continue right after this commit
-			return true, nil
+	}
+}
+
+// exportPoll is how often waitForExport looks at the spool's backlog.
+const exportPoll = 2 * time.Millisecond
+
+// waitForExport waits while more than s.backlog bytes of spans wait for
+// export and the export works (when it fails the spool takes the spans, up
+// to its size cap, as before), or until the daemon stops.
+func (a *actor) waitForExport() {
+	for {
+		n, failing, err := a.s.store.Backlog()
+		if err != nil || failing || n <= a.s.backlog {
+			return
+		}
+		a.s.exported()
+		select {
+		case <-a.s.ctx.Done():
+			return
+		case <-time.After(exportPoll):
 		}
 	}
 }
@@ -765,45 +812,83 @@ func (a *actor) tailer(path string) *tailer {
 	return t
 }
 
+// commitJob is one commit: what the actor's goroutine took from the
+// builder and the tailers (prepare), written by write, which touches no
+// actor state, so the actor can read on meanwhile.
+type commitJob struct {
+	evs                        []queuedEvent
+	spans                      []genai.Span
+	rec                        []byte
+	offsets                    map[string][]byte
+	skipped, truncated, resets int64
+	done                       chan error
+}
+
+// commit stores spans and the session's progress, and waits.
 func (a *actor) commit(evs []queuedEvent, spans []genai.Span) error {
-	state, err := a.b.MarshalState()
+	c, err := a.prepare(evs, spans)
 	if err != nil {
 		return err
+	}
+	if err := a.write(c); err != nil {
+		return err
+	}
+	a.committed(c)
+	return nil
+}
+
+// prepare takes what a commit stores from the builder and the tailers, in
+// the actor's goroutine. The skipped-line counts move into the job: if its
+// write fails, reload sets them back from the spool.
+func (a *actor) prepare(evs []queuedEvent, spans []genai.Span) (*commitJob, error) {
+	state, err := a.b.MarshalState()
+	if err != nil {
+		return nil, err
 	}
 	rec, err := json.Marshal(sessionRecord{Agent: a.agent, Session: a.session, Transcript: a.transcript,
 		LastActive: a.s.set.Now(), State: state})
 	if err != nil {
-		return err
+		return nil, err
 	}
+	stats := a.b.Stats()
+	c := &commitJob{evs: evs, spans: spans, rec: rec, done: make(chan error, 1),
+		skipped:   max(0, stats.SkippedLines-a.counted.SkippedLines),
+		truncated: max(0, stats.TruncatedLines-a.counted.TruncatedLines)}
+	a.counted = stats
+	a.mu.Lock()
+	c.offsets = make(map[string][]byte, len(a.tailers))
+	for p, tl := range a.tailers {
+		c.skipped += tl.skipped
+		c.resets += tl.resets
+		tl.skipped, tl.resets = 0, 0
+		c.offsets[p] = tl.st.encode()
+	}
+	a.mu.Unlock()
+	return c, nil
+}
+
+// write encodes the job's spans and commits them with the offsets, the
+// builder state and the event deletions in one transaction.
+func (a *actor) write(c *commitJob) error {
 	type enc struct{ res, span []byte }
-	encoded := make([]enc, 0, len(spans))
-	for i := range spans {
-		res, span, err := a.s.encode(&spans[i])
+	encoded := make([]enc, 0, len(c.spans))
+	for i := range c.spans {
+		res, span, err := a.s.encode(&c.spans[i])
 		if err != nil {
-			a.log.Warn("could not encode a span; skipped", "name", spans[i].Name, "err", err)
+			a.log.Warn("could not encode a span; skipped", "name", c.spans[i].Name, "err", err)
 			continue
 		}
 		encoded = append(encoded, enc{res, span})
 	}
 	now := a.s.set.Now()
-	stats := a.b.Stats()
-	skipped := max(0, stats.SkippedLines-a.counted.SkippedLines)
-	truncated := max(0, stats.TruncatedLines-a.counted.TruncatedLines)
-	var resets int64
-	a.mu.Lock()
-	for _, tl := range a.tailers {
-		skipped += tl.skipped
-		resets += tl.resets
-	}
-	a.mu.Unlock()
-	err = a.s.store.Update(func(t *spool.Tx) error {
-		if err := t.Add(spool.CounterSkippedLines, skipped); err != nil {
+	err := a.s.store.Update(func(t *spool.Tx) error {
+		if err := t.Add(spool.CounterSkippedLines, c.skipped); err != nil {
 			return err
 		}
-		if err := t.Add(counterTruncatedLines, truncated); err != nil {
+		if err := t.Add(counterTruncatedLines, c.truncated); err != nil {
 			return err
 		}
-		if err := t.Add(spool.CounterTranscriptResets, resets); err != nil {
+		if err := t.Add(spool.CounterTranscriptResets, c.resets); err != nil {
 			return err
 		}
 		for _, e := range encoded {
@@ -811,34 +896,39 @@ func (a *actor) commit(evs []queuedEvent, spans []genai.Span) error {
 				return err
 			}
 		}
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		for p, tl := range a.tailers {
-			if err := t.SetOffset(p, tl.st.encode()); err != nil {
+		for p, off := range c.offsets {
+			if err := t.SetOffset(p, off); err != nil {
 				return err
 			}
 		}
-		for _, q := range evs {
+		for _, q := range c.evs {
 			if err := t.DeleteEvent(q.seq); err != nil {
 				return err
 			}
 		}
-		return t.SetSession(a.key, rec)
+		return t.SetSession(a.key, c.rec)
 	})
 	if err != nil {
 		return err
 	}
 	a.s.health.OK()
-	if skipped > 0 || resets > 0 || truncated > 0 {
-		a.log.Warn("skipped transcript input", "lines", skipped, "truncated_or_replaced", resets, "lines_kept_in_part", truncated)
+	if c.skipped > 0 || c.resets > 0 || c.truncated > 0 {
+		a.log.Warn("skipped transcript input", "lines", c.skipped, "truncated_or_replaced", c.resets, "lines_kept_in_part", c.truncated)
 	}
-	a.counted = stats
+	return nil
+}
+
+// committed completes a written job in the actor's goroutine: its events
+// are no longer pending, and the forwarder has spans to send.
+func (a *actor) committed(c *commitJob) {
 	a.mu.Lock()
-	for _, tl := range a.tailers {
-		tl.skipped, tl.resets = 0, 0
+	for _, q := range c.evs {
+		delete(a.pending, q.seq)
 	}
 	a.mu.Unlock()
-	return nil
+	if len(c.spans) > 0 {
+		a.s.exported()
+	}
 }
 
 // nopBuilder stands in when no builder exists for an agent: events are
