@@ -93,7 +93,7 @@ func (Agent) Discover() bool { return true }
 
 func (Agent) NewBuilder(session string, o transcript.BuilderOptions) transcript.Builder {
 	return New(session, Options{TranscriptPath: o.TranscriptPath, GeminiHome: o.Home,
-		DropContent: o.DropContent, Logger: o.Logger})
+		DropContent: o.DropContent, Redact: o.Redact, Logger: o.Logger})
 }
 
 func (Agent) HookConfig() hookconfig.Agent { return hookconfig.Gemini }

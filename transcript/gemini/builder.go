@@ -29,6 +29,9 @@ type Options struct {
 	// DropContent is the `content = "metadata"` mode: no prompt, answer,
 	// thought or tool input/output is kept in the persisted state.
 	DropContent bool
+	// Redact masks secrets in the lines of the subagent chat files the
+	// builder reads itself; nil: none.
+	Redact func([]byte) []byte
 	// Logger receives debug notes; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -218,12 +221,14 @@ func (b *Builder) tick(now time.Time) {
 	}
 }
 
-// emit queues a span unless one with its id was emitted before.
-func (b *Builder) emit(s genai.Span) {
+// emit queues a span unless one with its id was emitted before; it
+// reports whether it did.
+func (b *Builder) emit(s genai.Span) bool {
 	if !b.st.Emitted.Add(s.SpanID.String(), maxEmitted) {
 		b.log.Debug("gemini builder: span already emitted", "span", s.SpanID.String(), "name", s.Name)
-		return
+		return false
 	}
 	b.out = append(b.out, s)
 	b.st.Stats.Spans++
+	return true
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // TestGenAISchemas: every GenAI JSON attribute of the spans built from the
-// captures (backfilled, live, resumed) matches the official schema as
+// captures (backfilled, live, resumed, with a subagent) matches the official schema as
 // built, and after the daemon's redaction and size cap at 4096 bytes and
 // at the default.
 func TestGenAISchemas(t *testing.T) {
@@ -32,6 +32,7 @@ func TestGenAISchemas(t *testing.T) {
 		settle(b)
 		return b.Take()
 	}
+	scenarios["subagent"] = func(t *testing.T) []genai.Span { return feedChat(t, subagentChat(t), Options{}) }
 	seen := map[string]bool{}
 	for name, build := range scenarios {
 		t.Run(name, func(t *testing.T) {

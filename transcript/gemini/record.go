@@ -70,6 +70,7 @@ type recToolCall struct {
 	Result    json.RawMessage `json:"result"`
 	Status    string          `json:"status"`
 	Timestamp string          `json:"timestamp"`
+	AgentID   string          `json:"agentId"` // the subagent an invoke_agent call ran
 }
 
 var setPrefix = []byte(`{"$set"`)

@@ -43,11 +43,15 @@ func (b *Builder) resource() []attribute.KeyValue {
 
 // names are the attributes on every span: the operation, the provider, the
 // agent and the conversation (id and title).
-func (b *Builder) names(op string) []attribute.KeyValue {
+func (b *Builder) names(op string) []attribute.KeyValue { return b.agentNames(op, agentName) }
+
+// agentNames are names with gen_ai.agent.name agent: a subagent's name on
+// its own spans.
+func (b *Builder) agentNames(op, agent string) []attribute.KeyValue {
 	return []attribute.KeyValue{
 		semconv.GenAIOperationNameKey.String(op),
 		semconv.GenAIProviderNameKey.String(b.provider()),
-		semconv.GenAIAgentNameKey.String(agentName),
+		semconv.GenAIAgentNameKey.String(agent),
 		semconv.GenAIConversationIDKey.String(b.session),
 		genai.ConversationNameKey.String(b.title()),
 		genai.SessionIDKey.String(b.session),
@@ -130,8 +134,8 @@ func finish(m *message) string {
 	return "stop"
 }
 
-func (b *Builder) chatSpan(trace genai.TraceID, parent genai.SpanID, m *message) genai.Span {
-	attrs := b.names("chat")
+func (b *Builder) chatSpan(trace genai.TraceID, parent genai.SpanID, agent string, m *message) genai.Span {
+	attrs := b.agentNames("chat", agent)
 	if m.Model != "" {
 		attrs = append(attrs, semconv.GenAIRequestModelKey.String(m.Model), semconv.GenAIResponseModelKey.String(m.Model))
 	}
@@ -167,8 +171,8 @@ func (b *Builder) chatSpan(trace genai.TraceID, parent genai.SpanID, m *message)
 	return s
 }
 
-func (b *Builder) toolSpan(trace genai.TraceID, parent genai.SpanID, m *message, tc *toolCall) genai.Span {
-	attrs := b.names("execute_tool")
+func (b *Builder) toolSpan(trace genai.TraceID, parent genai.SpanID, agent string, m *message, tc *toolCall) genai.Span {
+	attrs := b.agentNames("execute_tool", agent)
 	attrs = append(attrs,
 		semconv.GenAIToolNameKey.String(tc.Name),
 		semconv.GenAIToolCallIDKey.String(tc.ID),

@@ -103,6 +103,9 @@ type toolCall struct {
 	// one (Gemini CLI records a failed command as a success).
 	ExitCode *int64    `json:"ec,omitempty"`
 	End      time.Time `json:"t1,omitzero"`
+	// Agent is the id of the subagent the call ran (invoke_agent), whose
+	// chat file is chats/<session id>/<Agent>.jsonl.
+	Agent string `json:"ag,omitempty"`
 }
 
 // dropContent removes every prompt, answer, thought, tool argument and

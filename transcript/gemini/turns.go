@@ -143,6 +143,9 @@ func newMessage(r *record, ts time.Time) (*message, bool) {
 		res, c2 := toolResult(tc.Result)
 		cut = cut || c1 || c2
 		call := toolCall{ID: tc.ID, Name: tc.Name, Args: args, Result: res, Status: tc.Status, ExitCode: exitCode(res), End: parseTime(tc.Timestamp)}
+		if len(tc.AgentID) <= maxAgentID {
+			call.Agent = tc.AgentID
+		}
 		if call.ID == "" {
 			call.ID = r.ID + "#" + strconv.Itoa(i) // an id for the span; Gemini CLI always writes one
 		}
@@ -165,9 +168,12 @@ func (b *Builder) flushMsg(t *turn) {
 func (b *Builder) sendMsg(t *turn, m *message) {
 	trace := t.traceID(b.session)
 	parent := genai.NewSpanID(trace, genai.KindTurn, "turn")
-	b.emit(b.chatSpan(trace, parent, m))
+	b.emit(b.chatSpan(trace, parent, agentName, m))
 	for i := range m.Tools {
-		b.emit(b.toolSpan(trace, parent, m, &m.Tools[i]))
+		tc := &m.Tools[i]
+		if tool := b.toolSpan(trace, parent, agentName, m, tc); b.emit(tool) && tc.Agent != "" {
+			b.subagent(trace, tool, tc)
+		}
 		if e := m.Tools[i].End; e.After(t.End) {
 			t.End = e
 		}
