@@ -298,6 +298,11 @@ func (b *Builder) responseItem(p *payload, ts time.Time) {
 		if tc == nil {
 			return
 		}
+		if strings.HasSuffix(p.Output.Text, "aborted by user") {
+			// Interrupted: the span goes out with the turn (finishTurn).
+			tc.Interrupted, tc.Result = true, b.clip(p.Output.Text)
+			return
+		}
 		b.emit(b.toolSpan(t, tc, b.clip(p.Output.Text), ts))
 		b.dropTool(t, tc.ID)
 	}
@@ -411,10 +416,14 @@ func (b *Builder) finishTurn(t *turn, complete bool, aborted string) {
 	t.Call = call{}
 	for _, id := range t.Order {
 		tc := t.Tools[id]
-		s := b.toolSpan(t, tc, "", t.End)
-		if aborted != "" {
+		s := b.toolSpan(t, tc, tc.Result, t.End)
+		switch {
+		case tc.Interrupted:
+			s.Status, s.StatusMessage = genai.StatusError, "aborted by user"
+			s.Attrs = setErrorType(s.Attrs, "interrupted")
+		case aborted != "":
 			s.Status, s.StatusMessage = genai.StatusError, "cancelled: the turn was "+aborted
-			s.Attrs = append(s.Attrs, errorType("cancelled"))
+			s.Attrs = setErrorType(s.Attrs, "cancelled")
 		}
 		b.emit(s)
 	}

@@ -278,6 +278,17 @@ func (b *Builder) toolSpan(t *turn, tc *tool, result string, end time.Time) gena
 
 func errorType(s string) attribute.KeyValue { return semconv.ErrorTypeKey.String(s) }
 
+// setErrorType sets error.type, replacing one already there.
+func setErrorType(attrs []attribute.KeyValue, s string) []attribute.KeyValue {
+	for i, kv := range attrs {
+		if kv.Key == semconv.ErrorTypeKey {
+			attrs[i] = errorType(s)
+			return attrs
+		}
+	}
+	return append(attrs, errorType(s))
+}
+
 // dropContent replaces the content held in the state by nothing: the
 // `content = "metadata"` mode keeps none in the persisted state.
 func (st *state) dropContent() {
@@ -289,7 +300,7 @@ func (st *state) dropContent() {
 		t.Answer, t.StatusMsg = "", ""
 		t.Call.Parts = emptyParts(t.Call.Parts)
 		for _, tc := range t.Tools {
-			tc.Args = nil
+			tc.Args, tc.Result = nil, ""
 		}
 	}
 }

@@ -123,6 +123,13 @@ type tool struct {
 	End      time.Time `json:"t1,omitzero"`
 	ExitCode *int64    `json:"ec,omitempty"`
 	Status   string    `json:"s,omitempty"`
+
+	// Interrupted: its output says "aborted by user" (the user stopped the
+	// turn while it ran). Its span waits for the turn's end, with Result:
+	// Codex writes the CommandExecution (exit -1) after turn_aborted, or
+	// never.
+	Interrupted bool   `json:"int,omitempty"`
+	Result      string `json:"r,omitempty"`
 }
 
 func (t *turn) traceID(session string) genai.TraceID {
