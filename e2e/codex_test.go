@@ -202,10 +202,13 @@ func (w *codexWorld) check(res codexcli.Result, spans []receiver.Span) *codexcli
 		under(ts[0], c.TurnID)
 		failed := c.ExitCode != nil && *c.ExitCode != 0
 		// A call cut off by an interrupt: Codex writes its CommandExecution
-		// (exit -1) after turn_aborted, or not at all when it exits first,
-		// so its span's status depends on timing; the turn carries the error.
-		aborted := strings.HasSuffix(c.Output, "aborted by user")
-		if !aborted && (failed != (ts[0].StatusCode == "Error") || failed != (ts[0].Attr("error.type") != "")) {
+		// (exit -1) after turn_aborted, or not at all when it exits first;
+		// either way its span is an "interrupted" error.
+		if strings.HasSuffix(c.Output, "aborted by user") {
+			if ts[0].StatusCode != "Error" || ts[0].Attr("error.type") != "interrupted" {
+				t.Errorf("interrupted call %s (exit %v): status %s error.type %q", c.CallID, c.ExitCode, ts[0].StatusCode, ts[0].Attr("error.type"))
+			}
+		} else if failed != (ts[0].StatusCode == "Error") || failed != (ts[0].Attr("error.type") != "") {
 			t.Errorf("call %s (exit %v): status %s error.type %q", c.CallID, c.ExitCode, ts[0].StatusCode, ts[0].Attr("error.type"))
 		}
 	}
@@ -410,8 +413,20 @@ func TestCodexAutoCompaction(t *testing.T) {
 		t.Errorf("want one chat span for the summarising call with its usage, got %d", len(summarising))
 	}
 	for _, tr := range receiver.ByName(spans, "invoke_agent codex") {
-		if tr.Attr("codex.turn.id") == ro.Turns[0] && !strings.Contains(tr.Attr("gen_ai.output.messages"), "Done after compaction.") {
+		if tr.Attr("codex.turn.id") != ro.Turns[0] {
+			if _, ok := tr.Attributes["weave.compaction.items_before"]; ok {
+				t.Errorf("turn %s without a compaction carries weave.compaction.*", tr.Attr("codex.turn.id"))
+			}
+			continue
+		}
+		if !strings.Contains(tr.Attr("gen_ai.output.messages"), "Done after compaction.") {
 			t.Errorf("turn 1 answer: %s (the summary is not the answer)", tr.Attr("gen_ai.output.messages"))
+		}
+		// The compaction card W&B Weave draws: the summary the model wrote
+		// (without Codex's preamble), the history's length before and after.
+		before, after := tr.Int("weave.compaction.items_before"), tr.Int("weave.compaction.items_after")
+		if tr.Attr("weave.compaction.summary") != summary || after <= 0 || before <= after {
+			t.Errorf("turn 1 compaction: summary %q items %d -> %d", tr.Attr("weave.compaction.summary"), before, after)
 		}
 	}
 	if r1.SessionID != r2.SessionID {
@@ -654,6 +669,48 @@ func TestCodexSubagent(t *testing.T) {
 	}
 	if in != int64(sent.InputTokens) || out != int64(sent.OutputTokens) {
 		t.Errorf("usage over all spans %d/%d, the stand-in sent %d/%d", in, out, sent.InputTokens, sent.OutputTokens)
+	}
+	// One conversation: the subagent's spans are in the parent's trace,
+	// under `invoke_agent default` under the spawn_agent call's span, and
+	// the parent conversation's usage is everything the stand-in sent.
+	if u := backendUsage(spans)[res.SessionID]; u.In != int64(sent.InputTokens) || u.Out != int64(sent.OutputTokens) {
+		t.Errorf("usage over the parent conversation %+v, the stand-in sent %+v", u, sent)
+	}
+	spawn, ok1 := one("execute_tool", "gen_ai.tool.call.id", parent.Calls[0].CallID)
+	sub, ok2 := one("invoke_agent", "gen_ai.agent.id", agentID)
+	if !ok1 || !ok2 {
+		return
+	}
+	trace := genai.NewTraceID(genai.AgentCodex, res.SessionID, parent.Turns[0]).String()
+	if spawn.TraceID != trace || sub.TraceID != trace || sub.ParentSpanID != spawn.SpanID || sub.Name != "invoke_agent default" ||
+		sub.Attr("gen_ai.tool.call.id") != parent.Calls[0].CallID || sub.Attr("gen_ai.conversation.id") != res.SessionID {
+		t.Errorf("subagent span %q [%s] in trace %s under %s (tool call %q, conversation %q); spawn span [%s] in %s",
+			sub.Name, sub.SpanID, sub.TraceID, sub.ParentSpanID, sub.Attr("gen_ai.tool.call.id"), sub.Attr("gen_ai.conversation.id"), spawn.SpanID, spawn.TraceID)
+	}
+	for k := range sub.Attributes {
+		if strings.HasPrefix(k, "gen_ai.usage.") {
+			t.Errorf("subagent span carries %s", k)
+		}
+	}
+	var childSpans []receiver.Span
+	for _, u := range child.Usage {
+		if c, ok := one("chat", "gen_ai.response.id", u.ResponseID); ok {
+			childSpans = append(childSpans, c)
+		}
+	}
+	for _, c := range child.Calls {
+		if s, ok := one("execute_tool", "gen_ai.tool.call.id", c.CallID); ok {
+			childSpans = append(childSpans, s)
+		}
+	}
+	for _, s := range childSpans {
+		if s.TraceID != trace || s.ParentSpanID != sub.SpanID || s.Attr("gen_ai.conversation.id") != res.SessionID || s.Attr("gen_ai.agent.name") != "default" {
+			t.Errorf("subagent's %s [%s] in trace %s under %s, conversation %q agent %q: not under the subagent span",
+				s.Name, s.SpanID, s.TraceID, s.ParentSpanID, s.Attr("gen_ai.conversation.id"), s.Attr("gen_ai.agent.name"))
+		}
+	}
+	if n := len(receiver.ByName(spans, "invoke_agent codex")); n != 1 {
+		t.Errorf("%d invoke_agent codex spans, want the parent's turn only", n)
 	}
 }
 

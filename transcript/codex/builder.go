@@ -15,6 +15,13 @@
 //	invoke_agent codex          one per turn (turn_id), root of its trace
 //	  chat {model}              one per token_usage_record, with its usage
 //	  execute_tool {tool}       one per function_call / custom_tool_call
+//	  execute_tool spawn_agent  a multi_agent_v1 spawn
+//	    invoke_agent {type}     the subagent it started (drawn by this turn)
+//	      chat, execute_tool    the subagent's (drawn by its own rollout's
+//	                            builder: see conversation in spans.go)
+//
+// A turn where Codex compacted the history carries weave.compaction.*; a
+// tool call the user interrupted ("aborted by user") is an error.
 //
 // A turn is complete at its task_complete (or turn_aborted, or the next
 // turn's task_started): its span goes out at once. Codex runs the Stop hook
@@ -194,6 +201,9 @@ type hookPayload struct {
 	TranscriptPath string `json:"transcript_path"`
 	TurnID         string `json:"turn_id"`
 	Prompt         string `json:"prompt"`
+	// AgentID marks a subagent's hook: Codex sends it with the spawning
+	// session's session_id and the subagent's transcript_path.
+	AgentID string `json:"agent_id"`
 }
 
 // Hook consumes one hook event. The rollout says everything; hooks name
@@ -202,8 +212,8 @@ type hookPayload struct {
 func (b *Builder) Hook(ev transcript.Event) {
 	b.st.Stats.Events++
 	var p hookPayload
-	if err := json.Unmarshal(ev.Payload, &p); err != nil {
-		return
+	if err := json.Unmarshal(ev.Payload, &p); err != nil || p.AgentID != "" {
+		return // a subagent's: its rollout (its own session) says it all
 	}
 	if p.TranscriptPath != "" && b.st.Main == "" {
 		b.st.Main = filepath.Clean(p.TranscriptPath)

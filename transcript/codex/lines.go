@@ -27,7 +27,11 @@ type payload struct {
 		TurnID string `json:"turn_id"`
 	} `json:"internal_chat_message_metadata_passthrough"`
 
-	// session_meta
+	// session_meta (ID, SessionID and ParentThreadID also name a
+	// subagent's thread, its conversation and the thread that spawned it)
+	ID               string          `json:"id"`
+	SessionID        string          `json:"session_id"`
+	ParentThreadID   string          `json:"parent_thread_id"`
 	Cwd              string          `json:"cwd"`
 	CLIVersion       string          `json:"cli_version"`
 	ModelProvider    string          `json:"model_provider"`
@@ -46,7 +50,9 @@ type payload struct {
 		} `json:"settings"`
 	} `json:"collaboration_mode"`
 
-	// event_msg
+	// event_msg (RootTurnID: task_started's, the first turn of the chain
+	// of threads that led to it)
+	RootTurnID       string          `json:"root_turn_id"`
 	LastAgentMessage json.RawMessage `json:"last_agent_message"`
 	Error            *taskError      `json:"error"` // a failed turn's task_complete
 	Reason           json.RawMessage `json:"reason"`
@@ -68,6 +74,23 @@ type payload struct {
 	// token_usage_record
 	ResponseID string `json:"response_id"`
 	Usage      *usage `json:"usage"`
+
+	// compacted: Message is the summary (with Codex's preamble);
+	// replacement_history the items that replace the history.
+	ReplacementHistory itemCount `json:"replacement_history"`
+}
+
+// itemCount is the length of a JSON array, decoded without keeping its
+// elements.
+type itemCount int
+
+func (n *itemCount) UnmarshalJSON(data []byte) error {
+	var items []struct{}
+	if err := json.Unmarshal(data, &items); err != nil {
+		return err
+	}
+	*n = itemCount(len(items))
+	return nil
 }
 
 // item is an event_msg item_completed's item.
@@ -78,6 +101,22 @@ type item struct {
 	Status   string    `json:"status"`
 	ExitCode *int64    `json:"exit_code"`
 	Duration *duration `json:"duration"`
+
+	// CollabAgentToolCall (multi_agent_v1): Tool (spawn_agent, wait …)
+	// names the threads it acts on and, per thread, its state: a string
+	// while it runs ("pending_init"), {"completed": answer} or another
+	// one-key object once it is over.
+	Tool      string                     `json:"tool"`
+	Receivers []string                   `json:"receiver_thread_ids"`
+	Agents    []receiverAgent            `json:"receiver_agents"`
+	Prompt    string                     `json:"prompt"`
+	Model     string                     `json:"model"`
+	States    map[string]json.RawMessage `json:"agents_states"`
+}
+
+type receiverAgent struct {
+	ThreadID string `json:"thread_id"`
+	Nickname string `json:"agent_nickname"`
 }
 
 type duration struct {

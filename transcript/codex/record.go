@@ -29,7 +29,36 @@ func (b *Builder) record(typ string, p *payload, ts time.Time) {
 		b.responseItem(p, ts)
 	case "token_usage_record":
 		b.usageRecord(p, ts)
+	case "compacted":
+		b.compacted(p, ts)
 	}
+}
+
+// summaryPreamble ends the text Codex puts before a compaction's summary.
+const summaryPreamble = "use the information in this summary to assist with your own analysis:\n"
+
+// compacted: Codex replaced the model's history by a summary. It goes on
+// the turn during which it ran, else on the next turn.
+func (b *Builder) compacted(p *payload, ts time.Time) {
+	summary := jsonText(p.Message)
+	if i := strings.Index(summary, summaryPreamble); i >= 0 {
+		summary = summary[i+len(summaryPreamble):]
+	}
+	c := compaction{Summary: b.clip(summary), Before: b.st.Items, After: int(p.ReplacementHistory)}
+	b.st.Items = c.After
+	if t := b.openTurn(p.turnID(), ts); t != nil && !t.Done {
+		t.addCompaction(c)
+		return
+	}
+	b.st.Compact = &c
+}
+
+func (t *turn) addCompaction(c compaction) {
+	if len(t.Compactions) >= maxCompactions {
+		t.Compactions[len(t.Compactions)-1] = c // keep the first and the latest
+		return
+	}
+	t.Compactions = append(t.Compactions, c)
 }
 
 func (b *Builder) sessionMeta(p *payload) {
@@ -48,6 +77,22 @@ func (b *Builder) sessionMeta(p *payload) {
 	}
 	if s := policyType(p.Source); s != "" {
 		m.Source = s
+	}
+	if p.ParentThreadID != "" && p.SessionID != "" && p.SessionID != p.ID {
+		// A subagent's thread: its spans join the conversation that
+		// spawned it (see conversation).
+		m.Root = strings.Clone(p.SessionID)
+		m.Agent = strings.Clone(p.ID)
+		var src struct {
+			Subagent struct {
+				ThreadSpawn struct {
+					Role string `json:"agent_role"`
+				} `json:"thread_spawn"`
+			} `json:"subagent"`
+		}
+		if len(p.Source) > 0 && p.Source[0] == '{' && json.Unmarshal(p.Source, &src) == nil {
+			m.AgentType = strings.Clone(prefix(src.Subagent.ThreadSpawn.Role, maxName))
+		}
 	}
 	var bi struct {
 		Text string `json:"text"`
@@ -110,6 +155,9 @@ func (b *Builder) event(p *payload, ts time.Time) {
 	switch p.Type {
 	case "task_started":
 		b.startTurn(p.TurnID, ts)
+		if t := b.turn(p.TurnID); t != nil && b.st.Meta.Root != "" && t.RootTurn == "" && p.RootTurnID != p.TurnID {
+			t.RootTurn = strings.Clone(p.RootTurnID)
+		}
 	case "task_complete":
 		if t := b.openTurn(p.TurnID, ts); t != nil {
 			if s := jsonText(p.LastAgentMessage); s != "" && !t.Done {
@@ -173,6 +221,8 @@ func (b *Builder) itemCompleted(p *payload, ts time.Time) {
 		}
 		b.prompt(t, "item", parts)
 		b.input(t, ts)
+	case "CollabAgentToolCall":
+		b.collab(t, it, p)
 	case "CommandExecution":
 		tc := t.Tools[it.ID]
 		if tc == nil {
@@ -190,6 +240,64 @@ func (b *Builder) itemCompleted(p *payload, ts time.Time) {
 			}
 		}
 	}
+}
+
+// collab notes what a multi_agent_v1 call did to other threads: the ones
+// spawn_agent started become the turn's subagents; a state that is an
+// object ({"completed": answer}, or another one-key object) ends one.
+func (b *Builder) collab(t *turn, it *item, p *payload) {
+	at := func(ms int64) time.Time {
+		if ms <= 0 {
+			return time.Time{}
+		}
+		return time.UnixMilli(ms).UTC()
+	}
+	if it.Tool == "spawn_agent" && it.ID != "" {
+		typ := ""
+		if tc := t.Tools[it.ID]; tc != nil {
+			typ = tc.AgentType
+		}
+		for _, id := range it.Receivers {
+			if id == "" || t.agent(id) != nil || len(t.Agents) >= maxAgents {
+				continue
+			}
+			a := &subagent{ID: strings.Clone(id), Call: strings.Clone(it.ID), Type: typ,
+				Model: strings.Clone(prefix(it.Model, maxName)), Prompt: b.clip(it.Prompt), Start: at(p.StartedAtMS)}
+			for _, ra := range it.Agents {
+				if ra.ThreadID == id {
+					a.Nick = strings.Clone(prefix(ra.Nickname, maxName))
+				}
+			}
+			t.Agents = append(t.Agents, a)
+		}
+	}
+	for id, raw := range it.States {
+		a := t.agent(id)
+		if a == nil || !a.End.IsZero() || len(raw) == 0 || raw[0] != '{' {
+			continue
+		}
+		var st map[string]json.RawMessage
+		if json.Unmarshal(raw, &st) != nil || len(st) != 1 {
+			continue
+		}
+		a.End = at(p.CompletedAtMS)
+		for k, v := range st {
+			if k == "completed" {
+				a.Answer = b.clip(jsonText(v))
+			} else {
+				a.Error = strings.Clone(prefix(k, 64))
+			}
+		}
+	}
+}
+
+func (t *turn) agent(id string) *subagent {
+	for _, a := range t.Agents {
+		if a.ID == id {
+			return a
+		}
+	}
+	return nil
 }
 
 // prompt adds a user message to the turn's prompt: the first one, and
@@ -238,12 +346,17 @@ func (b *Builder) startTurn(id string, ts time.Time) {
 		t.HookPrompt = hp.Text
 	}
 	b.st.Prompt = nil
+	if c := b.st.Compact; c != nil {
+		t.addCompaction(*c)
+		b.st.Compact = nil
+	}
 	t.Call.Start = ts
 	b.st.Turns = append(b.st.Turns, t)
 	b.st.Cur = id
 }
 
 func (b *Builder) responseItem(p *payload, ts time.Time) {
+	b.st.Items++
 	t := b.openTurn(p.turnID(), ts)
 	if t == nil {
 		return
@@ -290,12 +403,26 @@ func (b *Builder) responseItem(p *payload, ts time.Time) {
 		if t.Tools == nil {
 			t.Tools = map[string]*tool{}
 		}
-		t.Tools[id] = &tool{ID: id, Name: name, Args: args, At: ts}
+		tc := &tool{ID: id, Name: name, Args: args, At: ts}
+		if name == "spawn_agent" {
+			var a struct {
+				Type string `json:"agent_type"`
+			}
+			if json.Unmarshal(args, &a) == nil {
+				tc.AgentType = strings.Clone(prefix(a.Type, maxName))
+			}
+		}
+		t.Tools[id] = tc
 		t.Order = append(t.Order, id)
 	case "function_call_output", "custom_tool_call_output":
 		b.input(t, ts)
 		tc := t.Tools[p.CallID]
 		if tc == nil {
+			return
+		}
+		if strings.HasSuffix(p.Output.Text, "aborted by user") {
+			// Interrupted: the span goes out with the turn (finishTurn).
+			tc.Interrupted, tc.Result = true, b.clip(p.Output.Text)
 			return
 		}
 		b.emit(b.toolSpan(t, tc, b.clip(p.Output.Text), ts))
@@ -379,7 +506,10 @@ func (b *Builder) usageRecord(p *payload, ts time.Time) {
 	if key == "" {
 		key = "call-" + strconv.FormatInt(ts.UnixNano(), 10)
 	}
-	b.emit(b.chatSpan(id, key, model, &c, p.Usage, ts))
+	if t == nil {
+		t = &turn{ID: id} // a turn not known (any more): its trace all the same
+	}
+	b.emit(b.chatSpan(t, key, model, &c, p.Usage, ts))
 }
 
 // finishTurn ends a turn and sends its span. complete: its task_complete
@@ -395,8 +525,10 @@ func (b *Builder) finishTurn(t *turn, complete bool, aborted string) {
 	}
 	if !t.Done {
 		t.Done, t.StopAt = true, time.Time{}
-		b.emit(b.turnSpan(t))
-		t.Prompt, t.HookPrompt, t.Answer, t.StatusMsg = nil, "", "", ""
+		if !b.nested(t) { // a subagent's turn: the spawning turn draws it
+			b.emit(b.turnSpan(t))
+		}
+		t.Prompt, t.HookPrompt, t.Answer, t.StatusMsg, t.Compactions = nil, "", "", "", nil
 	}
 	t.Late = !complete
 	if !complete {
@@ -406,19 +538,27 @@ func (b *Builder) finishTurn(t *turn, complete bool, aborted string) {
 		key := fmt.Sprintf("call-%d", t.Calls+1)
 		t.Calls++
 		c := t.Call
-		b.emit(b.chatSpan(t.ID, key, t.Model, &c, nil, t.End))
+		b.emit(b.chatSpan(t, key, t.Model, &c, nil, t.End))
 	}
 	t.Call = call{}
 	for _, id := range t.Order {
 		tc := t.Tools[id]
-		s := b.toolSpan(t, tc, "", t.End)
-		if aborted != "" {
+		s := b.toolSpan(t, tc, tc.Result, t.End)
+		switch {
+		case tc.Interrupted:
+			s.Status, s.StatusMessage = genai.StatusError, "aborted by user"
+			s.Attrs = setErrorType(s.Attrs, "interrupted")
+		case aborted != "":
 			s.Status, s.StatusMessage = genai.StatusError, "cancelled: the turn was "+aborted
-			s.Attrs = append(s.Attrs, errorType("cancelled"))
+			s.Attrs = setErrorType(s.Attrs, "cancelled")
 		}
 		b.emit(s)
 	}
 	t.Tools, t.Order = nil, nil
+	for _, a := range t.Agents {
+		b.emit(b.agentSpan(t, a))
+	}
+	t.Agents = nil
 	b.prune()
 }
 

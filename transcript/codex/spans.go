@@ -47,15 +47,128 @@ func (b *Builder) resource(version string) []attribute.KeyValue {
 
 // names are the attributes on every span: the operation, the provider, the
 // agent and the conversation (id and title).
-func (b *Builder) names(op string) []attribute.KeyValue {
+func (b *Builder) names(op, agent string) []attribute.KeyValue {
 	return []attribute.KeyValue{
 		semconv.GenAIOperationNameKey.String(op),
 		semconv.GenAIProviderNameKey.String(provider(b.st.Meta.Provider)),
-		semconv.GenAIAgentNameKey.String(agentName),
-		semconv.GenAIConversationIDKey.String(b.session),
+		semconv.GenAIAgentNameKey.String(agent),
+		semconv.GenAIConversationIDKey.String(b.conversation()),
 		genai.ConversationNameKey.String(b.title()),
-		genai.SessionIDKey.String(b.session),
+		genai.SessionIDKey.String(b.conversation()),
 	}
+}
+
+// Subagents (multi_agent_v1). A spawned thread writes its own rollout, so
+// the daemon runs a builder for it as for any session (keyed by its thread
+// id, the file's name). Nothing else needs to link the two: the ids are
+// derived, and each side knows its half.
+//   - The spawning turn (its CollabAgentToolCall item names the thread)
+//     draws `invoke_agent {agent type}` with id (trace, subagent, thread
+//     id) under its spawn_agent call's span, with gen_ai.agent.id and
+//     gen_ai.tool.call.id; it ends when a wait saw the thread over.
+//   - The thread's builder reads in its session_meta that it is a subagent
+//     (parent_thread_id; session_id is the conversation's) and in each
+//     task_started the conversation's turn (root_turn_id): its chat and
+//     tool spans go into that turn's trace, under the span above, in that
+//     conversation (usage counted once, on its chat spans); it draws no
+//     turn span of its own.
+// So neither builder reads the other's file, and a restart or a backfill of
+// either rollout alone gives the same bytes.
+
+// conversation is gen_ai.conversation.id: the session's, or for a
+// subagent's thread the conversation it belongs to.
+func (b *Builder) conversation() string {
+	if b.st.Meta.Root != "" {
+		return b.st.Meta.Root
+	}
+	return b.session
+}
+
+// agent is gen_ai.agent.name of this thread's spans.
+func (b *Builder) agent() string {
+	if b.st.Meta.Root != "" {
+		return subagentType(b.st.Meta.AgentType)
+	}
+	return agentName
+}
+
+func subagentType(s string) string {
+	if s == "" {
+		return "default" // what Codex's hooks call it (agent_type)
+	}
+	return s
+}
+
+// nested reports whether t is a subagent's turn drawn inside the trace of
+// the conversation's turn that spawned it.
+func (b *Builder) nested(t *turn) bool {
+	return t != nil && b.st.Meta.Root != "" && t.RootTurn != ""
+}
+
+// traceOf is the trace of t's spans.
+func (b *Builder) traceOf(t *turn) genai.TraceID {
+	if b.nested(t) {
+		return genai.NewTraceID(genai.AgentCodex, b.st.Meta.Root, t.RootTurn)
+	}
+	return genai.NewTraceID(genai.AgentCodex, b.session, t.ID)
+}
+
+// parentOf is the span t's chat and tool spans hang under: its turn span,
+// or a subagent turn's subagent span (drawn by the spawning session).
+func (b *Builder) parentOf(t *turn, trace genai.TraceID) genai.SpanID {
+	if b.nested(t) {
+		id := b.st.Meta.Agent
+		if id == "" {
+			id = b.session
+		}
+		return genai.NewSpanID(trace, genai.KindSubagent, id)
+	}
+	return genai.NewSpanID(trace, genai.KindTurn, "turn")
+}
+
+// agentSpan is a subagent that turn t spawned.
+func (b *Builder) agentSpan(t *turn, a *subagent) genai.Span {
+	trace := b.traceOf(t)
+	typ := subagentType(a.Type)
+	attrs := b.names("invoke_agent", typ)
+	attrs = append(attrs,
+		semconv.GenAIAgentIDKey.String(a.ID),
+		semconv.GenAIToolCallIDKey.String(a.Call))
+	if t.Version != "" {
+		attrs = append(attrs, semconv.GenAIAgentVersionKey.String(t.Version))
+	}
+	if a.Model != "" {
+		attrs = append(attrs, semconv.GenAIRequestModelKey.String(a.Model))
+	}
+	if a.Prompt != "" {
+		attrs = append(attrs, genai.MessagesAttr(semconv.GenAIInputMessagesKey,
+			[]genai.Message{{Role: "user", Parts: []genai.Part{{Type: "text", Content: a.Prompt}}}}))
+	}
+	if a.Answer != "" {
+		attrs = append(attrs, genai.MessagesAttr(semconv.GenAIOutputMessagesKey, []genai.Message{{
+			Role: "assistant", Parts: []genai.Part{{Type: "text", Content: a.Answer}}, FinishReason: "stop"}}))
+	}
+	if a.Nick != "" {
+		attrs = append(attrs, attribute.String("codex.agent.nickname", a.Nick))
+	}
+	end := a.End
+	if end.IsZero() {
+		end = t.End
+	}
+	s := genai.Span{
+		TraceID:  trace,
+		SpanID:   genai.NewSpanID(trace, genai.KindSubagent, a.ID),
+		ParentID: genai.NewSpanID(trace, genai.KindTool, a.Call),
+		Name:     "invoke_agent " + typ,
+		Attrs:    attrs,
+		Resource: b.resource(t.Version),
+	}
+	s.Start, s.End = genai.Bounds(a.Start, end)
+	if a.Error != "" {
+		s.Status, s.StatusMessage = genai.StatusError, "subagent "+a.Error
+		s.Attrs = append(s.Attrs, errorType(a.Error))
+	}
+	return s
 }
 
 // title is gen_ai.conversation.name, fixed by the first span built: the
@@ -100,8 +213,8 @@ func (b *Builder) title() string {
 }
 
 func (b *Builder) turnSpan(t *turn) genai.Span {
-	trace := t.traceID(b.session)
-	attrs := b.names("invoke_agent")
+	trace := b.traceOf(t)
+	attrs := b.names("invoke_agent", b.agent())
 	if t.Version != "" {
 		attrs = append(attrs, semconv.GenAIAgentVersionKey.String(t.Version))
 	}
@@ -118,6 +231,18 @@ func (b *Builder) turnSpan(t *turn) genai.Span {
 	}
 	if si := b.systemInstructions(); si != "" {
 		attrs = append(attrs, semconv.GenAISystemInstructionsKey.String(si))
+	}
+	if n := len(t.Compactions); n > 0 {
+		// As Claude Code's: the items before the first, after the last and
+		// the last summary (W&B Weave draws a compaction card from them).
+		first, last := t.Compactions[0], t.Compactions[n-1]
+		if last.Summary != "" {
+			attrs = append(attrs, genai.WeaveCompactionSummaryKey.String(last.Summary))
+		}
+		attrs = append(attrs,
+			genai.WeaveCompactionItemsBeforeKey.Int(first.Before),
+			genai.WeaveCompactionItemsAfterKey.Int(last.After),
+			attribute.Int("codex.compactions", n))
 	}
 	attrs = append(attrs,
 		attribute.String("codex.turn.id", t.ID),
@@ -139,7 +264,7 @@ func (b *Builder) turnSpan(t *turn) genai.Span {
 	return genai.Span{
 		TraceID:       trace,
 		SpanID:        genai.NewSpanID(trace, genai.KindTurn, "turn"),
-		Name:          "invoke_agent " + agentName,
+		Name:          "invoke_agent " + b.agent(),
 		Start:         start,
 		End:           end,
 		Attrs:         attrs,
@@ -190,11 +315,12 @@ func usageAttrs(u *usage) []attribute.KeyValue {
 	return kv
 }
 
-// chatSpan is one model call of the turn turnID: key is its response_id
-// (or a stand-in), c its output items, u its usage (nil: not recorded).
-func (b *Builder) chatSpan(turnID, key, model string, c *call, u *usage, end time.Time) genai.Span {
-	trace := genai.NewTraceID(agentName, b.session, turnID)
-	attrs := b.names("chat")
+// chatSpan is one model call of the turn t: key is its response_id (or a
+// stand-in), c its output items, u its usage (nil: not recorded).
+func (b *Builder) chatSpan(t *turn, key, model string, c *call, u *usage, end time.Time) genai.Span {
+	trace := b.traceOf(t)
+	parent := b.parentOf(t, trace)
+	attrs := b.names("chat", b.agent())
 	if model != "" {
 		attrs = append(attrs,
 			semconv.GenAIRequestModelKey.String(model),
@@ -224,7 +350,7 @@ func (b *Builder) chatSpan(turnID, key, model string, c *call, u *usage, end tim
 	s := genai.Span{
 		TraceID:  trace,
 		SpanID:   genai.NewSpanID(trace, genai.KindChat, key),
-		ParentID: genai.NewSpanID(trace, genai.KindTurn, "turn"),
+		ParentID: parent,
 		Name:     strings.TrimSpace("chat " + model),
 		Attrs:    attrs,
 		Resource: b.resource(""),
@@ -236,8 +362,8 @@ func (b *Builder) chatSpan(turnID, key, model string, c *call, u *usage, end tim
 // toolSpan is one tool call: from its CommandExecution's start and duration
 // when it ran a command, else from the call to its output.
 func (b *Builder) toolSpan(t *turn, tc *tool, result string, end time.Time) genai.Span {
-	trace := t.traceID(b.session)
-	attrs := b.names("execute_tool")
+	trace := b.traceOf(t)
+	attrs := b.names("execute_tool", b.agent())
 	attrs = append(attrs,
 		semconv.GenAIToolNameKey.String(tc.Name),
 		semconv.GenAIToolCallIDKey.String(tc.ID),
@@ -255,7 +381,7 @@ func (b *Builder) toolSpan(t *turn, tc *tool, result string, end time.Time) gena
 	s := genai.Span{
 		TraceID:  trace,
 		SpanID:   genai.NewSpanID(trace, genai.KindTool, tc.ID),
-		ParentID: genai.NewSpanID(trace, genai.KindTurn, "turn"),
+		ParentID: b.parentOf(t, trace),
 		Name:     "execute_tool " + tc.Name,
 		Attrs:    attrs,
 		Resource: b.resource(t.Version),
@@ -278,18 +404,38 @@ func (b *Builder) toolSpan(t *turn, tc *tool, result string, end time.Time) gena
 
 func errorType(s string) attribute.KeyValue { return semconv.ErrorTypeKey.String(s) }
 
+// setErrorType sets error.type, replacing one already there.
+func setErrorType(attrs []attribute.KeyValue, s string) []attribute.KeyValue {
+	for i, kv := range attrs {
+		if kv.Key == semconv.ErrorTypeKey {
+			attrs[i] = errorType(s)
+			return attrs
+		}
+	}
+	return append(attrs, errorType(s))
+}
+
 // dropContent replaces the content held in the state by nothing: the
 // `content = "metadata"` mode keeps none in the persisted state.
 func (st *state) dropContent() {
 	st.Meta.System = ""
 	st.Prompt = nil
+	if st.Compact != nil {
+		st.Compact.Summary = ""
+	}
 	for _, t := range st.Turns {
 		t.Prompt = emptyParts(t.Prompt)
 		t.HookPrompt = ""
 		t.Answer, t.StatusMsg = "", ""
+		for _, a := range t.Agents {
+			a.Prompt, a.Answer = "", ""
+		}
+		for i := range t.Compactions {
+			t.Compactions[i].Summary = ""
+		}
 		t.Call.Parts = emptyParts(t.Call.Parts)
 		for _, tc := range t.Tools {
-			tc.Args = nil
+			tc.Args, tc.Result = nil, ""
 		}
 	}
 }

@@ -31,6 +31,13 @@ type state struct {
 
 	// Title is gen_ai.conversation.name, fixed when the first span is built.
 	Title string `json:"title,omitempty"`
+	// Items counts the response items in the model's history (since the
+	// session began or its latest compaction): weave.compaction.items_before.
+	Items int `json:"items,omitempty"`
+	// Compact is a compaction read while no turn was open: it goes on the
+	// next turn's span.
+	Compact *compaction `json:"compact,omitempty"`
+
 	// SentSys is the digest of the system instructions last sent on a turn
 	// span: a turn repeats them only when they changed.
 	SentSys string `json:"ssys,omitempty"`
@@ -48,6 +55,13 @@ type meta struct {
 	Source     string `json:"src,omitempty"`
 	// System is base_instructions' text (capped).
 	System string `json:"sys,omitempty"`
+
+	// A subagent's thread (session_meta with parent_thread_id): Root is
+	// the conversation it belongs to (session_id, the spawning session's),
+	// Agent its agent id (its thread id), AgentType its role.
+	Root      string `json:"root,omitempty"`
+	Agent     string `json:"agent,omitempty"`
+	AgentType string `json:"atype,omitempty"`
 }
 
 // turn is one task: a user prompt and everything it caused, one trace.
@@ -76,6 +90,12 @@ type turn struct {
 	HookPrompt string `json:"hp,omitempty"`
 	Answer     string `json:"ans,omitempty"`
 
+	// RootTurn is a subagent turn's root_turn_id: the turn of the
+	// conversation whose trace it joins.
+	RootTurn string `json:"rt,omitempty"`
+	// Agents are the subagents it spawned, drawn when it completes.
+	Agents []*subagent `json:"agents,omitempty"`
+
 	Call  call             `json:"call"`            // the model call in progress
 	Calls int              `json:"calls,omitempty"` // model calls emitted
 	Tools map[string]*tool `json:"tools,omitempty"` // tool calls waiting for their output, by call_id
@@ -85,6 +105,9 @@ type turn struct {
 	StatusMsg string           `json:"stm,omitempty"`
 	ErrorType string           `json:"et,omitempty"`
 
+	// Compactions are the context compactions during the turn.
+	Compactions []compaction `json:"cmp,omitempty"`
+
 	StopAt time.Time `json:"stop,omitzero"`  // Stop or SessionEnd hook: finish soon even without task_complete
 	Done   bool      `json:"done,omitempty"` // over: its span is sent
 	// Late: finished by a timeout (Stop or SessionEnd without task_complete,
@@ -93,6 +116,36 @@ type turn struct {
 	// trace until its task_complete, the next turn, or IdleTimeout of quiet.
 	Late bool `json:"late,omitempty"`
 }
+
+// compaction is one `compacted` record: the summary (content), and the
+// history's length before and after it.
+type compaction struct {
+	Summary string `json:"s,omitempty"`
+	Before  int    `json:"b"`
+	After   int    `json:"a"`
+}
+
+// maxCompactions bounds the compactions kept per turn (the first and the
+// latest make the span's attributes).
+const maxCompactions = 8
+
+// subagent is a thread a turn spawned (a spawn_agent call's
+// CollabAgentToolCall item), and what the turn saw of its end.
+type subagent struct {
+	ID     string    `json:"id"`   // its thread id: gen_ai.agent.id
+	Call   string    `json:"call"` // the spawn_agent call_id
+	Type   string    `json:"type,omitempty"`
+	Nick   string    `json:"nick,omitempty"`
+	Model  string    `json:"m,omitempty"`
+	Prompt string    `json:"p,omitempty"`
+	Answer string    `json:"ans,omitempty"`
+	Start  time.Time `json:"t0"`
+	End    time.Time `json:"t1,omitzero"` // when a wait saw it over
+	Error  string    `json:"err,omitempty"`
+}
+
+// maxAgents bounds the subagents kept per turn.
+const maxAgents = 64
 
 type hookPrompt struct {
 	Turn string `json:"t"`
@@ -123,8 +176,13 @@ type tool struct {
 	End      time.Time `json:"t1,omitzero"`
 	ExitCode *int64    `json:"ec,omitempty"`
 	Status   string    `json:"s,omitempty"`
-}
 
-func (t *turn) traceID(session string) genai.TraceID {
-	return genai.NewTraceID(genai.AgentCodex, session, t.ID)
+	AgentType string `json:"aty,omitempty"` // spawn_agent's agent_type argument
+
+	// Interrupted: its output says "aborted by user" (the user stopped the
+	// turn while it ran). Its span waits for the turn's end, with Result:
+	// Codex writes the CommandExecution (exit -1) after turn_aborted, or
+	// never.
+	Interrupted bool   `json:"int,omitempty"`
+	Result      string `json:"r,omitempty"`
 }

@@ -1,0 +1,143 @@
+package codex
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/internal/testkit"
+	"github.com/weave-agentd/weave-agentd/transcript"
+)
+
+// A subagent (0.171.0 multi_agent_v1, seen by the e2e test
+// TestCodexSubagent): the parent's spawn_agent call starts a child thread
+// with its own rollout, whose session_meta names the parent's session and
+// whose task_started names the parent's turn (turn_attribution). The
+// parent's builder draws the subagent span under the spawn call's span; the
+// child's builder puts its chat and tool spans under that span, in the
+// parent's trace and conversation.
+const (
+	subParent     = "01a24770-8696-7213-9545-48e409dced93"
+	subChild      = "01a24770-8f08-7e63-b7ef-7aa085a8ccfa"
+	subParentTurn = "01a24770-894c-7550-9e22-b33a7b867c00"
+	subParentPath = "/h/.codex/sessions/2026/12/05/rollout-2026-12-05T18-21-26-" + subParent + ".jsonl"
+	subChildPath  = "/h/.codex/sessions/2026/12/05/rollout-2026-12-05T18-21-28-" + subChild + ".jsonl"
+)
+
+func subLines(s string) [][]byte {
+	s = strings.NewReplacer("$PT", subParentTurn, "$P", subParent, "$C", subChild).Replace(s)
+	var out [][]byte
+	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+		out = append(out, []byte(strings.TrimSpace(l)))
+	}
+	return out
+}
+
+var subParentLines = subLines(`
+{"timestamp":"2026-12-05T18:21:26.606Z","type":"session_meta","payload":{"session_id":"$P","id":"$P","cwd":"/p","originator":"codex_exec","cli_version":"0.171.0","source":"exec","thread_source":"user","model_provider":"mock"}}
+{"timestamp":"2026-12-05T18:21:27.000Z","type":"event_msg","payload":{"type":"task_started","turn_attribution":{"turn_id":"$PT","parent_turn_id":null,"root_turn_id":"$PT"},"turn_id":"$PT","root_turn_id":"$PT"}}
+{"timestamp":"2026-12-05T18:21:27.100Z","type":"turn_context","payload":{"turn_id":"$PT","cwd":"/p","model":"mock-model"}}
+{"timestamp":"2026-12-05T18:21:27.200Z","type":"response_item","payload":{"type":"message","role":"user","content":[{"type":"input_text","text":"delegate an echo"}],"internal_chat_message_metadata_passthrough":{"turn_id":"$PT"}}}
+{"timestamp":"2026-12-05T18:21:28.600Z","type":"response_item","payload":{"type":"function_call","name":"spawn_agent","namespace":"multi_agent_v1","arguments":"{\"message\":\"SUBTASK: run echo\"}","call_id":"call_spawn","internal_chat_message_metadata_passthrough":{"turn_id":"$PT"}}}
+{"timestamp":"2026-12-05T18:21:28.650Z","type":"token_usage_record","payload":{"thread_id":"$P","turn_id":"$PT","session_id":"$P","response_id":"resp_p1","usage":{"input_tokens":1500,"cached_input_tokens":1000,"output_tokens":80}}}
+{"timestamp":"2026-12-05T18:21:28.760Z","type":"event_msg","payload":{"type":"item_completed","thread_id":"$P","turn_id":"$PT","item":{"type":"CollabAgentToolCall","id":"call_spawn","tool":"spawn_agent","status":"completed","sender_thread_id":"$P","receiver_thread_ids":["$C"],"receiver_agents":[{"thread_id":"$C","agent_nickname":"Erdos"}],"prompt":"SUBTASK: run echo","model":"mock-model","agents_states":{"$C":"pending_init"}},"started_at_ms":1796494888707,"completed_at_ms":1796494888759}}
+{"timestamp":"2026-12-05T18:21:28.770Z","type":"response_item","payload":{"type":"function_call_output","call_id":"call_spawn","output":"{\"agent_id\":\"$C\",\"nickname\":\"Erdos\"}","internal_chat_message_metadata_passthrough":{"turn_id":"$PT"}}}
+{"timestamp":"2026-12-05T18:21:29.600Z","type":"response_item","payload":{"type":"function_call","name":"wait_agent","namespace":"multi_agent_v1","arguments":"{\"targets\":[\"$C\"]}","call_id":"call_wait","internal_chat_message_metadata_passthrough":{"turn_id":"$PT"}}}
+{"timestamp":"2026-12-05T18:21:29.620Z","type":"token_usage_record","payload":{"thread_id":"$P","turn_id":"$PT","session_id":"$P","response_id":"resp_p2","usage":{"input_tokens":1700,"cached_input_tokens":1400,"output_tokens":15}}}
+{"timestamp":"2026-12-05T18:21:31.700Z","type":"event_msg","payload":{"type":"item_completed","thread_id":"$P","turn_id":"$PT","item":{"type":"CollabAgentToolCall","id":"call_wait","tool":"wait","status":"completed","sender_thread_id":"$P","receiver_thread_ids":["$C"],"receiver_agents":[{"thread_id":"$C","agent_nickname":"Erdos"}],"agents_states":{"$C":{"completed":"Subtask done."}}},"started_at_ms":1796494889632,"completed_at_ms":1796494891691}}
+{"timestamp":"2026-12-05T18:21:31.710Z","type":"response_item","payload":{"type":"function_call_output","call_id":"call_wait","output":"{\"status\":{\"$C\":{\"completed\":\"Subtask done.\"}},\"timed_out\":false}","internal_chat_message_metadata_passthrough":{"turn_id":"$PT"}}}
+{"timestamp":"2026-12-05T18:21:32.000Z","type":"response_item","payload":{"type":"message","role":"assistant","content":[{"type":"output_text","text":"The subagent ran it."}],"internal_chat_message_metadata_passthrough":{"turn_id":"$PT"}}}
+{"timestamp":"2026-12-05T18:21:32.050Z","type":"token_usage_record","payload":{"thread_id":"$P","turn_id":"$PT","session_id":"$P","response_id":"resp_p3","usage":{"input_tokens":1500,"cached_input_tokens":1000,"output_tokens":80}}}
+{"timestamp":"2026-12-05T18:21:32.100Z","type":"event_msg","payload":{"type":"task_complete","turn_id":"$PT","last_agent_message":"The subagent ran it."}}
+`)
+
+var subChildLines = subLines(`
+{"timestamp":"2026-12-05T18:21:28.721Z","type":"session_meta","payload":{"session_id":"$P","id":"$C","parent_thread_id":"$P","cwd":"/p","originator":"codex_exec","cli_version":"0.171.0","source":{"subagent":{"thread_spawn":{"parent_thread_id":"$P","depth":1,"agent_path":null,"agent_nickname":"Erdos","agent_role":null}}},"thread_source":"subagent","agent_nickname":"Erdos","model_provider":"mock"}}
+{"timestamp":"2026-12-05T18:21:28.800Z","type":"event_msg","payload":{"type":"task_started","turn_attribution":{"turn_id":"ct","parent_turn_id":"$PT","root_turn_id":"$PT"},"turn_id":"ct","root_turn_id":"$PT"}}
+{"timestamp":"2026-12-05T18:21:28.810Z","type":"turn_context","payload":{"turn_id":"ct","root_turn_id":"$PT","cwd":"/p","model":"mock-model"}}
+{"timestamp":"2026-12-05T18:21:28.900Z","type":"response_item","payload":{"type":"message","role":"user","content":[{"type":"input_text","text":"SUBTASK: run echo"}],"internal_chat_message_metadata_passthrough":{"turn_id":"ct"}}}
+{"timestamp":"2026-12-05T18:21:30.000Z","type":"response_item","payload":{"type":"function_call","name":"exec_command","arguments":"{\"cmd\":\"echo from-the-subagent\"}","call_id":"call_child","internal_chat_message_metadata_passthrough":{"turn_id":"ct"}}}
+{"timestamp":"2026-12-05T18:21:30.010Z","type":"token_usage_record","payload":{"thread_id":"$C","turn_id":"ct","session_id":"$P","root_turn_id":"$PT","response_id":"resp_c1","usage":{"input_tokens":1500,"cached_input_tokens":1000,"output_tokens":80}}}
+{"timestamp":"2026-12-05T18:21:30.500Z","type":"response_item","payload":{"type":"function_call_output","call_id":"call_child","output":"from-the-subagent","internal_chat_message_metadata_passthrough":{"turn_id":"ct"}}}
+{"timestamp":"2026-12-05T18:21:31.600Z","type":"response_item","payload":{"type":"message","role":"assistant","content":[{"type":"output_text","text":"Subtask done."}],"internal_chat_message_metadata_passthrough":{"turn_id":"ct"}}}
+{"timestamp":"2026-12-05T18:21:31.650Z","type":"token_usage_record","payload":{"thread_id":"$C","turn_id":"ct","session_id":"$P","root_turn_id":"$PT","response_id":"resp_c2","usage":{"input_tokens":1700,"cached_input_tokens":1400,"output_tokens":15}}}
+{"timestamp":"2026-12-05T18:21:31.680Z","type":"event_msg","payload":{"type":"task_complete","root_turn_id":"$PT","turn_id":"ct","last_agent_message":"Subtask done."}}
+`)
+
+func TestSubagentNestsUnderSpawnCall(t *testing.T) {
+	parent := runLines(subParent, Options{TranscriptPath: subParentPath}, subParentPath, subParentLines)
+	child := runLines(subChild, Options{TranscriptPath: subChildPath}, subChildPath, subChildLines)
+	all := append(append([]genai.Span(nil), parent...), child...)
+	checkNoDuplicates(t, all)
+
+	trace := genai.NewTraceID(genai.AgentCodex, subParent, subParentTurn)
+	spawn := genai.NewSpanID(trace, genai.KindTool, "call_spawn")
+	sub := genai.NewSpanID(trace, genai.KindSubagent, subChild)
+	byID := map[genai.SpanID]genai.Span{}
+	for _, s := range all {
+		byID[s.SpanID] = s
+	}
+	sa, ok := byID[sub]
+	if !ok {
+		t.Fatalf("no subagent span %s:\n%s", sub, renderTree("spans", all))
+	}
+	a := attrMap(sa)
+	if sa.Name != "invoke_agent default" || sa.TraceID != trace || sa.ParentID != spawn ||
+		a["gen_ai.agent.id"] != subChild || a["gen_ai.tool.call.id"] != "call_spawn" ||
+		a["gen_ai.conversation.id"] != subParent || a["gen_ai.operation.name"] != "invoke_agent" {
+		t.Errorf("subagent span: %s", spanString(sa))
+	}
+	if sa.Start.After(sa.End) || !sa.End.Equal(timeMS(1796494891691)) {
+		t.Errorf("subagent span %v..%v, want it to end when wait saw it complete", sa.Start, sa.End)
+	}
+	if _, ok := byID[spawn]; !ok {
+		t.Errorf("no spawn tool span")
+	}
+	for k := range a {
+		if strings.HasPrefix(k, "gen_ai.usage.") {
+			t.Errorf("subagent span carries %s", k)
+		}
+	}
+	n := 0
+	for _, s := range child {
+		a := attrMap(s)
+		if strings.HasPrefix(s.Name, "invoke_agent") {
+			t.Errorf("the child's rollout makes its own %q span", s.Name)
+			continue
+		}
+		n++
+		if s.TraceID != trace || s.ParentID != sub || a["gen_ai.conversation.id"] != subParent || a["gen_ai.agent.name"] != "default" {
+			t.Errorf("child span not under the subagent span in the parent's trace: %s", spanString(s))
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d child chat and tool spans, want 3", n)
+	}
+	// Restart at every line of either rollout: the same spans.
+	for name, c := range map[string]struct {
+		session, path string
+		lines         [][]byte
+		want          []genai.Span
+	}{"parent": {subParent, subParentPath, subParentLines, parent}, "child": {subChild, subChildPath, subChildLines, child}} {
+		fx := fixture{name: name, session: c.session, path: c.path, lines: c.lines}
+		for k := 0; k <= len(c.lines); k++ {
+			if got := runSplit(t, fx, Options{TranscriptPath: c.path}, k); canonical(got) != canonical(c.want) {
+				t.Fatalf("%s: restart after line %d changes the spans:\n%s", name, k, testkit.LineDiff(canonical(c.want), canonical(got)))
+			}
+		}
+	}
+}
+
+func timeMS(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// A subagent's hooks carry the spawning session's session_id, so they reach
+// its builder, with the subagent's transcript_path and turn ids: the
+// builder takes neither the path nor a prompt from them.
+func TestSubagentHooksIgnored(t *testing.T) {
+	b := New(subParent, Options{})
+	b.Hook(transcript.Event{Name: "UserPromptSubmit", Payload: []byte(`{"session_id":"` + subParent + `","transcript_path":"` + subChildPath + `","hook_event_name":"UserPromptSubmit","turn_id":"ct","prompt":"SUBTASK","agent_id":"` + subChild + `","agent_type":"default"}`)})
+	if got := b.Files(); len(got) != 0 || b.st.Prompt != nil {
+		t.Errorf("a subagent's hook set files %v, prompt %+v", got, b.st.Prompt)
+	}
+}
