@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,7 +49,7 @@ func (b *Builder) resource(version string) []attribute.KeyValue {
 // names are the attributes on every span: the operation, the provider, the
 // agent and the conversation (id and title).
 func (b *Builder) names(op, agent string) []attribute.KeyValue {
-	return []attribute.KeyValue{
+	kv := []attribute.KeyValue{
 		semconv.GenAIOperationNameKey.String(op),
 		semconv.GenAIProviderNameKey.String(provider(b.st.Meta.Provider)),
 		semconv.GenAIAgentNameKey.String(agent),
@@ -56,6 +57,13 @@ func (b *Builder) names(op, agent string) []attribute.KeyValue {
 		genai.ConversationNameKey.String(b.title()),
 		genai.SessionIDKey.String(b.conversation()),
 	}
+	if b.st.Meta.Root != "" {
+		// A subagent's thread cannot know the conversation's title (its
+		// first prompt is in the parent's rollout): its spans name none
+		// rather than a second one for the same conversation.
+		kv = slices.Delete(kv, 4, 5)
+	}
+	return kv
 }
 
 // Subagents (multi_agent_v1). A spawned thread writes its own rollout, so

@@ -110,6 +110,9 @@ func TestSubagentNestsUnderSpawnCall(t *testing.T) {
 		if s.TraceID != trace || s.ParentID != sub || a["gen_ai.conversation.id"] != subParent || a["gen_ai.agent.name"] != "default" {
 			t.Errorf("child span not under the subagent span in the parent's trace: %s", spanString(s))
 		}
+		if _, ok := a["gen_ai.conversation.name"]; ok {
+			t.Errorf("child span names the conversation (it cannot know the parent's title): %s", spanString(s))
+		}
 	}
 	if n != 3 {
 		t.Errorf("%d child chat and tool spans, want 3", n)
