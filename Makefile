@@ -44,22 +44,26 @@ unit:
 e2e:
 	cd e2e && $(GO) test -count=1 -timeout 15m ./...
 
-# Brief fuzzing of the socket frame decoder, the hook payload decoder and its
-# cut-payload reducer, the redactor, the transcript parser and the GenAI JSON
-# cap (FUZZTIME each; longer: make fuzz FUZZTIME=5m).
+# Brief fuzzing (FUZZTIME each; longer: make fuzz FUZZTIME=5m) of the socket
+# frame decoder, the hook payload decoder and its cut-payload reducer, the
+# redactor, each agent's transcript parser, the tailer, the export request
+# assembler and the GenAI JSON cap. Each target is checked to exist first:
+# `go test -fuzz` with a pattern that matches nothing passes silently.
 FUZZTIME ?= 5s
+FUZZ_TARGETS := \
+	./hooks:FuzzReadFrame ./hooks:FuzzDetect ./hooks:FuzzReduceCut \
+	./redact:FuzzRedactJSON ./redact:FuzzSecretInAnyText \
+	./transcript/claude:FuzzLine ./transcript/claude:FuzzJstr \
+	./transcript/cursor:FuzzLine ./transcript/codex:FuzzCodexLine ./transcript/gemini:FuzzGeminiLine \
+	./daemon/sessions:FuzzTailerResume ./daemon/export:FuzzAssembleRequest \
+	./genai:FuzzCapJSON
 fuzz:
-	$(GO) test ./hooks -run '^$$' -fuzz '^FuzzReadFrame$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./hooks -run '^$$' -fuzz '^FuzzDetect$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./redact -run '^$$' -fuzz '^FuzzRedactJSON$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./transcript/claude -run '^$$' -fuzz '^FuzzLine$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./transcript/claude -run '^$$' -fuzz '^FuzzJstr$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./transcript/codex -run '^$$' -fuzz '^FuzzCodexLine$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./transcript/gemini -run '^$$' -fuzz '^FuzzGeminiLine$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./daemon -run '^$$' -fuzz '^FuzzTailerResume$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./redact -run '^$$' -fuzz '^FuzzSecretInAnyText$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./hooks -run '^$$' -fuzz '^FuzzReduceCut$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./genai -run '^$$' -fuzz '^FuzzCapJSON$$' -fuzztime $(FUZZTIME)
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		$(GO) test $$pkg -list "^$$name\$$" | grep -qx "$$name" || { echo "fuzz target $$name not found in $$pkg"; exit 1; }; \
+		echo "fuzz $$pkg $$name"; \
+		$(GO) test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
 
 # The long crash test (RELIABILITY.md): 60 SIGKILLs over every fixture
 # transcript; `make e2e` runs a short version.
