@@ -4,6 +4,7 @@
 package redact
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -116,11 +117,13 @@ var contentFields = []string{"prompt", "tool_input", "tool_response", "tool_outp
 // Redactor masks secrets, applies the content mode and caps attribute size.
 // It runs before anything is written to the spool.
 type Redactor struct {
-	rules    []secretRule
-	anchors  [256][]anchor   // the literals of rules and secret names, by first byte
-	pairs    [1 << 10]uint64 // bit set of the anchors' first two bytes (both cases when folded)
-	metadata bool
-	maxAttr  int
+	rules   []secretRule
+	anchors [256][]anchor // the literals of rules and secret names, by first byte
+	// Bit sets of byte pairs (both cases when folded): first, the first two
+	// bytes of the anchors; second, their second and third; either, both.
+	first, second, either [1 << 10]uint64
+	metadata              bool
+	maxAttr               int
 }
 
 // anchor is a literal the one-pass scan looks for.
@@ -128,6 +131,36 @@ type anchor struct {
 	lit  string
 	rule int // index in rules, nameAnchor or escapeAnchor
 	fold bool
+	// The literal's first 8 bytes (fewer when shorter) as a little-endian
+	// word, for a one-load test where 8 bytes of text remain: the text's word
+	// OR low (0x20 on the letters of a folded literal: upper case becomes
+	// lower, and no other byte becomes a lower case letter) AND mask
+	// (the bytes the literal has) equals head.
+	head, mask, low uint64
+}
+
+// newAnchor fills in a's word test (see anchor).
+func newAnchor(a anchor) anchor {
+	for i := 0; i < len(a.lit) && i < 8; i++ {
+		c := a.lit[i]
+		a.head |= uint64(c) << (8 * i)
+		a.mask |= 0xff << (8 * i)
+		if a.fold && c >= 'a' && c <= 'z' {
+			a.low |= 0x20 << (8 * i)
+		}
+	}
+	return a
+}
+
+// at reports whether a's literal starts s.
+func (a *anchor) at(s string) bool {
+	if len(s) < 8 {
+		return hasPrefix(s, a.lit, a.fold)
+	}
+	if (binary.LittleEndian.Uint64([]byte(s[:8]))|a.low)&a.mask != a.head {
+		return false
+	}
+	return len(a.lit) <= 8 || hasPrefix(s[8:], a.lit[8:], a.fold)
 }
 
 // New builds the redactor from the config (extra patterns from
@@ -150,13 +183,27 @@ func New(c *config.Config) (*Redactor, error) {
 		}
 		return []byte{c}
 	}
+	set := func(bits *[1 << 10]uint64, c0, c1 byte, fold bool) {
+		for _, c0 := range cases(c0, fold) {
+			for _, c1 := range cases(c1, fold) {
+				k := uint(c0)<<8 | uint(c1)
+				bits[k>>6] |= 1 << (k & 63)
+				r.either[k>>6] |= 1 << (k & 63)
+			}
+		}
+	}
 	add := func(a anchor) {
+		a = newAnchor(a)
 		for _, c0 := range cases(a.lit[0], a.fold) {
 			r.anchors[c0] = append(r.anchors[c0], a)
-			for _, c1 := range cases(a.lit[1], a.fold) {
-				k := uint(c0)<<8 | uint(c1)
-				r.pairs[k>>6] |= 1 << (k & 63)
-			}
+		}
+		set(&r.first, a.lit[0], a.lit[1], a.fold)
+		if len(a.lit) > 2 {
+			set(&r.second, a.lit[1], a.lit[2], a.fold)
+			return
+		}
+		for c := range 256 { // lit[1] followed by anything
+			set(&r.second, a.lit[1], byte(c), a.fold)
 		}
 	}
 	for i, rule := range r.rules {
@@ -189,35 +236,57 @@ const (
 	escapeAnchor = -2 // `\u00` or `\/`
 )
 
-// scan finds every anchor in s in one pass: a bit test per byte on the byte
-// pair starting there, and a short comparison where a literal may start. (Searching each literal with
+// scan finds every anchor in s in one pass. Every anchor is 2 bytes or
+// more, so each occurrence has its first or second byte pair at an even
+// offset (the second of a 2-byte anchor: its last byte and any other): the
+// pass tests only the pair at each even offset, a bit test, and where the
+// pair can be an anchor's first or second, the anchors starting there or one
+// byte before. (Searching each literal with
 // strings.Index took a pass per literal, slow on common first letters.)
 func (r *Redactor) scan(s string) scanned {
 	var sc scanned
-	for i := 0; i+1 < len(s); i++ { // every literal is 2 bytes or more
-		if k := uint(s[i])<<8 | uint(s[i+1]); r.pairs[k>>6]&(1<<(k&63)) == 0 {
+	for i := 0; i+1 < len(s); i += 2 {
+		k := uint16(s[i])<<8 | uint16(s[i+1])
+		if r.either[k>>6]&(1<<(k&63)) == 0 {
 			continue
 		}
-		for _, a := range r.anchors[s[i]] {
-			if !hasPrefix(s[i:], a.lit, a.fold) {
-				continue
-			}
-			h := hit{i, i + len(a.lit)}
-			switch a.rule {
-			case nameAnchor:
-				sc.names = append(sc.names, h)
-				continue
-			case escapeAnchor:
-				sc.escaped = true
-				continue
-			}
-			if sc.rules == nil {
-				sc.rules = make([][]hit, len(r.rules))
-			}
-			sc.rules[a.rule] = append(sc.rules[a.rule], h)
+		if i > 0 && r.second[k>>6]&(1<<(k&63)) != 0 {
+			r.match(&sc, s, i-1)
+		}
+		if r.first[k>>6]&(1<<(k&63)) != 0 {
+			r.match(&sc, s, i)
+		}
+	}
+	if n := len(s); n > 1 && n%2 == 1 { // a 2-byte anchor in the last two bytes
+		if k := uint16(s[n-1]) << 8; r.second[k>>6]&(1<<(k&63)) != 0 {
+			r.match(&sc, s, n-2)
 		}
 	}
 	return sc
+}
+
+// match records the anchors that start s at offset i.
+func (r *Redactor) match(sc *scanned, s string, i int) {
+	at := s[i:]
+	for j := range r.anchors[at[0]] {
+		a := &r.anchors[at[0]][j]
+		if !a.at(at) {
+			continue
+		}
+		h := hit{i, i + len(a.lit)}
+		switch a.rule {
+		case nameAnchor:
+			sc.names = append(sc.names, h)
+			continue
+		case escapeAnchor:
+			sc.escaped = true
+			continue
+		}
+		if sc.rules == nil {
+			sc.rules = make([][]hit, len(r.rules))
+		}
+		sc.rules[a.rule] = append(sc.rules[a.rule], h)
+	}
 }
 
 // hasPrefix reports whether s starts with lit, ASCII case-insensitively when

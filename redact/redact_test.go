@@ -392,3 +392,55 @@ func TestUnescapeASCII(t *testing.T) {
 		}
 	}
 }
+
+// naiveScan is what scan must find: every anchor tested at every offset.
+func naiveScan(r *Redactor, s string) scanned {
+	var sc scanned
+	for i := 0; i < len(s); i++ {
+		for _, a := range r.anchors[s[i]] {
+			if !hasPrefix(s[i:], a.lit, a.fold) {
+				continue
+			}
+			h := hit{i, i + len(a.lit)}
+			switch a.rule {
+			case nameAnchor:
+				sc.names = append(sc.names, h)
+			case escapeAnchor:
+				sc.escaped = true
+			default:
+				if sc.rules == nil {
+					sc.rules = make([][]hit, len(r.rules))
+				}
+				sc.rules[a.rule] = append(sc.rules[a.rule], h)
+			}
+		}
+	}
+	return sc
+}
+
+// FuzzScanFindsEveryAnchor checks the fast scan (pairs at even offsets, a
+// word compare) against a test of every anchor at every offset: every
+// literal at an odd or even offset, at the end, in either case.
+func FuzzScanFindsEveryAnchor(f *testing.F) {
+	r, _ := New(&config.Config{})
+	f.Add("x", uint8(0), uint8(0), false)
+	for i, a := range r.anchors {
+		for _, a := range a {
+			f.Add(a.lit, uint8(i), uint8(len(a.lit)), true)
+		}
+	}
+	for _, tt := range redactCases {
+		f.Add(tt.in, uint8(1), uint8(3), false)
+	}
+	f.Fuzz(func(t *testing.T, s string, pad, cut uint8, upper bool) {
+		if upper {
+			s = strings.ToUpper(s)
+		}
+		for _, v := range []string{s, strings.Repeat("y", int(pad%9)) + s, s + `\/PASSWORD:` + s, s[:len(s)-min(len(s), int(cut%4))]} {
+			got, want := r.scan(v), naiveScan(r, v)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("scan(%q) = %v, want %v", v, got, want)
+			}
+		}
+	})
+}

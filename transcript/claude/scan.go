@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -177,8 +178,17 @@ func jstr(v []byte) string {
 // unquote decodes the inside of a JSON string as encoding/json does
 // (invalid UTF-8 and lone surrogates become U+FFFD), without reflection.
 func unquote(in []byte) (string, bool) {
-	out := make([]byte, 0, len(in))
+	var out strings.Builder // its bytes become the string without a copy
+	out.Grow(len(in))
 	for i := 0; i < len(in); {
+		j := i // a run of printable ASCII, copied at once
+		for j < len(in) && in[j] >= 0x20 && in[j] < utf8.RuneSelf && in[j] != '\\' && in[j] != '"' {
+			j++
+		}
+		out.Write(in[i:j])
+		if i = j; i == len(in) {
+			break
+		}
 		c := in[i]
 		switch {
 		case c == '\\':
@@ -187,17 +197,17 @@ func unquote(in []byte) (string, bool) {
 			}
 			switch e := in[i+1]; e {
 			case '"', '\\', '/':
-				out = append(out, e)
+				out.WriteByte(e)
 			case 'b':
-				out = append(out, '\b')
+				out.WriteByte('\b')
 			case 'f':
-				out = append(out, '\f')
+				out.WriteByte('\f')
 			case 'n':
-				out = append(out, '\n')
+				out.WriteByte('\n')
 			case 'r':
-				out = append(out, '\r')
+				out.WriteByte('\r')
 			case 't':
-				out = append(out, '\t')
+				out.WriteByte('\t')
 			case 'u':
 				r, ok := hex4(in, i+2)
 				if !ok {
@@ -207,14 +217,14 @@ func unquote(in []byte) (string, bool) {
 				if utf16.IsSurrogate(r) {
 					if r2, ok := hex4(in, i+2); ok && i+1 < len(in) && in[i] == '\\' && in[i+1] == 'u' {
 						if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-							out = utf8.AppendRune(out, dec)
+							out.WriteRune(dec)
 							i += 6
 							continue
 						}
 					}
 					r = utf8.RuneError
 				}
-				out = utf8.AppendRune(out, r)
+				out.WriteRune(r)
 				continue
 			default:
 				return "", false
@@ -222,20 +232,17 @@ func unquote(in []byte) (string, bool) {
 			i += 2
 		case c < 0x20 || c == '"':
 			return "", false
-		case c < utf8.RuneSelf:
-			out = append(out, c)
-			i++
 		default:
 			r, size := utf8.DecodeRune(in[i:])
 			if r == utf8.RuneError && size == 1 {
-				out = utf8.AppendRune(out, utf8.RuneError)
+				out.WriteRune(utf8.RuneError)
 			} else {
-				out = append(out, in[i:i+size]...)
+				out.Write(in[i : i+size])
 			}
 			i += size
 		}
 	}
-	return string(out), true
+	return out.String(), true
 }
 
 // hex4 reads the four hex digits of a \u escape at in[i:].
