@@ -52,7 +52,7 @@ e2e:
 FUZZTIME ?= 5s
 FUZZ_TARGETS := \
 	./hooks:FuzzReadFrame ./hooks:FuzzDetect ./hooks:FuzzReduceCut \
-	./redact:FuzzRedactJSON ./redact:FuzzSecretInAnyText \
+	./redact:FuzzRedactJSON ./redact:FuzzSecretInAnyText ./redact:FuzzScanFindsEveryAnchor \
 	./transcript/claude:FuzzLine ./transcript/claude:FuzzJstr \
 	./transcript/cursor:FuzzLine ./transcript/codex:FuzzCodexLine ./transcript/gemini:FuzzGeminiLine \
 	./daemon/sessions:FuzzTailerResume ./daemon/export:FuzzAssembleRequest \
