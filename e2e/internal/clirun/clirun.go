@@ -12,8 +12,6 @@ import (
 	"os/exec"
 	"strings"
 	"time"
-
-	"github.com/weave-agentd/weave-agentd/e2e/internal/procgroup"
 )
 
 // Cmd is one run.
@@ -51,7 +49,7 @@ func Run(ctx context.Context, c Cmd) (Output, error) {
 	cmd.Stdin = nil // /dev/null: a headless CLI must not wait for input
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	procgroup.Set(cmd)
+	setGroup(cmd)
 	cmd.WaitDelay = 5 * time.Second
 	start := time.Now()
 	err := cmd.Run()
@@ -61,7 +59,7 @@ func Run(ctx context.Context, c Cmd) (Output, error) {
 	if cmd.ProcessState != nil {
 		out.ExitCode = cmd.ProcessState.ExitCode()
 	}
-	procgroup.Kill(cmd)
+	killGroup(cmd)
 	if ctx.Err() != nil {
 		err = ctx.Err()
 	}
