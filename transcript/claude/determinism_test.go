@@ -42,7 +42,7 @@ type feedLine struct {
 func fixtureFeed(t testing.TB, main string, subs ...string) []feedLine {
 	var feed []feedLine
 	for _, p := range append([]string{main}, subs...) {
-		for _, l := range readLines(t, p) {
+		for _, l := range testkit.ReadLines(t, p) {
 			feed = append(feed, feedLine{p, l})
 		}
 	}
@@ -90,24 +90,13 @@ func canonical(spans []genai.Span) []string {
 	return out
 }
 
-func checkNoDuplicates(t testing.TB, spans []genai.Span) {
-	t.Helper()
-	seen := map[genai.SpanID]bool{}
-	for _, s := range spans {
-		if seen[s.SpanID] {
-			t.Errorf("span %s (%s) emitted twice", s.SpanID, s.Name)
-		}
-		seen[s.SpanID] = true
-	}
-}
-
 func TestDeterminismSplit(t *testing.T) {
 	fx := testkit.Fixtures(t)
 	for _, gc := range goldenCases {
 		t.Run(gc.name, func(t *testing.T) {
 			session, opts, feed := loadCase(t, fx, gc)
 			ref := runFeed(session, opts, feed)
-			checkNoDuplicates(t, ref)
+			testkit.CheckNoDuplicates(t, ref)
 			want := canonical(ref)
 			// Same input twice: same spans.
 			if got := canonical(runFeed(session, opts, feed)); strings.Join(got, "") != strings.Join(want, "") {
@@ -120,7 +109,7 @@ func TestDeterminismSplit(t *testing.T) {
 			}
 			for k := 0; k <= len(feed); k += step {
 				got := runSplit(t, session, opts, feed, k)
-				checkNoDuplicates(t, got)
+				testkit.CheckNoDuplicates(t, got)
 				if g := canonical(got); strings.Join(g, "") != strings.Join(want, "") {
 					t.Fatalf("split at line %d: %d spans differ from the %d of one run:\n%s", k, len(g), len(want), firstDiff(want, g))
 				}
