@@ -7,7 +7,6 @@ import (
 	"maps"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 
@@ -94,10 +93,10 @@ func Short(s string, n int) string {
 }
 
 // SpanTree renders spans for a golden file: each trace as an indented tree
-// (parents before their children), roots and siblings in the order less
-// gives, a root whose parent was not emitted marked so. line renders one
-// span at its depth, with its own indentation and without the final newline.
-func SpanTree(spans []genai.Span, less func(a, b genai.Span) bool, line func(s genai.Span, depth int) string) string {
+// (parents before their children), roots and siblings in cmp's order, a root
+// whose parent was not emitted marked so. line renders one span at its
+// depth, with its own indentation and without the final newline.
+func SpanTree(spans []genai.Span, cmp func(a, b genai.Span) int, line func(s genai.Span, depth int) string) string {
 	emitted := map[genai.SpanID]bool{}
 	for _, s := range spans {
 		emitted[s.SpanID] = true
@@ -111,19 +110,18 @@ func SpanTree(spans []genai.Span, less func(a, b genai.Span) bool, line func(s g
 			children[s.ParentID] = append(children[s.ParentID], s)
 		}
 	}
-	sortSpans := func(ss []genai.Span) { sort.SliceStable(ss, func(i, j int) bool { return less(ss[i], ss[j]) }) }
 	var sb strings.Builder
 	var walk func(s genai.Span, depth int)
 	walk = func(s genai.Span, depth int) {
 		sb.WriteString(line(s, depth))
 		sb.WriteString("\n")
 		kids := children[s.SpanID]
-		sortSpans(kids)
+		slices.SortStableFunc(kids, cmp)
 		for _, k := range kids {
 			walk(k, depth+1)
 		}
 	}
-	sortSpans(roots)
+	slices.SortStableFunc(roots, cmp)
 	for _, r := range roots {
 		if !r.ParentID.IsZero() {
 			sb.WriteString("(parent " + r.ParentID.String() + " not emitted) ")
@@ -133,23 +131,24 @@ func SpanTree(spans []genai.Span, less func(a, b genai.Span) bool, line func(s g
 	return sb.String()
 }
 
-// ByStart orders spans by start time, then span id.
-func ByStart(a, b genai.Span) bool {
-	if !a.Start.Equal(b.Start) {
-		return a.Start.Before(b.Start)
+// ByStart orders spans by start time, then span id (a cmp function for
+// slices.SortStableFunc and SpanTree).
+func ByStart(a, b genai.Span) int {
+	if c := a.Start.Compare(b.Start); c != 0 {
+		return c
 	}
-	return a.SpanID.String() < b.SpanID.String()
+	return strings.Compare(a.SpanID.String(), b.SpanID.String())
 }
 
 // ByStartName orders spans by start time, then name, then span id.
-func ByStartName(a, b genai.Span) bool {
-	if !a.Start.Equal(b.Start) {
-		return a.Start.Before(b.Start)
+func ByStartName(a, b genai.Span) int {
+	if c := a.Start.Compare(b.Start); c != 0 {
+		return c
 	}
-	if a.Name != b.Name {
-		return a.Name < b.Name
+	if c := strings.Compare(a.Name, b.Name); c != 0 {
+		return c
 	}
-	return a.SpanID.String() < b.SpanID.String()
+	return strings.Compare(a.SpanID.String(), b.SpanID.String())
 }
 
 // ValueCounts is a golden file's header line for each key: the values the
