@@ -58,13 +58,13 @@ func TestDeterminism(t *testing.T) {
 			if len(want) == 0 {
 				t.Fatal("no spans")
 			}
-			checkNoDuplicates(t, want)
+			testkit.CheckNoDuplicates(t, want)
 			if got := runSteps(t, dc.conv, Options{}, steps, false); dump(got) != dump(want) {
 				t.Errorf("a second run differs:\n%s", testkit.LineDiff(dump(want), dump(got)))
 			}
 			// A restart (MarshalState → New → RestoreState) between every input.
 			split := runSteps(t, dc.conv, Options{}, steps, true)
-			checkNoDuplicates(t, split)
+			testkit.CheckNoDuplicates(t, split)
 			if dump(split) != dump(want) {
 				t.Errorf("split run differs:\n%s", testkit.LineDiff(dump(want), dump(split)))
 			}
@@ -112,7 +112,7 @@ func TestReplayAddsNothing(t *testing.T) {
 			t.Errorf("round %d: replay emitted %d spans:\n%s", round, len(again), renderTree("replay", again))
 		}
 	}
-	checkNoDuplicates(t, spans)
+	testkit.CheckNoDuplicates(t, spans)
 }
 
 // claudeMapped are the events Cursor also sends to hooks imported from
@@ -183,7 +183,7 @@ func TestClaudeImported(t *testing.T) {
 func renderShape(spans []genai.Span) string {
 	var lines []string
 	for _, s := range spans {
-		a := attrMap(s)
+		a := testkit.AttrMap(s)
 		keys := make([]string, 0, len(a))
 		for k := range a {
 			keys = append(keys, k+"="+a[k])
