@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/weave-agentd/weave-agentd/genai"
 )
@@ -166,6 +167,27 @@ func ValueCounts(spans []genai.Span, keys ...string) string {
 			fmt.Fprintf(&sb, " %s×%d", v, vals[v])
 		}
 		sb.WriteString("\n")
+	}
+	return sb.String()
+}
+
+// SpanString renders every field of a span (ids, name, times, status,
+// attributes, events, resource), for exact comparisons.
+func SpanString(s genai.Span) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%s/%s<-%s %q %s..%s st=%d %q\n", s.TraceID, s.SpanID, s.ParentID, s.Name,
+		s.Start.UTC().Format(time.RFC3339Nano), s.End.UTC().Format(time.RFC3339Nano), s.Status, s.StatusMessage)
+	for _, kv := range s.Attrs {
+		fmt.Fprintf(&sb, "  %s=%s\n", kv.Key, kv.Value.String())
+	}
+	for _, e := range s.Events {
+		fmt.Fprintf(&sb, "  event %s %s\n", e.Name, e.Time.UTC().Format(time.RFC3339Nano))
+		for _, kv := range e.Attrs {
+			fmt.Fprintf(&sb, "    %s=%s\n", kv.Key, kv.Value.String())
+		}
+	}
+	for _, kv := range s.Resource {
+		fmt.Fprintf(&sb, "  res %s=%s\n", kv.Key, kv.Value.String())
 	}
 	return sb.String()
 }

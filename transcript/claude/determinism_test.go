@@ -1,7 +1,6 @@
 package claude
 
 import (
-	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -11,26 +10,6 @@ import (
 
 	"github.com/weave-agentd/weave-agentd/internal/testkit"
 )
-
-// spanString renders every field of a span, for exact comparisons.
-func spanString(s genai.Span) string {
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "%s/%s<-%s %q %s..%s st=%d %q\n", s.TraceID, s.SpanID, s.ParentID, s.Name,
-		s.Start.UTC().Format(time.RFC3339Nano), s.End.UTC().Format(time.RFC3339Nano), s.Status, s.StatusMessage)
-	for _, kv := range s.Attrs {
-		fmt.Fprintf(&sb, "  %s=%s\n", kv.Key, kv.Value.String())
-	}
-	for _, e := range s.Events {
-		fmt.Fprintf(&sb, "  event %s %s\n", e.Name, e.Time.UTC().Format(time.RFC3339Nano))
-		for _, kv := range e.Attrs {
-			fmt.Fprintf(&sb, "    %s=%s\n", kv.Key, kv.Value.String())
-		}
-	}
-	for _, kv := range s.Resource {
-		fmt.Fprintf(&sb, "  res %s=%s\n", kv.Key, kv.Value.String())
-	}
-	return sb.String()
-}
 
 type feedLine struct {
 	path string
@@ -84,7 +63,7 @@ func runSplit(t testing.TB, session string, opts Options, feed []feedLine, k int
 func canonical(spans []genai.Span) []string {
 	out := make([]string, len(spans))
 	for i, s := range spans {
-		out[i] = spanString(s)
+		out[i] = testkit.SpanString(s)
 	}
 	sort.Strings(out)
 	return out

@@ -402,7 +402,7 @@ func TestLateLinesLandInTheirTurn(t *testing.T) {
 	want := map[string]string{}
 	for _, s := range runLines(fx.session, Options{}, fx.path, fx.lines) {
 		if testkit.AttrMap(s)["gen_ai.operation.name"] != "invoke_agent" {
-			want[s.SpanID.String()] = spanString(s)
+			want[s.SpanID.String()] = testkit.SpanString(s)
 		}
 	}
 	prompted := fx.hooks[1].lines + 1 // UserPromptSubmit, then the prompt's UserMessage item
@@ -428,7 +428,7 @@ func TestLateLinesLandInTheirTurn(t *testing.T) {
 			}
 			got := map[string]string{}
 			for _, s := range b.Take() {
-				got[s.SpanID.String()] = spanString(s)
+				got[s.SpanID.String()] = testkit.SpanString(s)
 			}
 			for id, w := range want {
 				if got[id] != w {

@@ -95,24 +95,10 @@ func runLive(fx fixture, opts Options) []genai.Span {
 	return b.Take()
 }
 
-// spanString renders every field of a span, for exact comparisons.
-func spanString(s genai.Span) string {
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "%s/%s<-%s %q %s..%s st=%d %q\n", s.TraceID, s.SpanID, s.ParentID, s.Name,
-		s.Start.UTC().Format(time.RFC3339Nano), s.End.UTC().Format(time.RFC3339Nano), s.Status, s.StatusMessage)
-	for _, kv := range s.Attrs {
-		fmt.Fprintf(&sb, "  %s=%s\n", kv.Key, kv.Value.String())
-	}
-	for _, kv := range s.Resource {
-		fmt.Fprintf(&sb, "  res %s=%s\n", kv.Key, kv.Value.String())
-	}
-	return sb.String()
-}
-
 func canonical(spans []genai.Span) string {
 	out := make([]string, len(spans))
 	for i, s := range spans {
-		out[i] = spanString(s)
+		out[i] = testkit.SpanString(s)
 	}
 	sort.Strings(out)
 	return strings.Join(out, "")

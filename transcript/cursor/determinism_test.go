@@ -18,21 +18,7 @@ import (
 func dump(spans []genai.Span) string {
 	var sb strings.Builder
 	for _, s := range spans {
-		fmt.Fprintf(&sb, "%s %s %s %q %s %s status=%d %q\n", s.TraceID, s.SpanID, s.ParentID, s.Name,
-			s.Start.UTC().Format(time.RFC3339Nano), s.End.UTC().Format(time.RFC3339Nano), s.Status, s.StatusMessage)
-		for _, kv := range s.Attrs {
-			fmt.Fprintf(&sb, "  %s=%s\n", kv.Key, kv.Value.String())
-		}
-		for _, e := range s.Events {
-			fmt.Fprintf(&sb, "  event %s %s", e.Name, e.Time.UTC().Format(time.RFC3339Nano))
-			for _, kv := range e.Attrs {
-				fmt.Fprintf(&sb, " %s=%s", kv.Key, kv.Value.String())
-			}
-			sb.WriteString("\n")
-		}
-		for _, kv := range s.Resource {
-			fmt.Fprintf(&sb, "  resource %s=%s\n", kv.Key, kv.Value.String())
-		}
+		sb.WriteString(testkit.SpanString(s))
 	}
 	return sb.String()
 }
