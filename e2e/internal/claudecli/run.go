@@ -167,17 +167,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Home == "" || o.Cwd == "" || o.BaseURL == "" {
 		return res, errors.New("claudecli: Home, Cwd and BaseURL are required")
 	}
-	bin := o.Bin
-	if bin == "" {
-		var err error
-		if bin, err = Install(ctx); err != nil {
-			return res, err
-		}
-	}
-	if err := os.MkdirAll(o.Home, 0o755); err != nil {
-		return res, err
-	}
-	if err := os.MkdirAll(o.Cwd, 0o755); err != nil {
+	bin, err := clirun.Prepare(ctx, o.Bin, Install, o.Home, o.Cwd)
+	if err != nil {
 		return res, err
 	}
 	if err := WriteSettings(o); err != nil {

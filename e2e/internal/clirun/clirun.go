@@ -36,6 +36,20 @@ type Output struct {
 	Duration       time.Duration
 }
 
+// Prepare returns bin, or the installed CLI install returns when bin is
+// empty, and creates dirs (the run's HOME, its project).
+func Prepare(ctx context.Context, bin string, install func(context.Context) (string, error), dirs ...string) (string, error) {
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return "", err
+		}
+	}
+	if bin != "" {
+		return bin, nil
+	}
+	return install(ctx)
+}
+
 // Run runs c with stdin closed, in its own process group: a timeout ends the
 // tools and hooks it started too, and whatever it left running in its group
 // is ended when it exits. A non-zero exit or a timeout is an error naming the

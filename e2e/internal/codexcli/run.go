@@ -175,14 +175,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Home == "" || o.Cwd == "" || o.BaseURL == "" {
 		return res, errors.New("codexcli: Home, Cwd and BaseURL are required")
 	}
-	bin := o.Bin
-	if bin == "" {
-		var err error
-		if bin, err = Install(ctx); err != nil {
-			return res, err
-		}
-	}
-	if err := os.MkdirAll(o.Cwd, 0o755); err != nil {
+	bin, err := clirun.Prepare(ctx, o.Bin, Install, o.Cwd)
+	if err != nil {
 		return res, err
 	}
 	if err := WriteConfig(o); err != nil {

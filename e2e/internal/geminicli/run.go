@@ -198,17 +198,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Home == "" || o.Cwd == "" || o.BaseURL == "" {
 		return res, errors.New("geminicli: Home, Cwd and BaseURL are required")
 	}
-	bin := o.Bin
-	if bin == "" {
-		var err error
-		if bin, err = Install(ctx); err != nil {
-			return res, err
-		}
-	}
-	for _, d := range []string{o.Home, o.Cwd} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return res, err
-		}
+	bin, err := clirun.Prepare(ctx, o.Bin, Install, o.Home, o.Cwd)
+	if err != nil {
+		return res, err
 	}
 	if err := WriteSettings(o); err != nil {
 		return res, err
