@@ -51,7 +51,7 @@ func backendCases(t *testing.T) []backendCase {
 // costTotals is the last cost-state record of a transcript, summed over
 // models: input (with cache reads and writes) and output tokens.
 func costTotals(t *testing.T, path, session string) (in, out int64, ok bool) {
-	for _, l := range readLines(t, path) {
+	for _, l := range testkit.ReadLines(t, path) {
 		var r struct {
 			Type       string `json:"type"`
 			SessionID  string `json:"sessionId"`
@@ -82,7 +82,7 @@ func TestUsageSumIsClaudeCodesOwnTotal(t *testing.T) {
 	for _, bc := range backendCases(t) {
 		t.Run(bc.name, func(t *testing.T) {
 			for _, s := range bc.spans {
-				if attrMap(s)["gen_ai.operation.name"] == "invoke_agent" && hasUsage(s) {
+				if testkit.AttrMap(s)["gen_ai.operation.name"] == "invoke_agent" && hasUsage(s) {
 					t.Errorf("%s %s carries usage: a backend would count it twice", s.Name, s.SpanID)
 				}
 			}
@@ -91,11 +91,11 @@ func TestUsageSumIsClaudeCodesOwnTotal(t *testing.T) {
 				return // older than cost-state records
 			}
 			checked++
-			in, out, _, _ := usageSum(bc.spans, func(s genai.Span) bool {
-				return attrMap(s)["gen_ai.conversation.id"] == bc.session
+			u := testkit.SumUsage(bc.spans, func(s genai.Span) bool {
+				return testkit.AttrMap(s)["gen_ai.conversation.id"] == bc.session
 			})
-			if in != wantIn || out != wantOut {
-				t.Errorf("usage over the conversation's spans in=%d out=%d, Claude Code's cost-state says in=%d out=%d", in, out, wantIn, wantOut)
+			if u.Input != wantIn || u.Output != wantOut {
+				t.Errorf("usage over the conversation's spans in=%d out=%d, Claude Code's cost-state says in=%d out=%d", u.Input, u.Output, wantIn, wantOut)
 			}
 		})
 	}
@@ -113,13 +113,13 @@ func TestSpansCarryNamesAndLabels(t *testing.T) {
 			names := map[string]map[string]bool{}
 			tools := map[genai.SpanID]string{}
 			for _, s := range bc.spans {
-				a := attrMap(s)
+				a := testkit.AttrMap(s)
 				if a["gen_ai.operation.name"] == "execute_tool" {
 					tools[s.SpanID] = a["gen_ai.tool.call.id"]
 				}
 			}
 			for _, s := range bc.spans {
-				a := attrMap(s)
+				a := testkit.AttrMap(s)
 				for _, k := range []string{"gen_ai.conversation.id", "gen_ai.conversation.name", "gen_ai.agent.name", "gen_ai.provider.name", "gen_ai.operation.name"} {
 					if a[k] == "" {
 						t.Errorf("%s %s: no %s", s.Name, s.SpanID, k)
@@ -204,7 +204,7 @@ func TestCompactionAsWeaveDrawsIt(t *testing.T) {
 		t.Run(bc.name, func(t *testing.T) {
 			var turn *genai.Span
 			for i, s := range bc.spans {
-				a := attrMap(s)
+				a := testkit.AttrMap(s)
 				if a["gen_ai.operation.name"] != "invoke_agent" {
 					continue
 				}
@@ -219,7 +219,7 @@ func TestCompactionAsWeaveDrawsIt(t *testing.T) {
 			if turn == nil {
 				t.Fatal("no turn carries the compaction")
 			}
-			a := attrMap(*turn)
+			a := testkit.AttrMap(*turn)
 			want := map[string]string{
 				"weave.compaction.items_before":     "4", // prompt, response, tool result, response
 				"weave.compaction.items_after":      "3", // the summary and the two messages kept
@@ -232,11 +232,11 @@ func TestCompactionAsWeaveDrawsIt(t *testing.T) {
 				}
 			}
 			if !strings.HasPrefix(a["weave.compaction.summary"], "This session is being continued") {
-				t.Errorf("weave.compaction.summary %q", short(a["weave.compaction.summary"], 60))
+				t.Errorf("weave.compaction.summary %q", testkit.Short(a["weave.compaction.summary"], 60))
 			}
 			var calls []genai.Span
 			for _, s := range bc.spans {
-				if s.ParentID == turn.SpanID && attrMap(s)["claude_code.compaction.call"] == "true" {
+				if s.ParentID == turn.SpanID && testkit.AttrMap(s)["claude_code.compaction.call"] == "true" {
 					calls = append(calls, s)
 				}
 			}
@@ -244,7 +244,7 @@ func TestCompactionAsWeaveDrawsIt(t *testing.T) {
 				t.Fatalf("%d compaction calls under the turn, want 1", len(calls))
 			}
 			// cost-state before: 4100 in, 35 out; after: 6300 in + 1800 cache read, 95 out.
-			c := attrMap(calls[0])
+			c := testkit.AttrMap(calls[0])
 			if c["gen_ai.usage.input_tokens"] != "4000" || c["gen_ai.usage.cache_read.input_tokens"] != "1800" ||
 				c["gen_ai.usage.output_tokens"] != "60" || c["gen_ai.request.model"] != "claude-opus-5-5" || calls[0].Name != "chat claude-opus-5-5" {
 				t.Errorf("compaction call %s: %v", calls[0].Name, c)
@@ -271,7 +271,7 @@ func TestConversationTitleIsTheFirstPrompt(t *testing.T) {
 		want(chatN, turnN),
 	})
 	for _, s := range r.spans {
-		if got := attrMap(s)["gen_ai.conversation.name"]; got != "Fix the flaky test" {
+		if got := testkit.AttrMap(s)["gen_ai.conversation.name"]; got != "Fix the flaky test" {
 			t.Errorf("%s: conversation name %q, want the first prompt's first line", s.Name, got)
 		}
 	}

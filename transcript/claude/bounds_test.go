@@ -49,7 +49,7 @@ func TestALineWithAMillionContentBlocksKeepsTheHeapBounded(t *testing.T) {
 	var out string
 	for _, s := range spans {
 		if s.Name == "invoke_agent claude-code" {
-			out = attrMap(s)["gen_ai.output.messages"] + attrMap(s)["gen_ai.input.messages"]
+			out = testkit.AttrMap(s)["gen_ai.output.messages"] + testkit.AttrMap(s)["gen_ai.input.messages"]
 		}
 	}
 	if !strings.Contains(out, "content blocks not kept") {

@@ -59,7 +59,7 @@ func TestHandCountedUsage(t *testing.T) {
 			var turn *genai.Span
 			children := 0
 			for i, s := range spans {
-				if s.Name == "invoke_agent claude-code" && attrMap(s)["claude_code.turn.ordinal"] == "1" {
+				if s.Name == "invoke_agent claude-code" && testkit.AttrMap(s)["claude_code.turn.ordinal"] == "1" {
 					turn = &spans[i]
 				}
 			}
@@ -71,7 +71,7 @@ func TestHandCountedUsage(t *testing.T) {
 					children++
 				}
 			}
-			a := attrMap(*turn)
+			a := testkit.AttrMap(*turn)
 			if tc.children >= 0 {
 				wantTrace := genai.NewTraceID("claude-code", session, tc.turnKey)
 				if turn.TraceID != wantTrace || turn.SpanID != genai.NewSpanID(wantTrace, genai.KindTurn, "turn") {
@@ -97,8 +97,8 @@ func TestHandCountedUsage(t *testing.T) {
 			if hasUsage(*turn) {
 				t.Errorf("usage on the turn span (a backend would count it twice): %v", a)
 			}
-			in, out, cr, cc := usageSum(spans, inTrace(turn.TraceID))
-			if got := fmt.Sprintf("in=%d out=%d cache_read=%d cache_creation=%d", in, out, cr, cc); got != "in="+tc.in+" out="+tc.out+" cache_read="+tc.cr+" cache_creation="+tc.cc {
+			u := testkit.SumUsage(spans, inTrace(turn.TraceID))
+			if got := fmt.Sprintf("in=%d out=%d cache_read=%d cache_creation=%d", u.Input, u.Output, u.CacheRead, u.CacheCreation); got != "in="+tc.in+" out="+tc.out+" cache_read="+tc.cr+" cache_creation="+tc.cc {
 				t.Errorf("usage over the trace's spans %s, want in=%s out=%s cache_read=%s cache_creation=%s", got, tc.in, tc.out, tc.cr, tc.cc)
 			}
 			if got := turn.Start.Format("15:04:05.000"); got != tc.start {

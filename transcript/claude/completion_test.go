@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/internal/testkit"
 )
 
 const (
@@ -31,10 +32,10 @@ func TestTurnCompletion(t *testing.T) {
 				want(chatN, turnN),
 			},
 			check: func(t *testing.T, r *run) {
-				if in, out, _, _ := usageSum(r.spans, nil); in != 113 || out != 50 || hasUsage(r.find(t, turnN)) {
-					t.Errorf("usage counted more than once: in=%d out=%d", in, out)
+				if u := testkit.SumUsage(r.spans, nil); u.Input != 113 || u.Output != 50 || hasUsage(r.find(t, turnN)) {
+					t.Errorf("usage counted more than once: in=%d out=%d", u.Input, u.Output)
 				}
-				c := attrMap(r.find(t, chatN))
+				c := testkit.AttrMap(r.find(t, chatN))
 				if got := partTypes(c["gen_ai.output.messages"]); got != "reasoning,text" {
 					t.Errorf("chat parts %q", got)
 				}
@@ -57,14 +58,14 @@ func TestTurnCompletion(t *testing.T) {
 				want(chatN, turnN),
 			},
 			check: func(t *testing.T, r *run) {
-				a := attrMap(r.find(t, turnN))
+				a := testkit.AttrMap(r.find(t, turnN))
 				if a["gen_ai.system_instructions"] != `[{"type":"text","content":"You are Claude Code."}]` {
 					t.Errorf("system_instructions %s", a["gen_ai.system_instructions"])
 				}
 				if a["gen_ai.tool.definitions"] != `[{"type":"function","name":"Bash","description":"Run a command","parameters":{"type":"object"}}]` {
 					t.Errorf("tool.definitions %s", a["gen_ai.tool.definitions"])
 				}
-				c := attrMap(r.find(t, chatN))
+				c := testkit.AttrMap(r.find(t, chatN))
 				if !strings.Contains(c["gen_ai.output.messages"], `{"type":"reasoning","content":"[redacted thinking]"}`) {
 					t.Errorf("chat output %s", c["gen_ai.output.messages"])
 				}
@@ -162,7 +163,7 @@ func TestTurnCompletion(t *testing.T) {
 			},
 			check: func(t *testing.T, r *run) {
 				s := r.find(t, turnN)
-				a := attrMap(s)
+				a := testkit.AttrMap(s)
 				if s.Status != genai.StatusError || a["error.type"] != "overloaded" {
 					t.Errorf("turn status %v %q", s.Status, a["error.type"])
 				}
@@ -188,11 +189,11 @@ func TestTurnCompletion(t *testing.T) {
 				want(chatN, "execute_tool Bash", turnN),
 			},
 			check: func(t *testing.T, r *run) {
-				if s := r.find(t, turnN); s.Status != genai.StatusError || attrMap(s)["error.type"] != "interrupted" {
-					t.Errorf("turn %v %v", s.Status, attrMap(s)["error.type"])
+				if s := r.find(t, turnN); s.Status != genai.StatusError || testkit.AttrMap(s)["error.type"] != "interrupted" {
+					t.Errorf("turn %v %v", s.Status, testkit.AttrMap(s)["error.type"])
 				}
-				if s := r.find(t, "execute_tool Bash"); attrMap(s)["error.type"] != "cancelled" {
-					t.Errorf("tool %v", attrMap(s)["error.type"])
+				if s := r.find(t, "execute_tool Bash"); testkit.AttrMap(s)["error.type"] != "cancelled" {
+					t.Errorf("tool %v", testkit.AttrMap(s)["error.type"])
 				}
 			},
 		},
@@ -240,8 +241,8 @@ func TestTurnCompletion(t *testing.T) {
 				want(chatN, turnN),
 			},
 			check: func(t *testing.T, r *run) {
-				if in, out, _, _ := usageSum(r.spans, nil); in != 20 || out != 40 {
-					t.Errorf("usage %d/%d", in, out)
+				if u := testkit.SumUsage(r.spans, nil); u.Input != 20 || u.Output != 40 {
+					t.Errorf("usage %d/%d", u.Input, u.Output)
 				}
 			},
 		},
@@ -260,7 +261,7 @@ func TestTurnCompletion(t *testing.T) {
 			},
 			check: func(t *testing.T, r *run) {
 				old := genai.NewTraceID(genai.AgentClaudeCode, "99999999-2222-3333-4444-555555555555", "old1")
-				if r.spans[0].TraceID != old || attrMap(r.spans[0])["gen_ai.conversation.id"] != "99999999-2222-3333-4444-555555555555" {
+				if r.spans[0].TraceID != old || testkit.AttrMap(r.spans[0])["gen_ai.conversation.id"] != "99999999-2222-3333-4444-555555555555" {
 					t.Error("copied turn not in the original session's trace")
 				}
 			},

@@ -156,7 +156,7 @@ func metadataNames(t *testing.T, spans []genai.Span, texts []string) {
 	t.Helper()
 	names := map[string]bool{}
 	for _, s := range spans {
-		names[attrMap(s)[string(genai.ConversationNameKey)]] = true
+		names[testkit.AttrMap(s)[string(genai.ConversationNameKey)]] = true
 	}
 	if len(names) != 1 {
 		t.Fatalf("metadata mode: conversation names %v, want one", names)

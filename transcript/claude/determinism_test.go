@@ -1,7 +1,6 @@
 package claude
 
 import (
-	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -11,26 +10,6 @@ import (
 
 	"github.com/weave-agentd/weave-agentd/internal/testkit"
 )
-
-// spanString renders every field of a span, for exact comparisons.
-func spanString(s genai.Span) string {
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "%s/%s<-%s %q %s..%s st=%d %q\n", s.TraceID, s.SpanID, s.ParentID, s.Name,
-		s.Start.UTC().Format(time.RFC3339Nano), s.End.UTC().Format(time.RFC3339Nano), s.Status, s.StatusMessage)
-	for _, kv := range s.Attrs {
-		fmt.Fprintf(&sb, "  %s=%s\n", kv.Key, kv.Value.String())
-	}
-	for _, e := range s.Events {
-		fmt.Fprintf(&sb, "  event %s %s\n", e.Name, e.Time.UTC().Format(time.RFC3339Nano))
-		for _, kv := range e.Attrs {
-			fmt.Fprintf(&sb, "    %s=%s\n", kv.Key, kv.Value.String())
-		}
-	}
-	for _, kv := range s.Resource {
-		fmt.Fprintf(&sb, "  res %s=%s\n", kv.Key, kv.Value.String())
-	}
-	return sb.String()
-}
 
 type feedLine struct {
 	path string
@@ -42,7 +21,7 @@ type feedLine struct {
 func fixtureFeed(t testing.TB, main string, subs ...string) []feedLine {
 	var feed []feedLine
 	for _, p := range append([]string{main}, subs...) {
-		for _, l := range readLines(t, p) {
+		for _, l := range testkit.ReadLines(t, p) {
 			feed = append(feed, feedLine{p, l})
 		}
 	}
@@ -84,21 +63,10 @@ func runSplit(t testing.TB, session string, opts Options, feed []feedLine, k int
 func canonical(spans []genai.Span) []string {
 	out := make([]string, len(spans))
 	for i, s := range spans {
-		out[i] = spanString(s)
+		out[i] = testkit.SpanString(s)
 	}
 	sort.Strings(out)
 	return out
-}
-
-func checkNoDuplicates(t testing.TB, spans []genai.Span) {
-	t.Helper()
-	seen := map[genai.SpanID]bool{}
-	for _, s := range spans {
-		if seen[s.SpanID] {
-			t.Errorf("span %s (%s) emitted twice", s.SpanID, s.Name)
-		}
-		seen[s.SpanID] = true
-	}
 }
 
 func TestDeterminismSplit(t *testing.T) {
@@ -107,7 +75,7 @@ func TestDeterminismSplit(t *testing.T) {
 		t.Run(gc.name, func(t *testing.T) {
 			session, opts, feed := loadCase(t, fx, gc)
 			ref := runFeed(session, opts, feed)
-			checkNoDuplicates(t, ref)
+			testkit.CheckNoDuplicates(t, ref)
 			want := canonical(ref)
 			// Same input twice: same spans.
 			if got := canonical(runFeed(session, opts, feed)); strings.Join(got, "") != strings.Join(want, "") {
@@ -120,7 +88,7 @@ func TestDeterminismSplit(t *testing.T) {
 			}
 			for k := 0; k <= len(feed); k += step {
 				got := runSplit(t, session, opts, feed, k)
-				checkNoDuplicates(t, got)
+				testkit.CheckNoDuplicates(t, got)
 				if g := canonical(got); strings.Join(g, "") != strings.Join(want, "") {
 					t.Fatalf("split at line %d: %d spans differ from the %d of one run:\n%s", k, len(g), len(want), firstDiff(want, g))
 				}

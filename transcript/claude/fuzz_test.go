@@ -16,7 +16,7 @@ import (
 func FuzzLine(f *testing.F) {
 	if fx, ok := testkit.FixturesOK(); ok {
 		for _, gc := range goldenCases {
-			for i, l := range readLines(f, filepath.Join(fx, gc.main)) {
+			for i, l := range testkit.ReadLines(f, filepath.Join(fx, gc.main)) {
 				if i%7 == 0 && len(l) < 8<<10 {
 					f.Add(l)
 				}

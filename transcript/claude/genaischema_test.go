@@ -1,15 +1,16 @@
 package claude
 
 import (
+	"maps"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 
-	"github.com/weave-agentd/weave-agentd/config"
 	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/internal/genaischema"
 	"github.com/weave-agentd/weave-agentd/internal/testkit"
-	"github.com/weave-agentd/weave-agentd/redact"
+	"github.com/weave-agentd/weave-agentd/transcript/internal/schematest"
 )
 
 // TestGenAISchemas: every GenAI JSON attribute of every span built from the
@@ -17,7 +18,6 @@ import (
 // their hooks) matches the official schema as built, and after the daemon's
 // redaction and size cap at 4096 bytes and at the default.
 func TestGenAISchemas(t *testing.T) {
-	v := genaischema.Load(t)
 	fx := testkit.Fixtures(t)
 	scenarios := map[string]func(t *testing.T) []genai.Span{}
 	for _, gc := range goldenCases {
@@ -32,34 +32,7 @@ func TestGenAISchemas(t *testing.T) {
 			return playLive(New(session, opts), in)
 		}
 	}
-	seen := map[string]bool{}
-	for name, build := range scenarios {
-		t.Run(name, func(t *testing.T) {
-			spans := build(t)
-			for _, s := range spans {
-				for _, kv := range s.Attrs {
-					if genai.IsJSONAttr(string(kv.Key)) {
-						seen[string(kv.Key)] = true
-					}
-				}
-			}
-			if n := v.Spans(t, spans); n == 0 {
-				t.Fatal("no GenAI JSON attribute to check")
-			}
-			for _, max := range []int{4096, config.DefaultMaxAttributeBytes} {
-				r, err := redact.New(&config.Config{MaxAttributeBytes: max})
-				if err != nil {
-					t.Fatal(err)
-				}
-				v.SpansAfter(t, spans, r.Span, max)
-			}
-		})
-	}
-	for key := range genaischema.Files {
-		if !seen[key] {
-			t.Errorf("no scenario has %s: the check proves nothing for it", key)
-		}
-	}
+	schematest.Check(t, scenarios, false, slices.Collect(maps.Keys(genaischema.Files))...)
 }
 
 // A small image in a prompt is a proper BlobPart (with its modality: the

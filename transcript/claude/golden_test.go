@@ -3,8 +3,9 @@ package claude
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,7 +37,7 @@ var goldenCases = []goldenCase{
 
 // sessionOf finds the session id in a transcript when the file name is not it.
 func sessionOf(t testing.TB, path string) string {
-	for _, l := range readLines(t, path) {
+	for _, l := range testkit.ReadLines(t, path) {
 		r, err := parseLine(l)
 		if err == nil && transcript.LooksLikeUUID(r.SessionID) {
 			return r.SessionID
@@ -64,7 +65,7 @@ func TestGolden(t *testing.T) {
 		t.Run(gc.name, func(t *testing.T) {
 			session, opts, feed := loadCase(t, fx, gc)
 			spans := runFeed(session, opts, feed)
-			checkNoDuplicates(t, spans)
+			testkit.CheckNoDuplicates(t, spans)
 			got := renderTree(gc.main, spans)
 			testkit.Golden(t, filepath.Join("testdata", gc.name+".golden"), got)
 		})
@@ -77,87 +78,19 @@ func renderTree(title string, spans []genai.Span) string {
 	var sb strings.Builder
 	counts := map[string]int{}
 	for _, s := range spans {
-		counts[strings.SplitN(s.Name, " ", 2)[0]+":"+attrMap(s)["gen_ai.operation.name"]]++
+		counts[strings.SplitN(s.Name, " ", 2)[0]+":"+testkit.AttrMap(s)["gen_ai.operation.name"]]++
 	}
 	fmt.Fprintf(&sb, "# %s\n# %d spans:", title, len(spans))
-	for _, k := range sortedKeysInt(counts) {
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
 		fmt.Fprintf(&sb, " %s=%d", k, counts[k])
 	}
 	sb.WriteString("\n")
 	// The names every span carries, listed once.
-	for _, k := range []string{"gen_ai.conversation.name", "gen_ai.agent.name", "gen_ai.provider.name"} {
-		vals := map[string]int{}
-		for _, s := range spans {
-			vals[fmt.Sprintf("%q", attrMap(s)[k])]++
-		}
-		fmt.Fprintf(&sb, "# %s:", k)
-		for _, v := range sortedKeysInt(vals) {
-			fmt.Fprintf(&sb, " %s×%d", v, vals[v])
-		}
-		sb.WriteString("\n")
-	}
-
-	byID := map[genai.SpanID]bool{}
-	for _, s := range spans {
-		byID[s.SpanID] = true
-	}
-	children := map[genai.SpanID][]genai.Span{}
-	var roots []genai.Span
-	for _, s := range spans {
-		if s.ParentID.IsZero() || !byID[s.ParentID] {
-			roots = append(roots, s)
-		} else {
-			children[s.ParentID] = append(children[s.ParentID], s)
-		}
-	}
-	sortSpans(roots)
-	var walk func(s genai.Span, depth int)
-	walk = func(s genai.Span, depth int) {
-		sb.WriteString(strings.Repeat("  ", depth))
-		sb.WriteString(describe(s))
-		sb.WriteString("\n")
-		kids := children[s.SpanID]
-		sortSpans(kids)
-		for _, k := range kids {
-			walk(k, depth+1)
-		}
-	}
-	for _, r := range roots {
-		if !r.ParentID.IsZero() {
-			sb.WriteString("(parent " + r.ParentID.String() + " not emitted) ")
-		}
-		walk(r, 0)
-	}
+	sb.WriteString(testkit.ValueCounts(spans, "gen_ai.conversation.name", "gen_ai.agent.name", "gen_ai.provider.name"))
+	sb.WriteString(testkit.SpanTree(spans, testkit.ByStartName, func(s genai.Span, depth int) string {
+		return strings.Repeat("  ", depth) + describe(s)
+	}))
 	return sb.String()
-}
-
-func sortSpans(ss []genai.Span) {
-	sort.SliceStable(ss, func(i, j int) bool {
-		if !ss[i].Start.Equal(ss[j].Start) {
-			return ss[i].Start.Before(ss[j].Start)
-		}
-		if ss[i].Name != ss[j].Name {
-			return ss[i].Name < ss[j].Name
-		}
-		return ss[i].SpanID.String() < ss[j].SpanID.String()
-	})
-}
-
-func sortedKeysInt(m map[string]int) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func short(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > n {
-		return string(r[:n]) + "…"
-	}
-	return s
 }
 
 // messageText joins the text parts of a messages attribute (for display).
@@ -196,7 +129,7 @@ func partTypes(js string) string {
 }
 
 func describe(s genai.Span) string {
-	a := attrMap(s)
+	a := testkit.AttrMap(s)
 	var sb strings.Builder
 	sb.WriteString(s.Name)
 	fmt.Fprintf(&sb, " [%s %s] %s +%s", s.TraceID.String()[:8], s.SpanID.String()[:8],
@@ -204,7 +137,7 @@ func describe(s genai.Span) string {
 	if s.Status == genai.StatusError {
 		fmt.Fprintf(&sb, " ERROR(%s)", a["error.type"])
 		if s.StatusMessage != "" {
-			fmt.Fprintf(&sb, " %q", short(s.StatusMessage, 50))
+			fmt.Fprintf(&sb, " %q", testkit.Short(s.StatusMessage, 50))
 		}
 	}
 	tokens := func() {
@@ -228,10 +161,10 @@ func describe(s genai.Span) string {
 		}
 		tokens()
 		if v := a["gen_ai.input.messages"]; v != "" {
-			fmt.Fprintf(&sb, " prompt=%q", short(messageText(v), 60))
+			fmt.Fprintf(&sb, " prompt=%q", testkit.Short(messageText(v), 60))
 		}
 		if v := a["gen_ai.output.messages"]; v != "" {
-			fmt.Fprintf(&sb, " answer=%q", short(messageText(v), 40))
+			fmt.Fprintf(&sb, " answer=%q", testkit.Short(messageText(v), 40))
 		}
 		if a["gen_ai.system_instructions"] != "" {
 			sb.WriteString(" +system_instructions")
@@ -241,13 +174,13 @@ func describe(s genai.Span) string {
 		}
 		if a["weave.compaction.items_before"] != "" || a["weave.compaction.summary"] != "" {
 			fmt.Fprintf(&sb, " weave.compaction(items %s→%s summary=%q)", a["weave.compaction.items_before"],
-				a["weave.compaction.items_after"], short(a["weave.compaction.summary"], 30))
+				a["weave.compaction.items_after"], testkit.Short(a["weave.compaction.summary"], 30))
 		}
 		for _, e := range s.Events {
 			fmt.Fprintf(&sb, "\n%s  event %s @%s", "", e.Name, e.Time.UTC().Format("15:04:05.000"))
 			for _, kv := range e.Attrs {
 				if kv.Key == "claude_code.compaction.summary" {
-					fmt.Fprintf(&sb, " summary=%q", short(kv.Value.AsString(), 40))
+					fmt.Fprintf(&sb, " summary=%q", testkit.Short(kv.Value.AsString(), 40))
 					continue
 				}
 				fmt.Fprintf(&sb, " %s=%s", strings.TrimPrefix(string(kv.Key), "claude_code.compaction."), kv.Value.String())
@@ -269,7 +202,7 @@ func describe(s genai.Span) string {
 			}
 		}
 	case "execute_tool":
-		fmt.Fprintf(&sb, " id=%s args=%q", a["gen_ai.tool.call.id"], short(a["gen_ai.tool.call.arguments"], 50))
+		fmt.Fprintf(&sb, " id=%s args=%q", a["gen_ai.tool.call.id"], testkit.Short(a["gen_ai.tool.call.arguments"], 50))
 	}
 	return sb.String()
 }

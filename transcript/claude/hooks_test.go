@@ -18,7 +18,7 @@ func TestHookDurations2_1_291(t *testing.T) {
 	fx := testkit.Fixtures(t)
 	dir := filepath.Join(fx, "claude-code/forgelore-hooks-v2.1.289-291/2.1.291")
 	path := filepath.Join(dir, "transcript.jsonl")
-	lines := readLines(t, path)
+	lines := testkit.ReadLines(t, path)
 	payload := func(name string) transcript.Event {
 		p, err := os.ReadFile(filepath.Join(dir, name+"-1.json"))
 		if err != nil {
@@ -60,7 +60,7 @@ func TestHookDurations2_1_291(t *testing.T) {
 			b.Hook(payload("PostToolUseFailure")) // the hook beat the transcript
 			feed(rBuild, rBuild+1)
 			got := b.Take()
-			if len(got) != 1 || attrMap(got[0])["gen_ai.tool.call.id"] != build {
+			if len(got) != 1 || testkit.AttrMap(got[0])["gen_ai.tool.call.id"] != build {
 				t.Fatalf("build tool span not emitted at its result line: %d spans", len(got))
 			}
 			if d := got[0].End.Sub(got[0].Start); d != 328*time.Millisecond {
@@ -69,7 +69,7 @@ func TestHookDurations2_1_291(t *testing.T) {
 			feed(rBuild+1, rVersion+1)
 			mid := b.Take()
 			for _, s := range mid {
-				if attrMap(s)["gen_ai.tool.call.id"] == version {
+				if testkit.AttrMap(s)["gen_ai.tool.call.id"] == version {
 					t.Fatal("version tool emitted before its hook or the wait")
 				}
 			}
@@ -83,7 +83,7 @@ func TestHookDurations2_1_291(t *testing.T) {
 				b.Tick(now.Add(500 * time.Millisecond))
 			}
 			got = b.Take()
-			if len(got) != 1 || attrMap(got[0])["gen_ai.tool.call.id"] != version {
+			if len(got) != 1 || testkit.AttrMap(got[0])["gen_ai.tool.call.id"] != version {
 				t.Fatalf("version tool span: %d spans", len(got))
 			}
 			if d := got[0].End.Sub(got[0].Start); d != tc.wantVersion {

@@ -42,7 +42,7 @@ func liveFeed(t testing.TB, dir string) (session string, opts Options, in []live
 	files := New(session, opts).Files()
 	var lines []feedLine
 	for _, f := range files {
-		for _, l := range readLines(t, f) {
+		for _, l := range testkit.ReadLines(t, f) {
 			lines = append(lines, feedLine{f, l})
 		}
 	}
@@ -87,7 +87,7 @@ func liveFeed(t testing.TB, dir string) (session string, opts Options, in []live
 	}
 	var hooks []placed
 	prev := 0
-	for _, raw := range readLines(t, filepath.Join(dir, "hooks.jsonl")) {
+	for _, raw := range testkit.ReadLines(t, filepath.Join(dir, "hooks.jsonl")) {
 		var p hookPayload
 		if err := json.Unmarshal(raw, &p); err != nil {
 			t.Fatal(err)
@@ -215,7 +215,7 @@ func TestLiveSplit(t *testing.T) {
 				}
 				got = append(got, playLiveRange(b, in[k:], &now)...)
 				got = append(got, settleLive(b, now)...)
-				checkNoDuplicates(t, got)
+				testkit.CheckNoDuplicates(t, got)
 				if g := canonical(got); strings.Join(g, "") != strings.Join(want, "") {
 					t.Fatalf("split at input %d: %d spans, want %d:\n%s", k, len(g), len(want), firstDiff(want, g))
 				}
@@ -244,7 +244,7 @@ func TestLive2_1_328(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			session, opts, in := liveFeed(t, dir)
 			spans := playLive(New(session, opts), in)
-			checkNoDuplicates(t, spans)
+			testkit.CheckNoDuplicates(t, spans)
 			got := renderTree("claude-2.1.328/"+name+" (live replay with hooks)", spans)
 			testkit.Golden(t, filepath.Join("testdata", "v2.1.328-"+name+".golden"), got)
 		})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/internal/testkit"
 	"github.com/weave-agentd/weave-agentd/transcript"
 )
 
@@ -167,7 +168,7 @@ func (r *run) play(t *testing.T, steps []step) {
 		}
 		t.Fatalf("unexpected spans at the end: %q", names)
 	}
-	checkNoDuplicates(t, r.spans)
+	testkit.CheckNoDuplicates(t, r.spans)
 }
 
 func (r *run) find(t *testing.T, name string) genai.Span {
@@ -184,7 +185,7 @@ func (r *run) find(t *testing.T, name string) genai.Span {
 func (r *run) byID(t *testing.T, id string) genai.Span {
 	t.Helper()
 	for _, s := range r.spans {
-		a := attrMap(s)
+		a := testkit.AttrMap(s)
 		if a["gen_ai.tool.call.id"] == id || a["gen_ai.response.id"] == id || a["gen_ai.agent.id"] == id {
 			return s
 		}

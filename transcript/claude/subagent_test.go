@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/internal/testkit"
 )
 
 func agentEnv(id string) obj { return obj{"isSidechain": true, "agentId": id} }
@@ -62,14 +63,14 @@ func TestBackgroundSubagent(t *testing.T) {
 	if ag.TraceID != tr || ag.ParentID != tool || ag.SpanID != genai.NewSpanID(tr, genai.KindSubagent, "abc") {
 		t.Errorf("subagent ids %s %s <- %s", ag.TraceID, ag.SpanID, ag.ParentID)
 	}
-	a := attrMap(ag)
+	a := testkit.AttrMap(ag)
 	if a["gen_ai.agent.id"] != "abc" || a["gen_ai.agent.description"] != "find X" || a["claude_code.subagent.background"] != "true" ||
 		a["gen_ai.tool.call.id"] != "toolu_A" || a["gen_ai.agent.name"] != "Explore" || hasUsage(ag) {
 		t.Errorf("subagent attrs %v", a)
 	}
 	underAgent := func(s genai.Span) bool { return s.ParentID == ag.SpanID }
-	if in, out, _, _ := usageSum(r.spans, underAgent); in != 300 || out != 16 {
-		t.Errorf("subagent chats usage %d/%d, want 300/16", in, out)
+	if u := testkit.SumUsage(r.spans, underAgent); u.Input != 300 || u.Output != 16 {
+		t.Errorf("subagent chats usage %d/%d, want 300/16", u.Input, u.Output)
 	}
 	if g := r.byID(t, "toolu_B"); g.ParentID != ag.SpanID {
 		t.Error("subagent tool not under the subagent")
@@ -78,10 +79,10 @@ func TestBackgroundSubagent(t *testing.T) {
 		t.Error("subagent chat not under the subagent")
 	}
 	if tu := r.find(t, turnN); tu.SpanID != turn || hasUsage(tu) {
-		t.Errorf("turn span %v: usage belongs on chat spans only", attrMap(tu))
+		t.Errorf("turn span %v: usage belongs on chat spans only", testkit.AttrMap(tu))
 	}
-	if in, _, _, _ := usageSum(r.spans, inTrace(tr)); in != 302 {
-		t.Errorf("usage over the trace %d, want 302 (the turn's 2 and the background agent's 300)", in)
+	if u := testkit.SumUsage(r.spans, inTrace(tr)); u.Input != 302 {
+		t.Errorf("usage over the trace %d, want 302 (the turn's 2 and the background agent's 300)", u.Input)
 	}
 }
 
@@ -110,10 +111,10 @@ func TestFlatLayoutForegroundSubagent(t *testing.T) {
 		t.Errorf("Files() = %v", files)
 	}
 	if tu := r.find(t, turnN); hasUsage(tu) {
-		t.Errorf("usage on the turn span: %v", attrMap(tu))
+		t.Errorf("usage on the turn span: %v", testkit.AttrMap(tu))
 	}
-	if in, out, _, _ := usageSum(r.spans, nil); in != 52 || out != 18 {
-		t.Errorf("usage over the spans in=%d out=%d, want the subagent included", in, out)
+	if u := testkit.SumUsage(r.spans, nil); u.Input != 52 || u.Output != 18 {
+		t.Errorf("usage over the spans in=%d out=%d, want the subagent included", u.Input, u.Output)
 	}
 	ag := r.find(t, "invoke_agent general-purpose")
 	if ag.Start != t0.Add(1100*1e6) || ag.End != t0.Add(9e9) {

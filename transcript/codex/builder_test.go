@@ -15,42 +15,25 @@ import (
 	"github.com/weave-agentd/weave-agentd/transcript"
 )
 
-type tokens struct{ in, out, cacheRead, cacheWrite, reasoning int64 }
-
-// spanUsage sums gen_ai.usage.* over spans, as a backend rolls them up.
-func spanUsage(t *testing.T, spans []genai.Span) tokens {
+// spanUsage sums gen_ai.usage.* over spans, as a backend rolls them up,
+// and reports usage on any span but a chat.
+func spanUsage(t *testing.T, spans []genai.Span) testkit.Usage {
 	t.Helper()
-	var u tokens
 	for _, s := range spans {
-		op := attrMap(s)["gen_ai.operation.name"]
+		op := testkit.AttrMap(s)["gen_ai.operation.name"]
 		for _, kv := range s.Attrs {
-			if !strings.HasPrefix(string(kv.Key), "gen_ai.usage.") {
-				continue
-			}
-			if op != "chat" {
+			if strings.HasPrefix(string(kv.Key), "gen_ai.usage.") && op != "chat" {
 				t.Errorf("%s (%s) carries %s: usage lives on chat spans only", s.Name, op, kv.Key)
-			}
-			switch kv.Key {
-			case "gen_ai.usage.input_tokens":
-				u.in += kv.Value.AsInt64()
-			case "gen_ai.usage.output_tokens":
-				u.out += kv.Value.AsInt64()
-			case "gen_ai.usage.cache_read.input_tokens":
-				u.cacheRead += kv.Value.AsInt64()
-			case "gen_ai.usage.cache_creation.input_tokens":
-				u.cacheWrite += kv.Value.AsInt64()
-			case "gen_ai.usage.reasoning.output_tokens":
-				u.reasoning += kv.Value.AsInt64()
 			}
 		}
 	}
-	return u
+	return testkit.SumUsage(spans, nil)
 }
 
 // recordUsage sums the usage of every token_usage_record line, read
 // independently of the builder.
-func recordUsage(t *testing.T, lines [][]byte) (tokens, int) {
-	var u tokens
+func recordUsage(t *testing.T, lines [][]byte) (testkit.Usage, int) {
+	var u testkit.Usage
 	n := 0
 	for _, l := range lines {
 		var r struct {
@@ -63,30 +46,30 @@ func recordUsage(t *testing.T, lines [][]byte) (tokens, int) {
 			continue
 		}
 		n++
-		u.in += r.Payload.Usage["input_tokens"]
-		u.out += r.Payload.Usage["output_tokens"]
-		u.cacheRead += r.Payload.Usage["cached_input_tokens"]
-		u.cacheWrite += r.Payload.Usage["cache_write_input_tokens"]
-		u.reasoning += r.Payload.Usage["reasoning_output_tokens"]
+		u.Input += r.Payload.Usage["input_tokens"]
+		u.Output += r.Payload.Usage["output_tokens"]
+		u.CacheRead += r.Payload.Usage["cached_input_tokens"]
+		u.CacheCreation += r.Payload.Usage["cache_write_input_tokens"]
+		u.Reasoning += r.Payload.Usage["reasoning_output_tokens"]
 	}
 	return u, n
 }
 
 // execTotal is Codex's own total for the run: the usage of turn.completed
 // in `codex exec --json`'s output.
-func execTotal(t *testing.T, name string) tokens {
-	var u tokens
-	for _, l := range readLines(t, filepath.Join(testkit.Fixtures(t), "codex-0.171.0", name, "exec_stdout.jsonl")) {
+func execTotal(t *testing.T, name string) testkit.Usage {
+	var u testkit.Usage
+	for _, l := range testkit.ReadLines(t, filepath.Join(testkit.Fixtures(t), "codex-0.171.0", name, "exec_stdout.jsonl")) {
 		var ev struct {
 			Type  string           `json:"type"`
 			Usage map[string]int64 `json:"usage"`
 		}
 		if json.Unmarshal(l, &ev) == nil && ev.Type == "turn.completed" {
-			u.in += ev.Usage["input_tokens"]
-			u.out += ev.Usage["output_tokens"]
-			u.cacheRead += ev.Usage["cached_input_tokens"]
-			u.cacheWrite += ev.Usage["cache_write_input_tokens"]
-			u.reasoning += ev.Usage["reasoning_output_tokens"]
+			u.Input += ev.Usage["input_tokens"]
+			u.Output += ev.Usage["output_tokens"]
+			u.CacheRead += ev.Usage["cached_input_tokens"]
+			u.CacheCreation += ev.Usage["cache_write_input_tokens"]
+			u.Reasoning += ev.Usage["reasoning_output_tokens"]
 		}
 	}
 	return u
@@ -110,7 +93,7 @@ func TestUsageSums(t *testing.T) {
 			}
 			chats := 0
 			for _, s := range spans {
-				if attrMap(s)["gen_ai.operation.name"] == "chat" {
+				if testkit.AttrMap(s)["gen_ai.operation.name"] == "chat" {
 					chats++
 				}
 			}
@@ -141,11 +124,11 @@ func resumed(t *testing.T) fixture {
 func TestResumeSecondTurn(t *testing.T) {
 	fx := resumed(t)
 	spans := runLines(fx.session, Options{TranscriptPath: fx.path}, fx.path, fx.lines)
-	checkNoDuplicates(t, spans)
+	testkit.CheckNoDuplicates(t, spans)
 	var turns []map[string]string
 	traces := map[genai.TraceID]int{}
 	for _, s := range spans {
-		a := attrMap(s)
+		a := testkit.AttrMap(s)
 		traces[s.TraceID]++
 		if a["gen_ai.conversation.id"] != fx.session || a["gen_ai.conversation.name"] != "Say hello" {
 			t.Errorf("%s: conversation %q %q", s.Name, a["gen_ai.conversation.id"], a["gen_ai.conversation.name"])
@@ -234,7 +217,7 @@ func TestDeterminism(t *testing.T) {
 			}
 			for k := 0; k <= len(fx.lines); k++ {
 				got := runSplit(t, fx, opts, k)
-				checkNoDuplicates(t, got)
+				testkit.CheckNoDuplicates(t, got)
 				if canonical(got) != want {
 					t.Fatalf("restart after line %d changes the spans:\n%s", k, testkit.LineDiff(want, canonical(got)))
 				}
@@ -282,7 +265,7 @@ func TestStopBeforeTaskComplete(t *testing.T) {
 			}
 			turnSpan := func(spans []genai.Span) *genai.Span {
 				for i := range spans {
-					if attrMap(spans[i])["gen_ai.operation.name"] == "invoke_agent" {
+					if testkit.AttrMap(spans[i])["gen_ai.operation.name"] == "invoke_agent" {
 						return &spans[i]
 					}
 				}
@@ -334,7 +317,7 @@ func TestNextTurnFinishesTheOpenOne(t *testing.T) {
 	}
 	turns := 0
 	for _, s := range b.Take() {
-		if attrMap(s)["gen_ai.operation.name"] == "invoke_agent" {
+		if testkit.AttrMap(s)["gen_ai.operation.name"] == "invoke_agent" {
 			turns++
 		}
 	}
@@ -376,7 +359,7 @@ func TestMetadataModeState(t *testing.T) {
 			}
 			want := "work-codex-" + name + " · 2026-12-05"
 			for _, s := range spans {
-				if got := attrMap(s)["gen_ai.conversation.name"]; got != want {
+				if got := testkit.AttrMap(s)["gen_ai.conversation.name"]; got != want {
 					t.Fatalf("%s named %q, want %q", s.Name, got, want)
 				}
 			}
@@ -418,8 +401,8 @@ func TestLateLinesLandInTheirTurn(t *testing.T) {
 	fx := loadFixture(t, "tool")
 	want := map[string]string{}
 	for _, s := range runLines(fx.session, Options{}, fx.path, fx.lines) {
-		if attrMap(s)["gen_ai.operation.name"] != "invoke_agent" {
-			want[s.SpanID.String()] = spanString(s)
+		if testkit.AttrMap(s)["gen_ai.operation.name"] != "invoke_agent" {
+			want[s.SpanID.String()] = testkit.SpanString(s)
 		}
 	}
 	prompted := fx.hooks[1].lines + 1 // UserPromptSubmit, then the prompt's UserMessage item
@@ -445,7 +428,7 @@ func TestLateLinesLandInTheirTurn(t *testing.T) {
 			}
 			got := map[string]string{}
 			for _, s := range b.Take() {
-				got[s.SpanID.String()] = spanString(s)
+				got[s.SpanID.String()] = testkit.SpanString(s)
 			}
 			for id, w := range want {
 				if got[id] != w {
@@ -484,7 +467,7 @@ func TestPromptFromTheHookWhenLinesLag(t *testing.T) {
 			if len(spans) != 1 {
 				t.Fatalf("%d spans, want the turn span", len(spans))
 			}
-			a := attrMap(spans[0])
+			a := testkit.AttrMap(spans[0])
 			if !strings.Contains(a["gen_ai.input.messages"], "List the files here") || a["gen_ai.conversation.name"] != "List the files here" {
 				t.Errorf("prompt %q, conversation %q", a["gen_ai.input.messages"], a["gen_ai.conversation.name"])
 			}

@@ -3,6 +3,8 @@ package codex
 import (
 	"strings"
 	"testing"
+
+	"github.com/weave-agentd/weave-agentd/internal/testkit"
 )
 
 // Auto-compaction in the middle of a turn (0.171.0, seen by the e2e test
@@ -38,7 +40,7 @@ func TestCompactionOnTurnSpan(t *testing.T) {
 		var turn map[string]string
 		for _, s := range spans {
 			if s.Name == "invoke_agent codex" {
-				turn = attrMap(s)
+				turn = testkit.AttrMap(s)
 			}
 		}
 		if turn == nil {

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/internal/testkit"
 )
 
 // A turn that failed on an API error (0.171.0 after a 500 with no retries
@@ -24,8 +25,8 @@ func TestFailedTurnHasErrorStatus(t *testing.T) {
 			t.Fatalf("%s: %d spans", c.info, len(spans))
 		}
 		s := spans[0]
-		if s.Status != genai.StatusError || attrMap(s)["error.type"] != c.want || s.StatusMessage == "" {
-			t.Errorf("%s: status %v %q error.type %q, want error %q", c.info, s.Status, s.StatusMessage, attrMap(s)["error.type"], c.want)
+		if s.Status != genai.StatusError || testkit.AttrMap(s)["error.type"] != c.want || s.StatusMessage == "" {
+			t.Errorf("%s: status %v %q error.type %q, want error %q", c.info, s.Status, s.StatusMessage, testkit.AttrMap(s)["error.type"], c.want)
 		}
 	}
 }

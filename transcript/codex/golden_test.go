@@ -15,7 +15,7 @@ func TestGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			fx := loadFixture(t, name)
 			spans := runLines(fx.session, Options{TranscriptPath: fx.path}, fx.path, fx.lines)
-			checkNoDuplicates(t, spans)
+			testkit.CheckNoDuplicates(t, spans)
 			testkit.Golden(t, filepath.Join("testdata", name+".golden"), renderTree("codex-0.171.0/"+name, spans))
 			if live := runLive(fx, Options{TranscriptPath: fx.path}); canonical(live) != canonical(spans) {
 				t.Errorf("live replay with hooks differs from the backfill:\n%s", testkit.LineDiff(canonical(spans), canonical(live)))

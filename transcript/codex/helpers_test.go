@@ -1,11 +1,8 @@
 package codex
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -43,8 +40,8 @@ func loadFixture(t testing.TB, name string) fixture {
 	if len(rollouts) != 1 {
 		t.Fatalf("%s: %d rollout files", dir, len(rollouts))
 	}
-	fx := fixture{name: name, path: rollouts[0], session: Agent{}.Session(rollouts[0]), lines: readLines(t, rollouts[0])}
-	for _, l := range readLines(t, filepath.Join(dir, "hooks.jsonl")) {
+	fx := fixture{name: name, path: rollouts[0], session: Agent{}.Session(rollouts[0]), lines: testkit.ReadLines(t, rollouts[0])}
+	for _, l := range testkit.ReadLines(t, filepath.Join(dir, "hooks.jsonl")) {
 		var h struct {
 			Event      string          `json:"event"`
 			Stdin      json.RawMessage `json:"stdin"`
@@ -58,25 +55,6 @@ func loadFixture(t testing.TB, name string) fixture {
 		fx.hooks = append(fx.hooks, hookCapture{h.Event, h.Stdin, h.Transcript.Lines})
 	}
 	return fx
-}
-
-// readLines returns the complete lines of a file.
-func readLines(t testing.TB, path string) [][]byte {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lines [][]byte
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	for sc.Scan() {
-		lines = append(lines, append([]byte(nil), sc.Bytes()...))
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return lines
 }
 
 // farFuture is a Tick time long after every fixture.
@@ -117,92 +95,22 @@ func runLive(fx fixture, opts Options) []genai.Span {
 	return b.Take()
 }
 
-func attrMap(s genai.Span) map[string]string {
-	m := map[string]string{}
-	for _, kv := range s.Attrs {
-		m[string(kv.Key)] = kv.Value.String()
-	}
-	return m
-}
-
-// spanString renders every field of a span, for exact comparisons.
-func spanString(s genai.Span) string {
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "%s/%s<-%s %q %s..%s st=%d %q\n", s.TraceID, s.SpanID, s.ParentID, s.Name,
-		s.Start.UTC().Format(time.RFC3339Nano), s.End.UTC().Format(time.RFC3339Nano), s.Status, s.StatusMessage)
-	for _, kv := range s.Attrs {
-		fmt.Fprintf(&sb, "  %s=%s\n", kv.Key, kv.Value.String())
-	}
-	for _, kv := range s.Resource {
-		fmt.Fprintf(&sb, "  res %s=%s\n", kv.Key, kv.Value.String())
-	}
-	return sb.String()
-}
-
 func canonical(spans []genai.Span) string {
 	out := make([]string, len(spans))
 	for i, s := range spans {
-		out[i] = spanString(s)
+		out[i] = testkit.SpanString(s)
 	}
 	sort.Strings(out)
 	return strings.Join(out, "")
 }
 
-func checkNoDuplicates(t testing.TB, spans []genai.Span) {
-	t.Helper()
-	seen := map[genai.SpanID]bool{}
-	for _, s := range spans {
-		if seen[s.SpanID] {
-			t.Errorf("span %s (%s) emitted twice", s.SpanID, s.Name)
-		}
-		seen[s.SpanID] = true
-	}
-}
-
 // renderTree prints spans as an indented tree, one trace after another in
 // time order, with the attributes that matter.
 func renderTree(title string, spans []genai.Span) string {
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "# %s\n# %d spans\n", title, len(spans))
-	byID := map[genai.SpanID]bool{}
-	for _, s := range spans {
-		byID[s.SpanID] = true
-	}
-	children := map[genai.SpanID][]genai.Span{}
-	var roots []genai.Span
-	for _, s := range spans {
-		if s.ParentID.IsZero() || !byID[s.ParentID] {
-			roots = append(roots, s)
-		} else {
-			children[s.ParentID] = append(children[s.ParentID], s)
-		}
-	}
-	sortSpans(roots)
-	var walk func(s genai.Span, depth int)
-	walk = func(s genai.Span, depth int) {
-		sb.WriteString(describe(s, strings.Repeat("  ", depth)))
-		kids := children[s.SpanID]
-		sortSpans(kids)
-		for _, k := range kids {
-			walk(k, depth+1)
-		}
-	}
-	for _, r := range roots {
-		if !r.ParentID.IsZero() {
-			sb.WriteString("(parent " + r.ParentID.String() + " not emitted) ")
-		}
-		walk(r, 0)
-	}
-	return sb.String()
-}
-
-func sortSpans(ss []genai.Span) {
-	sort.SliceStable(ss, func(i, j int) bool {
-		if !ss[i].Start.Equal(ss[j].Start) {
-			return ss[i].Start.Before(ss[j].Start)
-		}
-		return ss[i].SpanID.String() < ss[j].SpanID.String()
-	})
+	return fmt.Sprintf("# %s\n# %d spans\n", title, len(spans)) +
+		testkit.SpanTree(spans, testkit.ByStart, func(s genai.Span, depth int) string {
+			return strings.TrimSuffix(describe(s, strings.Repeat("  ", depth)), "\n")
+		})
 }
 
 // describe is one span: its name, ids, times and status, then every

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/internal/testkit"
 )
 
 // An interrupted command (0.171.0, seen by the e2e test
@@ -28,7 +29,7 @@ func TestInterruptedToolIsError(t *testing.T) {
 		"CommandExecution before abort": append(head[:len(head):len(head)], exec, aborted),
 	} {
 		spans := runLines("s", Options{TranscriptPath: path}, path, lines)
-		checkNoDuplicates(t, spans)
+		testkit.CheckNoDuplicates(t, spans)
 		var tool *genai.Span
 		for i := range spans {
 			if spans[i].Name == "execute_tool exec_command" {
@@ -38,7 +39,7 @@ func TestInterruptedToolIsError(t *testing.T) {
 		if tool == nil {
 			t.Fatalf("%s: no tool span in %d spans", name, len(spans))
 		}
-		if a := attrMap(*tool); tool.Status != genai.StatusError || a["error.type"] != "interrupted" || a["gen_ai.tool.call.result"] == "" {
+		if a := testkit.AttrMap(*tool); tool.Status != genai.StatusError || a["error.type"] != "interrupted" || a["gen_ai.tool.call.result"] == "" {
 			t.Errorf("%s: tool span status %v %q error.type %q result %q, want an interrupted error with its output", name, tool.Status, tool.StatusMessage, a["error.type"], a["gen_ai.tool.call.result"])
 		}
 	}

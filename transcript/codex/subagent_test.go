@@ -69,7 +69,7 @@ func TestSubagentNestsUnderSpawnCall(t *testing.T) {
 	parent := runLines(subParent, Options{TranscriptPath: subParentPath}, subParentPath, subParentLines)
 	child := runLines(subChild, Options{TranscriptPath: subChildPath}, subChildPath, subChildLines)
 	all := append(append([]genai.Span(nil), parent...), child...)
-	checkNoDuplicates(t, all)
+	testkit.CheckNoDuplicates(t, all)
 
 	trace := genai.NewTraceID(genai.AgentCodex, subParent, subParentTurn)
 	spawn := genai.NewSpanID(trace, genai.KindTool, "call_spawn")
@@ -82,11 +82,11 @@ func TestSubagentNestsUnderSpawnCall(t *testing.T) {
 	if !ok {
 		t.Fatalf("no subagent span %s:\n%s", sub, renderTree("spans", all))
 	}
-	a := attrMap(sa)
+	a := testkit.AttrMap(sa)
 	if sa.Name != "invoke_agent default" || sa.TraceID != trace || sa.ParentID != spawn ||
 		a["gen_ai.agent.id"] != subChild || a["gen_ai.tool.call.id"] != "call_spawn" ||
 		a["gen_ai.conversation.id"] != subParent || a["gen_ai.operation.name"] != "invoke_agent" {
-		t.Errorf("subagent span: %s", spanString(sa))
+		t.Errorf("subagent span: %s", testkit.SpanString(sa))
 	}
 	if sa.Start.After(sa.End) || !sa.End.Equal(timeMS(1796494891691)) {
 		t.Errorf("subagent span %v..%v, want it to end when wait saw it complete", sa.Start, sa.End)
@@ -101,17 +101,17 @@ func TestSubagentNestsUnderSpawnCall(t *testing.T) {
 	}
 	n := 0
 	for _, s := range child {
-		a := attrMap(s)
+		a := testkit.AttrMap(s)
 		if strings.HasPrefix(s.Name, "invoke_agent") {
 			t.Errorf("the child's rollout makes its own %q span", s.Name)
 			continue
 		}
 		n++
 		if s.TraceID != trace || s.ParentID != sub || a["gen_ai.conversation.id"] != subParent || a["gen_ai.agent.name"] != "default" {
-			t.Errorf("child span not under the subagent span in the parent's trace: %s", spanString(s))
+			t.Errorf("child span not under the subagent span in the parent's trace: %s", testkit.SpanString(s))
 		}
 		if _, ok := a["gen_ai.conversation.name"]; ok {
-			t.Errorf("child span names the conversation (it cannot know the parent's title): %s", spanString(s))
+			t.Errorf("child span names the conversation (it cannot know the parent's title): %s", testkit.SpanString(s))
 		}
 	}
 	if n != 3 {

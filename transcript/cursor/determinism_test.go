@@ -18,21 +18,7 @@ import (
 func dump(spans []genai.Span) string {
 	var sb strings.Builder
 	for _, s := range spans {
-		fmt.Fprintf(&sb, "%s %s %s %q %s %s status=%d %q\n", s.TraceID, s.SpanID, s.ParentID, s.Name,
-			s.Start.UTC().Format(time.RFC3339Nano), s.End.UTC().Format(time.RFC3339Nano), s.Status, s.StatusMessage)
-		for _, kv := range s.Attrs {
-			fmt.Fprintf(&sb, "  %s=%s\n", kv.Key, kv.Value.String())
-		}
-		for _, e := range s.Events {
-			fmt.Fprintf(&sb, "  event %s %s", e.Name, e.Time.UTC().Format(time.RFC3339Nano))
-			for _, kv := range e.Attrs {
-				fmt.Fprintf(&sb, " %s=%s", kv.Key, kv.Value.String())
-			}
-			sb.WriteString("\n")
-		}
-		for _, kv := range s.Resource {
-			fmt.Fprintf(&sb, "  resource %s=%s\n", kv.Key, kv.Value.String())
-		}
+		sb.WriteString(testkit.SpanString(s))
 	}
 	return sb.String()
 }
@@ -58,13 +44,13 @@ func TestDeterminism(t *testing.T) {
 			if len(want) == 0 {
 				t.Fatal("no spans")
 			}
-			checkNoDuplicates(t, want)
+			testkit.CheckNoDuplicates(t, want)
 			if got := runSteps(t, dc.conv, Options{}, steps, false); dump(got) != dump(want) {
 				t.Errorf("a second run differs:\n%s", testkit.LineDiff(dump(want), dump(got)))
 			}
 			// A restart (MarshalState → New → RestoreState) between every input.
 			split := runSteps(t, dc.conv, Options{}, steps, true)
-			checkNoDuplicates(t, split)
+			testkit.CheckNoDuplicates(t, split)
 			if dump(split) != dump(want) {
 				t.Errorf("split run differs:\n%s", testkit.LineDiff(dump(want), dump(split)))
 			}
@@ -112,7 +98,7 @@ func TestReplayAddsNothing(t *testing.T) {
 			t.Errorf("round %d: replay emitted %d spans:\n%s", round, len(again), renderTree("replay", again))
 		}
 	}
-	checkNoDuplicates(t, spans)
+	testkit.CheckNoDuplicates(t, spans)
 }
 
 // claudeMapped are the events Cursor also sends to hooks imported from
@@ -183,7 +169,7 @@ func TestClaudeImported(t *testing.T) {
 func renderShape(spans []genai.Span) string {
 	var lines []string
 	for _, s := range spans {
-		a := attrMap(s)
+		a := testkit.AttrMap(s)
 		keys := make([]string, 0, len(a))
 		for k := range a {
 			keys = append(keys, k+"="+a[k])

@@ -52,7 +52,7 @@ func TestFixturePayloads(t *testing.T) {
 				if d := s.End.Sub(s.Start); d != 134820*time.Microsecond {
 					t.Errorf("duration %v, want 134.82ms", d)
 				}
-				a := attrMap(s)
+				a := testkit.AttrMap(s)
 				if a["gen_ai.tool.call.id"] != "73da88f4-bc52-4b85-bdbe-34de8fa9c3e8" ||
 					a["gen_ai.tool.call.arguments"] != `{"command":"go version","cwd":"/private/work","timeout":30000}` ||
 					a["gen_ai.tool.call.result"] != `{"output":"go version go1.27.1 darwin/arm64\n","exitCode":0}` ||
@@ -66,7 +66,7 @@ func TestFixturePayloads(t *testing.T) {
 		{file: "postToolUseFailure-1.json", now: []string{"execute_tool Shell"}, late: []string{"invoke_agent cursor"}, files: []string{tp},
 			check: func(t *testing.T, now []genai.Span, _ *Builder) {
 				s := now[0]
-				a := attrMap(s)
+				a := testkit.AttrMap(s)
 				if s.Status != genai.StatusError || a["error.type"] != "error" ||
 					!strings.HasPrefix(s.StatusMessage, "# example.com/broken/cmd/app cmd/app/main.go:4:2: undefined: greet") ||
 					a["gen_ai.tool.call.result"] != "# example.com/broken/cmd/app\ncmd/app/main.go:4:2: undefined: greet" {
@@ -108,7 +108,7 @@ func TestFixturePayloads(t *testing.T) {
 			}
 			all := append(now, late...)
 			checkInvariants(t, fixtureConv, all)
-			checkNoDuplicates(t, all)
+			testkit.CheckNoDuplicates(t, all)
 			if b.Stats().Events != 1 {
 				t.Errorf("stats %+v", b.Stats())
 			}
@@ -143,7 +143,7 @@ func TestFixtureShellDedupe(t *testing.T) {
 		}
 		steps = append(steps, fixtureStep(t, "sessionEnd-1.json", base.Add(20179*time.Millisecond)))
 		spans := runSteps(t, fixtureConv, Options{}, steps, false)
-		checkNoDuplicates(t, spans)
+		testkit.CheckNoDuplicates(t, spans)
 		var shells, failed, synthetic int
 		for _, s := range spans {
 			if s.Name == "execute_tool Shell" {
@@ -151,7 +151,7 @@ func TestFixtureShellDedupe(t *testing.T) {
 				if s.Status == genai.StatusError {
 					failed++
 				}
-				if attrMap(s)["cursor.tool.source"] != "" {
+				if testkit.AttrMap(s)["cursor.tool.source"] != "" {
 					synthetic++
 				}
 			}

@@ -40,7 +40,7 @@ func fuzzSeeds(f *testing.F) (payloads, lines [][]byte) {
 func fuzzCheck(t *testing.T, b *Builder, spans []genai.Span) {
 	settle(b, base)
 	spans = append(spans, b.Take()...)
-	checkNoDuplicates(t, spans)
+	testkit.CheckNoDuplicates(t, spans)
 	checkInvariants(t, b.conv, spans)
 	st, err := b.MarshalState()
 	if err != nil {

@@ -26,7 +26,7 @@ func TestGolden(t *testing.T) {
 			}
 			steps := loadScript(t, gc.name+".script.jsonl")
 			spans := runSteps(t, gc.conv, Options{}, steps, false)
-			checkNoDuplicates(t, spans)
+			testkit.CheckNoDuplicates(t, spans)
 			checkInvariants(t, gc.conv, spans)
 			got := renderTree(gc.name+".script.jsonl", spans)
 			testkit.Golden(t, filepath.Join("testdata", gc.name+".golden"), got)

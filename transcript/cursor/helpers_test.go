@@ -5,9 +5,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -199,31 +200,12 @@ func settle(b *Builder, after time.Time) {
 	}
 }
 
-func attrMap(s genai.Span) map[string]string {
-	m := map[string]string{}
-	for _, kv := range s.Attrs {
-		m[string(kv.Key)] = kv.Value.String()
-	}
-	return m
-}
-
 func resMap(s genai.Span) map[string]string {
 	m := map[string]string{}
 	for _, kv := range s.Resource {
 		m[string(kv.Key)] = kv.Value.String()
 	}
 	return m
-}
-
-func checkNoDuplicates(t testing.TB, spans []genai.Span) {
-	t.Helper()
-	seen := map[genai.SpanID]string{}
-	for _, s := range spans {
-		if prev, ok := seen[s.SpanID]; ok {
-			t.Errorf("span %s emitted twice (%s, %s)", s.SpanID, prev, s.Name)
-		}
-		seen[s.SpanID] = s.Name
-	}
 }
 
 // checkInvariants: no token usage anywhere, the conversation id on every
@@ -233,7 +215,7 @@ func checkInvariants(t testing.TB, conv string, spans []genai.Span) {
 	names := map[string]bool{}
 	keys := map[string]bool{}
 	for _, s := range spans {
-		a := attrMap(s)
+		a := testkit.AttrMap(s)
 		// What a backend reads on every span (Weave's agents view: the
 		// conversation, its title, the agent).
 		for _, k := range []string{"gen_ai.conversation.name", "gen_ai.agent.name", "gen_ai.provider.name", "gen_ai.operation.name"} {
@@ -285,88 +267,20 @@ func renderTree(title string, spans []genai.Span) string {
 	var sb strings.Builder
 	counts := map[string]int{}
 	for _, s := range spans {
-		counts[attrMap(s)["gen_ai.operation.name"]]++
+		counts[testkit.AttrMap(s)["gen_ai.operation.name"]]++
 	}
-	keys := make([]string, 0, len(counts))
-	for k := range counts {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	fmt.Fprintf(&sb, "# %s\n# %d spans:", title, len(spans))
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
 		fmt.Fprintf(&sb, " %s=%d", k, counts[k])
 	}
 	sb.WriteString("\n")
 	// The names every span carries, listed once.
-	for _, k := range []string{"gen_ai.conversation.name", "gen_ai.agent.name"} {
-		vals := map[string]int{}
-		for _, s := range spans {
-			vals[fmt.Sprintf("%q", attrMap(s)[k])]++
-		}
-		vs := make([]string, 0, len(vals))
-		for v := range vals {
-			vs = append(vs, v)
-		}
-		sort.Strings(vs)
-		fmt.Fprintf(&sb, "# %s:", k)
-		for _, v := range vs {
-			fmt.Fprintf(&sb, " %s×%d", v, vals[v])
-		}
-		sb.WriteString("\n")
-	}
-	byID := map[genai.SpanID]bool{}
-	for _, s := range spans {
-		byID[s.SpanID] = true
-	}
-	children := map[genai.SpanID][]genai.Span{}
-	var roots []genai.Span
-	for _, s := range spans {
-		if s.ParentID.IsZero() || !byID[s.ParentID] {
-			roots = append(roots, s)
-		} else {
-			children[s.ParentID] = append(children[s.ParentID], s)
-		}
-	}
-	sortSpans(roots)
-	var walk func(s genai.Span, depth int)
-	walk = func(s genai.Span, depth int) {
+	sb.WriteString(testkit.ValueCounts(spans, "gen_ai.conversation.name", "gen_ai.agent.name"))
+	sb.WriteString(testkit.SpanTree(spans, testkit.ByStartName, func(s genai.Span, depth int) string {
 		ind := strings.Repeat("  ", depth)
-		sb.WriteString(ind)
-		sb.WriteString(strings.ReplaceAll(describe(s), "\n", "\n"+ind))
-		sb.WriteString("\n")
-		kids := children[s.SpanID]
-		sortSpans(kids)
-		for _, k := range kids {
-			walk(k, depth+1)
-		}
-	}
-	for _, r := range roots {
-		if !r.ParentID.IsZero() {
-			sb.WriteString("(parent " + r.ParentID.String()[:8] + " not emitted) ")
-		}
-		walk(r, 0)
-	}
+		return ind + strings.ReplaceAll(describe(s), "\n", "\n"+ind)
+	}))
 	return sb.String()
-}
-
-func sortSpans(ss []genai.Span) {
-	sort.SliceStable(ss, func(i, j int) bool {
-		if !ss[i].Start.Equal(ss[j].Start) {
-			return ss[i].Start.Before(ss[j].Start)
-		}
-		if ss[i].Name != ss[j].Name {
-			return ss[i].Name < ss[j].Name
-		}
-		return ss[i].SpanID.String() < ss[j].SpanID.String()
-	})
-}
-
-func short(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > n {
-		return string(r[:n]) + "…"
-	}
-	return s
 }
 
 // messageParts renders a messages attribute as type:text pairs.
@@ -378,7 +292,7 @@ func messageParts(js string, n int) string {
 	var out []string
 	for _, m := range msgs {
 		for _, p := range m.Parts {
-			out = append(out, fmt.Sprintf("%s:%q", p.Type, short(p.Content, n)))
+			out = append(out, fmt.Sprintf("%s:%q", p.Type, testkit.Short(p.Content, n)))
 		}
 		if m.FinishReason != "" {
 			out = append(out, "finish="+m.FinishReason)
@@ -388,7 +302,7 @@ func messageParts(js string, n int) string {
 }
 
 func describe(s genai.Span) string {
-	a := attrMap(s)
+	a := testkit.AttrMap(s)
 	var sb strings.Builder
 	sb.WriteString(s.Name)
 	fmt.Fprintf(&sb, " [%s %s] %s +%s", s.TraceID.String()[:8], s.SpanID.String()[:8],
@@ -396,7 +310,7 @@ func describe(s genai.Span) string {
 	if s.Status == genai.StatusError {
 		fmt.Fprintf(&sb, " ERROR(%s)", a["error.type"])
 		if s.StatusMessage != "" {
-			fmt.Fprintf(&sb, " %q", short(s.StatusMessage, 50))
+			fmt.Fprintf(&sb, " %q", testkit.Short(s.StatusMessage, 50))
 		}
 	}
 	switch a["gen_ai.operation.name"] {
@@ -423,7 +337,7 @@ func describe(s genai.Span) string {
 		for _, e := range s.Events {
 			fmt.Fprintf(&sb, "\n  event %s @%s", e.Name, e.Time.UTC().Format("15:04:05.000"))
 			for _, kv := range e.Attrs {
-				fmt.Fprintf(&sb, " %s=%s", kv.Key, short(kv.Value.String(), 40))
+				fmt.Fprintf(&sb, " %s=%s", kv.Key, testkit.Short(kv.Value.String(), 40))
 			}
 		}
 	case "execute_tool":
@@ -437,7 +351,7 @@ func describe(s genai.Span) string {
 		if sb2 := a["cursor.shell.sandbox"]; sb2 != "" {
 			fmt.Fprintf(&sb, " sandbox=%s", sb2)
 		}
-		fmt.Fprintf(&sb, "\n  args=%q result=%q", short(a["gen_ai.tool.call.arguments"], 60), short(a["gen_ai.tool.call.result"], 40))
+		fmt.Fprintf(&sb, "\n  args=%q result=%q", testkit.Short(a["gen_ai.tool.call.arguments"], 60), testkit.Short(a["gen_ai.tool.call.result"], 40))
 	}
 	return sb.String()
 }

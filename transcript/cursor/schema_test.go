@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/internal/testkit"
 )
 
 const schemaConv = "0d9c8b7a-6f5e-4d3c-9b2a-1f0e9d8c7b6a"
@@ -54,7 +55,7 @@ func (ss spanSet) one(t *testing.T, name string) genai.Span {
 
 func wantAttr(t *testing.T, s genai.Span, k, want string) {
 	t.Helper()
-	if got := attrMap(s)[k]; got != want {
+	if got := testkit.AttrMap(s)[k]; got != want {
 		t.Errorf("%s: %s = %q, want %q", s.Name, k, got, want)
 	}
 }
@@ -157,8 +158,8 @@ func TestSchemaShapes(t *testing.T) {
 				if sub.ParentID != turn.SpanID {
 					t.Error("subagent without a Task tool hangs under the turn")
 				}
-				if sub.Status != genai.StatusError || attrMap(sub)["error.type"] != "error" {
-					t.Errorf("status %v %v", sub.Status, attrMap(sub)["error.type"])
+				if sub.Status != genai.StatusError || testkit.AttrMap(sub)["error.type"] != "error" {
+					t.Errorf("status %v %v", sub.Status, testkit.AttrMap(sub)["error.type"])
 				}
 				if sub.End.Sub(sub.Start) != 1200*time.Millisecond {
 					t.Errorf("duration %v", sub.End.Sub(sub.Start))
@@ -208,16 +209,16 @@ func TestSchemaShapes(t *testing.T) {
 		{"stop error", []string{"beforeSubmitPrompt", "stop-error"}, 1,
 			func(t *testing.T, ss spanSet) {
 				turn := ss.one(t, "invoke_agent cursor")
-				if turn.Status != genai.StatusError || attrMap(turn)["error.type"] != "error" {
-					t.Errorf("status %v %v", turn.Status, attrMap(turn)["error.type"])
+				if turn.Status != genai.StatusError || testkit.AttrMap(turn)["error.type"] != "error" {
+					t.Errorf("status %v %v", turn.Status, testkit.AttrMap(turn)["error.type"])
 				}
 				wantAttr(t, turn, "cursor.stop.loop_count", "2")
 			}},
 		{"stop aborted", []string{"beforeSubmitPrompt", "stop-aborted"}, 1,
 			func(t *testing.T, ss spanSet) {
 				turn := ss.one(t, "invoke_agent cursor")
-				if turn.Status != genai.StatusError || attrMap(turn)["error.type"] != "interrupted" || turn.StatusMessage != "aborted" {
-					t.Errorf("status %v %v %q", turn.Status, attrMap(turn)["error.type"], turn.StatusMessage)
+				if turn.Status != genai.StatusError || testkit.AttrMap(turn)["error.type"] != "interrupted" || turn.StatusMessage != "aborted" {
+					t.Errorf("status %v %v %q", turn.Status, testkit.AttrMap(turn)["error.type"], turn.StatusMessage)
 				}
 			}},
 		{"IDE session start and error end", []string{"sessionStart-ide", "beforeSubmitPrompt", "sessionEnd-error"}, 1,
@@ -266,7 +267,7 @@ func TestSchemaShapes(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			spans := runSteps(t, schemaConv, Options{}, schemaSteps(t, tc.files...), false)
-			checkNoDuplicates(t, spans)
+			testkit.CheckNoDuplicates(t, spans)
 			checkInvariants(t, schemaConv, spans)
 			if len(spans) != tc.spans {
 				t.Fatalf("%d spans, want %d:\n%s", len(spans), tc.spans, renderTree(tc.name, spans))
@@ -303,7 +304,7 @@ func TestCaptureUserEmail(t *testing.T) {
 		if want := map[bool]string{true: "dev@example.com"}[capture]; got != want {
 			t.Errorf("capture=%v: user.email = %q", capture, got)
 		}
-		for k := range attrMap(spans[0]) {
+		for k := range testkit.AttrMap(spans[0]) {
 			if strings.Contains(k, "email") {
 				t.Errorf("email in span attributes: %s", k)
 			}

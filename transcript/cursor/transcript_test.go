@@ -1,7 +1,6 @@
 package cursor
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -14,21 +13,8 @@ import (
 	"time"
 
 	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/internal/testkit"
 )
-
-func fileLines(t testing.TB, path string) [][]byte {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out [][]byte
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		out = append(out, append([]byte(nil), sc.Bytes()...))
-	}
-	return out
-}
 
 func partsString(parts []genai.Part) string {
 	var out []string
@@ -49,7 +35,7 @@ func toolsString(tools []txTool) string {
 func TestParseJSONL(t *testing.T) {
 	path := filepath.Join("testdata", "transcripts", "session.jsonl")
 	b := New("conv", Options{TranscriptPath: path})
-	for _, l := range fileLines(t, path) {
+	for _, l := range testkit.ReadLines(t, path) {
 		b.Line(path, l)
 	}
 	if st := b.Stats(); st.Lines != 12 || st.SkippedLines != 1 {
@@ -80,7 +66,7 @@ func TestParseJSONL(t *testing.T) {
 func TestParseTxt(t *testing.T) {
 	path := filepath.Join("testdata", "transcripts", "session.txt")
 	b := New("conv", Options{TranscriptPath: path})
-	for _, l := range fileLines(t, path) {
+	for _, l := range testkit.ReadLines(t, path) {
 		b.Line(path, l)
 	}
 	turns := b.st.Tx.Turns
@@ -113,7 +99,7 @@ func TestHeadlessTxtFill(t *testing.T) {
 		hookStep(base, "1", `{"hook_event_name":"sessionStart","session_id":"`+conv+`",`+common+`}`),
 		hookStep(base.Add(5*time.Second), "2", `{"hook_event_name":"afterShellExecution","command":"npm test","output":"ok\n","duration":800,"sandbox":false,`+common+`}`),
 	}
-	lines := fileLines(t, path)
+	lines := testkit.ReadLines(t, path)
 	for _, l := range lines[:26] { // the first turn, up to "Tests pass."
 		steps = append(steps, step{Kind: "line", At: base.Add(6 * time.Second), Path: path, Line: l})
 	}
@@ -328,7 +314,7 @@ func TestIdleAndLateEvents(t *testing.T) {
 	if got := b.Take(); len(got) != 0 {
 		t.Errorf("turn sent again: %s", names(got))
 	}
-	checkNoDuplicates(t, append(first, turn, late))
+	testkit.CheckNoDuplicates(t, append(first, turn, late))
 }
 
 // TestGenerations: a new generation_id closes the previous turn; in
@@ -356,7 +342,7 @@ func TestGenerations(t *testing.T) {
 		ev(23, "conv-gen", `"hook_event_name":"sessionEnd","reason":"completed","final_status":"completed","duration_ms":3000`),
 	}
 	spans := spanSet(runSteps(t, conv, Options{}, steps, false))
-	checkNoDuplicates(t, spans)
+	testkit.CheckNoDuplicates(t, spans)
 	turns := spans.named("invoke_agent cursor")
 	if len(turns) != 4 {
 		t.Fatalf("%d turns:\n%s", len(turns), renderTree("generations", spans))

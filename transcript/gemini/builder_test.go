@@ -7,11 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/internal/testkit"
 	"github.com/weave-agentd/weave-agentd/transcript"
 )
 
@@ -45,9 +47,9 @@ func TestUsageSumsToGeminiTotal(t *testing.T) {
 			}
 			lv, _ := live(fc, Options{})
 			for mode, spans := range map[string][]genai.Span{"backfill": backfill(fc, Options{}), "live": lv} {
-				in, out, _, r := usage(spans)
-				if in+out != total || r != thoughts {
-					t.Errorf("%s: input %d + output %d = %d, reasoning %d; want %d and %d", mode, in, out, in+out, r, total, thoughts)
+				u := testkit.SumUsage(spans, nil)
+				if u.Input+u.Output != total || u.Reasoning != thoughts {
+					t.Errorf("%s: input %d + output %d = %d, reasoning %d; want %d and %d", mode, u.Input, u.Output, u.Input+u.Output, u.Reasoning, total, thoughts)
 				}
 			}
 		})
@@ -66,8 +68,8 @@ func TestLiveEqualsBackfill(t *testing.T) {
 			if before != len(lv) {
 				t.Errorf("%d of %d spans waited for the timeouts", len(lv)-before, len(lv))
 			}
-			sortSpans(lv)
-			sortSpans(bf)
+			slices.SortStableFunc(lv, testkit.ByStart)
+			slices.SortStableFunc(bf, testkit.ByStart)
 			if !reflect.DeepEqual(lv, bf) {
 				t.Errorf("live:\n%s\nbackfill:\n%s", renderTree("live", lv), renderTree("backfill", bf))
 			}
@@ -123,7 +125,7 @@ func TestReplacedMessage(t *testing.T) {
 	spans := backfill(fc, Options{})
 	var chats, tools int
 	for _, s := range spans {
-		a := attrMap(s)
+		a := testkit.AttrMap(s)
 		switch a["gen_ai.operation.name"] {
 		case "chat":
 			if a["gen_ai.response.id"] == "b8c2ad0f-baa9-4eab-a896-f2545c1a9b5f" {
@@ -145,8 +147,8 @@ func TestReplacedMessage(t *testing.T) {
 	b.Line("", []byte(`{"id":"m1","timestamp":"2026-12-05T14:00:01Z","type":"gemini","content":"","model":"g","tokens":{"input":5,"output":1,"total":6}}`))
 	b.Line("", []byte(`{"id":"m1","timestamp":"2026-12-05T14:00:01Z","type":"gemini","content":"done","model":"g"}`))
 	settle(b)
-	if in, out, _, _ := usage(b.Take()); in+out != 6 {
-		t.Fatalf("usage %d after a rewrite without tokens, want 6", in+out)
+	if u := testkit.SumUsage(b.Take(), nil); u.Input+u.Output != 6 {
+		t.Fatalf("usage %d after a rewrite without tokens, want 6", u.Input+u.Output)
 	}
 }
 
@@ -188,8 +190,8 @@ func TestResume(t *testing.T) {
 	spans := b.Take()
 	checkSpans(t, fc.session, spans)
 	total, _ := fileTotals(t, lines)
-	if in, out, _, _ := usage(spans); in+out != total || total != 350+305 {
-		t.Errorf("usage %d, file %d, want %d", in+out, total, 350+305)
+	if u := testkit.SumUsage(spans, nil); u.Input+u.Output != total || total != 350+305 {
+		t.Errorf("usage %d, file %d, want %d", u.Input+u.Output, total, 350+305)
 	}
 	traces := map[genai.TraceID]int{}
 	for _, s := range spans {
@@ -290,7 +292,7 @@ func TestMetadataMode(t *testing.T) {
 		t.Fatalf("%d spans, want 4", len(spans))
 	}
 	for _, s := range spans {
-		if got := attrMap(s)["gen_ai.conversation.name"]; got != "work-gemini-tool · 2026-12-05" {
+		if got := testkit.AttrMap(s)["gen_ai.conversation.name"]; got != "work-gemini-tool · 2026-12-05" {
 			t.Fatalf("title %q", got)
 		}
 	}
@@ -309,7 +311,7 @@ func TestVertexProvider(t *testing.T) {
 	b.Line("", []byte(`{"id":"m1","timestamp":"2026-12-05T14:00:01Z","type":"gemini","content":"yo","model":"gemini-2.5-pro"}`))
 	b.Line("", []byte(`{"id":"u2","timestamp":"2026-12-05T14:00:02Z","type":"user","content":[{"text":"again"}]}`))
 	spans := b.Take()
-	if len(spans) != 2 || attrMap(spans[0])["gen_ai.provider.name"] != genai.ProviderVertex {
+	if len(spans) != 2 || testkit.AttrMap(spans[0])["gen_ai.provider.name"] != genai.ProviderVertex {
 		t.Fatalf("spans: %s", renderTree("", spans))
 	}
 	st, _ := b.MarshalState()
@@ -322,7 +324,7 @@ func TestVertexProvider(t *testing.T) {
 	}
 	settle(b2)
 	for _, s := range b2.Take() {
-		if p := attrMap(s)["gen_ai.provider.name"]; p != genai.ProviderVertex {
+		if p := testkit.AttrMap(s)["gen_ai.provider.name"]; p != genai.ProviderVertex {
 			t.Fatalf("after a restart: provider %s", p)
 		}
 	}
@@ -358,8 +360,8 @@ func TestBounds(t *testing.T) {
 		t.Fatalf("%d spans, want 3", len(spans))
 	}
 	for _, s := range spans {
-		if s.Name == "execute_tool x" && (s.Status != genai.StatusError || attrMap(s)["error.type"] != "tool_error") {
-			t.Errorf("failed tool call: %v %v", s.Status, attrMap(s))
+		if s.Name == "execute_tool x" && (s.Status != genai.StatusError || testkit.AttrMap(s)["error.type"] != "tool_error") {
+			t.Errorf("failed tool call: %v %v", s.Status, testkit.AttrMap(s))
 		}
 		for _, kv := range s.Attrs {
 			if v := kv.Value.String(); len(v) > 4*maxText { // at most three parts of maxText; the daemon caps attributes
@@ -402,8 +404,8 @@ func TestPromptsAndTurns(t *testing.T) {
 	if len(got) != 1 || got[0].Status != genai.StatusError || got[0].StatusMessage != "quota exceeded" {
 		t.Fatalf("failed turn: %s", renderTree("", got))
 	}
-	if attrMap(got[0])["gen_ai.conversation.name"] != "one" {
-		t.Fatalf("title %q", attrMap(got[0])["gen_ai.conversation.name"])
+	if testkit.AttrMap(got[0])["gen_ai.conversation.name"] != "one" {
+		t.Fatalf("title %q", testkit.AttrMap(got[0])["gen_ai.conversation.name"])
 	}
 }
 
@@ -516,7 +518,7 @@ func TestTitleAsShown(t *testing.T) {
 	b.Line("", []byte(`{"id":"m1","timestamp":"2026-12-05T14:00:01Z","type":"gemini","content":"It is a main package.","model":"g"}`))
 	settle(b)
 	for _, s := range b.Take() {
-		if got := attrMap(s)["gen_ai.conversation.name"]; got != "/review main.go" {
+		if got := testkit.AttrMap(s)["gen_ai.conversation.name"]; got != "/review main.go" {
 			t.Fatalf("title %q", got)
 		}
 	}
@@ -538,8 +540,8 @@ func TestRewind(t *testing.T) {
 	settle(b)
 	spans := b.Take()
 	checkSpans(t, "s", spans)
-	if in, out, _, _ := usage(spans); len(spans) != 4 || in+out != 12 || b.Stats().SkippedLines != 0 {
-		t.Fatalf("%d spans, usage %d: %s", len(spans), in+out, renderTree("", spans))
+	if u := testkit.SumUsage(spans, nil); len(spans) != 4 || u.Input+u.Output != 12 || b.Stats().SkippedLines != 0 {
+		t.Fatalf("%d spans, usage %d: %s", len(spans), u.Input+u.Output, renderTree("", spans))
 	}
 }
 
@@ -563,8 +565,8 @@ func TestFailedShellCommandIsAnError(t *testing.T) {
 			t.Fatalf("drop=%v: %d tool spans", drop, len(tools))
 		}
 		s := tools[0]
-		if s.Status != genai.StatusError || s.StatusMessage != "exit code 3" || attrMap(s)["gemini.tool.exit_code"] != "3" || attrMap(s)["error.type"] != "tool_error" {
-			t.Errorf("drop=%v: status %v %q, attrs %v", drop, s.Status, s.StatusMessage, attrMap(s))
+		if s.Status != genai.StatusError || s.StatusMessage != "exit code 3" || testkit.AttrMap(s)["gemini.tool.exit_code"] != "3" || testkit.AttrMap(s)["error.type"] != "tool_error" {
+			t.Errorf("drop=%v: status %v %q, attrs %v", drop, s.Status, s.StatusMessage, testkit.AttrMap(s))
 		}
 	}
 	// The fixture's command succeeded: no exit code line, no error.

@@ -18,7 +18,7 @@ func FuzzGeminiLine(f *testing.F) {
 	if fx, ok := testkit.FixturesOK(); ok {
 		chats, _ := filepath.Glob(filepath.Join(fx, fixtureDir, "*", "session-*.jsonl"))
 		for _, c := range chats {
-			for _, l := range readLines(f, c) {
+			for _, l := range testkit.ReadLines(f, c) {
 				f.Add(l)
 			}
 		}

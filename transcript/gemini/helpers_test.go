@@ -1,8 +1,6 @@
 package gemini
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -53,13 +51,13 @@ func loadFixture(t testing.TB, name string) fixtureCase {
 	if err != nil || len(chats) != 1 {
 		t.Fatalf("%s: want one chat file, got %v (%v)", dir, chats, err)
 	}
-	fc := fixtureCase{name: name, chat: chats[0], lines: readLines(t, chats[0])}
+	fc := fixtureCase{name: name, chat: chats[0], lines: testkit.ReadLines(t, chats[0])}
 	for _, c := range fixtureCases {
 		if c.name == name {
 			fc.session = c.session
 		}
 	}
-	for _, l := range readLines(t, filepath.Join(dir, "hooks.jsonl")) {
+	for _, l := range testkit.ReadLines(t, filepath.Join(dir, "hooks.jsonl")) {
 		var h hookRecord
 		if err := json.Unmarshal(l, &h); err != nil {
 			t.Fatal(err)
@@ -94,24 +92,6 @@ func ownTotal(t testing.TB, name string) int64 {
 		sum += m.Tokens.Total
 	}
 	return sum
-}
-
-func readLines(t testing.TB, path string) [][]byte {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lines [][]byte
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	for sc.Scan() {
-		lines = append(lines, append([]byte(nil), sc.Bytes()...))
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return lines
 }
 
 // farFuture is a Tick time long after every fixture.
@@ -163,44 +143,13 @@ func live(fc fixtureCase, opts Options) (spans []genai.Span, beforeTimeout int) 
 	return append(spans, b.Take()...), beforeTimeout
 }
 
-func attrMap(s genai.Span) map[string]string {
-	m := map[string]string{}
-	for _, kv := range s.Attrs {
-		m[string(kv.Key)] = kv.Value.String()
-	}
-	return m
-}
-
-// usage sums gen_ai.usage.* over spans, as a backend rolls them up.
-func usage(spans []genai.Span) (in, out, cacheRead, reasoning int64) {
-	for _, s := range spans {
-		for _, kv := range s.Attrs {
-			switch kv.Key {
-			case "gen_ai.usage.input_tokens":
-				in += kv.Value.AsInt64()
-			case "gen_ai.usage.output_tokens":
-				out += kv.Value.AsInt64()
-			case "gen_ai.usage.cache_read.input_tokens":
-				cacheRead += kv.Value.AsInt64()
-			case "gen_ai.usage.reasoning.output_tokens":
-				reasoning += kv.Value.AsInt64()
-			}
-		}
-	}
-	return
-}
-
 // checkSpans: no span id twice, usage only on chat spans, the names every
 // span carries.
 func checkSpans(t *testing.T, session string, spans []genai.Span) {
 	t.Helper()
-	seen := map[genai.SpanID]bool{}
+	testkit.CheckNoDuplicates(t, spans)
 	for _, s := range spans {
-		if seen[s.SpanID] {
-			t.Errorf("span %s (%s) emitted twice", s.SpanID, s.Name)
-		}
-		seen[s.SpanID] = true
-		a := attrMap(s)
+		a := testkit.AttrMap(s)
 		for k := range a {
 			if strings.HasPrefix(k, "gen_ai.usage.") && a["gen_ai.operation.name"] != "chat" {
 				t.Errorf("%s carries %s", s.Name, k)
@@ -218,74 +167,12 @@ func checkSpans(t *testing.T, session string, spans []genai.Span) {
 
 // renderTree prints spans as an indented tree, traces in time order.
 func renderTree(title string, spans []genai.Span) string {
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "# %s\n# %d spans\n", title, len(spans))
-	for _, k := range []string{"gen_ai.conversation.name", "gen_ai.agent.name", "gen_ai.provider.name"} {
-		vals := map[string]int{}
-		for _, s := range spans {
-			vals[fmt.Sprintf("%q", attrMap(s)[k])]++
-		}
-		keys := make([]string, 0, len(vals))
-		for v := range vals {
-			keys = append(keys, v)
-		}
-		sort.Strings(keys)
-		fmt.Fprintf(&sb, "# %s:", k)
-		for _, v := range keys {
-			fmt.Fprintf(&sb, " %s×%d", v, vals[v])
-		}
-		sb.WriteString("\n")
-	}
-	byID := map[genai.SpanID]bool{}
-	for _, s := range spans {
-		byID[s.SpanID] = true
-	}
-	children := map[genai.SpanID][]genai.Span{}
-	var roots []genai.Span
-	for _, s := range spans {
-		if s.ParentID.IsZero() || !byID[s.ParentID] {
-			roots = append(roots, s)
-		} else {
-			children[s.ParentID] = append(children[s.ParentID], s)
-		}
-	}
-	var walk func(s genai.Span, depth int)
-	walk = func(s genai.Span, depth int) {
-		pad := strings.Repeat("  ", depth)
-		sb.WriteString(pad)
-		sb.WriteString(strings.ReplaceAll(describe(s), "\n", "\n"+pad+"  "))
-		sb.WriteString("\n")
-		kids := children[s.SpanID]
-		sortSpans(kids)
-		for _, k := range kids {
-			walk(k, depth+1)
-		}
-	}
-	sortSpans(roots)
-	for _, r := range roots {
-		if !r.ParentID.IsZero() {
-			sb.WriteString("(parent " + r.ParentID.String() + " not emitted) ")
-		}
-		walk(r, 0)
-	}
-	return sb.String()
-}
-
-func sortSpans(ss []genai.Span) {
-	sort.SliceStable(ss, func(i, j int) bool {
-		if !ss[i].Start.Equal(ss[j].Start) {
-			return ss[i].Start.Before(ss[j].Start)
-		}
-		return ss[i].SpanID.String() < ss[j].SpanID.String()
-	})
-}
-
-func short(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > n {
-		return string(r[:n]) + "…"
-	}
-	return s
+	return fmt.Sprintf("# %s\n# %d spans\n", title, len(spans)) +
+		testkit.ValueCounts(spans, "gen_ai.conversation.name", "gen_ai.agent.name", "gen_ai.provider.name") +
+		testkit.SpanTree(spans, testkit.ByStart, func(s genai.Span, depth int) string {
+			pad := strings.Repeat("  ", depth)
+			return pad + strings.ReplaceAll(describe(s), "\n", "\n"+pad+"  ")
+		})
 }
 
 // describe is one span on one line: name, ids, times, status and the
@@ -295,9 +182,9 @@ func describe(s genai.Span) string {
 	fmt.Fprintf(&sb, "%s [%s %s] %s +%s", s.Name, s.TraceID.String()[:8], s.SpanID.String()[:8],
 		s.Start.UTC().Format("15:04:05.000"), s.End.Sub(s.Start).Round(time.Millisecond))
 	if s.Status == genai.StatusError {
-		fmt.Fprintf(&sb, " ERROR %q", short(s.StatusMessage, 40))
+		fmt.Fprintf(&sb, " ERROR %q", testkit.Short(s.StatusMessage, 40))
 	}
-	a := attrMap(s)
+	a := testkit.AttrMap(s)
 	keys := make([]string, 0, len(a))
 	for k := range a {
 		switch k {
@@ -308,7 +195,7 @@ func describe(s genai.Span) string {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(&sb, "\n  %s=%s", k, short(a[k], 400))
+		fmt.Fprintf(&sb, "\n  %s=%s", k, testkit.Short(a[k], 400))
 	}
 	return sb.String()
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/internal/testkit"
 )
 
 // The subagent capture (testdata/subagent, Gemini CLI 0.61.0 against the
@@ -31,7 +32,7 @@ func feedChat(t *testing.T, chat string, opts Options) []genai.Span {
 	t.Helper()
 	opts.TranscriptPath = chat
 	b := New(subSession, opts)
-	for _, l := range readLines(t, chat) {
+	for _, l := range testkit.ReadLines(t, chat) {
 		b.Line(chat, l)
 	}
 	settle(b)
@@ -52,7 +53,7 @@ func TestSubagentNested(t *testing.T) {
 		}
 		seen[s.SpanID] = true
 		byName[s.Name] = append(byName[s.Name], s)
-		if a := attrMap(s); a["gen_ai.conversation.id"] != subSession || a["gen_ai.conversation.name"] != "delegate" {
+		if a := testkit.AttrMap(s); a["gen_ai.conversation.id"] != subSession || a["gen_ai.conversation.name"] != "delegate" {
 			t.Errorf("%s: names %v", s.Name, a)
 		}
 	}
@@ -60,7 +61,7 @@ func TestSubagentNested(t *testing.T) {
 		t.Fatalf("spans:\n%s", renderTree("subagent", spans))
 	}
 	tool, sub := byName["execute_tool invoke_agent"][0], byName["invoke_agent generalist"][0]
-	a := attrMap(sub)
+	a := testkit.AttrMap(sub)
 	if sub.ParentID != tool.SpanID || sub.TraceID != tool.TraceID {
 		t.Errorf("subagent span not under its tool call: parent %s, tool %s", sub.ParentID, tool.SpanID)
 	}
@@ -80,8 +81,8 @@ func TestSubagentNested(t *testing.T) {
 			continue
 		}
 		inner++
-		if attrMap(s)["gen_ai.agent.name"] != "generalist" {
-			t.Errorf("%s inside the subagent: agent %q", s.Name, attrMap(s)["gen_ai.agent.name"])
+		if testkit.AttrMap(s)["gen_ai.agent.name"] != "generalist" {
+			t.Errorf("%s inside the subagent: agent %q", s.Name, testkit.AttrMap(s)["gen_ai.agent.name"])
 		}
 		if s.Start.Before(sub.Start) || s.End.After(sub.End) {
 			t.Errorf("%s [%v, %v] outside its subagent [%v, %v]", s.Name, s.Start, s.End, sub.Start, sub.End)
@@ -91,8 +92,8 @@ func TestSubagentNested(t *testing.T) {
 	if inner != 4 || len(byName["execute_tool run_shell_command"]) != 1 || len(byName["execute_tool complete_task"]) != 1 {
 		t.Errorf("%d spans inside the subagent:\n%s", inner, renderTree("subagent", spans))
 	}
-	if in, out, _, _ := usage(spans); in != 100+200+300+400 || out != 3+4+5+6 {
-		t.Errorf("usage in %d out %d, want 1000 and 18 (every model call once)", in, out)
+	if u := testkit.SumUsage(spans, nil); u.Input != 100+200+300+400 || u.Output != 3+4+5+6 {
+		t.Errorf("usage in %d out %d, want 1000 and 18 (every model call once)", u.Input, u.Output)
 	}
 	if len(spans) != 9 { // turn, 2 chats, invoke_agent tool; subagent and its 4
 		t.Errorf("%d spans:\n%s", len(spans), renderTree("subagent", spans))
@@ -106,7 +107,7 @@ func TestSubagentLive(t *testing.T) {
 	want := len(feedChat(t, chat, Options{}))
 	b := New(subSession, Options{TranscriptPath: chat})
 	var spans []genai.Span
-	for _, l := range readLines(t, chat) {
+	for _, l := range testkit.ReadLines(t, chat) {
 		for range 2 {
 			b.Line(chat, l)
 			spans = append(spans, b.Take()...)
@@ -138,7 +139,7 @@ func TestSubagentLive(t *testing.T) {
 // span alone; a FIFO in its place does not block; the lines read are
 // redacted; an agentId with path characters stays in the session's folder.
 func TestSubagentFileTrouble(t *testing.T) {
-	src := readLines(t, subagentChat(t))
+	src := testkit.ReadLines(t, subagentChat(t))
 	subLines, err := os.ReadFile(filepath.Join("testdata", "subagent", "chats", subSession, subAgentID+".jsonl"))
 	if err != nil {
 		t.Fatal(err)
@@ -194,7 +195,7 @@ func TestSubagentFileTrouble(t *testing.T) {
 		for _, s := range spans {
 			if s.Name == "execute_tool run_shell_command" {
 				found = true
-				if args := attrMap(s)["gen_ai.tool.call.arguments"]; !strings.Contains(args, "[REDACTED]") {
+				if args := testkit.AttrMap(s)["gen_ai.tool.call.arguments"]; !strings.Contains(args, "[REDACTED]") {
 					t.Errorf("subagent tool arguments not redacted: %s", args)
 				}
 			}

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,23 +25,14 @@ const Version = "2.1.328"
 // Package is the npm package.
 const Package = "@anthropic-ai/claude-code"
 
-// Env names that steer installation.
-const (
-	// EnvCache overrides the cache root (the install goes to <root>/claude-code-<Version>).
-	EnvCache = "WEAVE_E2E_CACHE"
-	// EnvBin points at an already installed claude binary of the pinned version (skips npm).
-	EnvBin = "WEAVE_E2E_CLAUDE_BIN"
-)
+// EnvBin points at an already installed claude binary of the pinned version (skips npm).
+const EnvBin = "WEAVE_E2E_CLAUDE_BIN"
 
-// CacheDir is where the pinned version is (or will be) installed.
+// CacheDir is where the pinned version is (or will be) installed: <npmpkg.CacheRoot>/claude-code-<Version>.
 func CacheDir() (string, error) {
-	root := os.Getenv(EnvCache)
-	if root == "" {
-		uc, err := os.UserCacheDir()
-		if err != nil {
-			return "", err
-		}
-		root = filepath.Join(uc, "weave-agentd-e2e")
+	root, err := npmpkg.CacheRoot()
+	if err != nil {
+		return "", err
 	}
 	return filepath.Join(root, "claude-code-"+Version), nil
 }
@@ -110,92 +100,26 @@ func checkVersion(bin string) error {
 	return nil
 }
 
-var (
-	installMu  sync.Mutex
-	installBin string
-	installErr error // a failed install is not retried in the same process
-)
+var installed npmpkg.Once
 
 // Install makes sure the pinned version is installed in CacheDir and returns
 // the path of its native binary. Parallel processes serialise on a lock file;
 // a finished install is reused. WEAVE_E2E_CLAUDE_BIN short-circuits it.
-func Install(ctx context.Context) (string, error) {
-	installMu.Lock()
-	defer installMu.Unlock()
-	if installBin != "" || installErr != nil {
-		return installBin, installErr
-	}
-	b, err := install(ctx)
-	if err != nil && ctx.Err() == nil {
-		installErr = err
-	}
-	return b, err
-}
+func Install(ctx context.Context) (string, error) { return installed.Do(ctx, install) }
 
 func install(ctx context.Context) (string, error) {
 	if b := os.Getenv(EnvBin); b != "" {
-		if err := checkVersion(b); err != nil {
-			return "", err
-		}
-		installBin = b
-		return b, nil
+		return b, checkVersion(b)
 	}
 	dir, err := CacheDir()
 	if err != nil {
 		return "", err
 	}
-	if b, err := binaryIn(dir); err == nil {
-		installBin = b
-		return b, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return "", err
-	}
-	unlock, err := npmpkg.Lock(ctx, dir+".lock")
-	if err != nil {
-		return "", err
-	}
-	defer unlock()
-	// Someone else may have finished while we waited.
-	if b, err := binaryIn(dir); err == nil {
-		installBin = b
-		return b, nil
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		return "", fmt.Errorf("npm not found: %w", err)
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".claude-code-install-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(tmp)
-	ictx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-	defer cancel()
-	// --ignore-scripts: the platform package carries the binary; the wrapper's
-	// postinstall only copies it. --include=optional: the platform package is an
-	// optional dependency, which some npm configs omit.
-	cmd := exec.CommandContext(ictx, npm, "install", "--prefix", tmp, "--no-audit", "--no-fund",
-		"--no-save", "--ignore-scripts", "--include=optional", "--loglevel=error", "--fetch-retries=1", Package+"@"+Version)
-	cmd.Dir = tmp
-	cmd.Env = append(os.Environ(), "npm_config_update_notifier=false")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("npm install %s@%s: %v\n%s", Package, Version, err, out)
-	}
-	if _, err := binaryIn(tmp); err != nil {
-		return "", fmt.Errorf("after npm install: %w\n%s", err, out)
-	}
-	_ = os.RemoveAll(dir)
-	if err := os.Rename(tmp, dir); err != nil {
-		return "", err
-	}
-	b, err := binaryIn(dir)
-	if err != nil {
-		return "", err
-	}
-	installBin = b
-	return b, nil
+	// --ignore-scripts (npmpkg's default): the platform package carries the
+	// binary; the wrapper's postinstall only copies it. --include=optional: the
+	// platform package is an optional dependency, which some npm configs omit.
+	return npmpkg.Install(ctx, npmpkg.Spec{Package: Package, Version: Version, Dir: dir, Find: binaryIn,
+		Args: []string{"--include=optional"}})
 }
 
 // Require returns the pinned binary, installing it if needed. When that is
@@ -203,14 +127,5 @@ func install(ctx context.Context) (string, error) {
 // unless CI=true, where it fails it.
 func Require(t testing.TB) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
-	defer cancel()
-	b, err := Install(ctx)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("claude %s unavailable (CI=true): %v", Version, err)
-		}
-		t.Skipf("claude %s unavailable: %v", Version, err)
-	}
-	return b
+	return npmpkg.Require(t, "claude "+Version, Install)
 }

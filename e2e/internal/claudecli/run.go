@@ -5,15 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strings"
+	"slices"
 	"time"
 
-	"github.com/weave-agentd/weave-agentd/e2e/internal/procgroup"
+	"github.com/weave-agentd/weave-agentd/e2e/internal/clirun"
 )
 
 // HookEvents are the Claude Code events weave-agentd registers (DESIGN.md).
@@ -96,39 +94,10 @@ var DefaultEnv = []string{
 var scrubbed = []string{"ANTHROPIC_", "CLAUDE", "OTEL_", "AWS_", "GOOGLE_", "VERTEX_", "HOME=", "XDG_CONFIG_HOME=", "HTTP_PROXY=", "HTTPS_PROXY=", "http_proxy=", "https_proxy=", "ALL_PROXY=", "all_proxy="}
 
 func buildEnv(o Options) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		skip := false
-		for _, p := range scrubbed {
-			if strings.HasPrefix(kv, p) {
-				skip = true
-				break
-			}
-		}
-		if !skip {
-			env = append(env, kv)
-		}
-	}
-	env = append(env, DefaultEnv...)
-	env = append(env, "HOME="+o.Home, "ANTHROPIC_BASE_URL="+o.BaseURL, "NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost")
-	env = append(env, o.Env...)
-	return dedupEnv(env)
-}
-
-// dedupEnv keeps the last value of each key, in first-seen order.
-func dedupEnv(env []string) []string {
-	idx := map[string]int{}
-	var out []string
-	for _, kv := range env {
-		k, _, _ := strings.Cut(kv, "=")
-		if i, ok := idx[k]; ok {
-			out[i] = kv
-			continue
-		}
-		idx[k] = len(out)
-		out = append(out, kv)
-	}
-	return out
+	env := slices.Concat(DefaultEnv,
+		[]string{"HOME=" + o.Home, "ANTHROPIC_BASE_URL=" + o.BaseURL},
+		o.Env)
+	return clirun.Env(scrubbed, env...)
 }
 
 // WriteSettings writes Home/.claude/settings.json for o (hooks and extra settings).
@@ -198,17 +167,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Home == "" || o.Cwd == "" || o.BaseURL == "" {
 		return res, errors.New("claudecli: Home, Cwd and BaseURL are required")
 	}
-	bin := o.Bin
-	if bin == "" {
-		var err error
-		if bin, err = Install(ctx); err != nil {
-			return res, err
-		}
-	}
-	if err := os.MkdirAll(o.Home, 0o755); err != nil {
-		return res, err
-	}
-	if err := os.MkdirAll(o.Cwd, 0o755); err != nil {
+	bin, err := clirun.Prepare(ctx, o.Bin, Install, o.Home, o.Cwd)
+	if err != nil {
 		return res, err
 	}
 	if err := WriteSettings(o); err != nil {
@@ -235,24 +195,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if timeout == 0 {
 		timeout = 3 * time.Minute
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = o.Cwd
-	cmd.Env = buildEnv(o)
-	cmd.Stdin = nil // /dev/null: print mode must not wait for stdin
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	procgroup.Set(cmd)
-	cmd.WaitDelay = 5 * time.Second
-	start := time.Now()
-	err := cmd.Run()
-	res.Duration = time.Since(start)
-	res.Stdout, res.Stderr = stdout.Bytes(), stderr.Bytes()
-	if cmd.ProcessState != nil {
-		res.ExitCode = cmd.ProcessState.ExitCode()
-	}
-	procgroup.Kill(cmd)
+	ran, err := clirun.Run(ctx, clirun.Cmd{Name: "claude", Path: bin, Args: args, Dir: o.Cwd, Env: buildEnv(o), Timeout: timeout})
+	res.Stdout, res.Stderr, res.ExitCode, res.Duration = ran.Stdout, ran.Stderr, ran.ExitCode, ran.Duration
 
 	if format == "json" {
 		var out map[string]any
@@ -284,13 +228,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if res.TranscriptPath != "" {
 		res.ProjectDir = filepath.Dir(res.TranscriptPath)
 	}
-	if ctx.Err() != nil {
-		return res, fmt.Errorf("claude %v: %w (stderr: %s)", args, ctx.Err(), tail(res.Stderr))
-	}
-	if err != nil {
-		return res, fmt.Errorf("claude %v: %w (stdout: %s; stderr: %s)", args, err, tail(res.Stdout), tail(res.Stderr))
-	}
-	return res, nil
+	return res, err
 }
 
 // Compact runs `/compact` on a session (claude -p "/compact" --resume session).
@@ -298,13 +236,4 @@ func Compact(ctx context.Context, o Options, session string) (Result, error) {
 	o.Prompt = "/compact"
 	o.Resume = session
 	return Run(ctx, o)
-}
-
-func tail(b []byte) string {
-	const max = 2000
-	s := strings.TrimSpace(string(b))
-	if len(s) > max {
-		s = "…" + s[len(s)-max:]
-	}
-	return s
 }

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -84,31 +83,12 @@ func checkVersion(bin string) error {
 	return nil
 }
 
-var (
-	installMu  sync.Mutex
-	installBin string
-	installErr error // a failed install is not retried in the same process
-)
+var installed npmpkg.Once
 
 // Install makes sure the pinned version is in CacheDir (one npm install,
 // shared by every test, process and CI run) and returns its native binary.
 // WEAVE_E2E_CODEX_BIN short-circuits it.
-func Install(ctx context.Context) (string, error) {
-	installMu.Lock()
-	defer installMu.Unlock()
-	if installBin != "" || installErr != nil {
-		return installBin, installErr
-	}
-	b, err := install(ctx)
-	if err != nil {
-		if ctx.Err() == nil {
-			installErr = err
-		}
-		return "", err
-	}
-	installBin = b
-	return b, nil
-}
+func Install(ctx context.Context) (string, error) { return installed.Do(ctx, install) }
 
 func install(ctx context.Context) (string, error) {
 	if b := os.Getenv(EnvBin); b != "" {
@@ -128,16 +108,7 @@ func install(ctx context.Context) (string, error) {
 // unless CI=true, where it fails it.
 func Require(t testing.TB) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
-	defer cancel()
-	b, err := Install(ctx)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("codex %s unavailable (CI=true): %v", Version, err)
-		}
-		t.Skipf("codex %s unavailable: %v", Version, err)
-	}
-	return b
+	return npmpkg.Require(t, "codex "+Version, Install)
 }
 
 // NewHome makes a fresh folder for HOME and CODEX_HOME (<dir>/.codex),

@@ -7,11 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"time"
+
+	"github.com/weave-agentd/weave-agentd/e2e/internal/clirun"
 )
 
 // HookEvents are the Codex events weave-agentd registers (DESIGN.md; never PermissionRequest).
@@ -122,7 +121,7 @@ func HooksJSON(command string, events []string) ([]byte, error) {
 }
 
 // ShellQuote quotes s for a POSIX shell.
-func ShellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+func ShellQuote(s string) string { return clirun.ShellQuote(s) }
 
 // WriteConfig writes CODEX_HOME/config.toml and, when o.HookCommand is set, hooks.json.
 func WriteConfig(o Options) error {
@@ -153,39 +152,8 @@ func WriteConfig(o Options) error {
 var scrubbed = []string{"OPENAI_", "CODEX_", "AZURE_OPENAI", "OTEL_", "RUST_LOG=", "HOME=", "XDG_", "HTTP_PROXY=", "HTTPS_PROXY=", "http_proxy=", "https_proxy=", "ALL_PROXY=", "all_proxy=", "NO_PROXY=", "no_proxy="}
 
 func buildEnv(o Options) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		keep := true
-		for _, p := range scrubbed {
-			if strings.HasPrefix(kv, p) {
-				keep = false
-				break
-			}
-		}
-		if keep {
-			env = append(env, kv)
-		}
-	}
-	env = append(env, "HOME="+o.Home, "CODEX_HOME="+CodexHome(o.Home), apiKeyEnv+"=sk-weave-e2e-fake-key",
-		"NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost", "NO_COLOR=1")
-	env = append(env, o.Env...)
-	return dedupEnv(env)
-}
-
-// dedupEnv keeps the last value of each key, in first-seen order.
-func dedupEnv(env []string) []string {
-	idx := map[string]int{}
-	var out []string
-	for _, kv := range env {
-		k, _, _ := strings.Cut(kv, "=")
-		if i, ok := idx[k]; ok {
-			out[i] = kv
-			continue
-		}
-		idx[k] = len(out)
-		out = append(out, kv)
-	}
-	return out
+	env := append([]string{"HOME=" + o.Home, "CODEX_HOME=" + CodexHome(o.Home), apiKeyEnv + "=sk-weave-e2e-fake-key", "NO_COLOR=1"}, o.Env...)
+	return clirun.Env(scrubbed, env...)
 }
 
 // FindRollout locates the session's rollout file under CODEX_HOME/sessions.
@@ -207,14 +175,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Home == "" || o.Cwd == "" || o.BaseURL == "" {
 		return res, errors.New("codexcli: Home, Cwd and BaseURL are required")
 	}
-	bin := o.Bin
-	if bin == "" {
-		var err error
-		if bin, err = Install(ctx); err != nil {
-			return res, err
-		}
-	}
-	if err := os.MkdirAll(o.Cwd, 0o755); err != nil {
+	bin, err := clirun.Prepare(ctx, o.Bin, Install, o.Cwd)
+	if err != nil {
 		return res, err
 	}
 	if err := WriteConfig(o); err != nil {
@@ -235,38 +197,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if timeout == 0 {
 		timeout = 2 * time.Minute
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = o.Cwd
-	cmd.Env = buildEnv(o)
-	cmd.Stdin = nil // /dev/null: otherwise exec waits for more input
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	// Own process group: a timeout also ends the tools and hooks it started.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	start := time.Now()
-	err := cmd.Run()
-	res.Duration = time.Since(start)
-	if cmd.Process != nil {
-		// Whatever it left running in its group (only processes this run started).
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
-	res.Stdout, res.Stderr = stdout.Bytes(), stderr.Bytes()
-	if cmd.ProcessState != nil {
-		res.ExitCode = cmd.ProcessState.ExitCode()
-	}
+	ran, err := clirun.Run(ctx, clirun.Cmd{Name: "codex", Path: bin, Args: args, Dir: o.Cwd, Env: buildEnv(o), Timeout: timeout})
+	res.Stdout, res.Stderr, res.ExitCode, res.Duration = ran.Stdout, ran.Stderr, ran.ExitCode, ran.Duration
 	res.decode()
 	res.RolloutPath = FindRollout(o.Home, res.SessionID)
-	if ctx.Err() != nil {
-		return res, fmt.Errorf("codex %v: %w (stdout: %s; stderr: %s)", args, ctx.Err(), tail(res.Stdout), tail(res.Stderr))
-	}
-	if err != nil {
-		return res, fmt.Errorf("codex %v: %w (stdout: %s; stderr: %s)", args, err, tail(res.Stdout), tail(res.Stderr))
-	}
-	return res, nil
+	return res, err
 }
 
 // decode reads the --json event stream.
@@ -296,13 +231,4 @@ func (r *Result) decode() {
 			}
 		}
 	}
-}
-
-func tail(b []byte) string {
-	const max = 2000
-	s := strings.TrimSpace(string(b))
-	if len(s) > max {
-		s = "…" + s[len(s)-max:]
-	}
-	return s
 }

@@ -9,9 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/weave-agentd/weave-agentd/e2e/internal/npmpkg"
 )
@@ -52,22 +50,14 @@ func find(prefix string) (string, error) {
 	return js, nil
 }
 
-var (
-	installMu  sync.Mutex
-	installBin string
-	installErr error // a failed install is not retried in the same process
-)
+var installed npmpkg.Once
 
 // Install makes sure the pinned version is in the cache and returns its
 // bundle/gemini.js (run with node). WEAVE_E2E_GEMINI_BIN short-circuits it.
-func Install(ctx context.Context) (string, error) {
-	installMu.Lock()
-	defer installMu.Unlock()
-	if installBin != "" || installErr != nil {
-		return installBin, installErr
-	}
+func Install(ctx context.Context) (string, error) { return installed.Do(ctx, install) }
+
+func install(ctx context.Context) (string, error) {
 	if b := os.Getenv(EnvBin); b != "" {
-		installBin = b
 		return b, nil
 	}
 	root, err := npmpkg.CacheRoot()
@@ -76,13 +66,8 @@ func Install(ctx context.Context) (string, error) {
 	}
 	// Optional dependencies (node-pty, keytar) are native; without them the
 	// shell tool runs through child_process, the same on every machine.
-	b, err := npmpkg.Install(ctx, npmpkg.Spec{Package: Package, Version: Version,
+	return npmpkg.Install(ctx, npmpkg.Spec{Package: Package, Version: Version,
 		Dir: filepath.Join(root, "gemini-cli-"+Version), Args: []string{"--omit=optional"}, Find: find})
-	if err != nil && ctx.Err() == nil {
-		installErr = err
-	}
-	installBin = b
-	return b, err
 }
 
 // Require returns the pinned CLI, installing it if needed. When that is
@@ -90,17 +75,11 @@ func Install(ctx context.Context) (string, error) {
 // where it fails it.
 func Require(t testing.TB) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
-	defer cancel()
-	b, err := Install(ctx)
-	if err == nil {
-		_, err = nodePath(b)
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("gemini %s unavailable (CI=true): %v", Version, err)
+	return npmpkg.Require(t, "gemini "+Version, func(ctx context.Context) (string, error) {
+		b, err := Install(ctx)
+		if err == nil {
+			_, err = nodePath(b)
 		}
-		t.Skipf("gemini %s unavailable: %v", Version, err)
-	}
-	return b
+		return b, err
+	})
 }

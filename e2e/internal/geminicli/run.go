@@ -9,10 +9,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/weave-agentd/weave-agentd/e2e/internal/procgroup"
+	"github.com/weave-agentd/weave-agentd/e2e/internal/clirun"
 )
 
 // DefaultModel is pinned in settings.json: without a pinned model the CLI
@@ -96,35 +97,8 @@ var scrubbed = []string{"GEMINI_", "GOOGLE_", "VERTEX_", "CLOUDSDK_", "OTEL_", "
 	"HTTP_PROXY=", "HTTPS_PROXY=", "http_proxy=", "https_proxy=", "ALL_PROXY=", "all_proxy=", "GITHUB_SHA=", "SURFACE="}
 
 func buildEnv(o Options) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		skip := false
-		for _, p := range scrubbed {
-			if strings.HasPrefix(kv, p) {
-				skip = true
-				break
-			}
-		}
-		if !skip {
-			env = append(env, kv)
-		}
-	}
-	env = append(env, DefaultEnv...)
-	env = append(env, "HOME="+o.Home, "GOOGLE_GEMINI_BASE_URL="+o.BaseURL, "NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost")
-	env = append(env, o.Env...)
-	// Keep the last value of each key.
-	idx := map[string]int{}
-	var out []string
-	for _, kv := range env {
-		k, _, _ := strings.Cut(kv, "=")
-		if i, ok := idx[k]; ok {
-			out[i] = kv
-			continue
-		}
-		idx[k] = len(out)
-		out = append(out, kv)
-	}
-	return out
+	env := slices.Concat(DefaultEnv, []string{"HOME=" + o.Home, "GOOGLE_GEMINI_BASE_URL=" + o.BaseURL}, o.Env)
+	return clirun.Env(scrubbed, env...)
 }
 
 // Settings is the settings.json a run writes: API-key auth, the model
@@ -186,7 +160,7 @@ func WriteSettings(o Options) error {
 }
 
 // Quote quotes s for the POSIX shell the CLI runs hook commands with.
-func Quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+func Quote(s string) string { return clirun.ShellQuote(s) }
 
 // FindTranscript locates the session file of a session under
 // Home/.gemini/tmp/<project>/chats. A resume in another minute than the
@@ -224,17 +198,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Home == "" || o.Cwd == "" || o.BaseURL == "" {
 		return res, errors.New("geminicli: Home, Cwd and BaseURL are required")
 	}
-	bin := o.Bin
-	if bin == "" {
-		var err error
-		if bin, err = Install(ctx); err != nil {
-			return res, err
-		}
-	}
-	for _, d := range []string{o.Home, o.Cwd} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return res, err
-		}
+	bin, err := clirun.Prepare(ctx, o.Bin, Install, o.Home, o.Cwd)
+	if err != nil {
+		return res, err
 	}
 	if err := WriteSettings(o); err != nil {
 		return res, err
@@ -253,8 +219,6 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if timeout == 0 {
 		timeout = 2 * time.Minute
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	name, argv := bin, args
 	node, err := nodePath(bin)
 	if err != nil {
@@ -263,22 +227,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if node != "" {
 		name, argv = node, append([]string{bin}, args...)
 	}
-	cmd := exec.CommandContext(ctx, name, argv...)
-	cmd.Dir = o.Cwd
-	cmd.Env = buildEnv(o)
-	cmd.Stdin = nil // /dev/null: -p appends stdin to the prompt and would wait for it
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	procgroup.Set(cmd)
-	cmd.WaitDelay = 5 * time.Second
-	start := time.Now()
-	err = cmd.Run()
-	res.Duration = time.Since(start)
-	res.Stdout, res.Stderr = stdout.Bytes(), stderr.Bytes()
-	if cmd.ProcessState != nil {
-		res.ExitCode = cmd.ProcessState.ExitCode()
-	}
-	procgroup.Kill(cmd)
+	ran, err := clirun.Run(ctx, clirun.Cmd{Name: "gemini", Path: name, Args: argv, Dir: o.Cwd, Env: buildEnv(o), Timeout: timeout})
+	res.Stdout, res.Stderr, res.ExitCode, res.Duration = ran.Stdout, ran.Stderr, ran.ExitCode, ran.Duration
 
 	var out map[string]any
 	if json.Unmarshal(bytes.TrimSpace(res.Stdout), &out) == nil {
@@ -290,20 +240,5 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		res.SessionID = o.SessionID
 	}
 	res.TranscriptPath = FindTranscript(o.Home, res.SessionID)
-	if ctx.Err() != nil {
-		return res, fmt.Errorf("gemini %v: %w (stderr: %s)", args, ctx.Err(), tail(res.Stderr))
-	}
-	if err != nil {
-		return res, fmt.Errorf("gemini %v: %w (stdout: %s; stderr: %s)", args, err, tail(res.Stdout), tail(res.Stderr))
-	}
-	return res, nil
-}
-
-func tail(b []byte) string {
-	const max = 2000
-	s := strings.TrimSpace(string(b))
-	if len(s) > max {
-		s = "…" + s[len(s)-max:]
-	}
-	return s
+	return res, err
 }
