@@ -93,55 +93,80 @@ func TestDiscoveryWaitsForTheSessionID(t *testing.T) {
 	}
 }
 
-// A Gemini CLI chat file records no working folder: its project folder's
-// .project_root does. A project the user keeps out (.weave-agentd-ignore)
-// is neither discovered nor backfilled.
-func TestGeminiExcludedProjectIsNotDiscovered(t *testing.T) {
-	srv := newFakeOTLP(t)
-	home := t.TempDir()
-	root := filepath.Join(home, ".gemini", "tmp")
-	private := filepath.Join(home, "private")
-	if err := os.MkdirAll(private, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(private, ".weave-agentd-ignore"), nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for slug, dir := range map[string]string{"private": private, "open": filepath.Join(home, "open")} {
-		chat := filepath.Join(root, slug, "chats", "session-2026-12-05T14-02-"+slug[:4]+"0000.jsonl")
-		if err := os.MkdirAll(filepath.Dir(chat), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(root, slug, ".project_root"), []byte(dir), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		writeTranscript(t, chat, `{"sessionId":"`+slug+`-session","kind":"main"}`, slug+"-line")
-	}
-	td := startTestDaemon(t, home, config.Target{URL: srv.URL}, func(s *Settings) {
-		s.Builders[genai.AgentGeminiCLI] = func(_, s, p string) transcript.Builder { return &lineBuilder{session: s, path: p} }
-		s.Discover = []DiscoverRoot{{Agent: genai.AgentGeminiCLI, Dir: root}}
-	})
-	td.flush(t, 5*time.Second)
-	if got := srv.accepted(); got["open-line"] != 1 || got["private-line"] != 0 {
-		t.Fatalf("discovered: %v", got)
-	}
-	if _, err := td.sess.Backfill(control.BackfillArgs{Paths: []string{root}}); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		p, _ := td.sess.BackfillProgress()
-		if p.Done {
-			if p.Files != 2 || p.Error != "" {
-				t.Fatalf("backfill: %+v", p)
+// A project the user keeps out (.weave-agentd-ignore) is neither discovered
+// nor backfilled, whichever way the agent's transcripts tell their working
+// folder: a Gemini CLI chat file records none (its project folder's
+// .project_root does: transcript.Projector), a Codex CLI rollout records it
+// inside its session_meta's payload (transcript.CwdRecorder), not at the top
+// level of a line as Claude Code does.
+func TestExcludedProjectIsNotDiscovered(t *testing.T) {
+	for _, tc := range []struct {
+		agent string
+		root  string // under the home
+		// write puts a transcript of the project dir (named slug) under
+		// root, whose last line is slug+"-line".
+		write func(t *testing.T, root, slug, dir string)
+	}{
+		{genai.AgentGeminiCLI, ".gemini/tmp", func(t *testing.T, root, slug, dir string) {
+			chat := filepath.Join(root, slug, "chats", "session-2026-12-05T14-02-"+slug[:4]+"0000.jsonl")
+			if err := os.MkdirAll(filepath.Dir(chat), 0o700); err != nil {
+				t.Fatal(err)
 			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("backfill not done: %+v", p)
-		}
-	}
-	td.flush(t, 5*time.Second)
-	if got := srv.accepted(); got["private-line"] != 0 {
-		t.Fatalf("backfilled: %v", got)
+			if err := os.WriteFile(filepath.Join(root, slug, ".project_root"), []byte(dir), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			writeTranscript(t, chat, `{"sessionId":"`+slug+`-session","kind":"main"}`, slug+"-line")
+		}},
+		{genai.AgentCodex, ".codex/sessions", func(t *testing.T, root, slug, dir string) {
+			id := map[string]string{"private": "01a24683-4125-7ba3-a084-000000000001", "open": "01a24683-4125-7ba3-a084-000000000002"}[slug]
+			rollout := filepath.Join(root, "2026", "12", "05", "rollout-2026-12-05T14-02-16-"+id+".jsonl")
+			if err := os.MkdirAll(filepath.Dir(rollout), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			writeTranscript(t, rollout, `{"type":"session_meta","payload":{"id":"`+id+`","cwd":"`+dir+`"}}`, slug+"-line")
+		}},
+	} {
+		t.Run(tc.agent, func(t *testing.T) {
+			srv := newFakeOTLP(t)
+			home := t.TempDir()
+			root := filepath.Join(home, filepath.FromSlash(tc.root))
+			private := filepath.Join(home, "private")
+			if err := os.MkdirAll(private, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(private, ".weave-agentd-ignore"), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for slug, dir := range map[string]string{"private": private, "open": filepath.Join(home, "open")} {
+				tc.write(t, root, slug, dir)
+			}
+			td := startTestDaemon(t, home, config.Target{URL: srv.URL}, func(s *Settings) {
+				s.Builders[tc.agent] = func(_, s, p string) transcript.Builder { return &lineBuilder{session: s, path: p} }
+				s.Discover = []DiscoverRoot{{Agent: tc.agent, Dir: root}}
+			})
+			td.flush(t, 5*time.Second)
+			if got := srv.accepted(); got["open-line"] != 1 || got["private-line"] != 0 {
+				t.Fatalf("discovered: %v", got)
+			}
+			if _, err := td.sess.Backfill(control.BackfillArgs{Paths: []string{root}}); err != nil {
+				t.Fatal(err)
+			}
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				p, _ := td.sess.BackfillProgress()
+				if p.Done {
+					if p.Files != 2 || p.Error != "" {
+						t.Fatalf("backfill: %+v", p)
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("backfill not done: %+v", p)
+				}
+			}
+			td.flush(t, 5*time.Second)
+			if got := srv.accepted(); got["private-line"] != 0 {
+				t.Fatalf("backfilled: %v", got)
+			}
+		})
 	}
 }

@@ -282,13 +282,30 @@ func (d *discovery) consider(root discoverRoot, path string) {
 }
 
 // transcriptCwd is the working folder of a transcript, to apply exclusions
-// before anything is read into spans: the first "cwd" it records, else the
-// one its agent tells from the file's place on disk (transcript.Projector:
-// Gemini CLI's chat files record none). An agent may be nil.
+// before anything is read into spans: the first one its head records, read
+// by the agent when it knows where its lines keep it (transcript.CwdRecorder:
+// Codex CLI's is inside a session_meta payload), else a top-level "cwd"
+// field; then, for an agent whose lines record none, the place of the file
+// (transcript.Projector). A path that is not a regular file of ours gives
+// openTranscript's *skipError.
 func transcriptCwd(a transcript.Agent, path string) (string, error) {
-	cwd, err := firstCwd(path)
-	if err != nil || cwd != "" {
-		return cwd, err
+	f, _, err := openTranscript(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	cwdOf := topLevelCwd
+	if r, ok := a.(transcript.CwdRecorder); ok {
+		cwdOf = r.Cwd
+	}
+	head, _ := io.ReadAll(io.LimitReader(f, 256<<10))
+	for _, line := range bytes.Split(head, []byte("\n")) {
+		if !bytes.Contains(line, []byte(`"cwd"`)) {
+			continue
+		}
+		if cwd := cwdOf(line); cwd != "" {
+			return cwd, nil
+		}
 	}
 	if p, ok := a.(transcript.Projector); ok {
 		if dir := p.Project(path); filepath.IsAbs(dir) {
@@ -298,26 +315,13 @@ func transcriptCwd(a transcript.Agent, path string) (string, error) {
 	return "", nil
 }
 
-// firstCwd finds the first "cwd" value in the head of a transcript, to apply
-// exclusions before anything is read into spans. A path that is not a
-// regular file of ours gives openTranscript's *skipError.
-func firstCwd(path string) (string, error) {
-	f, _, err := openTranscript(path)
-	if err != nil {
-		return "", err
+// topLevelCwd is the "cwd" field of a JSON line, or "".
+func topLevelCwd(line []byte) string {
+	var rec struct {
+		Cwd string `json:"cwd"`
 	}
-	defer f.Close()
-	head, _ := io.ReadAll(io.LimitReader(f, 256<<10))
-	for _, line := range bytes.Split(head, []byte("\n")) {
-		if !bytes.Contains(line, []byte(`"cwd"`)) {
-			continue
-		}
-		var rec struct {
-			Cwd string `json:"cwd"`
-		}
-		if json.Unmarshal(line, &rec) == nil && rec.Cwd != "" {
-			return rec.Cwd, nil
-		}
+	if json.Unmarshal(line, &rec) != nil {
+		return ""
 	}
-	return "", nil
+	return rec.Cwd
 }
