@@ -143,11 +143,11 @@ type Server struct {
 	script Script
 	http   *localhttp.Server
 
-	mu        sync.Mutex
-	exchanges []Exchange
-	counts    map[Kind]int
-	ids       map[string]bool
-	unknown   []string
+	log localhttp.Log[Exchange]
+
+	mu     sync.Mutex
+	counts map[Kind]int
+	ids    map[string]bool
 }
 
 // Start starts the fake API on 127.0.0.1:<free port> and stops it when the test ends.
@@ -164,12 +164,9 @@ func (s *Server) Close() { s.http.Close() }
 // URL is the base URL for ANTHROPIC_BASE_URL (http://127.0.0.1:PORT).
 func (s *Server) URL() string { return s.http.URL() }
 
-// Exchanges returns every request received so far, in order of arrival.
-func (s *Server) Exchanges() []Exchange {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Exchange(nil), s.exchanges...)
-}
+// Exchanges returns every request received so far, in the order they were
+// answered (waiting for answers still being written; localhttp.Log).
+func (s *Server) Exchanges() []Exchange { return s.log.All() }
 
 // Calls returns the exchanges of the given kinds (all messages calls when none given).
 func (s *Server) Calls(kinds ...Kind) []Exchange {
@@ -215,17 +212,7 @@ func (s *Server) MessageIDs(kinds ...Kind) []string {
 }
 
 // Unknown lists "METHOD /path" of requests to paths the fake does not know.
-func (s *Server) Unknown() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.unknown...)
-}
-
-func (s *Server) record(e Exchange) {
-	s.mu.Lock()
-	s.exchanges = append(s.exchanges, e)
-	s.mu.Unlock()
-}
+func (s *Server) Unknown() []string { return s.log.Unknown() }
 
 func newID(prefix string) string {
 	var b [12]byte
@@ -235,9 +222,14 @@ func newID(prefix string) string {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	record := s.log.Begin()
 	start := time.Now()
 	body, _ := io.ReadAll(r.Body)
 	ex := Exchange{Time: start, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body}
+	defer func() {
+		ex.Duration = time.Since(start)
+		record(ex)
+	}()
 	w.Header().Set("request-id", newID("req_"))
 	path := strings.TrimSuffix(r.URL.Path, "/")
 	switch {
@@ -264,14 +256,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.noteUnknown(r, body)
 		ex.Status = writeJSON(w, http.StatusNotFound, apiError("not_found_error", "fakeanthropic: no such endpoint "+r.URL.Path))
 	}
-	ex.Duration = time.Since(start)
-	s.record(ex)
 }
 
 func (s *Server) noteUnknown(r *http.Request, body []byte) {
-	s.mu.Lock()
-	s.unknown = append(s.unknown, r.Method+" "+r.URL.Path)
-	s.mu.Unlock()
+	s.log.NoteUnknown(r.Method + " " + r.URL.Path)
 	if s.t != nil {
 		s.t.Logf("fakeanthropic: unknown request %s %s (%d bytes)", r.Method, r.URL.RequestURI(), len(body))
 	}

@@ -154,11 +154,11 @@ type Server struct {
 	respond Responder
 	http    *localhttp.Server
 
-	mu        sync.Mutex
-	exchanges []Exchange
-	calls     int
-	ids       map[string]bool
-	unknown   []string
+	log localhttp.Log[Exchange]
+
+	mu    sync.Mutex
+	calls int
+	ids   map[string]bool
 }
 
 // Start starts the fake API on 127.0.0.1:<free port> (stopped when the test
@@ -179,12 +179,9 @@ func (s *Server) Close() { s.http.Close() }
 // URL is the base URL for GOOGLE_GEMINI_BASE_URL (http://127.0.0.1:PORT).
 func (s *Server) URL() string { return s.http.URL() }
 
-// Exchanges returns every request received so far, in order of arrival.
-func (s *Server) Exchanges() []Exchange {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Exchange(nil), s.exchanges...)
-}
+// Exchanges returns every request received so far, in the order they were
+// answered (waiting for answers still being written; localhttp.Log).
+func (s *Server) Exchanges() []Exchange { return s.log.All() }
 
 // Calls returns the model calls (generateContent and streamGenerateContent).
 func (s *Server) Calls() []Exchange {
@@ -218,11 +215,7 @@ func (s *Server) Usage() Usage {
 }
 
 // Unknown lists "METHOD /path" of requests the fake does not know.
-func (s *Server) Unknown() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.unknown...)
-}
+func (s *Server) Unknown() []string { return s.log.Unknown() }
 
 func newID() string {
 	var b [16]byte
@@ -241,8 +234,10 @@ func splitPath(path string) (model, action string, ok bool) {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	record := s.log.Begin()
 	body, _ := io.ReadAll(r.Body)
 	ex := Exchange{Time: time.Now(), Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body}
+	defer func() { record(ex) }()
 	model, action, isModel := splitPath(r.URL.Path)
 	switch {
 	case r.Method == http.MethodPost && isModel && (action == "streamGenerateContent" || action == "generateContent"):
@@ -257,15 +252,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ex.Model = model
 		ex.Status = writeJSON(w, http.StatusOK, modelJSON(model))
 	default:
-		s.mu.Lock()
-		s.unknown = append(s.unknown, r.Method+" "+r.URL.Path)
-		s.mu.Unlock()
+		s.log.NoteUnknown(r.Method + " " + r.URL.Path)
 		s.t.Logf("fakegemini: unknown request %s %s (%d bytes)", r.Method, r.URL.RequestURI(), len(body))
 		ex.Status = writeJSON(w, http.StatusNotFound, apiError(http.StatusNotFound, "fakegemini: no such endpoint "+r.URL.Path))
 	}
-	s.mu.Lock()
-	s.exchanges = append(s.exchanges, ex)
-	s.mu.Unlock()
 }
 
 func modelJSON(id string) map[string]any {

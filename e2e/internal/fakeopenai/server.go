@@ -127,10 +127,10 @@ type Server struct {
 	respond Responder
 	http    *localhttp.Server
 
-	mu        sync.Mutex
-	exchanges []Exchange
-	calls     int
-	unknown   []string
+	log localhttp.Log[Exchange]
+
+	mu    sync.Mutex
+	calls int
 }
 
 // Start starts the fake on 127.0.0.1:<free port>; the test's cleanup stops
@@ -154,12 +154,9 @@ func (s *Server) URL() string { return s.http.URL() }
 // BaseURL is the provider base_url for Codex's config: URL() + "/v1".
 func (s *Server) BaseURL() string { return s.http.URL() + "/v1" }
 
-// Exchanges returns every request received so far, in order of arrival.
-func (s *Server) Exchanges() []Exchange {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Exchange(nil), s.exchanges...)
-}
+// Exchanges returns every request received so far, in the order they were
+// answered (waiting for answers still being written; localhttp.Log).
+func (s *Server) Exchanges() []Exchange { return s.log.All() }
 
 // Calls returns the decoded /v1/responses exchanges.
 func (s *Server) Calls() []Exchange {
@@ -184,11 +181,7 @@ func (s *Server) Responses() map[string]Usage {
 }
 
 // Unknown lists "METHOD /path" of requests to paths the fake does not serve.
-func (s *Server) Unknown() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.unknown...)
-}
+func (s *Server) Unknown() []string { return s.log.Unknown() }
 
 func newID(prefix string) string {
 	var b [12]byte
@@ -198,23 +191,20 @@ func newID(prefix string) string {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	record := s.log.Begin()
 	body, _ := io.ReadAll(r.Body)
 	ex := Exchange{Time: time.Now(), Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body}
+	defer func() { record(ex) }()
 	w.Header().Set("x-request-id", newID("req_"))
 	if r.Method == http.MethodPost && strings.TrimSuffix(r.URL.Path, "/") == "/v1/responses" {
 		ex.Req, ex.Reply, ex.Status = s.responses(w, r, body)
 	} else {
-		s.mu.Lock()
-		s.unknown = append(s.unknown, r.Method+" "+r.URL.Path)
-		s.mu.Unlock()
+		s.log.NoteUnknown(r.Method + " " + r.URL.Path)
 		if s.t != nil {
 			s.t.Logf("fakeopenai: unknown request %s %s (%d bytes)", r.Method, r.URL.RequestURI(), len(body))
 		}
 		ex.Status = writeError(w, http.StatusNotFound, "fakeopenai: no such endpoint "+r.URL.Path)
 	}
-	s.mu.Lock()
-	s.exchanges = append(s.exchanges, ex)
-	s.mu.Unlock()
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) int {

@@ -1,5 +1,6 @@
 // Package localhttp runs the end-to-end tests' HTTP stand-ins (the fake
-// Anthropic API, fault-injecting and recording fronts) on 127.0.0.1.
+// Anthropic, OpenAI and Gemini APIs, fault-injecting and recording fronts) on
+// 127.0.0.1, and keeps what they received (Log).
 package localhttp
 
 import (
