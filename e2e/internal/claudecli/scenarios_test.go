@@ -375,13 +375,26 @@ func TestScenarioAPIError(t *testing.T) {
 	}
 	evs := e.events()
 	e.logEvents(evs)
-	requireHooks(t, evs, res.SessionID, "StopFailure")
+	// Claude Code fires StopFailure without awaiting it (2.1.328 calls its
+	// executeStopFailureHooks fire-and-forget), so with -p the process may
+	// exit, running SessionEnd, before the hook is spawned: seen on a loaded
+	// CI machine. The turn's end is then only in the transcript (and
+	// SessionEnd), which is what the daemon settles on anyway.
+	requireHooks(t, evs, res.SessionID, "UserPromptSubmit", "SessionEnd")
 	if n := len(Filter(evs, "Stop")); n != 0 {
 		t.Errorf("Stop fired %d times on a failed turn", n)
 	}
-	sf := Filter(evs, "StopFailure")
-	if len(sf) > 0 {
+	if sf := Filter(evs, "StopFailure"); len(sf) > 0 {
 		t.Logf("StopFailure payload: %s", sf[0].Raw)
+	} else {
+		t.Logf("StopFailure did not fire before the CLI exited (fire-and-forget in Claude Code)")
+	}
+	var apiError bool
+	for _, r := range readTranscript(t, res.TranscriptPath) {
+		apiError = apiError || r["isApiErrorMessage"] == true
+	}
+	if !apiError {
+		t.Errorf("transcript has no isApiErrorMessage record")
 	}
 	e.capture("api_error")
 }
