@@ -20,11 +20,13 @@ type Options struct {
 	// says which API serves the model (Gemini API or Vertex AI).
 	GeminiHome string
 	// IdleTimeout closes a turn when nothing has happened for this long
-	// (default 10 minutes).
+	// (default 10 minutes). In a session without hooks it is what ends
+	// the last turn: Gemini CLI writes a model message's tool calls only
+	// once they have run, so until then a message that calls a tool looks
+	// like a final answer, whatever its text.
 	IdleTimeout time.Duration
 	// StopWait bounds the wait for the final answer after AfterAgent or
-	// SessionEnd, and how long a final answer stays quiet before its turn
-	// is closed in a session without hooks (default 2 s).
+	// SessionEnd (default 2 s).
 	StopWait time.Duration
 	// DropContent is the `content = "metadata"` mode: no prompt, answer,
 	// thought or tool input/output is kept in the persisted state.
@@ -211,11 +213,11 @@ func (b *Builder) tick(now time.Time) {
 		last = t.LastEvent
 	}
 	switch {
+	// A quiet file ends no turn sooner than IdleTimeout: a model message
+	// without tool calls may be a call still running (Gemini CLI writes it
+	// again with its toolCalls once they have run), with or without text.
+	// AfterAgent or SessionEnd end it sooner, and the next prompt.
 	case !t.StopAt.IsZero() && (t.Ending || !now.Before(t.StopAt.Add(b.opts.StopWait))),
-		// Without hooks, a final answer quiet for StopWait ends its turn.
-		// With hooks, AfterAgent does: a message without tool calls yet
-		// may be a call still running (written again once it has run).
-		!b.st.Hooks && t.Ending && !now.Before(t.SeenAt.Add(b.opts.StopWait)),
 		!now.Before(last.Add(b.opts.IdleTimeout)):
 		b.finishTurn(t)
 	}

@@ -412,13 +412,14 @@ func TestPromptsAndTurns(t *testing.T) {
 // TestLongToolKeepsTheTurnOpen: a model message is written before its
 // tool calls run, and again with them once they have: a tool running for
 // minutes must not end the turn, with hooks (BeforeTool seen, no AfterAgent)
-// or without (a message without text is a call, not an answer).
+// or without, whether the message has text or not (without hooks, the last
+// turn ends at the idle timeout).
 func TestLongToolKeepsTheTurnOpen(t *testing.T) {
 	at := time.Date(2026, 12, 5, 14, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		name, text string
 		hooks      bool
-	}{{"hooks, text before the call", "Let me look.", true}, {"no hooks, no text", "", false}} {
+	}{{"hooks, text before the call", "Let me look.", true}, {"no hooks, no text", "", false}, {"no hooks, text before the call", "Let me look.", false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := New("s", Options{})
 			b.Tick(at)
@@ -442,8 +443,19 @@ func TestLongToolKeepsTheTurnOpen(t *testing.T) {
 			if tc.hooks {
 				b.Hook(transcript.Event{ID: "3", ReceivedAt: at.Add(301 * time.Second), Payload: []byte(`{"hook_event_name":"AfterAgent","timestamp":"2026-12-05T14:05:01Z"}`)})
 			}
-			b.Tick(at.Add(303 * time.Second))
-			got := b.Take()
+			end := at.Add(303 * time.Second)
+			var got []genai.Span
+			if !tc.hooks {
+				// Nothing tells the answer from a call still running but
+				// the idle timeout.
+				b.Tick(end)
+				if got = b.Take(); len(got) != 2 {
+					t.Fatalf("without hooks, a quiet answer ended its turn before the idle timeout: %s", renderTree("", got))
+				}
+				end = at.Add(301*time.Second + defaultIdleTimeout)
+			}
+			b.Tick(end)
+			got = append(got, b.Take()...)
 			if len(got) != 4 || got[3].Name != "invoke_agent gemini-cli" || !got[3].End.Equal(at.Add(301*time.Second)) {
 				t.Fatalf("spans: %s", renderTree("", got))
 			}

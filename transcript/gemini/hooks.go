@@ -33,7 +33,6 @@ func (b *Builder) hook(name string, at time.Time, p *hookPayload) {
 	if p.Cwd != "" && b.st.Cwd == "" {
 		b.st.Cwd = p.Cwd
 	}
-	b.st.Hooks = true
 	t := b.st.Cur
 	if t == nil || t.Closed {
 		return

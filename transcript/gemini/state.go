@@ -32,7 +32,6 @@ type state struct {
 	Provider string    `json:"provider,omitempty"` // gen_ai.provider.name, fixed by the first span
 	Title    string    `json:"title,omitempty"`    // gen_ai.conversation.name, fixed by the first span
 	Now      time.Time `json:"now,omitzero"`       // latest Tick
-	Hooks    bool      `json:"hooks,omitempty"`    // hook events arrive for this session
 
 	Seq int   `json:"seq,omitempty"` // turns opened so far
 	Cur *turn `json:"cur,omitempty"` // the latest turn (open, or closed and still taking late lines)
