@@ -1,6 +1,7 @@
 // Package gemini rebuilds the spans of Google Gemini CLI sessions from its
 // chat files (~/.gemini/tmp/<project>/chats/session-*.jsonl), with its
-// hooks (settings.json) telling when a turn is over.
+// hooks (settings.json) telling when a turn is over and when its tool calls
+// ran.
 package gemini
 
 import (

@@ -57,7 +57,8 @@ func TestUsageSumsToGeminiTotal(t *testing.T) {
 }
 
 // TestLiveEqualsBackfill: the same spans, byte for byte, whether the file
-// is read with its hooks as it was written or afterwards alone; live, each
+// is read with its hooks as it was written or afterwards alone, but for the
+// tool spans' times (live, those of BeforeTool and AfterTool); live, each
 // turn ends at its AfterAgent (not by the idle timeout).
 func TestLiveEqualsBackfill(t *testing.T) {
 	for _, c := range fixtureCases {
@@ -67,6 +68,37 @@ func TestLiveEqualsBackfill(t *testing.T) {
 			bf := backfill(fc, Options{})
 			if before != len(lv) {
 				t.Errorf("%d of %d spans waited for the timeouts", len(lv)-before, len(lv))
+			}
+			var ran [][2]time.Time // BeforeTool, AfterTool
+			for _, h := range fc.hooks {
+				var p hookPayload
+				if err := json.Unmarshal(h.Payload, &p); err != nil {
+					t.Fatal(err)
+				}
+				switch h.Event {
+				case "BeforeTool":
+					ran = append(ran, [2]time.Time{parseTime(p.Timestamp)})
+				case "AfterTool":
+					ran[len(ran)-1][1] = parseTime(p.Timestamp)
+				}
+			}
+			var tools int
+			for i, s := range lv {
+				if !strings.HasPrefix(s.Name, "execute_tool") {
+					continue
+				}
+				if tools >= len(ran) || !s.Start.Equal(ran[tools][0]) || !s.End.Equal(ran[tools][1]) {
+					t.Fatalf("live tool span %d: %s .. %s, its hooks: %v", tools, s.Start, s.End, ran)
+				}
+				tools++
+				j := slices.IndexFunc(bf, func(b genai.Span) bool { return b.SpanID == s.SpanID })
+				if j < 0 || bf[j].Start.Equal(s.Start) || bf[j].End.Equal(s.End) {
+					t.Fatalf("backfilled tool span %d: not there, or timed as by the hooks", tools)
+				}
+				lv[i].Start, lv[i].End = bf[j].Start, bf[j].End
+			}
+			if tools != len(ran) {
+				t.Fatalf("%d live tool spans, %d BeforeTool", tools, len(ran))
 			}
 			slices.SortStableFunc(lv, testkit.ByStart)
 			slices.SortStableFunc(bf, testkit.ByStart)
@@ -585,6 +617,85 @@ func TestFailedShellCommandIsAnError(t *testing.T) {
 	for _, s := range backfill(loadFixture(t, "tool"), Options{}) {
 		if s.Status == genai.StatusError {
 			t.Errorf("%s: error on a successful command", s.Name)
+		}
+	}
+}
+
+// TestToolHooksTimeTheirCalls: BeforeTool / AfterTool carry no call id;
+// each call of a message takes the times of the oldest run of its name and
+// arguments (spaced and ordered otherwise in the hook), in metadata mode of
+// its name. A subagent's calls, run while the call that runs it does, are
+// no call of the message, nor of a later one like them.
+func TestToolHooksTimeTheirCalls(t *testing.T) {
+	at := time.Date(2026, 12, 5, 14, 0, 0, 0, time.UTC)
+	ts := func(ms int) string { return at.Add(time.Duration(ms) * time.Millisecond).Format(time.RFC3339Nano) }
+	call := func(id, name, args string, ms int) string {
+		return `{"id":"` + id + `","name":"` + name + `","args":` + args + `,"result":[],"status":"success","timestamp":"` + ts(ms) + `"}`
+	}
+	const ls, lsA, pwd = `{"command":"ls"}`, `{"command":"ls","description":"a"}`, `{"command":"pwd"}`
+	type hook struct {
+		before     bool
+		name, args string
+		ms         int
+	}
+	// Two messages: m1 with its calls and the runs its hooks saw, m2 with one ls.
+	for _, c := range []struct {
+		name  string
+		calls string
+		hooks []hook
+		want  map[string][2]int
+	}{{
+		name:  "order, name and arguments",
+		calls: call("a1", "run_shell_command", lsA, 1000) + "," + call("p", "run_shell_command", pwd, 1000) + "," + call("a2", "run_shell_command", lsA, 1000),
+		hooks: []hook{
+			{true, "run_shell_command", `{"description": "a", "command": "ls"}`, 200}, {false, "run_shell_command", lsA, 300},
+			{true, "run_shell_command", pwd, 400}, {false, "run_shell_command", pwd, 500},
+			{true, "run_shell_command", lsA, 600}, {false, "run_shell_command", lsA, 700}},
+		want: map[string][2]int{"a1": {200, 300}, "p": {400, 500}, "a2": {600, 700}, "l": {1300, 1400}},
+	}, {
+		name:  "a subagent's calls",
+		calls: `{"id":"sub","name":"invoke_agent","args":{"agent_name":"generalist"},"agentId":"ag1","status":"success","timestamp":"` + ts(1000) + `"},` + call("l1", "run_shell_command", ls, 1000),
+		hooks: []hook{
+			{true, "invoke_agent", `{"agent_name":"generalist"}`, 200},
+			{true, "run_shell_command", ls, 300}, {false, "run_shell_command", ls, 400}, // the subagent's
+			{true, "run_shell_command", pwd, 450}, {false, "run_shell_command", pwd, 460}, // the subagent's
+			{false, "invoke_agent", `{"agent_name":"generalist"}`, 500},
+			{true, "run_shell_command", ls, 600}, {false, "run_shell_command", ls, 700}},
+		want: map[string][2]int{"sub": {200, 500}, "l1": {600, 700}, "l": {1300, 1400}},
+	}} {
+		for _, drop := range []bool{false, true} {
+			b := New("s", Options{DropContent: drop})
+			n := 0
+			fire := func(h hook) {
+				n++
+				name := "AfterTool"
+				if h.before {
+					name = "BeforeTool"
+				}
+				b.Hook(transcript.Event{ID: fmt.Sprint(n), ReceivedAt: at.Add(time.Duration(h.ms) * time.Millisecond),
+					Payload: []byte(`{"hook_event_name":"` + name + `","timestamp":"` + ts(h.ms) + `","tool_name":"` + h.name + `","tool_input":` + h.args + `}`)})
+			}
+			b.Line("", []byte(`{"id":"u1","timestamp":"`+ts(0)+`","type":"user","content":[{"text":"go"}]}`))
+			b.Line("", []byte(`{"id":"m1","timestamp":"`+ts(100)+`","type":"gemini","content":"","model":"g"}`))
+			for _, h := range c.hooks {
+				fire(h)
+			}
+			b.Line("", []byte(`{"id":"m1","timestamp":"`+ts(100)+`","type":"gemini","content":"","model":"g","toolCalls":[`+c.calls+`]}`))
+			b.Line("", []byte(`{"id":"r1","timestamp":"`+ts(1100)+`","type":"user","content":[{"functionResponse":{"id":"x","name":"run_shell_command","response":{"output":"x"}}}]}`))
+			b.Line("", []byte(`{"id":"m2","timestamp":"`+ts(1200)+`","type":"gemini","content":"","model":"g"}`))
+			fire(hook{true, "run_shell_command", ls, 1300})
+			fire(hook{false, "run_shell_command", ls, 1400})
+			b.Line("", []byte(`{"id":"m2","timestamp":"`+ts(1200)+`","type":"gemini","content":"","model":"g","toolCalls":[`+call("l", "run_shell_command", ls, 1500)+`]}`))
+			b.Line("", []byte(`{"id":"r2","timestamp":"`+ts(1600)+`","type":"user","content":[{"functionResponse":{"id":"l","name":"run_shell_command","response":{"output":"x"}}}]}`))
+			got := map[string][2]int{}
+			for _, s := range b.Take() {
+				if id := testkit.AttrMap(s)["gen_ai.tool.call.id"]; id != "" && strings.HasPrefix(s.Name, "execute_tool") {
+					got[id] = [2]int{int(s.Start.Sub(at).Milliseconds()), int(s.End.Sub(at).Milliseconds())}
+				}
+			}
+			if !reflect.DeepEqual(got, c.want) {
+				t.Errorf("%s, metadata mode %v: tool spans (ms) %v, want %v", c.name, drop, got, c.want)
+			}
 		}
 	}
 }

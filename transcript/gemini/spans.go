@@ -191,9 +191,13 @@ func (b *Builder) toolSpan(trace genai.TraceID, parent genai.SpanID, agent strin
 		Attrs:    attrs,
 		Resource: b.resource(),
 	}
-	// The model asked for the call when its message was written; the
-	// call's own timestamp is when it completed.
-	s.Start, s.End = genai.Bounds(m.End, tc.End)
+	// The call ran as its hooks say; without them, from its message
+	// (written when the model asked for it) to its record.
+	start := tc.Start
+	if start.IsZero() {
+		start = m.End
+	}
+	s.Start, s.End = genai.Bounds(start, tc.End)
 	if tc.ExitCode != nil {
 		s.Attrs = append(s.Attrs, attribute.Int64("gemini.tool.exit_code", *tc.ExitCode))
 	}

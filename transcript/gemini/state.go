@@ -72,6 +72,10 @@ type turn struct {
 	Ending bool      `json:"ending,omitempty"`
 	StopAt time.Time `json:"stopAt,omitzero"`
 
+	// Runs are the tool calls BeforeTool / AfterTool saw run, not yet
+	// joined to a call of the transcript (oldest first, at most maxParts).
+	Runs []toolRun `json:"runs,omitempty"`
+
 	Status    genai.StatusCode `json:"st,omitempty"`
 	StatusMsg string           `json:"stm,omitempty"`
 	ErrorType string           `json:"et,omitempty"`
@@ -100,11 +104,27 @@ type toolCall struct {
 	Status string          `json:"s,omitempty"`
 	// ExitCode is a shell command's exit status, when its output says
 	// one (Gemini CLI records a failed command as a success).
-	ExitCode *int64    `json:"ec,omitempty"`
-	End      time.Time `json:"t1,omitzero"`
+	ExitCode *int64 `json:"ec,omitempty"`
+	// Start and End are when the call ran, by its BeforeTool / AfterTool
+	// hooks; without them, End is when Gemini CLI recorded it (after every
+	// call of its message had run) and its span starts with the message.
+	Start time.Time `json:"t0,omitzero"`
+	End   time.Time `json:"t1,omitzero"`
 	// Agent is the id of the subagent the call ran (invoke_agent), whose
 	// chat file is chats/<session id>/<Agent>.jsonl.
 	Agent string `json:"ag,omitempty"`
+}
+
+// toolRun is one tool call as its hooks saw it run, on Gemini CLI's clock
+// (their payloads' timestamp, as the transcript's).
+type toolRun struct {
+	Name string `json:"n"`
+	// Args is argsKey of the call's tool_input; "" in metadata mode
+	// (a hash of short arguments would tell them), where runs are joined
+	// by name and order alone.
+	Args  string    `json:"a,omitempty"`
+	Start time.Time `json:"t0,omitzero"`
+	End   time.Time `json:"t1,omitzero"`
 }
 
 // dropContent removes every prompt, answer, thought, tool argument and

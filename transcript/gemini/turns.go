@@ -168,6 +168,7 @@ func (b *Builder) flushMsg(t *turn) {
 func (b *Builder) sendMsg(t *turn, m *message) {
 	trace := t.traceID(b.session)
 	parent := genai.NewSpanID(trace, genai.KindTurn, "turn")
+	b.joinRuns(t, trace, m)
 	b.emit(b.chatSpan(trace, parent, agentName, m))
 	for i := range m.Tools {
 		tc := &m.Tools[i]
@@ -195,7 +196,7 @@ func (b *Builder) finishTurn(t *turn) {
 		return
 	}
 	b.flushMsg(t)
-	t.Closed, t.Ending, t.StopAt = true, false, time.Time{}
+	t.Closed, t.Ending, t.StopAt, t.Runs = true, false, time.Time{}, nil
 	b.emit(b.turnSpan(t))
 	// What only the turn span needed is no longer kept.
 	t.Prompt, t.Shown, t.Answer, t.StatusMsg = nil, "", "", ""
