@@ -34,8 +34,11 @@ import (
 //     the user's, in a folder it does not trust (hookRegistry.ts).
 //
 // The settings are merged as schema defaults < system defaults < user <
-// workspace < system (settings.ts); a workspace's .gemini/settings.json is
-// not looked at here (doctor does not know every project).
+// workspace < system (settings.ts). A workspace's <folder>/.gemini/settings.json
+// (not read in the user's home folder, whose .gemini holds the user's) can
+// turn hooks off for that project; its "hooks" add to ours (every event's
+// list is concatenated), they cannot replace them. Doctor reads it for the
+// current folder and the projects Gemini CLI knows (<home>/projects.json).
 
 // MinRetention is the retention below which doctor warns: shorter than a
 // long weekend with the daemon down, or than a backfill would need.
@@ -70,9 +73,12 @@ type settingsFile struct {
 	err  error // it exists but does not decode
 }
 
+// scopeSystem is the index of system settings in scopes' result.
+const scopeSystem = 2
+
 // scopes reads Gemini CLI's settings files whose values override each
 // other, lowest first: system defaults, the user's (<home>/settings.json),
-// system settings.
+// system settings (workspace settings come between the last two).
 func scopes(home string) []settingsFile {
 	system := systemSettingsPath()
 	defaults := os.Getenv("GEMINI_CLI_SYSTEM_DEFAULTS_PATH")
@@ -153,7 +159,8 @@ func stripComments(b []byte) []byte {
 }
 
 // CheckHooks: hooksConfig.enabled false turns every hook off, and
-// hooksConfig.disabled our own; folders marked DO_NOT_TRUST run none. The
+// hooksConfig.disabled our own, in the user's or system settings or in a
+// project's; folders marked DO_NOT_TRUST run none. The
 // spans still come from the chat files (Gemini CLI's hooks only end turns
 // sooner), so these are warnings.
 func (Agent) CheckHooks(home string) []transcript.Finding {
@@ -163,7 +170,8 @@ func (Agent) CheckHooks(home string) []transcript.Finding {
 	var fs []transcript.Finding
 	var enabled *bool
 	var enabledIn string
-	for _, f := range scopes(home) {
+	systemSets := false // system settings set hooksConfig.enabled: no project's counts
+	for i, f := range scopes(home) {
 		if f.err != nil {
 			fs = append(fs, transcript.Finding{Warn: true,
 				Message: fmt.Sprintf("Gemini CLI settings %s do not parse: %v", f.path, f.err),
@@ -175,6 +183,7 @@ func (Agent) CheckHooks(home string) []transcript.Finding {
 		}
 		if e := f.s.HooksConfig.Enabled; e != nil {
 			enabled, enabledIn = e, f.path
+			systemSets = i == scopeSystem
 		}
 		for _, name := range f.s.HooksConfig.Disabled {
 			if _, ours := hookconfig.OurBinary(name); ours {
@@ -189,12 +198,76 @@ func (Agent) CheckHooks(home string) []transcript.Finding {
 			Message: "Gemini CLI runs no hooks (\"hooksConfig\": {\"enabled\": false} in " + enabledIn + "): only its chat files trace its sessions, turns end after the idle timeout",
 			Fix:     "remove hooksConfig.enabled from " + enabledIn + " (or set it to true)"})
 	}
+	fs = append(fs, projectFindings(home, systemSets)...)
 	if dirs := untrustedFolders(home); len(dirs) > 0 {
 		fs = append(fs, transcript.Finding{Warn: true,
 			Message: "Gemini CLI runs no hooks in folders it does not trust (DO_NOT_TRUST in " + filepath.Join(home, "trustedFolders.json") + "): " + strings.Join(dirs, ", "),
 			Fix:     "trust them in Gemini CLI (/permissions) if their sessions should end turns on time"})
 	}
 	return fs
+}
+
+// maxProjects bounds how many projects' settings doctor reads.
+const maxProjects = 1000
+
+// projectFindings: a project's .gemini/settings.json that does not parse,
+// turns hooks off (unless system settings set hooksConfig.enabled, which
+// override it) or lists our hook in hooksConfig.disabled.
+func projectFindings(home string, systemSets bool) []transcript.Finding {
+	var fs []transcript.Finding
+	for _, dir := range projectDirs(home) {
+		f := readSettingsFile(filepath.Join(dir, ".gemini", "settings.json"))
+		switch {
+		case f.err != nil:
+			fs = append(fs, transcript.Finding{Warn: true,
+				Message: fmt.Sprintf("Gemini CLI settings %s do not parse: %v", f.path, f.err),
+				Fix:     "fix the JSON of " + f.path + " (Gemini CLI refuses to start in " + dir + " with it too)"})
+			continue
+		case !f.ok:
+			continue
+		}
+		if e := f.s.HooksConfig.Enabled; e != nil && !*e && !systemSets {
+			fs = append(fs, transcript.Finding{Warn: true,
+				Message: "Gemini CLI runs no hooks in " + dir + " (\"hooksConfig\": {\"enabled\": false} in " + f.path + "): only its chat files trace its sessions there, turns end after the idle timeout",
+				Fix:     "remove hooksConfig.enabled from " + f.path + " (or set it to true)"})
+		}
+		for _, name := range f.s.HooksConfig.Disabled {
+			if _, ours := hookconfig.OurBinary(name); ours {
+				fs = append(fs, transcript.Finding{Warn: true,
+					Message: fmt.Sprintf("Gemini CLI skips our hook %q in %s (listed in hooksConfig.disabled in %s): turns end there only after the idle timeout", name, dir, f.path),
+					Fix:     "remove it from hooksConfig.disabled in " + f.path})
+			}
+		}
+	}
+	return fs
+}
+
+// projectDirs are the folders whose workspace settings Gemini CLI would
+// read: the current one and those of <home>/projects.json (at most
+// maxProjects, sorted), less the one whose .gemini is home itself.
+func projectDirs(home string) []string {
+	var dirs []string
+	if wd, err := os.Getwd(); err == nil {
+		dirs = append(dirs, wd)
+	}
+	var reg struct {
+		Projects map[string]any `json:"projects"`
+	}
+	if b := readSmall(filepath.Join(home, "projects.json"), 4<<20); b != nil && json.Unmarshal(b, &reg) == nil {
+		known := make([]string, 0, len(reg.Projects))
+		for dir := range reg.Projects {
+			if filepath.IsAbs(dir) {
+				known = append(known, filepath.Clean(dir))
+			}
+		}
+		slices.Sort(known)
+		dirs = append(dirs, known[:min(len(known), maxProjects)]...)
+	}
+	slices.Sort(dirs)
+	dirs = slices.Compact(dirs)
+	return slices.DeleteFunc(dirs, func(dir string) bool {
+		return filepath.Clean(filepath.Join(dir, ".gemini")) == filepath.Clean(home)
+	})
 }
 
 // untrustedFolders lists the folders <home>/trustedFolders.json marks

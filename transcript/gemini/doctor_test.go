@@ -25,6 +25,7 @@ func doctorHome(t *testing.T, settings string) (home, system string) {
 	system = filepath.Join(dir, "etc", "settings.json")
 	t.Setenv("GEMINI_CLI_SYSTEM_SETTINGS_PATH", system)
 	t.Setenv("GEMINI_CLI_SYSTEM_DEFAULTS_PATH", "")
+	t.Chdir(dir) // the user's home folder: its .gemini is not a project's
 	return home, system
 }
 
@@ -105,6 +106,47 @@ func TestCheckHooks(t *testing.T) {
 	t.Run("does not parse", func(t *testing.T) {
 		home, _ := doctorHome(t, `{"hooksConfig":{"enabled":false},}`)
 		expect(t, Agent{}.CheckHooks(home), "warn", "do not parse")
+	})
+}
+
+// TestCheckProjectHooks: a project's .gemini/settings.json, in the current
+// folder or a project of projects.json, that turns hooks off (unless system
+// settings say otherwise), skips ours or does not parse warns, naming the
+// project; its own hooks (added to ours) or other settings say nothing.
+func TestCheckProjectHooks(t *testing.T) {
+	project := func(t *testing.T, settings string) string {
+		t.Helper()
+		dir := filepath.Join(t.TempDir(), "work")
+		writeFile(t, filepath.Join(dir, ".gemini", "settings.json"), settings)
+		return dir
+	}
+	t.Run("current folder turns hooks off", func(t *testing.T) {
+		home, _ := doctorHome(t, `{"hooksConfig":{"enabled":true}}`)
+		dir := project(t, `{
+  // no hooks here
+  "hooksConfig": {"enabled": false}
+}`)
+		t.Chdir(dir)
+		expect(t, Agent{}.CheckHooks(home), "warn", "runs no hooks in "+dir+` ("hooksConfig": {"enabled": false} in `+filepath.Join(dir, ".gemini", "settings.json"))
+	})
+	t.Run("system settings override the project", func(t *testing.T) {
+		home, system := doctorHome(t, "")
+		writeFile(t, system, `{"hooksConfig":{"enabled":true}}`)
+		t.Chdir(project(t, `{"hooksConfig":{"enabled":false}}`))
+		expect(t, Agent{}.CheckHooks(home))
+	})
+	t.Run("known project skips ours", func(t *testing.T) {
+		home, _ := doctorHome(t, "")
+		dir := project(t, `{"hooksConfig":{"disabled":[`+jsonString(ourHook)+`]}}`)
+		other := project(t, `{"hooks":{"AfterAgent":[{"hooks":[{"type":"command","command":"true"}]}]},"hooksConfig":{"enabled":true}}`)
+		writeFile(t, filepath.Join(home, "projects.json"), `{"projects":{`+jsonString(dir)+`:"work",`+jsonString(other)+`:"work-1","relative/x":"x"}}`)
+		expect(t, Agent{}.CheckHooks(home), "warn", "skips our hook "+jsonString(ourHook)+" in "+dir)
+	})
+	t.Run("project does not parse", func(t *testing.T) {
+		home, _ := doctorHome(t, "")
+		dir := project(t, `{"hooksConfig":`)
+		writeFile(t, filepath.Join(home, "projects.json"), `{"projects":{`+jsonString(dir)+`:"work"}}`)
+		expect(t, Agent{}.CheckHooks(home), "warn", filepath.Join(dir, ".gemini", "settings.json")+" do not parse")
 	})
 }
 
