@@ -699,3 +699,36 @@ func TestToolHooksTimeTheirCalls(t *testing.T) {
 		}
 	}
 }
+
+// TestToolHooksBeforeTheirLines: the daemon may apply BeforeTool and
+// AfterTool before it reads the prompt of their turn (the prompt is written
+// between two of our hooks); they still time the call. A run older than the
+// latest turn (an inbox drained late) times nothing.
+func TestToolHooksBeforeTheirLines(t *testing.T) {
+	b := New("s", Options{})
+	tool := func(name, ts string) {
+		b.Hook(transcript.Event{ID: name + ts, Payload: []byte(`{"hook_event_name":"` + name + `","timestamp":"` + ts + `","tool_name":"ls","tool_input":{}}`)})
+	}
+	msg := func(prompt, model, call, at string) {
+		b.Line("", []byte(`{"id":"`+prompt+`","timestamp":"`+at+`:00Z","type":"user","content":[{"text":"go"}]}`))
+		b.Line("", []byte(`{"id":"`+model+`","timestamp":"`+at+`:01Z","type":"gemini","content":"","model":"g","toolCalls":[{"id":"`+call+`","name":"ls","args":{},"status":"success","timestamp":"`+at+`:09Z"}]}`))
+		b.Line("", []byte(`{"id":"r`+call+`","timestamp":"`+at+`:10Z","type":"user","content":[{"functionResponse":{"id":"`+call+`","name":"ls","response":{"output":"x"}}}]}`))
+	}
+	tool("BeforeTool", "2026-12-05T14:00:02Z")
+	tool("AfterTool", "2026-12-05T14:00:05Z")
+	msg("u1", "m1", "c1", "2026-12-05T14:00")
+	msg("u2", "m2", "c2", "2026-12-05T14:01")
+	tool("BeforeTool", "2026-12-05T14:00:20Z") // stale
+	tool("AfterTool", "2026-12-05T14:00:30Z")
+	msg("u3", "m3", "c3", "2026-12-05T14:02")
+	got := map[string]string{}
+	for _, s := range b.Take() {
+		if strings.HasPrefix(s.Name, "execute_tool") {
+			got[testkit.AttrMap(s)["gen_ai.tool.call.id"]] = s.Start.Format("04:05") + "-" + s.End.Format("04:05")
+		}
+	}
+	want := map[string]string{"c1": "00:02-00:05", "c2": "01:01-01:09", "c3": "02:01-02:09"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("tool spans %v, want %v", got, want)
+	}
+}

@@ -46,6 +46,9 @@ func (b *Builder) hook(name string, at time.Time, p *hookPayload) {
 	if p.Cwd != "" && b.st.Cwd == "" {
 		b.st.Cwd = p.Cwd
 	}
+	if name == "BeforeTool" || name == "AfterTool" {
+		b.toolHook(name == "BeforeTool", p) // also before the turn's prompt is read
+	}
 	t := b.st.Cur
 	if t == nil || t.Closed {
 		return
@@ -65,8 +68,6 @@ func (b *Builder) hook(name string, at time.Time, p *hookPayload) {
 		if t.StopAt.IsZero() {
 			t.StopAt = at // Tick ends the turn, after the lines read with this event
 		}
-	case "BeforeTool", "AfterTool":
-		b.toolHook(t, name == "BeforeTool", p)
 	}
 }
 
@@ -83,9 +84,12 @@ func (b *Builder) hook(name string, at time.Time, p *hookPayload) {
 
 // toolHook records a tool call starting (BeforeTool) or ending
 // (AfterTool): the end goes to the oldest run of that call still running.
-func (b *Builder) toolHook(t *turn, before bool, p *hookPayload) {
+// A run is kept apart from the turns: the daemon may apply the event
+// before it reads the prompt of its turn. One older than the latest turn
+// (an inbox drained late) is no run of its.
+func (b *Builder) toolHook(before bool, p *hookPayload) {
 	ts := parseTime(p.Timestamp)
-	if ts.IsZero() || p.ToolName == "" {
+	if ts.IsZero() || p.ToolName == "" || b.st.Cur != nil && ts.Before(b.st.Cur.Start) {
 		return
 	}
 	r := toolRun{Name: p.ToolName}
@@ -96,8 +100,8 @@ func (b *Builder) toolHook(t *turn, before bool, p *hookPayload) {
 		r.Args = argsKey(p.ToolInput)
 	}
 	if !before {
-		for i := range t.Runs {
-			if run := &t.Runs[i]; run.End.IsZero() && run.Name == r.Name && run.Args == r.Args {
+		for i := range b.st.Runs {
+			if run := &b.st.Runs[i]; run.End.IsZero() && run.Name == r.Name && run.Args == r.Args {
 				run.End = ts
 				return
 			}
@@ -106,10 +110,10 @@ func (b *Builder) toolHook(t *turn, before bool, p *hookPayload) {
 	} else {
 		r.Start = ts
 	}
-	if len(t.Runs) >= maxParts {
-		t.Runs = t.Runs[1:]
+	if len(b.st.Runs) >= maxParts {
+		b.st.Runs = b.st.Runs[1:]
 	}
-	t.Runs = append(t.Runs, r)
+	b.st.Runs = append(b.st.Runs, r)
 }
 
 // joinRuns gives the calls of a model message, about to be sent, the times
@@ -118,8 +122,8 @@ func (b *Builder) toolHook(t *turn, before bool, p *hookPayload) {
 // started before the message's calls were recorded and are left unjoined
 // are dropped: they were this message's (or its subagents') calls that the
 // transcript names otherwise.
-func (b *Builder) joinRuns(t *turn, trace genai.TraceID, m *message) {
-	if len(t.Runs) == 0 || len(m.Tools) == 0 {
+func (b *Builder) joinRuns(trace genai.TraceID, m *message) {
+	if len(b.st.Runs) == 0 || len(m.Tools) == 0 {
 		return
 	}
 	var recorded time.Time
@@ -132,33 +136,33 @@ func (b *Builder) joinRuns(t *turn, trace genai.TraceID, m *message) {
 		}
 	}
 	for _, tc := range pending {
-		if tc.Agent != "" && b.takeRun(t, m, tc) && !tc.Start.IsZero() {
-			t.Runs = slices.DeleteFunc(t.Runs, func(r toolRun) bool {
+		if tc.Agent != "" && b.takeRun(m, tc) && !tc.Start.IsZero() {
+			b.st.Runs = slices.DeleteFunc(b.st.Runs, func(r toolRun) bool {
 				return r.Start.After(tc.Start) && later(r.Start, r.End).Before(tc.End)
 			})
 		}
 	}
 	for _, tc := range pending {
 		if tc.Agent == "" {
-			b.takeRun(t, m, tc)
+			b.takeRun(m, tc)
 		}
 	}
-	t.Runs = slices.DeleteFunc(t.Runs, func(r toolRun) bool {
+	b.st.Runs = slices.DeleteFunc(b.st.Runs, func(r toolRun) bool {
 		return !recorded.IsZero() && later(r.Start, r.End).Before(recorded)
 	})
 }
 
 // takeRun gives a call of message m the times of the oldest run of its
-// name and arguments, and removes that run; it reports whether one was
-// found. A time out of the call's bounds (before its message, after its
-// record) is not taken.
-func (b *Builder) takeRun(t *turn, m *message, tc *toolCall) bool {
+// name and arguments since m was written, and removes that run; it reports
+// whether one was found. A time out of the call's bounds (before its
+// message, after its record) is not taken.
+func (b *Builder) takeRun(m *message, tc *toolCall) bool {
 	key := ""
 	if !b.opts.DropContent {
 		key = argsKey(tc.Args)
 	}
-	for j, r := range t.Runs {
-		if r.Name != tc.Name || r.Args != key {
+	for j, r := range b.st.Runs {
+		if r.Name != tc.Name || r.Args != key || later(r.Start, r.End).Before(m.End) {
 			continue
 		}
 		if !r.Start.IsZero() && !r.Start.Before(m.End) {
@@ -167,7 +171,7 @@ func (b *Builder) takeRun(t *turn, m *message, tc *toolCall) bool {
 		if !r.End.IsZero() && !r.End.Before(later(tc.Start, m.End)) && (tc.End.IsZero() || !r.End.After(tc.End)) {
 			tc.End = r.End
 		}
-		t.Runs = slices.Delete(t.Runs, j, j+1)
+		b.st.Runs = slices.Delete(b.st.Runs, j, j+1)
 		return true
 	}
 	return false

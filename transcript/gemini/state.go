@@ -35,6 +35,9 @@ type state struct {
 
 	Seq int   `json:"seq,omitempty"` // turns opened so far
 	Cur *turn `json:"cur,omitempty"` // the latest turn (open, or closed and still taking late lines)
+	// Runs are the tool calls BeforeTool / AfterTool saw run, not yet
+	// joined to a call of the transcript (oldest first, at most maxParts).
+	Runs []toolRun `json:"runs,omitempty"`
 
 	Emitted transcript.Recent `json:"emitted,omitzero"` // recent span ids emitted (guard against doubles)
 	Stats   transcript.Stats  `json:"stats"`
@@ -71,10 +74,6 @@ type turn struct {
 	// received: the turn ends at the next Tick that finds it Ending.
 	Ending bool      `json:"ending,omitempty"`
 	StopAt time.Time `json:"stopAt,omitzero"`
-
-	// Runs are the tool calls BeforeTool / AfterTool saw run, not yet
-	// joined to a call of the transcript (oldest first, at most maxParts).
-	Runs []toolRun `json:"runs,omitempty"`
 
 	Status    genai.StatusCode `json:"st,omitempty"`
 	StatusMsg string           `json:"stm,omitempty"`

@@ -1,6 +1,7 @@
 package gemini
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -57,6 +58,8 @@ func (b *Builder) openTurn(id string, ts time.Time, c *content) {
 			b.finishTurn(t)
 		}
 	}
+	// Runs before the prompt were an earlier turn's.
+	b.st.Runs = slices.DeleteFunc(b.st.Runs, func(r toolRun) bool { return later(r.Start, r.End).Before(ts) })
 	b.st.Seq++
 	b.st.Cur = &turn{Key: id, Ordinal: b.st.Seq, Start: ts, End: ts, Last: ts, SeenAt: b.st.Now, Prompt: promptParts(c)}
 }
@@ -168,7 +171,7 @@ func (b *Builder) flushMsg(t *turn) {
 func (b *Builder) sendMsg(t *turn, m *message) {
 	trace := t.traceID(b.session)
 	parent := genai.NewSpanID(trace, genai.KindTurn, "turn")
-	b.joinRuns(t, trace, m)
+	b.joinRuns(trace, m)
 	b.emit(b.chatSpan(trace, parent, agentName, m))
 	for i := range m.Tools {
 		tc := &m.Tools[i]
@@ -196,7 +199,7 @@ func (b *Builder) finishTurn(t *turn) {
 		return
 	}
 	b.flushMsg(t)
-	t.Closed, t.Ending, t.StopAt, t.Runs = true, false, time.Time{}, nil
+	t.Closed, t.Ending, t.StopAt = true, false, time.Time{}
 	b.emit(b.turnSpan(t))
 	// What only the turn span needed is no longer kept.
 	t.Prompt, t.Shown, t.Answer, t.StatusMsg = nil, "", "", ""
