@@ -19,6 +19,9 @@
 //	    invoke_agent {type}     the subagent it started (drawn by this turn)
 //	      chat, execute_tool    the subagent's (drawn by its own rollout's
 //	                            builder: see conversation in spans.go)
+//	  execute_tool send_input   a later message to that subagent
+//	    invoke_agent {type}     the run it started: the subagent's next turn
+//	      chat, execute_tool    (the call's output names that turn)
 //
 // A turn where Codex compacted the history carries weave.compaction.*; a
 // tool call the user interrupted ("aborted by user") is an error.

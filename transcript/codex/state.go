@@ -130,18 +130,23 @@ type compaction struct {
 const maxCompactions = 8
 
 // subagent is a thread a turn spawned (a spawn_agent call's
-// CollabAgentToolCall item), and what the turn saw of its end.
+// CollabAgentToolCall item), or a later run a send_input call started in a
+// thread (FollowUp), and what the turn saw of its end.
 type subagent struct {
-	ID     string    `json:"id"`   // its thread id: gen_ai.agent.id
-	Call   string    `json:"call"` // the spawn_agent call_id
-	Type   string    `json:"type,omitempty"`
-	Nick   string    `json:"nick,omitempty"`
-	Model  string    `json:"m,omitempty"`
-	Prompt string    `json:"p,omitempty"`
-	Answer string    `json:"ans,omitempty"`
-	Start  time.Time `json:"t0"`
-	End    time.Time `json:"t1,omitzero"` // when a wait saw it over
-	Error  string    `json:"err,omitempty"`
+	ID   string `json:"id"`   // its thread id: gen_ai.agent.id
+	Call string `json:"call"` // the spawn_agent (send_input) call_id
+	// FollowUp: a send_input's run; Turn is then the thread's turn that
+	// runs it (the call's submission_id), "" until the output tells it.
+	FollowUp bool      `json:"fu,omitempty"`
+	Turn     string    `json:"turn,omitempty"`
+	Type     string    `json:"type,omitempty"`
+	Nick     string    `json:"nick,omitempty"`
+	Model    string    `json:"m,omitempty"`
+	Prompt   string    `json:"p,omitempty"`
+	Answer   string    `json:"ans,omitempty"`
+	Start    time.Time `json:"t0"`
+	End      time.Time `json:"t1,omitzero"` // when a wait saw it over
+	Error    string    `json:"err,omitempty"`
 }
 
 // maxAgents bounds the subagents kept per turn.
