@@ -5,7 +5,8 @@
 // The rollout alone makes the spans (as for Claude Code): it records each
 // turn (task_started … task_complete, with its turn_id), each model call's
 // output items (response_item reasoning, message, function_call) closed by
-// one token_usage_record with the call's usage, and each tool call's output
+// one token_usage_record with the call's usage (older versions tell it only
+// by token_count events: see tokenCount), and each tool call's output
 // (function_call_output) and execution (event_msg item_completed
 // CommandExecution: exit code, start, duration). Hooks only help settle a
 // turn: Stop arrives one line before task_complete, SessionEnd after it.
@@ -13,7 +14,8 @@
 // Spans, shaped like the Claude Code builder's:
 //
 //	invoke_agent codex          one per turn (turn_id), root of its trace
-//	  chat {model}              one per token_usage_record, with its usage
+//	  chat {model}              one per token_usage_record (or token_count
+//	                            that grew), with its usage
 //	  execute_tool {tool}       one per function_call / custom_tool_call
 //	  execute_tool spawn_agent  a multi_agent_v1 spawn
 //	    invoke_agent {type}     the subagent it started (drawn by this turn)
@@ -162,6 +164,9 @@ func (b *Builder) RestoreState(data []byte) error {
 	var st state
 	if err := json.Unmarshal(data, &st); err != nil {
 		return err
+	}
+	if st.V == 1 {
+		st.V, st.Records = stateVersion, true
 	}
 	if st.V != stateVersion {
 		b.log.Warn("codex builder: ignoring state of another version", "have", st.V, "want", stateVersion)

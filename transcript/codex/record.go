@@ -28,6 +28,7 @@ func (b *Builder) record(typ string, p *payload, ts time.Time) {
 	case "response_item":
 		b.responseItem(p, ts)
 	case "token_usage_record":
+		b.st.Records = true
 		b.usageRecord(p, ts)
 	case "compacted":
 		b.compacted(p, ts)
@@ -192,7 +193,39 @@ func (b *Builder) event(p *payload, ts time.Time) {
 		}
 	case "item_completed":
 		b.itemCompleted(p, ts)
+	case "token_count":
+		b.tokenCount(p, ts)
 	}
+}
+
+// tokenCount: Codex's running total of the session's tokens, written after
+// each model call (older versions at times twice in a row). A version that
+// writes no token_usage_record tells a call's usage only this way: by how
+// much the total grew since the previous token_count. A repeated line adds
+// nothing, and the calls add up to Codex's own total. Once a
+// token_usage_record was read, the totals only follow (the records said
+// each call).
+func (b *Builder) tokenCount(p *payload, ts time.Time) {
+	if p.Info == nil || p.Info.Total == nil {
+		return
+	}
+	total, prev := *p.Info.Total, b.st.Counted
+	b.st.Counted = &total
+	if b.st.Records {
+		return
+	}
+	d := total
+	switch {
+	case prev == nil:
+	case total.covers(*prev):
+		d = total.minus(*prev)
+	case p.Info.Last != nil:
+		d = *p.Info.Last // the total started again (a new process)
+	}
+	if d.zero() {
+		return
+	}
+	b.usageRecord(&payload{Usage: &d}, ts)
 }
 
 func (b *Builder) itemCompleted(p *payload, ts time.Time) {

@@ -353,7 +353,7 @@ func (b *Builder) chatSpan(t *turn, key, model string, c *call, u *usage, end ti
 			semconv.GenAIRequestModelKey.String(model),
 			semconv.GenAIResponseModelKey.String(model))
 	}
-	if u != nil {
+	if u != nil && !strings.HasPrefix(key, "call-") { // not a stand-in (usageRecord)
 		attrs = append(attrs, semconv.GenAIResponseIDKey.String(key))
 	}
 	parts := c.Parts

@@ -9,7 +9,10 @@ import (
 )
 
 // stateVersion changes whenever the state encoding changes incompatibly.
-const stateVersion = 1
+// (2: Records and Counted. A version 1 state is taken, with Records set:
+// the builder that wrote it read usage from token_usage_records only, so
+// token_count lines after it must not count the same calls again.)
+const stateVersion = 2
 
 // state is everything a Builder knows. MarshalState encodes it whole, so a
 // restored builder continues exactly where the old one stopped.
@@ -37,6 +40,12 @@ type state struct {
 	// Compact is a compaction read while no turn was open: it goes on the
 	// next turn's span.
 	Compact *compaction `json:"compact,omitempty"`
+
+	// Records: a token_usage_record was read, so the rollout tells each
+	// model call's usage that way, not by its token_count lines. Counted is
+	// the latest token_count's running total (see tokenCount).
+	Records bool   `json:"recs,omitempty"`
+	Counted *usage `json:"counted,omitempty"`
 
 	// SentSys is the digest of the system instructions last sent on a turn
 	// span: a turn repeats them only when they changed.
