@@ -172,6 +172,13 @@ func (b *Builder) RestoreState(data []byte) error {
 		b.log.Warn("codex builder: ignoring state of another version", "have", st.V, "want", stateVersion)
 		return nil
 	}
+	if id := (Agent{}).NamedSession(st.Main); id != "" && id != b.session {
+		// Built from another session's rollout (a subagent's, named by one
+		// of its hooks to an older daemon): nothing in it is this session's,
+		// whose own rollout is learned again.
+		b.log.Warn("codex builder: ignoring state built from another session's rollout", "path", st.Main)
+		return nil
+	}
 	if st.Main == "" {
 		st.Main = b.st.Main
 	}

@@ -266,3 +266,36 @@ func TestSubagentFollowUpNestsUnderSendInput(t *testing.T) {
 		}
 	}
 }
+
+// A state that an older daemon saved with a subagent's rollout as the
+// session's file (its hook came first) is not restored: it was built from
+// the child's lines. The session's own rollout is learned again (from a
+// hook, or the daemon), and its spans are its own.
+func TestRestoredStateDropsAnotherSessionsRollout(t *testing.T) {
+	a := New(subParent, Options{TranscriptPath: subChildPath})
+	for _, l := range subChildLines {
+		a.Line(subChildPath, l)
+	}
+	st, err := a.MarshalState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := New(subParent, Options{})
+	if err := b.RestoreState(st); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Files(); len(got) != 0 {
+		t.Errorf("files %v after restoring a state naming the subagent's rollout", got)
+	}
+	for _, l := range subParentLines {
+		b.Line(subParentPath, l)
+	}
+	if got := b.Files(); len(got) != 1 || got[0] != subParentPath {
+		t.Errorf("files %v, want the session's own rollout", got)
+	}
+	settle(b)
+	want := runLines(subParent, Options{TranscriptPath: subParentPath}, subParentPath, subParentLines)
+	if got := b.Take(); canonical(got) != canonical(want) {
+		t.Errorf("spans after the restore:\n%s", testkit.LineDiff(canonical(want), canonical(got)))
+	}
+}
