@@ -714,6 +714,119 @@ func TestCodexSubagent(t *testing.T) {
 	}
 }
 
+// A follow-up: after wait_agent saw the subagent done, the parent's
+// send_input gives it a second message, which Codex runs as a second turn
+// of the child's thread (the call's output names it: submission_id), and a
+// second wait_agent collects it. Each run is an `invoke_agent default` span
+// under the call that started it (spawn_agent, send_input), and each turn
+// of the child hangs under its run's span, in the parent's trace; every
+// span's parent arrives.
+func TestCodexSubagentFollowUp(t *testing.T) {
+	t.Parallel()
+	uuid := regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+	multiAgent := func(name string, args any) oa.Item {
+		it := oa.FunctionCall(name, args)
+		it.Namespace = "multi_agent_v1"
+		return it
+	}
+	w := newCodexWorld(t, func(c *oa.Call) oa.Reply {
+		switch p := c.Req.TurnPrompt(); {
+		case strings.Contains(p, "FOLLOWUP"):
+			return oa.Steps(oa.Reply{Items: []oa.Item{oa.Exec("echo again")}, Usage: cu1}, oa.Say("Follow-up done.", cu2))(c)
+		case strings.Contains(p, "SUBTASK"):
+			return oa.Steps(oa.Reply{Items: []oa.Item{oa.Exec("echo first")}, Usage: cu1}, oa.Say("Subtask done.", cu2))(c)
+		}
+		agent := ""
+		for _, o := range c.Req.ToolOutputs() {
+			if id := uuid.FindString(o.OutputText()); id != "" && agent == "" {
+				agent = id
+			}
+		}
+		switch c.Req.Step() {
+		case 0:
+			return oa.Reply{Items: []oa.Item{multiAgent("spawn_agent", map[string]any{"message": "SUBTASK: run echo"})}, Usage: cu1}
+		case 1, 3:
+			return oa.Reply{Items: []oa.Item{multiAgent("wait_agent", map[string]any{"targets": []string{agent}, "timeout_ms": 60000})}, Usage: cu2}
+		case 2:
+			return oa.Reply{Items: []oa.Item{multiAgent("send_input", map[string]any{"target": agent, "message": "FOLLOWUP: run it again"})}, Usage: cu1}
+		}
+		return oa.Say("Both runs done.", cu1)
+	})
+	res := w.codex("delegate twice", "")
+	spans := w.flush()
+	assertNoDuplicates(t, w.rcv)
+	parent, err := codexcli.ReadRollout(res.RolloutPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parent.Calls) != 4 || parent.Calls[0].Name != "spawn_agent" || parent.Calls[2].Name != "send_input" {
+		t.Fatalf("parent calls: %+v", parent.Calls)
+	}
+	agentID := uuid.FindString(parent.Calls[0].Output)
+	child, err := codexcli.ReadRollout(codexcli.FindRollout(w.o.Home, agentID))
+	if err != nil {
+		t.Fatalf("subagent %q rollout: %v", agentID, err)
+	}
+	if len(child.Turns) != 2 || len(child.Calls) != 2 || !strings.Contains(parent.Calls[2].Output, child.Turns[1]) {
+		t.Fatalf("subagent turns %v calls %+v; send_input output %q", child.Turns, child.Calls, parent.Calls[2].Output)
+	}
+	byID := map[string]receiver.Span{}
+	for _, s := range spans {
+		byID[s.SpanID] = s
+	}
+	for _, s := range spans {
+		if _, ok := byID[s.ParentSpanID]; s.ParentSpanID != "" && !ok {
+			t.Errorf("%s [%s]: parent %s never arrived", s.Name, s.SpanID, s.ParentSpanID)
+		}
+	}
+	one := func(op, key, val string) (receiver.Span, bool) {
+		var out []receiver.Span
+		for _, s := range spans {
+			if s.Attr("gen_ai.operation.name") == op && s.Attr(key) == val {
+				out = append(out, s)
+			}
+		}
+		if len(out) != 1 {
+			t.Errorf("%s %s=%s: %d spans", op, key, val, len(out))
+			return receiver.Span{}, false
+		}
+		return out[0], true
+	}
+	// The run each call started: under the call's span, in the parent's trace.
+	trace := genai.NewTraceID(genai.AgentCodex, res.SessionID, parent.Turns[0]).String()
+	runs := map[string]string{} // child turn -> its run's span id
+	for i, call := range []*codexcli.FunctionCall{parent.Calls[0], parent.Calls[2]} {
+		tool, ok1 := one("execute_tool", "gen_ai.tool.call.id", call.CallID)
+		run, ok2 := one("invoke_agent", "gen_ai.tool.call.id", call.CallID)
+		if !ok1 || !ok2 {
+			continue
+		}
+		if run.TraceID != trace || tool.TraceID != trace || run.ParentSpanID != tool.SpanID || run.Name != "invoke_agent default" ||
+			run.Attr("gen_ai.agent.id") != agentID || run.Attr("gen_ai.conversation.id") != res.SessionID {
+			t.Errorf("run of %s: %q [%s] in %s under %s, agent %q; the call's span [%s] in %s",
+				call.Name, run.Name, run.SpanID, run.TraceID, run.ParentSpanID, run.Attr("gen_ai.agent.id"), tool.SpanID, tool.TraceID)
+		}
+		runs[child.Turns[i]] = run.SpanID
+	}
+	for _, u := range child.Usage {
+		if c, ok := one("chat", "gen_ai.response.id", u.ResponseID); ok && (c.TraceID != trace || c.ParentSpanID != runs[u.TurnID]) {
+			t.Errorf("child chat %s of turn %s in %s under %s, want under its run %s", u.ResponseID, u.TurnID, c.TraceID, c.ParentSpanID, runs[u.TurnID])
+		}
+	}
+	for _, c := range child.Calls {
+		if s, ok := one("execute_tool", "gen_ai.tool.call.id", c.CallID); ok && (s.TraceID != trace || s.ParentSpanID != runs[c.TurnID]) {
+			t.Errorf("child tool %s of turn %s in %s under %s, want under its run %s", c.CallID, c.TurnID, s.TraceID, s.ParentSpanID, runs[c.TurnID])
+		}
+	}
+	var sent oa.Usage
+	for _, u := range w.api.Responses() {
+		sent = sent.Add(u)
+	}
+	if u := backendUsage(spans)[res.SessionID]; u.In != int64(sent.InputTokens) || u.Out != int64(sent.OutputTokens) {
+		t.Errorf("usage over the parent conversation %+v, the stand-in sent %+v", u, sent)
+	}
+}
+
 // The daemon goes away mid-session, three ways: a crash (SIGKILL) after
 // turn 1 with a resumed turn 2 running while it is down (the hooks journal
 // to the inbox); a crash in the middle of turn 3 (its own shell tool kills

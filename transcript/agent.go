@@ -67,6 +67,16 @@ type Checker interface {
 	CheckTranscripts(home string) []Finding
 }
 
+// SessionNamer is implemented by an agent whose transcripts' file names
+// hold their session id whole, so that a path alone tells whose transcript
+// it is. NamedSession returns that id, "" when the name holds none. The
+// daemon takes a hook's transcript_path as a session's transcript only when
+// it names that session (a Codex CLI subagent's hooks carry the spawning
+// session's session_id with the subagent's own rollout).
+type SessionNamer interface {
+	NamedSession(path string) string
+}
+
 // CwdRecorder is implemented by an agent whose transcript lines record the
 // conversation's working directory, for sessions and show: Cwd returns it
 // from one line of a main transcript, or "" (the first one found is the

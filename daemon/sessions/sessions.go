@@ -129,7 +129,13 @@ func (s *sessions) actorLocked(agent, session, transcriptPath string) *actor {
 		return nil
 	}
 	key := sessionKey(agent, session)
+	transcriptPath = s.ownTranscript(agent, session, transcriptPath)
 	if a, ok := s.actors[key]; ok {
+		if transcriptPath != "" {
+			a.mu.Lock()
+			a.found = transcriptPath // taken when it has none (see step)
+			a.mu.Unlock()
+		}
 		return a
 	}
 	factory := s.set.Builders[agent]
@@ -147,7 +153,7 @@ func (s *sessions) actorLocked(agent, session, transcriptPath string) *actor {
 		return nil
 	})
 	if transcriptPath == "" {
-		transcriptPath = rec.Transcript
+		transcriptPath = s.ownTranscript(agent, session, rec.Transcript)
 	}
 	a.transcript = transcriptPath
 	a.b = factory(agent, session, transcriptPath)
@@ -161,6 +167,27 @@ func (s *sessions) actorLocked(agent, session, transcriptPath string) *actor {
 	s.wg.Add(1)
 	go a.run(s.ctx)
 	return a
+}
+
+// ownTranscript is path when it may be the session's own transcript, else
+// "". An agent whose file names hold their session (transcript.SessionNamer)
+// tells another session's file: a Codex CLI subagent's hooks carry the
+// spawning session's id with the subagent's rollout, and taking that file
+// for the spawning session would hide its own rollout (found by its hooks or
+// by discovery) and read the subagent's twice. Any other path is taken, as
+// an agent that cannot tell has always been trusted with it.
+func (s *sessions) ownTranscript(agent, session, path string) string {
+	if path == "" {
+		return ""
+	}
+	a, _ := transcript.AgentByName(agent)
+	if n, ok := a.(transcript.SessionNamer); ok {
+		if id := n.NamedSession(path); id != "" && id != session {
+			s.log.Debug("not the session's transcript: another session's file", "agent", agent, "session", session, "path", path, "file_session", id)
+			return ""
+		}
+	}
+	return path
 }
 
 // restore re-creates actors for events still pending in the spool (stored
@@ -450,6 +477,9 @@ type actor struct {
 	flushes []chan error
 	settles []chan error // flushes that also settle (backfill)
 	tailers map[string]*tailer
+	// found is the session's own transcript as discovery, a backfill or a
+	// hook named it to the live actor; taken by step when it has none.
+	found string
 
 	// counted is the builder's Stats whose skipped and truncated lines are
 	// already added to the spool's counters.
@@ -600,14 +630,17 @@ func (a *actor) step(toEOF, paced bool) (active bool, err error) {
 	}
 	for {
 		a.mu.Lock()
-		evs := a.queue
-		a.queue = nil
+		evs, found := a.queue, a.found
+		a.queue, a.found = nil, ""
 		a.mu.Unlock()
 		for _, q := range evs {
 			a.b.Hook(q.ev)
 			if a.transcript == "" {
-				a.transcript = q.transcript
+				a.transcript = a.s.ownTranscript(a.agent, a.session, q.transcript)
 			}
+		}
+		if a.transcript == "" {
+			a.transcript = found
 		}
 		if paced {
 			a.waitForExport()

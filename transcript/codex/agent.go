@@ -21,8 +21,9 @@ type Agent struct{}
 func init() { transcript.Register(Agent{}) }
 
 var (
-	_ transcript.Agent       = Agent{}
-	_ transcript.CwdRecorder = Agent{}
+	_ transcript.Agent        = Agent{}
+	_ transcript.CwdRecorder  = Agent{}
+	_ transcript.SessionNamer = Agent{}
 )
 
 func (Agent) Name() string { return genai.AgentCodex }
@@ -56,14 +57,32 @@ func isRollout(path string) bool {
 // (rollout-2026-12-05T14-02-16-<uuid>.jsonl), else the session_meta id on
 // the file's first line, else the file name.
 func (Agent) Session(path string) string {
-	stem := strings.TrimSuffix(filepath.Base(path), ".jsonl")
-	if len(stem) >= 36 && transcript.LooksLikeUUID(stem[len(stem)-36:]) {
-		return stem[len(stem)-36:]
+	if id := uuidSuffix(path); id != "" {
+		return id
 	}
 	if id := firstMetaID(path); id != "" {
 		return id
 	}
-	return stem
+	return strings.TrimSuffix(filepath.Base(path), ".jsonl")
+}
+
+// NamedSession is the uuid that ends a rollout's file name, "" when it
+// ends with none. A subagent's rollout is named by its own thread id,
+// never by the session that spawned it.
+func (Agent) NamedSession(path string) string {
+	if !isRollout(path) {
+		return ""
+	}
+	return uuidSuffix(path)
+}
+
+// uuidSuffix is the uuid that ends a file's name (before .jsonl), or "".
+func uuidSuffix(path string) string {
+	stem := strings.TrimSuffix(filepath.Base(path), ".jsonl")
+	if len(stem) >= 36 && transcript.LooksLikeUUID(stem[len(stem)-36:]) {
+		return stem[len(stem)-36:]
+	}
+	return ""
 }
 
 // maxMetaLine bounds the first line read for its session id (a

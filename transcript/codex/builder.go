@@ -5,7 +5,8 @@
 // The rollout alone makes the spans (as for Claude Code): it records each
 // turn (task_started … task_complete, with its turn_id), each model call's
 // output items (response_item reasoning, message, function_call) closed by
-// one token_usage_record with the call's usage, and each tool call's output
+// one token_usage_record with the call's usage (older versions tell it only
+// by token_count events: see tokenCount), and each tool call's output
 // (function_call_output) and execution (event_msg item_completed
 // CommandExecution: exit code, start, duration). Hooks only help settle a
 // turn: Stop arrives one line before task_complete, SessionEnd after it.
@@ -13,12 +14,16 @@
 // Spans, shaped like the Claude Code builder's:
 //
 //	invoke_agent codex          one per turn (turn_id), root of its trace
-//	  chat {model}              one per token_usage_record, with its usage
+//	  chat {model}              one per token_usage_record (or token_count
+//	                            that grew), with its usage
 //	  execute_tool {tool}       one per function_call / custom_tool_call
 //	  execute_tool spawn_agent  a multi_agent_v1 spawn
 //	    invoke_agent {type}     the subagent it started (drawn by this turn)
 //	      chat, execute_tool    the subagent's (drawn by its own rollout's
 //	                            builder: see conversation in spans.go)
+//	  execute_tool send_input   a later message to that subagent
+//	    invoke_agent {type}     the run it started: the subagent's next turn
+//	      chat, execute_tool    (the call's output names that turn)
 //
 // A turn where Codex compacted the history carries weave.compaction.*; a
 // tool call the user interrupted ("aborted by user") is an error.
@@ -160,8 +165,18 @@ func (b *Builder) RestoreState(data []byte) error {
 	if err := json.Unmarshal(data, &st); err != nil {
 		return err
 	}
+	if st.V == 1 {
+		st.V, st.Records = stateVersion, true
+	}
 	if st.V != stateVersion {
 		b.log.Warn("codex builder: ignoring state of another version", "have", st.V, "want", stateVersion)
+		return nil
+	}
+	if id := (Agent{}).NamedSession(st.Main); id != "" && id != b.session {
+		// Built from another session's rollout (a subagent's, named by one
+		// of its hooks to an older daemon): nothing in it is this session's,
+		// whose own rollout is learned again.
+		b.log.Warn("codex builder: ignoring state built from another session's rollout", "path", st.Main)
 		return nil
 	}
 	if st.Main == "" {

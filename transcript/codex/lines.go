@@ -74,6 +74,12 @@ type payload struct {
 	// token_usage_record
 	ResponseID string `json:"response_id"`
 	Usage      *usage `json:"usage"`
+	// event_msg token_count: the session's running total (null before the
+	// first model call), and the latest call's usage.
+	Info *struct {
+		Total *usage `json:"total_token_usage"`
+		Last  *usage `json:"last_token_usage"`
+	} `json:"info"`
 
 	// compacted: Message is the summary (with Codex's preamble);
 	// replacement_history the items that replace the history.
@@ -140,6 +146,20 @@ type usage struct {
 	CacheW    int64 `json:"cache_write_input_tokens"`
 	Output    int64 `json:"output_tokens"`
 	Reasoning int64 `json:"reasoning_output_tokens"`
+}
+
+func (u usage) zero() bool { return u == usage{} }
+
+// covers reports whether u, a running total, is no less than prev in every
+// count (it grew from prev rather than started again).
+func (u usage) covers(prev usage) bool {
+	return u.Input >= prev.Input && u.Cached >= prev.Cached && u.CacheW >= prev.CacheW &&
+		u.Output >= prev.Output && u.Reasoning >= prev.Reasoning
+}
+
+func (u usage) minus(prev usage) usage {
+	return usage{Input: u.Input - prev.Input, Cached: u.Cached - prev.Cached, CacheW: u.CacheW - prev.CacheW,
+		Output: u.Output - prev.Output, Reasoning: u.Reasoning - prev.Reasoning}
 }
 
 // turnID is the turn a record names, "" when it names none.

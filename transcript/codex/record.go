@@ -28,6 +28,7 @@ func (b *Builder) record(typ string, p *payload, ts time.Time) {
 	case "response_item":
 		b.responseItem(p, ts)
 	case "token_usage_record":
+		b.st.Records = true
 		b.usageRecord(p, ts)
 	case "compacted":
 		b.compacted(p, ts)
@@ -192,7 +193,39 @@ func (b *Builder) event(p *payload, ts time.Time) {
 		}
 	case "item_completed":
 		b.itemCompleted(p, ts)
+	case "token_count":
+		b.tokenCount(p, ts)
 	}
+}
+
+// tokenCount: Codex's running total of the session's tokens, written after
+// each model call (older versions at times twice in a row). A version that
+// writes no token_usage_record tells a call's usage only this way: by how
+// much the total grew since the previous token_count. A repeated line adds
+// nothing, and the calls add up to Codex's own total. Once a
+// token_usage_record was read, the totals only follow (the records said
+// each call).
+func (b *Builder) tokenCount(p *payload, ts time.Time) {
+	if p.Info == nil || p.Info.Total == nil {
+		return
+	}
+	total, prev := *p.Info.Total, b.st.Counted
+	b.st.Counted = &total
+	if b.st.Records {
+		return
+	}
+	d := total
+	switch {
+	case prev == nil:
+	case total.covers(*prev):
+		d = total.minus(*prev)
+	case p.Info.Last != nil:
+		d = *p.Info.Last // the total started again (a new process)
+	}
+	if d.zero() {
+		return
+	}
+	b.usageRecord(&payload{Usage: &d}, ts)
 }
 
 func (b *Builder) itemCompleted(p *payload, ts time.Time) {
@@ -243,8 +276,10 @@ func (b *Builder) itemCompleted(p *payload, ts time.Time) {
 }
 
 // collab notes what a multi_agent_v1 call did to other threads: the ones
-// spawn_agent started become the turn's subagents; a state that is an
-// object ({"completed": answer}, or another one-key object) ends one.
+// spawn_agent started become the turn's subagents, and so does each run a
+// send_input started in a thread (see followUp); a state that is an object
+// ({"completed": answer}, or another one-key object) ends a thread's
+// latest run.
 func (b *Builder) collab(t *turn, it *item, p *payload) {
 	at := func(ms int64) time.Time {
 		if ms <= 0 {
@@ -263,18 +298,14 @@ func (b *Builder) collab(t *turn, it *item, p *payload) {
 			}
 			a := &subagent{ID: strings.Clone(id), Call: strings.Clone(it.ID), Type: typ,
 				Model: strings.Clone(prefix(it.Model, maxName)), Prompt: b.clip(it.Prompt), Start: at(p.StartedAtMS)}
-			for _, ra := range it.Agents {
-				if ra.ThreadID == id {
-					a.Nick = strings.Clone(prefix(ra.Nickname, maxName))
-				}
-			}
+			a.Nick = it.nickname(id)
 			t.Agents = append(t.Agents, a)
 		}
 	}
 	for id, raw := range it.States {
 		a := t.agent(id)
-		if a == nil || !a.End.IsZero() || len(raw) == 0 || raw[0] != '{' {
-			continue
+		if a == nil || a.Call == it.ID || !a.End.IsZero() || len(raw) == 0 || raw[0] != '{' {
+			continue // (a send_input's item tells the state before the run it starts)
 		}
 		var st map[string]json.RawMessage
 		if json.Unmarshal(raw, &st) != nil || len(st) != 1 {
@@ -289,12 +320,98 @@ func (b *Builder) collab(t *turn, it *item, p *payload) {
 			}
 		}
 	}
+	if it.Tool == "send_input" && it.ID != "" && len(it.Receivers) == 1 {
+		if a := b.followUp(t, it.ID, it.Receivers[0]); a != nil {
+			if it.Prompt != "" {
+				a.Prompt = b.clip(it.Prompt)
+			}
+			if s := at(p.StartedAtMS); !s.IsZero() {
+				a.Start = s
+			}
+			if n := it.nickname(a.ID); n != "" {
+				a.Nick = n
+			}
+		}
+	}
 }
 
-func (t *turn) agent(id string) *subagent {
+// followUp is the run of thread id that send_input call started, added to
+// the turn's subagents when it is new. Codex records that run as a new turn
+// of the thread, whose turn_id is the call's output's submission_id: the
+// run is drawn once that is known (sendInputOutput), and the thread's
+// builder puts that turn's spans under it (parentOf).
+func (b *Builder) followUp(t *turn, call, id string) *subagent {
+	if call == "" || id == "" {
+		return nil
+	}
 	for _, a := range t.Agents {
-		if a.ID == id {
+		if a.Call == call && a.ID == id {
 			return a
+		}
+	}
+	if len(t.Agents) >= maxAgents {
+		return nil
+	}
+	a := &subagent{ID: strings.Clone(id), Call: strings.Clone(call), FollowUp: true}
+	if prev := t.agent(id); prev != nil {
+		a.Type, a.Nick, a.Model = prev.Type, prev.Nick, prev.Model
+	}
+	t.Agents = append(t.Agents, a)
+	return a
+}
+
+// sendInputOutput reads a send_input call's output, {"submission_id": the
+// thread's new turn}, for the run it started (its arguments name the
+// thread when no item did).
+func (b *Builder) sendInputOutput(t *turn, tc *tool, output string) {
+	var out struct {
+		Submission string `json:"submission_id"`
+	}
+	if json.Unmarshal([]byte(output), &out) != nil || out.Submission == "" {
+		return // failed: no run started
+	}
+	var args struct {
+		Target  string `json:"target"`
+		Message string `json:"message"`
+	}
+	_ = json.Unmarshal(tc.Args, &args)
+	a := b.followUp(t, tc.ID, b.agentOfCall(t, tc.ID, args.Target))
+	if a == nil {
+		return
+	}
+	a.Turn = strings.Clone(prefix(out.Submission, maxName))
+	if a.Start.IsZero() {
+		a.Start = tc.At
+	}
+	if a.Prompt == "" && args.Message != "" {
+		a.Prompt = b.clip(args.Message)
+	}
+}
+
+// agentOfCall is the thread a call's item named, else target.
+func (b *Builder) agentOfCall(t *turn, call, target string) string {
+	for _, a := range t.Agents {
+		if a.Call == call {
+			return a.ID
+		}
+	}
+	return target
+}
+
+func (it *item) nickname(id string) string {
+	for _, ra := range it.Agents {
+		if ra.ThreadID == id {
+			return strings.Clone(prefix(ra.Nickname, maxName))
+		}
+	}
+	return ""
+}
+
+// agent is thread id's latest run that the turn started.
+func (t *turn) agent(id string) *subagent {
+	for i := len(t.Agents) - 1; i >= 0; i-- {
+		if t.Agents[i].ID == id {
+			return t.Agents[i]
 		}
 	}
 	return nil
@@ -424,6 +541,9 @@ func (b *Builder) responseItem(p *payload, ts time.Time) {
 			// Interrupted: the span goes out with the turn (finishTurn).
 			tc.Interrupted, tc.Result = true, b.clip(p.Output.Text)
 			return
+		}
+		if tc.Name == "send_input" {
+			b.sendInputOutput(t, tc, p.Output.Text)
 		}
 		b.emit(b.toolSpan(t, tc, b.clip(p.Output.Text), ts))
 		b.dropTool(t, tc.ID)
@@ -556,7 +676,9 @@ func (b *Builder) finishTurn(t *turn, complete bool, aborted string) {
 	}
 	t.Tools, t.Order = nil, nil
 	for _, a := range t.Agents {
-		b.emit(b.agentSpan(t, a))
+		if !a.FollowUp || a.Turn != "" { // a send_input without a run: nothing to draw
+			b.emit(b.agentSpan(t, a))
+		}
 	}
 	t.Agents = nil
 	b.prune()

@@ -80,6 +80,12 @@ func (b *Builder) names(op, agent string) []attribute.KeyValue {
 //     tool spans go into that turn's trace, under the span above, in that
 //     conversation (usage counted once, on its chat spans); it draws no
 //     turn span of its own.
+//   - A send_input to the thread starts another turn of it, whose turn_id
+//     the call's output gives ({"submission_id": …}): the spawning side
+//     draws that run as another `invoke_agent` under the send_input call's
+//     span, with id (trace, subagent, thread id/turn id), ending when a
+//     wait saw the thread over again; the thread's builder puts every turn
+//     after its first (the spawn's) under that id (parentOf).
 // So neither builder reads the other's file, and a restart or a backfill of
 // either rollout alone gives the same bytes.
 
@@ -129,9 +135,22 @@ func (b *Builder) parentOf(t *turn, trace genai.TraceID) genai.SpanID {
 		if id == "" {
 			id = b.session
 		}
-		return genai.NewSpanID(trace, genai.KindSubagent, id)
+		if t.Ordinal > 1 {
+			// A later turn of the thread: a send_input started it.
+			return runSpanID(trace, id, t.ID)
+		}
+		return runSpanID(trace, id, "")
 	}
 	return genai.NewSpanID(trace, genai.KindTurn, "turn")
+}
+
+// runSpanID is the id of the span of a subagent's run: the one spawn_agent
+// started (turn ""), or the thread's turn a send_input started.
+func runSpanID(trace genai.TraceID, agent, turn string) genai.SpanID {
+	if turn == "" {
+		return genai.NewSpanID(trace, genai.KindSubagent, agent)
+	}
+	return genai.NewSpanID(trace, genai.KindSubagent, agent+"/"+turn)
 }
 
 // agentSpan is a subagent that turn t spawned.
@@ -165,7 +184,7 @@ func (b *Builder) agentSpan(t *turn, a *subagent) genai.Span {
 	}
 	s := genai.Span{
 		TraceID:  trace,
-		SpanID:   genai.NewSpanID(trace, genai.KindSubagent, a.ID),
+		SpanID:   runSpanID(trace, a.ID, a.Turn),
 		ParentID: genai.NewSpanID(trace, genai.KindTool, a.Call),
 		Name:     "invoke_agent " + typ,
 		Attrs:    attrs,
@@ -334,7 +353,7 @@ func (b *Builder) chatSpan(t *turn, key, model string, c *call, u *usage, end ti
 			semconv.GenAIRequestModelKey.String(model),
 			semconv.GenAIResponseModelKey.String(model))
 	}
-	if u != nil {
+	if u != nil && !strings.HasPrefix(key, "call-") { // not a stand-in (usageRecord)
 		attrs = append(attrs, semconv.GenAIResponseIDKey.String(key))
 	}
 	parts := c.Parts

@@ -9,7 +9,10 @@ import (
 )
 
 // stateVersion changes whenever the state encoding changes incompatibly.
-const stateVersion = 1
+// (2: Records and Counted. A version 1 state is taken, with Records set:
+// the builder that wrote it read usage from token_usage_records only, so
+// token_count lines after it must not count the same calls again.)
+const stateVersion = 2
 
 // state is everything a Builder knows. MarshalState encodes it whole, so a
 // restored builder continues exactly where the old one stopped.
@@ -37,6 +40,12 @@ type state struct {
 	// Compact is a compaction read while no turn was open: it goes on the
 	// next turn's span.
 	Compact *compaction `json:"compact,omitempty"`
+
+	// Records: a token_usage_record was read, so the rollout tells each
+	// model call's usage that way, not by its token_count lines. Counted is
+	// the latest token_count's running total (see tokenCount).
+	Records bool   `json:"recs,omitempty"`
+	Counted *usage `json:"counted,omitempty"`
 
 	// SentSys is the digest of the system instructions last sent on a turn
 	// span: a turn repeats them only when they changed.
@@ -130,18 +139,23 @@ type compaction struct {
 const maxCompactions = 8
 
 // subagent is a thread a turn spawned (a spawn_agent call's
-// CollabAgentToolCall item), and what the turn saw of its end.
+// CollabAgentToolCall item), or a later run a send_input call started in a
+// thread (FollowUp), and what the turn saw of its end.
 type subagent struct {
-	ID     string    `json:"id"`   // its thread id: gen_ai.agent.id
-	Call   string    `json:"call"` // the spawn_agent call_id
-	Type   string    `json:"type,omitempty"`
-	Nick   string    `json:"nick,omitempty"`
-	Model  string    `json:"m,omitempty"`
-	Prompt string    `json:"p,omitempty"`
-	Answer string    `json:"ans,omitempty"`
-	Start  time.Time `json:"t0"`
-	End    time.Time `json:"t1,omitzero"` // when a wait saw it over
-	Error  string    `json:"err,omitempty"`
+	ID   string `json:"id"`   // its thread id: gen_ai.agent.id
+	Call string `json:"call"` // the spawn_agent (send_input) call_id
+	// FollowUp: a send_input's run; Turn is then the thread's turn that
+	// runs it (the call's submission_id), "" until the output tells it.
+	FollowUp bool      `json:"fu,omitempty"`
+	Turn     string    `json:"turn,omitempty"`
+	Type     string    `json:"type,omitempty"`
+	Nick     string    `json:"nick,omitempty"`
+	Model    string    `json:"m,omitempty"`
+	Prompt   string    `json:"p,omitempty"`
+	Answer   string    `json:"ans,omitempty"`
+	Start    time.Time `json:"t0"`
+	End      time.Time `json:"t1,omitzero"` // when a wait saw it over
+	Error    string    `json:"err,omitempty"`
 }
 
 // maxAgents bounds the subagents kept per turn.
