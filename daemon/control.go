@@ -127,7 +127,7 @@ func (d *Daemon) call(method control.Method, args json.RawMessage) *hooks.Respon
 		}
 		views := make([]control.DeadLetterView, 0, len(dls))
 		for _, dl := range dls {
-			v := control.DeadLetterView{Seq: dl.Seq, Time: dl.Time, Reason: dl.Reason}
+			v := control.DeadLetterView{Seq: dl.Seq, Time: dl.Time, Reason: dl.Reason, Candidates: dl.Candidates}
 			var sp tracepb.Span
 			if len(dl.Span) > 0 && proto.Unmarshal(dl.Span, &sp) == nil {
 				v.Span, v.Trace, v.SpanID = sp.Name, hex.EncodeToString(sp.TraceId), hex.EncodeToString(sp.SpanId)
