@@ -559,8 +559,9 @@ type span struct{ lo, hi int }
 // flagValue is the value of a command-line flag with a secret name that
 // starts at v (after the flag and its spaces): a quoted string (single,
 // double or JSON-escaped double quotes) to its closing quote, or a bare word
-// that holds a digit or a symbol. Another flag, a redirection, a variable
-// and a plain word ("use the --password flag") are no secret.
+// that holds a digit or a symbol. Another flag, a redirection, a variable, a
+// path (--token-file ~/.tok) and a plain word ("use the --password flag")
+// are no secret.
 func flagValue(s string, v int) (span, bool) {
 	if v >= len(s) {
 		return span{}, false
@@ -574,7 +575,7 @@ func flagValue(s string, v int) (span, bool) {
 			return span{}, false
 		}
 	}
-	if strings.IndexByte("-$<>|&(", s[v]) >= 0 {
+	if strings.IndexByte("-$<>|&(/.~", s[v]) >= 0 { // a flag, a variable, a path…
 		return span{}, false
 	}
 	k, other := v, false
