@@ -149,6 +149,9 @@ type DeadLetterView struct {
 	Span   string    `json:"span,omitempty"` // name
 	Trace  string    `json:"trace_id,omitempty"`
 	SpanID string    `json:"span_id,omitempty"`
+	// Candidates: the spans of a request answered with a partial success,
+	// which names none; the rejected are among them.
+	Candidates []spool.SpanRef `json:"candidates,omitempty"`
 }
 
 // DeadLetterResult answers retry and drop.

@@ -39,7 +39,7 @@ func TestWireNamesAreStable(t *testing.T) {
 		reflect.TypeFor[FlushResult]():          "done remaining exported dead_lettered message",
 		reflect.TypeFor[BackfillArgs]():         "paths since agent",
 		reflect.TypeFor[BackfillProgress]():     "id started files files_done bytes bytes_done spans current done error skipped",
-		reflect.TypeFor[DeadLetterView]():       "seq time reason span trace_id span_id",
+		reflect.TypeFor[DeadLetterView]():       "seq time reason span trace_id span_id candidates",
 		reflect.TypeFor[DeadLetterResult]():     "count",
 		reflect.TypeFor[SessionsExportedArgs](): "sessions",
 		reflect.TypeFor[SessionQuery]():         "agent session files",

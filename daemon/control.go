@@ -72,9 +72,19 @@ func (d *Daemon) Flush(ctx context.Context) control.FlushResult {
 }
 
 func (d *Daemon) flush(ctx context.Context) control.FlushResult {
+	// An inbox that fails to drain (a folder at its path: the hooks write
+	// beside it) is reported, after what could be flushed was.
 	if err := d.ingest.DrainInbox(); err != nil {
-		return control.FlushResult{Message: "the hooks' inbox could not be stored: " + err.Error()}
+		res := d.flushDrained(ctx)
+		res.Done = false
+		res.Message = strings.TrimSuffix("the hooks' inbox could not be stored: "+err.Error()+"; "+res.Message, "; ")
+		return res
 	}
+	return d.flushDrained(ctx)
+}
+
+// flushDrained is flush once the inbox was drained.
+func (d *Daemon) flushDrained(ctx context.Context) control.FlushResult {
 	d.disc.RescanNow(ctx)
 	if err := d.sess.Flush(ctx); err != nil {
 		return control.FlushResult{Message: "transcripts not fully read: " + err.Error()}
@@ -127,7 +137,7 @@ func (d *Daemon) call(method control.Method, args json.RawMessage) *hooks.Respon
 		}
 		views := make([]control.DeadLetterView, 0, len(dls))
 		for _, dl := range dls {
-			v := control.DeadLetterView{Seq: dl.Seq, Time: dl.Time, Reason: dl.Reason}
+			v := control.DeadLetterView{Seq: dl.Seq, Time: dl.Time, Reason: dl.Reason, Candidates: dl.Candidates}
 			var sp tracepb.Span
 			if len(dl.Span) > 0 && proto.Unmarshal(dl.Span, &sp) == nil {
 				v.Span, v.Trace, v.SpanID = sp.Name, hex.EncodeToString(sp.TraceId), hex.EncodeToString(sp.SpanId)

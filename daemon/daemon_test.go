@@ -375,6 +375,20 @@ func TestPartialSuccessIsRecorded(t *testing.T) {
 	if len(dls) != 1 || !strings.Contains(dls[0].Reason, "span too old") {
 		t.Fatalf("dead letters = %+v", dls)
 	}
+	// The server names no span: 'deadletters list' names the request's.
+	resp, err := hooks.Call(td.set.Paths.Socket, 5*time.Second, control.Request(control.MethodDeadLettersList, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var views []control.DeadLetterView
+	if err := json.Unmarshal(resp.Body, &views); err != nil || len(views) != 1 || len(views[0].Candidates) == 0 {
+		t.Fatalf("deadletters list = %s (%v): want the request's spans", resp.Body, err)
+	}
+	for _, c := range views[0].Candidates {
+		if len(c.TraceID) != 32 || len(c.SpanID) != 16 || c.Name == "" {
+			t.Errorf("candidate %+v: want its trace and span ids and name", c)
+		}
+	}
 	if srv.reqs != 1 {
 		t.Fatalf("requests = %d: a partial success must not be re-sent", srv.reqs)
 	}

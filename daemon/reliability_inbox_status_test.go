@@ -73,3 +73,30 @@ func TestUndrainableInboxShowsInStatusAndLogsOnce(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// With the daemon down and a folder where the inbox journal goes, the real
+// hook used to drop the event (it never disturbs the agent, so it had no one
+// to tell): it now journals beside it, and the daemon, once started, drains
+// that, traces the session, and still reports the folder in status.
+func TestHookEventSurvivesAFolderAtTheInbox(t *testing.T) {
+	srv := newFakeOTLP(t)
+	home := t.TempDir()
+	inbox := filepath.Join(home, "inbox.jsonl")
+	if err := os.Mkdir(inbox, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tr := filepath.Join(home, "s.jsonl")
+	writeTranscript(t, tr, "a")
+	hook(t, home, event("s", "SessionStart", tr)) // no daemon yet
+	td := startTestDaemon(t, home, config.Target{URL: srv.URL}, nil)
+	// The flush exports what it can, and says the inbox is not right.
+	if res := td.flush(t, 10*time.Second); res.Done || !strings.Contains(res.Message, inbox) {
+		t.Fatalf("flush: %+v, want the folder at the inbox named", res)
+	}
+	if got := srv.accepted(); got["a"] != 1 {
+		t.Fatalf("exported %v: the hook's event was lost", got)
+	}
+	if st, err := td.Status(); err != nil || st.InboxError == nil || !strings.Contains(st.InboxError.Message, inbox) {
+		t.Fatalf("status = %+v, %v: want the folder at the inbox named", st, err)
+	}
+}

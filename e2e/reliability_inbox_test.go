@@ -161,3 +161,40 @@ func TestMalformedInboxDoesNotWedgeTheDaemon(t *testing.T) {
 	}
 	relCheckLogs(t, []string{d.Log()})
 }
+
+// A folder where the inbox journal goes, while the daemon is down: the real
+// hooks used to drop every event (the journal is never written through
+// anything but a regular file of ours). They now journal beside it; the
+// daemon drains that on start, stores every event, delivers the session,
+// and status and flush name the folder until it is removed.
+func TestFolderAtTheInboxKeepsTheHooksEvents(t *testing.T) {
+	t.Parallel()
+	rcv := receiver.Start(t)
+	h := agentd.NewHome(t)
+	h.WriteConfig("endpoint = \"" + rcv.URL() + "\"\n")
+	paths := relHookPaths(t, h)
+	if err := os.MkdirAll(paths.Inbox, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	fed := relFeed(t, h, relScenarios(t, "plain")) // no daemon
+	relCheckHooks(t, fed)
+	d := h.StartDaemon()
+	// Every hook event reached the daemon (the transcript alone, which
+	// discovery finds on disk, would give the spans without them).
+	if st := relGetStatus(t, h); st.Counters["events"] != int64(len(fed)) {
+		t.Errorf("the daemon stored %d hook event(s), want the %d the hooks journaled", st.Counters["events"], len(fed))
+	}
+	if r := h.CLI("flush", "--timeout", "60s"); r.Code == 0 || !strings.Contains(r.Stdout+r.Stderr, paths.Inbox) {
+		t.Errorf("flush with a folder at the inbox: exit %d, want 1 naming it:\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if r := h.CLI("status"); r.Code == 0 || !strings.Contains(r.Stdout, paths.Inbox) {
+		t.Errorf("status with a folder at the inbox: exit %d, want 1 naming it:\n%s", r.Code, r.Stdout)
+	}
+	if err := os.Remove(paths.Inbox); err != nil {
+		t.Fatal(err)
+	}
+	relSettle(t, h, rcv)
+	if n := len(receiver.ByName(rcv.UniqueSpans(), "invoke_agent claude-code")); n != 1 {
+		t.Errorf("%d turn span(s) of the session the hooks journaled beside the folder arrived, want 1:\n%s", n, d.Log())
+	}
+}

@@ -19,7 +19,10 @@ import (
 //
 // The journal holds payloads before redaction, so it is only written in a
 // folder of ours that nobody else can write (CheckPrivateDir), never through
-// a symbolic link, and only when it is a regular file of ours.
+// a symbolic link, and only when it is a regular file of ours. When the
+// inbox path holds anything else (a folder, a FIFO, a symbolic link, a file
+// of another user), the event goes to the fallback journal beside it
+// (fallbackInbox), which DrainInbox drains too, rather than being lost.
 func AppendInbox(path string, ev *Event) error {
 	line, err := json.Marshal(ev)
 	if err != nil {
@@ -33,10 +36,36 @@ func AppendInbox(path string, ev *Event) error {
 	if err := CheckPrivateDir(dir, "state folder"); err != nil {
 		return fmt.Errorf("inbox folder: %w", err)
 	}
+	err = appendJournal(path, line)
+	var unusable *unusableJournal
+	if !errors.As(err, &unusable) {
+		return err
+	}
+	if ferr := appendJournal(fallbackInbox(path), line); ferr != nil {
+		return errors.Join(err, fmt.Errorf("fallback: %w", ferr))
+	}
+	return nil
+}
+
+// fallbackInbox is the journal beside the inbox at path that takes the
+// events when the inbox path holds something we must not write.
+func fallbackInbox(path string) string {
+	return filepath.Join(filepath.Dir(path), "fallback-"+filepath.Base(path))
+}
+
+// unusableJournal: the journal's path holds something the hook must not
+// open or write (openJournal refused it).
+type unusableJournal struct{ err error }
+
+func (u *unusableJournal) Error() string { return u.err.Error() }
+func (u *unusableJournal) Unwrap() error { return u.err }
+
+// appendJournal appends line to the journal at path (see AppendInbox).
+func appendJournal(path string, line []byte) error {
 	for attempt := 0; attempt < 5; attempt++ {
 		f, err := openJournal(path, os.O_RDWR|os.O_APPEND|os.O_CREATE)
 		if err != nil {
-			return err
+			return &unusableJournal{err}
 		}
 		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
 			f.Close()
@@ -127,7 +156,21 @@ const maxInboxLine = 4 * MaxFrame
 // drain is processed first. Malformed lines are passed to bad and skipped;
 // fn is called after them even when no event came with them (evs empty), so
 // the caller can commit their count with the rest.
+//
+// The fallback journal (fallbackInbox) is drained first: the hooks write it
+// only while the inbox path is unusable, so its events are the older ones.
+// An unusable inbox or fallback is reported, after the other was drained.
 func DrainInbox(path string, fn func([]*Event) error, bad func(line []byte, err error)) (int, error) {
+	n, ferr := drainJournal(fallbackInbox(path), fn, bad)
+	if ferr != nil {
+		ferr = fmt.Errorf("fallback inbox: %w", ferr)
+	}
+	m, err := drainJournal(path, fn, bad)
+	return n + m, errors.Join(ferr, err)
+}
+
+// drainJournal drains the journal at path (see DrainInbox).
+func drainJournal(path string, fn func([]*Event) error, bad func(line []byte, err error)) (int, error) {
 	taken := path + ".draining"
 	if _, err := os.Stat(taken); errors.Is(err, os.ErrNotExist) {
 		f, err := openJournal(path, os.O_RDWR)

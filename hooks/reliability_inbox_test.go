@@ -110,3 +110,80 @@ func TestDrainInboxRefusesAFIFOWithoutBlocking(t *testing.T) {
 		})
 	}
 }
+
+// With the daemon down, an inbox path the hook must not write (a folder, a
+// FIFO, a symbolic link to another file, a file of another user) used to
+// lose the event: AppendInbox failed and the hook, which must never disturb
+// the agent, dropped it. The event now goes to the fallback journal beside
+// it, which the daemon drains as well, and the drain still reports the
+// unusable inbox (status says what to remove).
+func TestInboxThatIsNotOursFallsBackBesideIt(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, path string)
+	}{
+		{"folder", func(t *testing.T, path string) {
+			if err := os.Mkdir(path, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"FIFO", func(t *testing.T, path string) {
+			if err := syscall.Mkfifo(path, 0o600); err != nil {
+				t.Skipf("mkfifo: %v", err)
+			}
+		}},
+		{"symlink", func(t *testing.T, path string) {
+			target := filepath.Join(t.TempDir(), "someone-elses")
+			if err := os.WriteFile(target, []byte("theirs\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(target, path); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if b, _ := os.ReadFile(target); string(b) != "theirs\n" {
+					t.Errorf("the link's target was written: %q", b)
+				}
+			})
+		}},
+		{"another user's file", func(t *testing.T, path string) {
+			if os.Getuid() != 0 {
+				t.Skip("needs root to give a file to another user")
+			}
+			if err := os.WriteFile(path, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chown(path, 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "state")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, "inbox.jsonl")
+			tc.setup(t, path)
+			if err := AppendInbox(path, &Event{ID: "kept", Payload: json.RawMessage(`{"n":1}`)}); err != nil {
+				t.Fatalf("AppendInbox = %v: the event is lost", err)
+			}
+			var got []string
+			n, err := DrainInbox(path, func(evs []*Event) error {
+				for _, ev := range evs {
+					got = append(got, ev.ID)
+				}
+				return nil
+			}, func([]byte, error) {})
+			if n != 1 || len(got) != 1 || got[0] != "kept" {
+				t.Fatalf("drained %d %v (%v), want the event", n, got, err)
+			}
+			if err == nil || !strings.Contains(err.Error(), path) {
+				t.Errorf("DrainInbox = %v, want the unusable inbox reported", err)
+			}
+			if _, err := os.Stat(fallbackInbox(path)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the drained fallback journal is still there: %v", err)
+			}
+		})
+	}
+}

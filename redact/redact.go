@@ -85,6 +85,25 @@ var builtinRules = []secretRule{
 	// secret: the algorithm and key id).
 	{name: "jwt", literal: []string{".eyJ"},
 		re: regexp.MustCompile(`(?:eyJ[A-Za-z0-9_\-]*)?\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*`), repl: "[REDACTED:jwt]"},
+	// MySQL clients (mysql, mysqldump, mysqladmin, …) take the password
+	// glued to -p: -pPW, -p'a b'. A -p and a space asks for it. (MariaDB's
+	// own names are not anchored: "ma" and "ar" are in every other English
+	// word, and that cost 2 % of the throughput on transcripts.)
+	{name: "mysql-password", literal: []string{"mysql"},
+		re: regexp.MustCompile(`(\bmysql[a-z\-]*\s(?:[^\s|;&<>]+\s+)*?-p)(?:'[^'\n]*'|"[^"\n]*"|\\"[^"\\\n]*\\"|[^\s'"\\;|&<>]+)`), repl: "${1}[REDACTED]"},
+	// curl -u user:password, --user user:password, quoted or not (the
+	// user is kept). Groups: 1 the command up to the flag; 2/3 a single
+	// quote and the user, 4/5 a double quote, 6/7 an escaped one (a raw
+	// JSON line), 8 an unquoted user.
+	{name: "curl-user", literal: []string{"curl"},
+		re:   regexp.MustCompile(`(\bcurl\s(?:[^\s|;&<>]+\s+)*?(?:-u\s*|--user[\s=]+))(?:(')([^'\s:]*):[^'\n\\]+'|(")([^"\s:]*):[^"\n\\]+"|(\\")([^"\\\s:]*):[^"\n\\]+\\"|([^\s'"\\:\-][^\s'"\\:]*):[^\s'"\\;|&<>]+)`),
+		repl: "${1}${2}${3}${4}${5}${6}${7}${8}:[REDACTED]${2}${4}${6}"},
+	// The signature, credential and session token of presigned S3 and GCS
+	// URLs (or the same as headers), and an Azure SAS signature.
+	{name: "signed-url", literal: []string{"x-amz-", "x-goog-"}, fold: true,
+		re: regexp.MustCompile(`(?i)(x-(?:amz-(?:signature|credential|security-token)|goog-(?:signature|credential))(?:=|:\s*))[^&\s"'\\#<>]{8,}`), repl: "${1}[REDACTED]"},
+	{name: "azure-sas", literal: []string{"&sig=", "?sig="},
+		re: regexp.MustCompile(`([?&]sig=)[A-Za-z0-9%+/=_\-]{16,}`), repl: "${1}[REDACTED]"},
 	// scheme://user:password@ with an empty user (redis://:pw@host), a
 	// `/` or an `@` in the password (which RFC 3986 forbids but tools
 	// accept: masked to the last `@` before the path). A password of digits
@@ -462,7 +481,6 @@ var secretNames = []string{"secret", "password", "passwd", "token", "api_key", "
 // equivalent case-insensitive regexp ran at a few MB/s on tool output.
 // A value must hold a letter (token counts such as "input_tokens": 1234 stay).
 func maskAssignments(s string, names []hit) string {
-	type span struct{ lo, hi int }
 	var masks []span
 	off := 0
 	for _, h := range names {
@@ -474,6 +492,15 @@ func maskAssignments(s string, names []hit) string {
 			j++
 		}
 		off = j
+		name := s[h.lo:j]
+		if j < len(s) && (s[j] == ' ' || s[j] == '\t') && isFlag(s, h.lo) {
+			// A command-line flag and its value: --password 'a b'.
+			if m, ok := flagValue(s, skip(s, j, " \t")); ok && !countName(name) {
+				masks = append(masks, m)
+				off = max(off, m.hi)
+			}
+			continue
+		}
 		j = skip(s, j, "\\\"' \t") // closing quote of a JSON key, spaces
 		if j >= len(s) || (s[j] != '=' && s[j] != ':') {
 			continue
@@ -487,16 +514,23 @@ func maskAssignments(s string, names []hit) string {
 			}
 			k++
 		}
-		if q := s[v:j]; q != "" && k < len(s) && (s[k] == ' ' || s[k] == '\t') {
+		q := s[v:j]
+		if q != "" && k < len(s) && (s[k] == ' ' || s[k] == '\t') {
 			// A quoted value goes on to its closing quote: a passphrase
 			// ("correct horse battery staple") is more than its first word.
 			if e := quotedEnd(s, k, q[len(q)-1]); e > k {
 				k, letter = e, true
 			}
 		}
-		if k-j >= 4 && letter {
-			masks = append(masks, span{j, k})
+		if k-j < 4 || !letter {
+			off = max(off, k)
+			continue
 		}
+		// Checked last, on the few values that would be masked.
+		if countName(name) || q == "" && codeValue(s[j:k], s[h.lo:h.hi]) {
+			continue // tokenUsage = usage, token = document.querySelector(…), api_key: null
+		}
+		masks = append(masks, span{j, k})
 		off = max(off, k)
 	}
 	if len(masks) == 0 {
@@ -516,6 +550,112 @@ func maskAssignments(s string, names []hit) string {
 	}
 	out.WriteString(s[last:])
 	return out.String()
+}
+
+// span is a part of a string to mask: s[lo:hi].
+type span struct{ lo, hi int }
+
+// flagValue is the value of a command-line flag with a secret name that
+// starts at v (after the flag and its spaces): a quoted string (single,
+// double or JSON-escaped double quotes) to its closing quote, or a bare word
+// that holds a digit or a symbol. Another flag, a redirection, a variable, a
+// path (--token-file ~/.tok) and a plain word ("use the --password flag")
+// are no secret.
+func flagValue(s string, v int) (span, bool) {
+	if v >= len(s) {
+		return span{}, false
+	}
+	for _, q := range []string{`\"`, `"`, `'`} {
+		if strings.HasPrefix(s[v:], q) {
+			lo := v + len(q)
+			if e := quotedEnd(s, lo, q[len(q)-1]); e > lo && s[lo] != '$' {
+				return span{lo, e}, true
+			}
+			return span{}, false
+		}
+	}
+	if strings.IndexByte("-$<>|&(/.~", s[v]) >= 0 { // a flag, a variable, a path…
+		return span{}, false
+	}
+	k, other := v, false
+	for k < len(s) && !isValueEnd(s[k]) {
+		if c := s[k]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			other = true
+		}
+		k++
+	}
+	return span{v, k}, other && k-v >= 4
+}
+
+// isFlag reports whether the name around s[i] is a command-line flag
+// (--password, -token): it starts with a dash.
+func isFlag(s string, i int) bool {
+	for i > 0 && isNameChar(s[i-1]) {
+		i--
+	}
+	return s[i] == '-'
+}
+
+// countName reports whether a name that starts with the secret word token
+// is about model tokens: tokens, TOKENS_USED, tokenUsage, token_count,
+// tokenizer (input_tokens: 12 and the like are already kept by the letter
+// rule; these names also take variables and expressions in code).
+func countName(name string) bool {
+	if !hasPrefix(name, "token", true) {
+		return false
+	}
+	rest := name[len("token"):]
+	for rest != "" && (rest[0] == '_' || rest[0] == '-') {
+		rest = rest[1:]
+	}
+	if hasPrefix(rest, "s", true) && (len(rest) == 1 || rest[1] == '_' || rest[1] == '-' || rest[0] == 's' && rest[1] >= 'A' && rest[1] <= 'Z') {
+		return true
+	}
+	for _, w := range []string{"usage", "count", "limit", "budget", "iz"} {
+		if hasPrefix(rest, w, true) {
+			return true
+		}
+	}
+	return false
+}
+
+// codeValue reports whether an unquoted value is code rather than a secret:
+// a JSON or language literal (true, null, None), a call or a member
+// (document.querySelector(…), anthropic_api_key(), state.TokenUsage), or a
+// camelCase variable named after the secret word (csrfToken). A digit or a
+// symbol makes it a secret: passwords have them, names seldom.
+func codeValue(v, word string) bool {
+	switch v {
+	case "true", "false", "null", "nil", "None", "undefined":
+		return true
+	}
+	dots, lower, camel := 0, false, false
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c >= 'a' && c <= 'z':
+			lower = true
+		case c >= 'A' && c <= 'Z':
+			camel = camel || lower
+		case c == '_' || c == '$':
+		case c == '.' && i > 0 && i+1 < len(v) && v[i-1] != '.':
+			dots++
+		case c == '(' && i > 0 && v[i-1] != '.':
+			return true // a call: f(…)
+		default:
+			return false
+		}
+	}
+	return dots > 0 || camel && containsFold(v, word)
+}
+
+// containsFold reports whether s contains word, ASCII case-insensitively.
+func containsFold(s, word string) bool {
+	for i := 0; i+len(word) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(word)], word) {
+			return true
+		}
+	}
+	return false
 }
 
 func isNameChar(c byte) bool {

@@ -281,6 +281,21 @@ var redactCases = []struct{ name, in, tell string }{
 	{"Authorization: Token", "curl -H 'Authorization: Token 9f2c1e7a4b8d6e3f0a1b2c3d4e5f6a7b' https://api.example.com", "9f2c1e7a4b8d6e3f0a1b2c3d"},
 	{"X-API-Key header", "curl -H \"X-API-Key: Zt7Qw2Er9Ty4Ui1Op6As3Df8\" https://api.example.com", "Zt7Qw2Er9Ty4Ui1Op6As3Df8"},
 	{"double-escaped (JSON in a JSON string)", `{\"k\":\"\\u0041KIAMNBVCXZLKJHGFDSA\"}`, "MNBVCXZLKJHGFDSA"},
+	{"mysql -p", "mysql -h db.internal -u root -pXq7Lm2Vz9Rt4 shop < dump.sql", "Xq7Lm2Vz9Rt4"},
+	{"mysqldump -p", "mysqldump -uadmin -pW3ll0Kn0wn --all-databases > all.sql", "W3ll0Kn0wn"},
+	{"mysql --password=", "mysql --user=app --password=Zk8Qp3Nm5Bv7 -e 'select 1'", "Zk8Qp3Nm5Bv7"},
+	{"mysql -p quoted", `mysql -u root -p'Tr0ub4dor&3' app`, "Tr0ub4dor"},
+	{"curl -u", "curl -u deploy:Hx9Kq2Wm7Lp4 https://ci.example.com/api/builds", "Hx9Kq2Wm7Lp4"},
+	{"curl --user", "curl -s --user admin:Pq4Rt6Yu8Io0 -X POST https://jenkins.internal/job/x/build", "Pq4Rt6Yu8Io0"},
+	{"curl -u quoted", `curl -u 'bob:open sesame 42' https://example.com`, "sesame 42"},
+	{"--password 'a b'", "docker login registry.example.com --username bob --password 'correct horse battery'", "horse battery"},
+	{"--password \"a b\"", `psql-wrapper --password "my dog has fleas" --host db`, "dog has fleas"},
+	{"--password bare", "vault login -method=userpass username=bob --password Wm3Xq9Lk2Zp", "Wm3Xq9Lk2Zp"},
+	{"S3 presigned URL", "curl 'https://bkt.s3.amazonaws.com/o.tar?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAZZZZZZZZEXAMPLE1%2F20261205%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261205T101010Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=3c5e1a9b0f2d4c6e8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f'", "3c5e1a9b0f2d4c6e8a0b"},
+	{"S3 presigned URL credential", "https://bkt.s3.amazonaws.com/o?X-Amz-Credential=ASIAYYYYYYYY7EXAMPL2%2F20261205%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=ab", "7EXAMPL2%2F20261205"},
+	{"S3 presigned URL security token", "https://bkt.s3.amazonaws.com/o?X-Amz-Security-Token=IQoJb3JpZ2luX2VjEJr%2F%2F%2F%2F%2F%2F%2F%2F%2FwEaCXVzLWVhc3QtMSJHMEUCIQD&X-Amz-Date=20261205T101010Z", "IQoJb3JpZ2luX2VjEJr"},
+	{"GCS signed URL", "https://storage.googleapis.com/b/o?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Credential=svc%40proj.iam.gserviceaccount.com%2F20261205%2Fauto%2Fstorage%2Fgoog4_request&X-Goog-Date=20261205T101010Z&X-Goog-Expires=900&X-Goog-SignedHeaders=host&X-Goog-Signature=8f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a6978", "8f1e2d3c4b5a69788796"},
+	{"Azure SAS", "https://acct.blob.core.windows.net/c/b.bin?sv=2022-11-02&ss=b&srt=o&sp=r&se=2026-12-06T00:00:00Z&spr=https&sig=Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZg%3D%3D", "Zm9vYmFyYmF6cXV4MTIz"},
 }
 
 // ordinary is text the rules must leave alone.
@@ -300,6 +315,18 @@ var ordinary = []string{
 	"a basic understanding of internationalization; Basic authentication is configured in the Authorization section",
 	`{"input_tokens": 1234, "password_hint": ""} and "the token: 42 words" stays`,
 	"https://registry.npmjs.org/@scope/pkg@1.2.3 and https://cdn.example.com/npm/@babel/core@7.0.0/index.js",
+	// Code that assigns to a name with a secret word (from the fixtures).
+	"\t\t} else {\n\t\t\ttokenUsage = usage\n\t\t}",
+	"\t\tTokenUsage:                  tokenUsage,",
+	"\t\tstate.TokenUsage = accumulateTokenUsage(state.TokenUsage, incoming)",
+	"\t\t\tSubagentTokens:      incoming.SubagentTokens,",
+	"          temperature: 0.0,\n          api_key: anthropic_api_key()",
+	"const csrfToken = document.querySelector(\"meta[name='csrf-token']\").getAttribute(\"content\")",
+	"  params: { _csrf_token: csrfToken },",
+	`{"has_api_key_header": true, "password": null, "token": false}`,
+	"mysql -u root -p shop; mysqldump --single-transaction shop; curl -u bob https://example.com; sort -u -p",
+	"use the --password flag, or --password-stdin < pw.txt, or --password \"$DB_PASS\"",
+	"https://example.com/x?X-Amz-Date=20261205T101010Z&design=ok and a signature: sig=ok",
 }
 
 // TestRedactorWidenedRules: each secret is masked as text, in a raw

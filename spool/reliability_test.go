@@ -28,7 +28,7 @@ func TestCounterAndDeadLetterWriteErrorsAreReturned(t *testing.T) {
 		"Add":               func(tx *Tx) error { return tx.Add(CounterBadEvents, 1) },
 		"Enqueue":           func(tx *Tx) error { return tx.Enqueue([]byte("r"), []byte("span"), now) },
 		"MoveToDeadLetters": func(tx *Tx) error { return tx.MoveToDeadLetters(items, "bad", now) },
-		"RecordRejected":    func(tx *Tx) error { return tx.RecordRejected(1, "bad", now) },
+		"RecordRejected":    func(tx *Tx) error { return tx.RecordRejected(1, "bad", nil, now) },
 	} {
 		if err := s.View(write); err == nil {
 			t.Errorf("%s in a read-only transaction returned no error: a failed write would be lost", name)

@@ -316,6 +316,16 @@ type DeadLetter struct {
 	Reason   string    `json:"reason"`
 	Resource []byte    `json:"resource,omitempty"`
 	Span     []byte    `json:"span,omitempty"`
+	// Candidates: a partial success names no span, so its dead letter
+	// names the spans of the request, among which are the rejected ones.
+	Candidates []SpanRef `json:"candidates,omitempty"`
+}
+
+// SpanRef names a span: its ids (hex) and name.
+type SpanRef struct {
+	TraceID string `json:"trace_id"`
+	SpanID  string `json:"span_id"`
+	Name    string `json:"name,omitempty"`
 }
 
 // MoveToDeadLetters moves items out of the queue with reason, in its own
@@ -340,14 +350,19 @@ func (t *Tx) MoveToDeadLetters(items []Item, reason string, now time.Time) error
 
 // RecordRejected keeps a dead letter for spans the server reported rejected
 // in an OTLP partial success, in its own write transaction.
-func (s *Store) RecordRejected(count int64, reason string, now time.Time) error {
-	return s.Update(func(t *Tx) error { return t.RecordRejected(count, reason, now) })
+func (s *Store) RecordRejected(count int64, reason string, candidates []SpanRef, now time.Time) error {
+	return s.Update(func(t *Tx) error { return t.RecordRejected(count, reason, candidates, now) })
 }
 
 // RecordRejected keeps a dead letter for spans the server reported rejected
-// in an OTLP partial success, which names no span: the reason and the count.
-func (t *Tx) RecordRejected(count int64, reason string, now time.Time) error {
-	if err := t.putDeadLetter(DeadLetter{Time: now, Reason: fmt.Sprintf("partial success: %d span(s) rejected: %s", count, reason)}); err != nil {
+// in an OTLP partial success, which names no span: the reason, the count,
+// and the spans of the request (candidates), count of which were rejected.
+func (t *Tx) RecordRejected(count int64, reason string, candidates []SpanRef, now time.Time) error {
+	msg := fmt.Sprintf("partial success: %d span(s) rejected: %s", count, reason)
+	if len(candidates) > 0 {
+		msg = fmt.Sprintf("partial success: %d of %d span(s) rejected, the server did not say which (the %d are listed): %s", count, len(candidates), len(candidates), reason)
+	}
+	if err := t.putDeadLetter(DeadLetter{Time: now, Reason: msg, Candidates: candidates}); err != nil {
 		return err
 	}
 	return t.Add(CounterDeadLettered, count)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -134,12 +136,16 @@ func TestDeadLettersMoveRetryDrop(t *testing.T) {
 	if err := s.MoveToDeadLetters(items, "HTTP 400: bad span", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RecordRejected(2, "too old", time.Now()); err != nil {
+	batch := []SpanRef{{TraceID: "01", SpanID: "0a", Name: "a"}, {TraceID: "01", SpanID: "0b", Name: "b"}, {TraceID: "02", SpanID: "0c", Name: "c"}}
+	if err := s.RecordRejected(2, "too old", batch, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	dls, _ := s.DeadLetters(10)
 	if len(dls) != 2 || dls[0].Reason != "HTTP 400: bad span" || len(dls[0].Span) != 5 {
 		t.Fatalf("dead letters = %+v", dls)
+	}
+	if !slices.Equal(dls[1].Candidates, batch) || !strings.Contains(dls[1].Reason, "2 of 3") {
+		t.Fatalf("partial success dead letter = %+v: want the request's spans", dls[1])
 	}
 	st, _ := s.Stats()
 	if st.Depth != 2 || st.Counters[CounterDeadLettered] != 3 {
@@ -152,7 +158,7 @@ func TestDeadLettersMoveRetryDrop(t *testing.T) {
 	if st, _ := s.Stats(); st.Depth != 3 || st.DeadLetters != 0 {
 		t.Fatalf("after retry %+v", st)
 	}
-	_ = s.RecordRejected(1, "x", time.Now())
+	_ = s.RecordRejected(1, "x", nil, time.Now())
 	if n, _ := s.DropDeadLetters(); n != 1 {
 		t.Fatalf("dropped %d", n)
 	}

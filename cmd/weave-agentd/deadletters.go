@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
@@ -82,12 +83,7 @@ are recorded with the count and the message.
 				fmt.Fprintln(e.Stdout, "no dead letters")
 				return nil
 			}
-			tw := tabwriter.NewWriter(e.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "TIME\tSPAN\tTRACE\tREASON")
-			for _, v := range views {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.Time.Local().Format(time.DateTime), v.Span, v.Trace, v.Reason)
-			}
-			if err := tw.Flush(); err != nil {
+			if err := printDeadLetters(e.Stdout, views); err != nil {
 				return err
 			}
 			// The list is capped; say how many more there are, as status counts them.
@@ -100,4 +96,23 @@ are recorded with the count and the message.
 			return nil
 		},
 	}
+}
+
+// printDeadLetters is the table of 'deadletters list'. A partial success
+// names no span: its dead letter lists the spans of the request, one a line
+// under it, the rejected among them.
+func printDeadLetters(w io.Writer, views []control.DeadLetterView) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tSPAN\tTRACE\tREASON")
+	for _, v := range views {
+		span := v.Span
+		if span == "" && len(v.Candidates) > 0 {
+			span = fmt.Sprintf("one of the %d below", len(v.Candidates))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.Time.Local().Format(time.DateTime), span, v.Trace, v.Reason)
+		for _, c := range v.Candidates {
+			fmt.Fprintf(tw, "\t  %s (span %s)\t%s\t\n", c.Name, c.SpanID, c.TraceID)
+		}
+	}
+	return tw.Flush()
 }

@@ -172,7 +172,7 @@ func printStatus(w io.Writer, st *control.Status) {
 	}
 	if ie := st.InboxError; ie != nil {
 		fmt.Fprintf(w, "  inbox:      FAILING since %s: %s\n", ie.Since.Local().Format(time.DateTime), ie.Message)
-		fmt.Fprintf(w, "              hint: the hooks' journal must be a regular file of yours: remove what is there (it is re-created), and keep the daemon running meanwhile\n")
+		fmt.Fprintf(w, "              hint: the hooks' journal must be a regular file of yours: remove what is there (it is re-created); meanwhile the hooks write their events to a fallback journal beside it, which the daemon drains too\n")
 	}
 	oldest := "-"
 	if st.Spool.Depth > 0 {

@@ -244,7 +244,7 @@ func (e *otlpExporter) export(ctx context.Context, body []byte) exportResult {
 		return exportResult{err: errors.New("the OTLP client returned without sending the request (an otlptracehttp upgrade?); the spans stay in the spool")}
 	}
 	if r.status >= 200 && r.status < 300 && r.rejected == 0 && r.rejectMsg == "" {
-		r.err = nil // a 2xx is acceptance; any other error is from reading the body
+		r.err = nil // a 2xx read to its end is acceptance (the transport failed it otherwise)
 	}
 	if r.status >= 200 && r.status < 300 && (r.rejected > 0 || r.rejectMsg != "") {
 		r.err = nil // accepted with partial success: handled by the forwarder
@@ -375,8 +375,17 @@ func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 && resp.Body != nil {
 		body, rerr := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 		resp.Body.Close()
+		if rerr != nil {
+			// The partial success (spans refused) is in the body: a 2xx
+			// whose body stalls or breaks off is no answer. A failed
+			// attempt, retried; the spans stay.
+			t.mu.Lock()
+			t.last = exportResult{}
+			t.mu.Unlock()
+			return nil, fmt.Errorf("HTTP %d, then reading the response body failed: %w", resp.StatusCode, rerr)
+		}
 		resp.Body = io.NopCloser(bytes.NewReader(body))
-		if rerr == nil && len(body) > 0 {
+		if len(body) > 0 {
 			var out coltracepb.ExportTraceServiceResponse
 			var derr error
 			if resp.Header.Get("Content-Type") == "application/json" {

@@ -257,3 +257,43 @@ func TestRedirectedExport(t *testing.T) {
 		}
 	}
 }
+
+// A 2xx whose body then stalls is no acceptance: the partial success it
+// carries was never read. The attempt fails within the request deadline
+// (as a timeout, retried) and the spans stay in the spool.
+func TestStalledBodyAfterA2xxIsAFailedAttempt(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		w.Header().Set("Content-Length", "64") // announced, never sent
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	store := testStore(t, "a", "b")
+	set := Settings{Logger: slog.New(slog.DiscardHandler), Target: config.Target{URL: srv.URL + "/v1/traces"},
+		Timeout: 300 * time.Millisecond}.withDefaults()
+	exp, err := newOTLPExporter(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(exp.close)
+	f := newForwarder(set, store, exp)
+	items, err := store.Peek(10, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := f.send(t.Context(), items) // before the fix, after the deadline: accepted
+	if res.err == nil || res.kind() != retryable || !strings.Contains(res.err.Error(), "timed out") {
+		t.Fatalf("send = %+v (%v), want a retryable timeout", res, res.err)
+	}
+	if st, _ := store.Stats(); st.Depth != 2 || st.Counters["exported"] != 0 || st.DeadLetters != 0 {
+		t.Fatalf("stats %+v: want both spans still in the spool", st)
+	}
+}

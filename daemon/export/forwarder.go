@@ -5,12 +5,16 @@ package export
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/weave-agentd/weave-agentd/config"
 	"github.com/weave-agentd/weave-agentd/spool"
@@ -131,7 +135,7 @@ type Forwarder struct {
 type spoolWrites interface {
 	Ack(items []spool.Item) error
 	MoveToDeadLetters(items []spool.Item, reason string, now time.Time) error
-	RecordRejected(count int64, reason string, now time.Time) error
+	RecordRejected(count int64, reason string, candidates []spool.SpanRef, now time.Time) error
 }
 
 // New makes the forwarder and its exporter (an OTLP/HTTP client, or the
@@ -321,8 +325,11 @@ func (f *Forwarder) sendPart(ctx context.Context, items []spool.Item, a *attempt
 		// The rejection is recorded before the spans leave the spool, so
 		// whoever sees the spool drained (flush) also sees it.
 		if res.rejected > 0 {
-			f.log.Warn("server accepted the batch partially", "rejected", res.rejected, "message", res.rejectMsg)
-			if err := f.writes.RecordRejected(res.rejected, res.rejectMsg, f.set.Now()); err != nil {
+			f.log.Warn("server accepted the batch partially; the request's spans are listed in dead letters", "rejected", res.rejected, "of", len(items), "message", res.rejectMsg)
+			// The server names no span: the dead letter names the request's,
+			// the refused among them. Sending them again to find out would
+			// duplicate the accepted ones (their usage counted twice).
+			if err := f.writes.RecordRejected(res.rejected, res.rejectMsg, spanRefs(items), f.set.Now()); err != nil {
 				return storageFailure("recording a partial success", err)
 			}
 		} else if res.rejectMsg != "" {
@@ -547,4 +554,17 @@ func without(items, drop []spool.Item) []spool.Item {
 		}
 	}
 	return out
+}
+
+// spanRefs names the spans of items (those that decode).
+func spanRefs(items []spool.Item) []spool.SpanRef {
+	refs := make([]spool.SpanRef, 0, len(items))
+	for _, it := range items {
+		var sp tracepb.Span
+		if proto.Unmarshal(it.Span, &sp) != nil {
+			continue
+		}
+		refs = append(refs, spool.SpanRef{TraceID: hex.EncodeToString(sp.TraceId), SpanID: hex.EncodeToString(sp.SpanId), Name: sp.Name})
+	}
+	return refs
 }

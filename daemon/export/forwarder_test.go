@@ -3,6 +3,7 @@ package export
 import (
 	"bufio"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -274,4 +275,46 @@ func readSinkSpans(t *testing.T, path string) []string {
 		}
 	}
 	return names
+}
+
+// A partial success names no span. Rejecting 1 of 12, it leaves a dead
+// letter that names the 12 spans of the request (trace and span ids, names),
+// so a user can find the refused one; the accepted spans are not re-sent
+// to find it (a backend would count their usage twice).
+func TestPartialSuccessDeadLetterNamesTheBatchSpans(t *testing.T) {
+	var names []string
+	for i := range 12 {
+		names = append(names, fmt.Sprintf("span%02d", i))
+	}
+	store := testStore(t, names...)
+	calls := 0
+	exp := exporterFunc(func(rs []*tracepb.ResourceSpans) exportResult {
+		calls++
+		return exportResult{status: 200, rejected: 1, rejectMsg: "attribute value too long"}
+	})
+	f := newForwarder(Settings{Logger: slog.New(slog.DiscardHandler), Now: time.Now, Batch: 20, MaxBytes: 1 << 20}.withDefaults(), store, exp)
+	items, _ := store.Peek(20, 1<<20)
+	if res := f.send(t.Context(), items); res.err != nil {
+		t.Fatalf("send: %v", res.err)
+	}
+	if calls != 1 {
+		t.Errorf("%d requests: the accepted spans were sent again", calls)
+	}
+	dls, err := store.DeadLetters(10)
+	if err != nil || len(dls) != 1 {
+		t.Fatalf("dead letters %+v, %v: want one", dls, err)
+	}
+	b, _ := json.Marshal(dls[0])
+	for _, name := range names {
+		id := hex.EncodeToString([]byte(fmt.Sprintf("%8s", name)))
+		if !strings.Contains(string(b), id) || !strings.Contains(string(b), name) {
+			t.Fatalf("the dead letter does not name span %s (%s): %s", name, id, b)
+		}
+	}
+	if !strings.Contains(dls[0].Reason, "1 of 12") || !strings.Contains(dls[0].Reason, "attribute value too long") {
+		t.Errorf("reason %q", dls[0].Reason)
+	}
+	if st, _ := store.Stats(); st.Depth != 0 || st.Counters["dead_lettered"] != 1 {
+		t.Errorf("stats %+v: want the batch acked, 1 span counted refused", st)
+	}
 }
