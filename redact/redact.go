@@ -505,6 +505,7 @@ func maskAssignments(s string, names []hit) string {
 		if j >= len(s) || (s[j] != '=' && s[j] != ':') {
 			continue
 		}
+		op := j
 		v := skip(s, j+1, " \t")
 		j = skip(s, v, "\\\"'")
 		k, letter := j, false
@@ -527,7 +528,7 @@ func maskAssignments(s string, names []hit) string {
 			continue
 		}
 		// Checked last, on the few values that would be masked.
-		if countName(name) || q == "" && codeValue(s[j:k], s[h.lo:h.hi]) {
+		if countName(name) || q == "" && codeValue(s[j:k], s[h.lo:h.hi], codeLike(s, name, op)) {
 			continue // tokenUsage = usage, token = document.querySelector(…), api_key: null
 		}
 		masks = append(masks, span{j, k})
@@ -619,12 +620,27 @@ func countName(name string) bool {
 	return false
 }
 
+// codeLike reports whether an assignment reads as code rather than as
+// configuration: a name that is not all capitals (PASSWORD=…, DB_SECRET=…
+// are settings whatever their value) and an operator set off by spaces
+// (csrfToken = …, password: userPassword), as code is written and .env
+// and shell lines (password=MyPassword) are not.
+func codeLike(s, name string, op int) bool {
+	if strings.ToUpper(name) == name {
+		return false
+	}
+	spaced := func(c byte) bool { return c == ' ' || c == '\t' }
+	return op+1 < len(s) && spaced(s[op+1]) || op > 0 && spaced(s[op-1])
+}
+
 // codeValue reports whether an unquoted value is code rather than a secret:
 // a JSON or language literal (true, null, None), a call or a member
 // (document.querySelector(…), anthropic_api_key(), state.TokenUsage), or a
-// camelCase variable named after the secret word (csrfToken). A digit or a
+// camelCase variable named after the secret word (csrfToken). Members and
+// variables count only where the assignment reads as code (inCode, see
+// codeLike): secret=Summer.Time in a .env file is a password. A digit or a
 // symbol makes it a secret: passwords have them, names seldom.
-func codeValue(v, word string) bool {
+func codeValue(v, word string, inCode bool) bool {
 	switch v {
 	case "true", "false", "null", "nil", "None", "undefined":
 		return true
@@ -645,7 +661,7 @@ func codeValue(v, word string) bool {
 			return false
 		}
 	}
-	return dots > 0 || camel && containsFold(v, word)
+	return inCode && (dots > 0 || camel && containsFold(v, word))
 }
 
 // containsFold reports whether s contains word, ASCII case-insensitively.

@@ -248,6 +248,10 @@ func TestJSONAttributesStayValidUnderTheCap(t *testing.T) {
 // redactCases are real-looking secrets the built-in rules must mask, each
 // with a piece of it that must not survive.
 var redactCases = []struct{ name, in, tell string }{
+	// Settings, not code: capitals, or no spaces around the operator.
+	{"env camelCase password", "PASSWORD=MyPassword", "MyPassword"},
+	{"env dotted secret", "export APP_SECRET=Summer.Time", "Summer.Time"},
+	{"unspaced camelCase password", "db password=HorsePassword", "HorsePassword"},
 	{"bare JWT", "the id_token is eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwiaWF0IjoxNTE2MjM5MDIyfQ.NHVaYe26MbtOYhSKkoKYdFVomg4i8ZJd8_-RU8VNbftc4TSMb4bXP3l3YlNWACwyXPGffz5aXHc6lty1Y2t4SWRqGteragsVdZufDn5BlnJl9pdR_kdVFUsra2rWKEofkZeIC4yWytE58sMIihvo9H1ScmmVwBcQP6XETqYd0aSHp1gOa9RdUPDvoXQ5oqygTqVtxaDr6wUFKrKItgBMzWIdNZ6y7O9E0DhEPTbE9rfBo6KTFsHAZnMg4k68CDp2woYIaXbmYTWcvbzIuHO7_37GT79XdIwkm95QJ7hYC9RiwrV7mesbY4PAahERJawntho0my942XheVLmGwLMBkQ", "NHVaYe26MbtOYhSKkoKY"},
 	{"JWT in a cookie", `Set-Cookie: session=eyJhbGciOiJIUzI1NiJ9.eyJ1c2VyIjoiYm9iIiwicm9sZSI6ImFkbWluIn0.r4nD0mS1gnAtUr3xYzAbCdEfGh; Path=/`, "r4nD0mS1gnAtUr3xYzAb"},
 	{"redis, empty user", "REDIS_URL=redis://:Gq7vXk2pLm9zRt4w@cache.internal:6379/0", "Gq7vXk2pLm9zRt4w"},
@@ -324,6 +328,7 @@ var ordinary = []string{
 	"const csrfToken = document.querySelector(\"meta[name='csrf-token']\").getAttribute(\"content\")",
 	"  params: { _csrf_token: csrfToken },",
 	`{"has_api_key_header": true, "password": null, "token": false}`,
+	`{"has_api_key_header":true,"password":null,"token":false}`,
 	"mysql -u root -p shop; mysqldump --single-transaction shop; curl -u bob https://example.com; sort -u -p",
 	"use the --password flag, or --password-stdin < pw.txt, or --password \"$DB_PASS\"",
 	"https://example.com/x?X-Amz-Date=20261205T101010Z&design=ok and a signature: sig=ok",
