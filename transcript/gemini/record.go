@@ -27,11 +27,11 @@ import (
 // record is one line, decoded as far as the builder needs: a message
 // record's fields (a header or a patch decodes to none of them).
 type record struct {
-	ID        string          `json:"id"`
-	Timestamp string          `json:"timestamp"`
-	Type      string          `json:"type"` // user | gemini | error | info | warning
-	Content   json.RawMessage `json:"content"`
-	Display   json.RawMessage `json:"displayContent"` // the prompt as shown, when it differs from what was sent
+	ID        string            `json:"id"`
+	Timestamp string            `json:"timestamp"`
+	Type      string            `json:"type"` // user | gemini | error | info | warning
+	Content   json.RawMessage   `json:"content"`
+	Display   json.RawMessage   `json:"displayContent"` // the prompt as shown, when it differs from what was sent
 	Thoughts  list[thought]     `json:"thoughts"`
 	Tokens    *recTokens        `json:"tokens"`
 	Model     string            `json:"model"`
