@@ -43,6 +43,14 @@ type Common struct {
 	WorkspaceRoots       []string `json:"workspace_roots"`
 }
 
+// MaxSessionID and MaxEventID bound the ids of an event the daemon takes
+// (agents use UUIDs, the hook 32 hex digits): they are part of the spool's
+// keys, which bbolt limits to 32 KiB.
+const (
+	MaxSessionID = 1024
+	MaxEventID   = 256
+)
+
 // Session returns the conversation id the event belongs to. A Cursor
 // subagent's events belong to the conversation that started it, so they nest
 // under its Task tool call.

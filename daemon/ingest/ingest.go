@@ -250,7 +250,7 @@ const (
 // for the session's actor all come from it; the stored record keeps the
 // payload's bytes (redacted).
 func (f *eventFilter) prepare(ev *hooks.Event) ([]byte, *hooks.Common, verdict) {
-	if ev.ID == "" || ev.Invalid != "" || len(ev.Payload) == 0 {
+	if ev.ID == "" || len(ev.ID) > hooks.MaxEventID || ev.Invalid != "" || len(ev.Payload) == 0 {
 		f.log.Warn("skipped a malformed hook event", "agent", ev.Agent, "bytes", len(ev.Invalid)) // never its text: it may hold a secret
 		return nil, nil, verdictMalformed
 	}
@@ -264,6 +264,10 @@ func (f *eventFilter) prepare(ev *hooks.Event) ([]byte, *hooks.Common, verdict) 
 	}
 	if ev.Session == "" {
 		f.log.Warn("skipped a hook event with no session id", "agent", ev.Agent, "event", ev.Name)
+		return nil, nil, verdictMalformed
+	}
+	if len(ev.Session) > hooks.MaxSessionID {
+		f.log.Warn("skipped a hook event whose session id is too long", "agent", ev.Agent, "event", status.Truncate(ev.Name, 40), "bytes", len(ev.Session))
 		return nil, nil, verdictMalformed
 	}
 	if f.excluded(&hook) {

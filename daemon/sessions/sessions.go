@@ -189,7 +189,9 @@ func (s *sessions) restore(ctx context.Context) error {
 	var errs []error
 	for _, p := range pend {
 		var ev hooks.Event
-		if err := json.Unmarshal(p.Data, &ev); err != nil {
+		// An overlong session id (stored before ingest refused them) would
+		// fail every commit of its session.
+		if err := json.Unmarshal(p.Data, &ev); err != nil || len(ev.Session) > hooks.MaxSessionID {
 			if err := s.store.Update(func(t *spool.Tx) error {
 				if err := t.DeleteEvent(p.Seq); err != nil {
 					return err
