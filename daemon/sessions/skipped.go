@@ -208,7 +208,7 @@ func (s *sessions) fileSkipped(e *skipError, log *slog.Logger) {
 	}
 	log.Warn("transcript path skipped: only regular files of your own are read; named in 'weave-agentd status'",
 		"file", e.path, "reason", e.reason)
-	if err := s.store.Batch(func(t *spool.Tx) error { t.Add(counterSkippedFiles, 1); return nil }); err != nil {
+	if err := s.store.Batch(func(t *spool.Tx) error { return t.Add(counterSkippedFiles, 1) }); err != nil {
 		s.health.Failed(err, s.set.Now())
 	}
 }
