@@ -560,7 +560,7 @@ func (a *actor) run(ctx context.Context) {
 		if err == nil && len(settles) > 0 {
 			err = a.settle()
 		}
-		if err != nil {
+		if err != nil && ctx.Err() == nil { // when stopping, nothing is retried
 			a.log.Error("session step failed; will retry from the last commit", "err", err)
 			a.s.health.Failed(err, a.s.set.Now())
 			a.reload()
@@ -632,9 +632,16 @@ func (a *actor) step(toEOF, paced bool) (active bool, err error) {
 		}
 		inflight = c
 		go func() { c.done <- a.write(c) }()
-		if eof || !toEOF {
+		// A stopping daemon does not read on to the end (a backfill of
+		// hundreds of MB would outlast its shutdown): what was read is
+		// committed, the rest is read at the next start.
+		stopping := a.s.ctx.Err()
+		if eof || !toEOF || stopping != nil {
 			if err := finish(nil); err != nil {
 				return true, err
+			}
+			if stopping != nil && !eof {
+				return true, fmt.Errorf("the daemon is stopping: %w", stopping)
 			}
 			if !eof {
 				a.poke() // more to read: continue right after this commit
