@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/weave-agentd/weave-agentd/config"
+	"github.com/weave-agentd/weave-agentd/control"
+	"github.com/weave-agentd/weave-agentd/genai"
 	"github.com/weave-agentd/weave-agentd/hooks"
 	"github.com/weave-agentd/weave-agentd/spool"
+	"github.com/weave-agentd/weave-agentd/transcript"
 )
 
 // A session id over bbolt's key limit (32 KiB) made every commit of its
@@ -105,6 +109,53 @@ func TestStoredEventWithAnOverlongSessionIsDroppedAtRestore(t *testing.T) {
 	}
 	if got := st.Counters[spool.CounterBadEvents]; got != 1 || st.Spool.PendingEvents != 0 {
 		t.Errorf("bad_events = %d, pending %d; want 1 and 0", got, st.Spool.PendingEvents)
+	}
+	relStopWithin(t, td)
+}
+
+// A session id read from a transcript (a Gemini CLI chat file's header, a
+// Codex CLI rollout's session_meta) is as unbounded as a hook's: a
+// discovered or backfilled file whose header held a 40 KB id failed every
+// commit of its session. Such a file is left alone; the others are read.
+func TestTranscriptWithAnOverlongSessionIDIsNotFollowed(t *testing.T) {
+	srv := newFakeOTLP(t)
+	home := t.TempDir()
+	root := filepath.Join(home, ".gemini", "tmp")
+	chats := filepath.Join(root, "work-p", "chats")
+	if err := os.MkdirAll(chats, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeTranscript(t, filepath.Join(chats, "session-2026-12-05T14-02-sssssss.jsonl"),
+		`{"sessionId":"`+strings.Repeat("s", 40_000)+`","kind":"main"}`, "long-line")
+	writeTranscript(t, filepath.Join(chats, "session-2026-12-05T14-03-253ce1a9.jsonl"),
+		`{"sessionId":"253ce1a9-8a9c-4cfe-8ebd-f86b09cf40bd","kind":"main"}`, "good-line")
+	td := startTestDaemon(t, home, config.Target{URL: srv.URL}, func(s *Settings) {
+		s.Builders[genai.AgentGeminiCLI] = func(_, s, p string) transcript.Builder { return &lineBuilder{session: s, path: p} }
+		s.Discover = []DiscoverRoot{{Agent: genai.AgentGeminiCLI, Dir: root}}
+	})
+	if res := td.flush(t, deadlockGuard); !res.Done {
+		t.Errorf("flush: %+v", res)
+	}
+	if _, err := td.sess.Backfill(control.BackfillArgs{}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(deadlockGuard); ; time.Sleep(10 * time.Millisecond) {
+		job, _ := td.sess.BackfillProgress()
+		if job.Done {
+			if job.Error != "" || job.Files != 1 {
+				t.Errorf("backfill: %+v, want the one file with a usable id", job)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("backfill hangs: %+v", job)
+		}
+	}
+	if got := srv.accepted(); got["good-line"] != 1 || got["long-line"] != 0 {
+		t.Errorf("received %v", got)
+	}
+	if st := relStatus(t, home); st.StorageError != nil {
+		t.Errorf("storage error %q", st.StorageError.Message)
 	}
 	relStopWithin(t, td)
 }

@@ -125,7 +125,9 @@ func (s *sessions) actor(agent, session, transcriptPath string) *actor {
 }
 
 func (s *sessions) actorLocked(agent, session, transcriptPath string) *actor {
-	if s.stopped {
+	// An id read from a transcript (a Gemini CLI header, a Codex CLI
+	// session_meta) is as unbounded as a hook's, and a key of the spool.
+	if s.stopped || len(session) > hooks.MaxSessionID {
 		return nil
 	}
 	key := sessionKey(agent, session)
