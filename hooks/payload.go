@@ -8,6 +8,7 @@ package hooks
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strings"
 )
 
@@ -81,7 +82,12 @@ func StripBOM(b []byte) []byte { return bytes.TrimPrefix(b, utf8BOM) }
 func Detect(payload []byte, named string) (string, Common) {
 	var c Common
 	if err := json.Unmarshal(payload, &c); err != nil {
-		return named, c
+		// A field of another type (a newer agent) leaves it zero and the
+		// others decoded: the shape still tells.
+		var te *json.UnmarshalTypeError
+		if !errors.As(err, &te) {
+			return named, c
+		}
 	}
 	switch {
 	case named == AgentGemini || geminiOnlyEvents[c.HookEventName]:
