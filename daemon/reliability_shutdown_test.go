@@ -59,3 +59,24 @@ func TestShutdownStopsAReadToTheEnd(t *testing.T) {
 		t.Error("the flush of a file not read to its end says it is done")
 	}
 }
+
+// A request still being handled when the spool closes (a flush, status or
+// deadletters list during a shutdown that ran out of grace) dereferenced
+// the daemon's nil spool and panicked; it now gets an error.
+func TestRequestsAfterShutdownDoNotPanic(t *testing.T) {
+	home := t.TempDir()
+	td := startTestDaemon(t, home, config.Target{}, nil)
+	d := td.Daemon
+	ctx, cancel := context.WithTimeout(context.Background(), deadlockGuard)
+	defer cancel()
+	if err := d.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	td.Daemon = nil
+	if res := d.Flush(ctx); res.Done || res.Message == "" {
+		t.Errorf("flush after shutdown: %+v", res)
+	}
+	if _, err := d.Status(); err == nil {
+		t.Error("status after shutdown: no error")
+	}
+}
