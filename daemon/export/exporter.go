@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -81,10 +82,27 @@ func (r exportResult) kind() failureKind {
 
 // message is the failure as status and the logs show it.
 func (r exportResult) message() string {
+	msg := r.err.Error()
 	if r.status >= 300 {
-		return fmt.Sprintf("HTTP %d: %v", r.status, r.err)
+		msg = fmt.Sprintf("HTTP %d: %s", r.status, msg)
 	}
-	return r.err.Error()
+	return clip(msg, maxMessage)
+}
+
+// maxMessage bounds an export error as it is kept (the last error in the
+// spool and in status, each dead letter's reason): otlptracehttp quotes up
+// to 4 MiB of the server's answer, a web page as often as not.
+const maxMessage = 1 << 10
+
+// clip shortens s to at most n bytes on a rune boundary, with a marker.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + fmt.Sprintf("…[%d bytes not kept]", len(s)-n)
 }
 
 // hint says what the user can do about a failure that retrying alone will
@@ -387,8 +405,8 @@ func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error
 			ct := strings.ToLower(resp.Header.Get("Content-Type"))
 			r.webPage = derr != nil && strings.HasPrefix(ct, "text/html")
 			if derr == nil && out.PartialSuccess != nil {
-				r.rejected = out.PartialSuccess.RejectedSpans
-				r.rejectMsg = out.PartialSuccess.ErrorMessage
+				r.rejected = max(out.PartialSuccess.RejectedSpans, 0)
+				r.rejectMsg = clip(out.PartialSuccess.ErrorMessage, maxMessage)
 			}
 		}
 	}
