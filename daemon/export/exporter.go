@@ -116,7 +116,7 @@ func (r exportResult) hint() string {
 	case r.webPage:
 		return "the endpoint answered with a web page, not an OTLP response: endpoint must be the full OTLP/HTTP traces URL (e.g. http://localhost:4318/v1/traces), or a proxy asks you to log in"
 	case r.status >= 300 && r.status < 400:
-		return "the endpoint answers with a redirect that would drop the spans (HTTP " + strconv.Itoa(r.status) + "): set endpoint to the URL it redirects to, the full OTLP/HTTP traces URL (e.g. https://… instead of http://…)"
+		return "the endpoint answers with a redirect that is not followed (HTTP " + strconv.Itoa(r.status) + ": it would drop the spans, or send them and the headers to another host or over plain http): set endpoint to the URL it redirects to, the full OTLP/HTTP traces URL (e.g. https://… instead of http://…)"
 	case r.status == 404 || r.status == 405:
 		return "wrong URL: endpoint must be the full OTLP/HTTP traces URL, e.g. http://localhost:4318/v1/traces"
 	case r.refusedAll && r.status == 413:
@@ -283,11 +283,17 @@ func (e *otlpExporter) close() {
 // (307, 308). After a 301, 302 or 303 net/http would send a GET without the
 // spans, and a 2xx answer to that GET would count spans never sent as
 // accepted: the redirect itself is the answer then, a wrong endpoint URL.
+// Nor is a redirect to another host followed (it would get the configured
+// headers, API keys among them: net/http drops only Authorization and
+// cookies), or from https to plain http (the spans in clear).
 func sameMethod(req *http.Request, via []*http.Request) error {
+	first := via[0].URL
 	switch {
 	case len(via) >= 10:
 		return errors.New("stopped after 10 redirects")
-	case req.Method != via[0].Method:
+	case req.Method != via[0].Method,
+		!strings.EqualFold(req.URL.Hostname(), first.Hostname()),
+		first.Scheme == "https" && req.URL.Scheme != "https":
 		return http.ErrUseLastResponse
 	}
 	return nil

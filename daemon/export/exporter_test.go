@@ -304,3 +304,41 @@ func TestServerAnswersAreKeptBounded(t *testing.T) {
 		}
 	}
 }
+
+// A 307 to another host is not followed: that host would have received
+// the configured headers (API keys such as x-honeycomb-team; net/http
+// drops only Authorization and cookies). The redirect is an endpoint
+// error that names it.
+func TestRedirectToAnotherHostIsNotFollowed(t *testing.T) {
+	var got []http.Header
+	var mu sync.Mutex
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Header.Clone())
+		mu.Unlock()
+	}))
+	t.Cleanup(other.Close)
+	elsewhere := strings.Replace(other.URL, "127.0.0.1", "localhost", 1) + "/v1/traces"
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere, http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirect.Close)
+	store := testStore(t, "a")
+	items, _ := store.Peek(10, 1<<20)
+	body, _ := assembleRequest(items)
+	exp, err := newOTLPExporter(Settings{Target: config.Target{URL: redirect.URL + "/v1/traces",
+		Headers: map[string]string{"x-honeycomb-team": "secret-key"}}}.withDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(exp.close)
+	res := exp.export(t.Context(), body)
+	if res.err == nil || res.status != http.StatusTemporaryRedirect || res.kind() != endpointRefused || !strings.Contains(res.hint(), "redirect") {
+		t.Errorf("%+v (hint %q): want the redirect as an endpoint error", res, res.hint())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 0 {
+		t.Errorf("the other host received %d request(s), headers %v", len(got), got)
+	}
+}
