@@ -243,8 +243,9 @@ func (d *Daemon) stop(ctx context.Context) error {
 	}
 	d.running = nil
 	if d.store != nil {
+		// Kept, closed: a request still being handled (a flush, a status
+		// during the shutdown) gets spool.ErrClosed from it.
 		errs = append(errs, d.store.Close())
-		d.store = nil
 	}
 	return errors.Join(errs...)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/weave-agentd/weave-agentd/config"
 	"github.com/weave-agentd/weave-agentd/hooks"
+	"github.com/weave-agentd/weave-agentd/spool"
 )
 
 // A component that fails to start (ingest, on a socket another process
@@ -33,8 +34,8 @@ func TestFailedStartStopsWhatStarted(t *testing.T) {
 	if err := d.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "is listening on") {
 		t.Fatalf("start on a socket in use: %v", err)
 	}
-	if len(d.running) != 0 || d.store != nil {
-		t.Fatalf("after a failed start: %d component(s) running, spool open: %v", len(d.running), d.store != nil)
+	if open := d.store != nil && d.store.View(func(*spool.Tx) error { return nil }) == nil; len(d.running) != 0 || open {
+		t.Fatalf("after a failed start: %d component(s) running, spool open: %v", len(d.running), open)
 	}
 	ln.Close()
 	td := startTestDaemon(t, home, config.Target{}, nil)

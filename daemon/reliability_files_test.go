@@ -37,6 +37,10 @@ func badTranscriptPaths(t *testing.T, dir string) map[string]string {
 		t.Fatal(err)
 	}
 	bad[loop] = "cannot be opened" // unreadable, even for root
+	// A NUL in a payload's path made every step log a warning, forever.
+	bad[filepath.Join(dir, "nul\x00.jsonl")] = "invalid argument"
+	// Relative to what? Not to the daemon's working folder.
+	bad[filepath.Join("relative", "t.jsonl")] = "not an absolute path"
 	if os.Getuid() != 0 {
 		locked := filepath.Join(dir, "locked.jsonl")
 		if err := os.WriteFile(locked, []byte("{}\n"), 0o000); err != nil {

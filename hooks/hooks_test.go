@@ -81,6 +81,12 @@ func TestDetectUsesPayloadShapeOverRegistration(t *testing.T) {
 		{`not json`, "gemini", AgentGemini},
 		{`{"session_id":"s","hook_event_name":"AfterAgent","prompt":"p"}`, "", AgentGemini},
 		{`{"session_id":"s","hook_event_name":"BeforeTool","tool_name":"run_shell_command"}`, "claude", AgentGemini},
+		// A field of a type we did not expect (a newer agent) hides
+		// nothing else: Cursor's answer stays Cursor's, a Claude Code
+		// event is traced.
+		{`{"conversation_id":"c","hook_event_name":"beforeSubmitPrompt","cursor_version":"1","workspace_roots":[{"path":"/w"}]}`, "claude", AgentCursor},
+		{`{"session_id":"s","hook_event_name":"Stop","cwd":{"path":"/w"}}`, "", AgentClaude},
+		{`{"session_id":"s","turn_id":7,"hook_event_name":"Stop","transcript_path":"/h/.codex/sessions/rollout-x.jsonl"}`, "", AgentCodex},
 	}
 	for _, tt := range tests {
 		if got, _ := Detect([]byte(tt.payload), tt.named); got != tt.want {

@@ -8,6 +8,7 @@ package hooks
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strings"
 )
 
@@ -43,6 +44,14 @@ type Common struct {
 	WorkspaceRoots       []string `json:"workspace_roots"`
 }
 
+// MaxSessionID and MaxEventID bound the ids of an event the daemon takes
+// (agents use UUIDs, the hook 32 hex digits): they are part of the spool's
+// keys, which bbolt limits to 32 KiB.
+const (
+	MaxSessionID = 1024
+	MaxEventID   = 256
+)
+
 // Session returns the conversation id the event belongs to. A Cursor
 // subagent's events belong to the conversation that started it, so they nest
 // under its Task tool call.
@@ -73,7 +82,12 @@ func StripBOM(b []byte) []byte { return bytes.TrimPrefix(b, utf8BOM) }
 func Detect(payload []byte, named string) (string, Common) {
 	var c Common
 	if err := json.Unmarshal(payload, &c); err != nil {
-		return named, c
+		// A field of another type (a newer agent) leaves it zero and the
+		// others decoded: the shape still tells.
+		var te *json.UnmarshalTypeError
+		if !errors.As(err, &te) {
+			return named, c
+		}
 	}
 	switch {
 	case named == AgentGemini || geminiOnlyEvents[c.HookEventName]:

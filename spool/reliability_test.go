@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -32,6 +33,25 @@ func TestCounterAndDeadLetterWriteErrorsAreReturned(t *testing.T) {
 	} {
 		if err := s.View(write); err == nil {
 			t.Errorf("%s in a read-only transaction returned no error: a failed write would be lost", name)
+		}
+	}
+}
+
+// A component still writing when the daemon's shutdown grace ran out
+// reached a closed Store, and bbolt dereferenced its nil database: the
+// daemon panicked on its way out. Every transaction on a closed Store is
+// an error.
+func TestClosedStoreRefusesTransactions(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "spool.db"), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for name, run := range map[string]func(func(*Tx) error) error{"Update": s.Update, "Batch": s.Batch, "View": s.View} {
+		if err := run(func(*Tx) error { return nil }); !errors.Is(err, ErrClosed) {
+			t.Errorf("%s on a closed store: %v, want ErrClosed", name, err)
 		}
 	}
 }

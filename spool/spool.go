@@ -65,6 +65,10 @@ const (
 // ErrLocked means another daemon holds the spool.
 var ErrLocked = errors.New("the spool is locked by another weave-agentd daemon")
 
+// ErrClosed is what a transaction asked of a closed Store returns (a
+// component still running when the daemon's shutdown grace ran out).
+var ErrClosed = errors.New("the spool is closed")
+
 // Options tunes a Store.
 type Options struct {
 	MaxBytes    int64         // queue size cap; oldest spans dropped first (0: 1 GiB)
@@ -149,6 +153,9 @@ func (s *Store) Close() error {
 func (s *Store) Update(fn func(*Tx) error) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if s.db == nil {
+		return ErrClosed
+	}
 	return s.db.Update(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx, s: s}) })
 }
 
@@ -158,6 +165,9 @@ func (s *Store) Update(fn func(*Tx) error) error {
 func (s *Store) Batch(fn func(*Tx) error) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if s.db == nil {
+		return ErrClosed
+	}
 	return s.db.Batch(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx, s: s}) })
 }
 
@@ -165,6 +175,9 @@ func (s *Store) Batch(fn func(*Tx) error) error {
 func (s *Store) View(fn func(*Tx) error) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if s.db == nil {
+		return ErrClosed
+	}
 	return s.db.View(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx, s: s}) })
 }
 

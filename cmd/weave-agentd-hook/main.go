@@ -8,10 +8,15 @@ package main
 
 import (
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/weave-agentd/weave-agentd/hooks"
 )
 
 func main() {
+	// An agent that no longer reads our answer must not see the hook die
+	// of SIGPIPE: the write fails instead, and the hook exits 0.
+	signal.Ignore(syscall.SIGPIPE)
 	os.Exit(hooks.RunHook(os.Args[1:], os.Stdin, os.Stdout, os.Getenv))
 }

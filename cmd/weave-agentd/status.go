@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/weave-agentd/weave-agentd/control"
 	"github.com/weave-agentd/weave-agentd/hooks"
@@ -190,8 +193,29 @@ func printStatus(w io.Writer, st *control.Status) {
 		fmt.Fprintf(w, "  note:       %d malformed hook event(s) skipped\n", n)
 	}
 	for _, f := range st.SkippedFiles {
-		fmt.Fprintf(w, "  skipped:    %s: %s\n", f.Path, f.Reason)
+		fmt.Fprintf(w, "  skipped:    %s: %s\n", shownPath(f.Path), f.Reason)
 	}
+}
+
+// maxShownPath bounds a path printed in status: one from a hook payload can
+// be as long as the payload.
+const maxShownPath = 256
+
+// shownPath is a path as status prints it: quoted when it holds a control
+// character or invalid UTF-8 (a payload's path must not write escape
+// sequences into the user's terminal, nor hide a NUL), cut when long.
+func shownPath(p string) string {
+	if len(p) > maxShownPath {
+		n := maxShownPath
+		for n > 0 && !utf8.RuneStart(p[n]) {
+			n--
+		}
+		p = p[:n] + "…"
+	}
+	if !utf8.ValidString(p) || strings.ContainsFunc(p, unicode.IsControl) {
+		return strconv.Quote(p)
+	}
+	return p
 }
 
 func humanBytes(n int64) string { return installer.HumanBytes(n) }

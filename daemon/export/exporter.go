@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -81,10 +82,27 @@ func (r exportResult) kind() failureKind {
 
 // message is the failure as status and the logs show it.
 func (r exportResult) message() string {
+	msg := r.err.Error()
 	if r.status >= 300 {
-		return fmt.Sprintf("HTTP %d: %v", r.status, r.err)
+		msg = fmt.Sprintf("HTTP %d: %s", r.status, msg)
 	}
-	return r.err.Error()
+	return clip(msg, maxMessage)
+}
+
+// maxMessage bounds an export error as it is kept (the last error in the
+// spool and in status, each dead letter's reason): otlptracehttp quotes up
+// to 4 MiB of the server's answer, a web page as often as not.
+const maxMessage = 1 << 10
+
+// clip shortens s to at most n bytes on a rune boundary, with a marker.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + fmt.Sprintf("…[%d bytes not kept]", len(s)-n)
 }
 
 // hint says what the user can do about a failure that retrying alone will
@@ -98,7 +116,7 @@ func (r exportResult) hint() string {
 	case r.webPage:
 		return "the endpoint answered with a web page, not an OTLP response: endpoint must be the full OTLP/HTTP traces URL (e.g. http://localhost:4318/v1/traces), or a proxy asks you to log in"
 	case r.status >= 300 && r.status < 400:
-		return "the endpoint answers with a redirect that would drop the spans (HTTP " + strconv.Itoa(r.status) + "): set endpoint to the URL it redirects to, the full OTLP/HTTP traces URL (e.g. https://… instead of http://…)"
+		return "the endpoint answers with a redirect that is not followed (HTTP " + strconv.Itoa(r.status) + ": it would drop the spans, or send them and the headers to another host or over plain http): set endpoint to the URL it redirects to, the full OTLP/HTTP traces URL (e.g. https://… instead of http://…)"
 	case r.status == 404 || r.status == 405:
 		return "wrong URL: endpoint must be the full OTLP/HTTP traces URL, e.g. http://localhost:4318/v1/traces"
 	case r.refusedAll && r.status == 413:
@@ -265,11 +283,17 @@ func (e *otlpExporter) close() {
 // (307, 308). After a 301, 302 or 303 net/http would send a GET without the
 // spans, and a 2xx answer to that GET would count spans never sent as
 // accepted: the redirect itself is the answer then, a wrong endpoint URL.
+// Nor is a redirect to another host followed (it would get the configured
+// headers, API keys among them: net/http drops only Authorization and
+// cookies), or from https to plain http (the spans in clear).
 func sameMethod(req *http.Request, via []*http.Request) error {
+	first := via[0].URL
 	switch {
 	case len(via) >= 10:
 		return errors.New("stopped after 10 redirects")
-	case req.Method != via[0].Method:
+	case req.Method != via[0].Method,
+		!strings.EqualFold(req.URL.Hostname(), first.Hostname()),
+		first.Scheme == "https" && req.URL.Scheme != "https":
 		return http.ErrUseLastResponse
 	}
 	return nil
@@ -396,8 +420,8 @@ func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error
 			ct := strings.ToLower(resp.Header.Get("Content-Type"))
 			r.webPage = derr != nil && strings.HasPrefix(ct, "text/html")
 			if derr == nil && out.PartialSuccess != nil {
-				r.rejected = out.PartialSuccess.RejectedSpans
-				r.rejectMsg = out.PartialSuccess.ErrorMessage
+				r.rejected = max(out.PartialSuccess.RejectedSpans, 0)
+				r.rejectMsg = clip(out.PartialSuccess.ErrorMessage, maxMessage)
 			}
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
@@ -255,6 +256,90 @@ func TestRedirectedExport(t *testing.T) {
 			}
 			mu.Unlock()
 		}
+	}
+}
+
+// What a server answers is kept bounded: otlptracehttp quotes up to 4 MiB
+// of a refusal's body in its error, which became the last error in status
+// and the reason of every dead letter (a 1 MiB error page per refused span
+// in the spool, a `deadletters list` answer over the frame cap). A partial
+// success's message is bounded alike, and a negative rejected count (which
+// made flush count more spans accepted than it sent) is none.
+func TestServerAnswersAreKeptBounded(t *testing.T) {
+	page := strings.Repeat("<p>blocked by the firewall</p>", 40_000)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/partial" {
+			b, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{PartialSuccess: &coltracepb.ExportTracePartialSuccess{
+				RejectedSpans: -3, ErrorMessage: page}})
+			w.Header().Set("Content-Type", "application/x-protobuf")
+			w.Write(b)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, page)
+	}))
+	t.Cleanup(srv.Close)
+	store := testStore(t, "a")
+	items, _ := store.Peek(10, 1<<20)
+	body, _ := assembleRequest(items)
+	for _, path := range []string{"/v1/traces", "/partial"} {
+		exp, err := newOTLPExporter(Settings{Target: config.Target{URL: srv.URL + path}}.withDefaults())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(exp.close)
+		res := exp.export(t.Context(), body)
+		if path == "/partial" {
+			if res.err != nil || res.rejected != 0 || len(res.rejectMsg) > 2*maxMessage {
+				t.Errorf("partial success: err %v, rejected %d, message of %d bytes", res.err, res.rejected, len(res.rejectMsg))
+			}
+			continue
+		}
+		if res.err == nil || res.status != http.StatusBadRequest {
+			t.Fatalf("400: %+v", res)
+		}
+		if msg := res.message(); len(msg) > 2*maxMessage || !strings.HasPrefix(msg, "HTTP 400") || !utf8.ValidString(msg) {
+			t.Errorf("the kept message is %d bytes: %.200q", len(msg), msg)
+		}
+	}
+}
+
+// A 307 to another host is not followed: that host would have received
+// the configured headers (API keys such as x-honeycomb-team; net/http
+// drops only Authorization and cookies). The redirect is an endpoint
+// error that names it.
+func TestRedirectToAnotherHostIsNotFollowed(t *testing.T) {
+	var got []http.Header
+	var mu sync.Mutex
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Header.Clone())
+		mu.Unlock()
+	}))
+	t.Cleanup(other.Close)
+	elsewhere := strings.Replace(other.URL, "127.0.0.1", "localhost", 1) + "/v1/traces"
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere, http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirect.Close)
+	store := testStore(t, "a")
+	items, _ := store.Peek(10, 1<<20)
+	body, _ := assembleRequest(items)
+	exp, err := newOTLPExporter(Settings{Target: config.Target{URL: redirect.URL + "/v1/traces",
+		Headers: map[string]string{"x-honeycomb-team": "secret-key"}}}.withDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(exp.close)
+	res := exp.export(t.Context(), body)
+	if res.err == nil || res.status != http.StatusTemporaryRedirect || res.kind() != endpointRefused || !strings.Contains(res.hint(), "redirect") {
+		t.Errorf("%+v (hint %q): want the redirect as an endpoint error", res, res.hint())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 0 {
+		t.Errorf("the other host received %d request(s), headers %v", len(got), got)
 	}
 }
 

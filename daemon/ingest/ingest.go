@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/weave-agentd/weave-agentd/daemon/status"
@@ -250,7 +251,7 @@ const (
 // for the session's actor all come from it; the stored record keeps the
 // payload's bytes (redacted).
 func (f *eventFilter) prepare(ev *hooks.Event) ([]byte, *hooks.Common, verdict) {
-	if ev.ID == "" || ev.Invalid != "" || len(ev.Payload) == 0 {
+	if ev.ID == "" || len(ev.ID) > hooks.MaxEventID || ev.Invalid != "" || len(ev.Payload) == 0 {
 		f.log.Warn("skipped a malformed hook event", "agent", ev.Agent, "bytes", len(ev.Invalid)) // never its text: it may hold a secret
 		return nil, nil, verdictMalformed
 	}
@@ -264,6 +265,14 @@ func (f *eventFilter) prepare(ev *hooks.Event) ([]byte, *hooks.Common, verdict) 
 	}
 	if ev.Session == "" {
 		f.log.Warn("skipped a hook event with no session id", "agent", ev.Agent, "event", ev.Name)
+		return nil, nil, verdictMalformed
+	}
+	if len(ev.Session) > hooks.MaxSessionID {
+		f.log.Warn("skipped a hook event whose session id is too long", "agent", ev.Agent, "event", status.Truncate(ev.Name, 40), "bytes", len(ev.Session))
+		return nil, nil, verdictMalformed
+	}
+	if len(hook.WorkspaceRoots) > maxWorkspaceRoots {
+		f.log.Warn("skipped a hook event naming too many workspace folders", "agent", ev.Agent, "folders", len(hook.WorkspaceRoots))
 		return nil, nil, verdictMalformed
 	}
 	if f.excluded(&hook) {
@@ -294,9 +303,20 @@ func (f *eventFilter) excluded(hook *hooks.Common) bool {
 // .weave-agentd-ignore file, and everything under it. Hook events and
 // transcripts of such a project are never spooled.
 type Exclusions struct {
-	globs []string
-	cache sync.Map // dir -> bool
+	globs  []string
+	cache  sync.Map // dir -> bool
+	cached atomic.Int64
 }
+
+// maxWorkspaceRoots bounds the folders one event may name (a Cursor
+// workspace's roots): each is checked against the exclusions, folder by
+// folder up to the root, and a payload can list a million. An event naming
+// more is malformed, not cut: a root left unchecked could be excluded.
+const maxWorkspaceRoots = 256
+
+// maxCachedDirs bounds the folders whose verdict is remembered; past it
+// the cache starts afresh.
+const maxCachedDirs = 4096
 
 // NewExclusions makes the exclusions of the config's exclude globs.
 func NewExclusions(globs []string) *Exclusions { return &Exclusions{globs: globs} }
@@ -319,6 +339,10 @@ func (e *Exclusions) Ignored(dir string) bool {
 		if d == filepath.Dir(d) {
 			break
 		}
+	}
+	if e.cached.Add(1) > maxCachedDirs {
+		e.cache.Clear()
+		e.cached.Store(1)
 	}
 	e.cache.Store(dir, ignored)
 	return ignored

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/weave-agentd/weave-agentd/control"
+	"github.com/weave-agentd/weave-agentd/hooks"
 	"github.com/weave-agentd/weave-agentd/spool"
 	"github.com/weave-agentd/weave-agentd/transcript"
 )
@@ -84,6 +85,10 @@ func (b *backfiller) collect(args control.BackfillArgs, since time.Time) ([]back
 		session := a.Session(path)
 		if session == "" {
 			return // nothing written yet
+		}
+		if len(session) > hooks.MaxSessionID {
+			b.set.Logger.Warn("backfill skips a transcript whose session id is too long to be one", "file", path, "bytes", len(session))
+			return
 		}
 		seen[path] = true
 		files = append(files, backfillFile{agent: a.Name(), session: session, path: path, size: fi.Size(), a: a})

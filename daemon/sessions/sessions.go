@@ -125,7 +125,9 @@ func (s *sessions) actor(agent, session, transcriptPath string) *actor {
 }
 
 func (s *sessions) actorLocked(agent, session, transcriptPath string) *actor {
-	if s.stopped {
+	// An id read from a transcript (a Gemini CLI header, a Codex CLI
+	// session_meta) is as unbounded as a hook's, and a key of the spool.
+	if s.stopped || len(session) > hooks.MaxSessionID {
 		return nil
 	}
 	key := sessionKey(agent, session)
@@ -216,7 +218,9 @@ func (s *sessions) restore(ctx context.Context) error {
 	var errs []error
 	for _, p := range pend {
 		var ev hooks.Event
-		if err := json.Unmarshal(p.Data, &ev); err != nil {
+		// An overlong session id (stored before ingest refused them) would
+		// fail every commit of its session.
+		if err := json.Unmarshal(p.Data, &ev); err != nil || len(ev.Session) > hooks.MaxSessionID {
 			if err := s.store.Update(func(t *spool.Tx) error {
 				if err := t.DeleteEvent(p.Seq); err != nil {
 					return err
@@ -588,7 +592,7 @@ func (a *actor) run(ctx context.Context) {
 		if err == nil && len(settles) > 0 {
 			err = a.settle()
 		}
-		if err != nil {
+		if err != nil && ctx.Err() == nil { // when stopping, nothing is retried
 			a.log.Error("session step failed; will retry from the last commit", "err", err)
 			a.s.health.Failed(err, a.s.set.Now())
 			a.reload()
@@ -663,9 +667,16 @@ func (a *actor) step(toEOF, paced bool) (active bool, err error) {
 		}
 		inflight = c
 		go func() { c.done <- a.write(c) }()
-		if eof || !toEOF {
+		// A stopping daemon does not read on to the end (a backfill of
+		// hundreds of MB would outlast its shutdown): what was read is
+		// committed, the rest is read at the next start.
+		stopping := a.s.ctx.Err()
+		if eof || !toEOF || stopping != nil {
 			if err := finish(nil); err != nil {
 				return true, err
+			}
+			if stopping != nil && !eof {
+				return true, fmt.Errorf("the daemon is stopping: %w", stopping)
 			}
 			if !eof {
 				a.poke() // more to read: continue right after this commit

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"syscall"
@@ -58,6 +59,9 @@ func (e *skipError) Error() string { return "skipped " + e.path + ": " + e.reaso
 // this user's traces. Those give a *skipError; a missing file gives an
 // error matching fs.ErrNotExist (not written yet: nothing to read).
 func openTranscript(path string) (*os.File, fs.FileInfo, error) {
+	if !filepath.IsAbs(path) {
+		return nil, nil, &skipError{path: path, reason: "not an absolute path (relative to what?)", id: pathID(path)}
+	}
 	f, fi, err := regular.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, err
@@ -118,7 +122,7 @@ func lastingOpenError(err error) bool {
 	}
 	switch errno {
 	case syscall.EACCES, syscall.EPERM, syscall.ELOOP, syscall.ENOTDIR, syscall.ENAMETOOLONG,
-		syscall.EISDIR, syscall.ENXIO, syscall.ENODEV:
+		syscall.EISDIR, syscall.ENXIO, syscall.ENODEV, syscall.EINVAL: // EINVAL: a NUL in the path
 		return true
 	}
 	return false
@@ -208,7 +212,7 @@ func (s *sessions) fileSkipped(e *skipError, log *slog.Logger) {
 	}
 	log.Warn("transcript path skipped: only regular files of your own are read; named in 'weave-agentd status'",
 		"file", e.path, "reason", e.reason)
-	if err := s.store.Batch(func(t *spool.Tx) error { t.Add(counterSkippedFiles, 1); return nil }); err != nil {
+	if err := s.store.Batch(func(t *spool.Tx) error { return t.Add(counterSkippedFiles, 1) }); err != nil {
 		s.health.Failed(err, s.set.Now())
 	}
 }

@@ -100,3 +100,40 @@ func TestStateStaysBounded(t *testing.T) {
 		t.Errorf("after 1000 turns the state keeps %d turns in %d bytes", len(b.st.Turns), len(st))
 	}
 }
+
+// TestAMultiAgentItemNamingAMillionThreadsKeepsTheHeapBounded: the
+// thread lists and states of one multi_agent_v1 item (~20 MB lines) are
+// decoded only as far as a turn keeps subagents.
+func TestAMultiAgentItemNamingAMillionThreadsKeepsTheHeapBounded(t *testing.T) {
+	const head = `{"timestamp":"2026-12-05T14:00:01.000Z","type":"event_msg","payload":{"type":"item_completed","turn_id":"t1","item":{"type":"CollabAgentToolCall","id":"c1",`
+	for name, parts := range map[string]func() []string{
+		"receiver_thread_ids": func() []string {
+			return []string{head, `"tool":"spawn_agent","receiver_thread_ids":[`,
+				strings.TrimSuffix(strings.Repeat(`"abcdefgh",`, 1_800_000), ","), `]}}}`}
+		},
+		"receiver_agents": func() []string {
+			return []string{head, `"tool":"spawn_agent","receiver_thread_ids":["a"],"receiver_agents":[`,
+				strings.TrimSuffix(strings.Repeat(`{"thread_id":"a","agent_nickname":"b"},`, 600_000), ","), `]}}}`}
+		},
+		"agents_states": func() []string {
+			var sb strings.Builder
+			for i := range 1_000_000 {
+				fmt.Fprintf(&sb, `"k%d":"pending_init",`, i)
+			}
+			return []string{head, `"tool":"wait","agents_states":{`, strings.TrimSuffix(sb.String(), ","), `}}}}`}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			line := testkit.OffHeap(t, parts()...)
+			stop := testkit.HeapPeak(64 << 20)
+			b := New("s", Options{})
+			b.Line("", fmt.Appendf(nil, turnStart, 1))
+			b.Line("", line)
+			peak, _ := stop()
+			t.Logf("%d MB line: heap peak %d MiB besides it", len(line)>>20, peak>>20)
+			if peak > 48<<20 {
+				t.Errorf("a line naming a million threads in %s took the heap to %d MiB besides the line", name, peak>>20)
+			}
+		})
+	}
+}

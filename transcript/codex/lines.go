@@ -112,12 +112,64 @@ type item struct {
 	// names the threads it acts on and, per thread, its state: a string
 	// while it runs ("pending_init"), {"completed": answer} or another
 	// one-key object once it is over.
-	Tool      string                     `json:"tool"`
-	Receivers []string                   `json:"receiver_thread_ids"`
-	Agents    []receiverAgent            `json:"receiver_agents"`
-	Prompt    string                     `json:"prompt"`
-	Model     string                     `json:"model"`
-	States    map[string]json.RawMessage `json:"agents_states"`
+	Tool      string                 `json:"tool"`
+	Receivers firstOf[string]        `json:"receiver_thread_ids"`
+	Agents    firstOf[receiverAgent] `json:"receiver_agents"`
+	Prompt    string                 `json:"prompt"`
+	Model     string                 `json:"model"`
+	States    agentStates            `json:"agents_states"`
+}
+
+// maxListed bounds the threads one multi_agent_v1 item names that are
+// decoded (a turn keeps maxAgents subagents).
+const maxListed = 4 * maxAgents
+
+// firstOf is a JSON array of which the first maxListed elements are
+// decoded, one at a time: a line can list a million. Anything but an
+// array decodes to none.
+type firstOf[T any] []T
+
+func (l *firstOf[T]) UnmarshalJSON(raw []byte) error {
+	*l = nil
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+		return nil
+	}
+	for len(*l) < maxListed && dec.More() {
+		var v T
+		if err := dec.Decode(&v); err != nil {
+			return nil
+		}
+		*l = append(*l, v)
+	}
+	return nil
+}
+
+// agentStates is an agents_states object of which the first maxListed
+// members are decoded, one at a time. Anything but an object decodes to
+// none.
+type agentStates map[string]json.RawMessage
+
+func (m *agentStates) UnmarshalJSON(raw []byte) error {
+	*m = nil
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil
+	}
+	states := agentStates{}
+	for len(states) < maxListed && dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			break
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			break
+		}
+		states[k.(string)] = v
+	}
+	*m = states
+	return nil
 }
 
 type receiverAgent struct {

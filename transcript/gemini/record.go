@@ -27,15 +27,15 @@ import (
 // record is one line, decoded as far as the builder needs: a message
 // record's fields (a header or a patch decodes to none of them).
 type record struct {
-	ID        string          `json:"id"`
-	Timestamp string          `json:"timestamp"`
-	Type      string          `json:"type"` // user | gemini | error | info | warning
-	Content   json.RawMessage `json:"content"`
-	Display   json.RawMessage `json:"displayContent"` // the prompt as shown, when it differs from what was sent
-	Thoughts  []thought       `json:"thoughts"`
-	Tokens    *recTokens      `json:"tokens"`
-	Model     string          `json:"model"`
-	ToolCalls []recToolCall   `json:"toolCalls"`
+	ID        string            `json:"id"`
+	Timestamp string            `json:"timestamp"`
+	Type      string            `json:"type"` // user | gemini | error | info | warning
+	Content   json.RawMessage   `json:"content"`
+	Display   json.RawMessage   `json:"displayContent"` // the prompt as shown, when it differs from what was sent
+	Thoughts  list[thought]     `json:"thoughts"`
+	Tokens    *recTokens        `json:"tokens"`
+	Model     string            `json:"model"`
+	ToolCalls list[recToolCall] `json:"toolCalls"`
 
 	Set json.RawMessage `json:"$set"`
 }
@@ -71,6 +71,38 @@ type recToolCall struct {
 	Status    string          `json:"status"`
 	Timestamp string          `json:"timestamp"`
 	AgentID   string          `json:"agentId"` // the subagent an invoke_agent call ran
+}
+
+// list is a JSON array decoded one element at a time, of which the first
+// maxParts are kept: one line can list a million parts, thoughts or tool
+// calls, and decoding them all at once would hold them all.
+type list[T any] struct {
+	Items []T
+	Cut   bool // elements after the first maxParts were not kept
+}
+
+func (l *list[T]) UnmarshalJSON(data []byte) error {
+	*l = list[T]{}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if err != nil || tok == nil { // null
+		return err
+	}
+	if tok != json.Delim('[') {
+		return fmt.Errorf("gemini: %s where a list was expected", data[:min(len(data), 16)])
+	}
+	for dec.More() {
+		if len(l.Items) == maxParts {
+			l.Cut = true // the caller's decoder has checked the whole value
+			return nil
+		}
+		var v T
+		if err := dec.Decode(&v); err != nil {
+			return err
+		}
+		l.Items = append(l.Items, v)
+	}
+	return nil
 }
 
 var setPrefix = []byte(`{"$set"`)
@@ -154,21 +186,18 @@ func parseContent(raw json.RawMessage) (content, bool) {
 		}
 		return c, cut
 	}
-	var parts []contentPart
+	var parts list[contentPart]
 	if raw[0] == '{' {
 		var p contentPart
 		if json.Unmarshal(raw, &p) != nil {
 			return c, false
 		}
-		parts = []contentPart{p}
+		parts.Items = []contentPart{p}
 	} else if json.Unmarshal(raw, &parts) != nil {
 		return c, false
 	}
-	for i, p := range parts {
-		if i >= maxParts {
-			cut = true
-			break
-		}
+	cut = parts.Cut
+	for _, p := range parts.Items {
 		switch {
 		case p.FunctionResponse != nil:
 			c.Responses++
@@ -219,12 +248,12 @@ func toolResult(raw json.RawMessage) (string, bool) {
 	if json.Unmarshal(raw, &s) == nil {
 		return capText(s)
 	}
-	var parts []struct {
+	var parts list[struct {
 		Text             *string `json:"text"`
 		FunctionResponse *struct {
 			Response json.RawMessage `json:"response"`
 		} `json:"functionResponse"`
-	}
+	}]
 	if raw[0] == '{' {
 		raw = append(append([]byte{'['}, raw...), ']')
 	}
@@ -232,7 +261,7 @@ func toolResult(raw json.RawMessage) (string, bool) {
 		return capText(string(raw))
 	}
 	var out []string
-	for _, p := range parts {
+	for _, p := range parts.Items {
 		switch {
 		case p.FunctionResponse != nil:
 			out = append(out, responseText(p.FunctionResponse.Response))
@@ -240,7 +269,8 @@ func toolResult(raw json.RawMessage) (string, bool) {
 			out = append(out, *p.Text)
 		}
 	}
-	return capText(strings.Join(out, "\n"))
+	s, cut := capText(strings.Join(out, "\n"))
+	return s, cut || parts.Cut
 }
 
 // responseText is a functionResponse.response as text: its "output" or

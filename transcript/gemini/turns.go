@@ -120,11 +120,8 @@ func newMessage(r *record, ts time.Time) (*message, bool) {
 	m := &message{ID: r.ID, Model: r.Model, Start: ts, End: ts, Tokens: r.Tokens}
 	c, cut := parseContent(r.Content)
 	m.Text = c.Texts
-	for i, th := range r.Thoughts {
-		if i >= maxParts {
-			cut = true
-			break
-		}
+	cut = cut || r.Thoughts.Cut || r.ToolCalls.Cut
+	for _, th := range r.Thoughts.Items {
 		s := strings.TrimSpace(th.Description)
 		if subj := strings.TrimSpace(th.Subject); subj != "" {
 			s = strings.TrimSpace(subj + "\n" + s)
@@ -137,11 +134,7 @@ func newMessage(r *record, ts time.Time) (*message, bool) {
 		}
 		m.Thoughts = append(m.Thoughts, s)
 	}
-	for i, tc := range r.ToolCalls {
-		if i >= maxParts {
-			cut = true
-			break
-		}
+	for i, tc := range r.ToolCalls.Items {
 		args, c1 := capArgs(tc.Args)
 		res, c2 := toolResult(tc.Result)
 		cut = cut || c1 || c2
