@@ -30,7 +30,7 @@ func Call(socket string, timeout time.Duration, req *Request) (*Response, error)
 	}
 	defer conn.Close()
 	req.V = ProtocolVersion
-	if err := WriteFrame(conn, req); err != nil {
+	if err := writeRequest(conn, req); err != nil {
 		return nil, err
 	}
 	var resp Response
@@ -98,7 +98,7 @@ func RunHook(args []string, stdin io.Reader, stdout io.Writer, getenv func(strin
 			raw, invalid = raw[:1024], true // not a JSON object: nothing to keep
 		}
 	}
-	agent, common := Detect(raw, named)
+	agent, common, valid := detect(raw, named)
 	id := NewEventID()
 	if agent == AgentCursor {
 		id = CursorEventID(raw)
@@ -114,7 +114,7 @@ func RunHook(args []string, stdin io.Reader, stdout io.Writer, getenv func(strin
 	}
 	warning := ""
 	if getenv("WEAVE_AGENTD_DISABLED") != "1" && len(raw) > 0 {
-		if !invalid && json.Valid(raw) {
+		if !invalid && valid {
 			ev.Payload = raw
 		} else {
 			ev.Invalid = string(raw[:min(len(raw), 1024)])

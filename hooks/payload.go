@@ -37,11 +37,11 @@ type Common struct {
 	TurnID string `json:"turn_id"`
 
 	// Cursor
-	ConversationID       string   `json:"conversation_id"`
-	ParentConversationID string   `json:"parent_conversation_id"`
-	GenerationID         string   `json:"generation_id"`
-	CursorVersion        string   `json:"cursor_version"`
-	WorkspaceRoots       []string `json:"workspace_roots"`
+	ConversationID       string `json:"conversation_id"`
+	ParentConversationID string `json:"parent_conversation_id"`
+	GenerationID         string `json:"generation_id"`
+	CursorVersion        string `json:"cursor_version"`
+	WorkspaceRoots       Roots  `json:"workspace_roots"`
 }
 
 // MaxSessionID and MaxEventID bound the ids of an event the daemon takes
@@ -81,25 +81,73 @@ func StripBOM(b []byte) []byte { return bytes.TrimPrefix(b, utf8BOM) }
 // It returns the agent ("" when it cannot tell) and the decoded common fields.
 func Detect(payload []byte, named string) (string, Common) {
 	var c Common
-	if err := json.Unmarshal(payload, &c); err != nil {
+	err := json.Unmarshal(payload, &c)
+	return shape(&c, err, named), c
+}
+
+// detect is Detect that also reports whether payload is JSON, which
+// json.Unmarshal has checked in full before it decodes anything (a type
+// error comes after that check), so the hook needs no second pass.
+func detect(payload []byte, named string) (agent string, c Common, valid bool) {
+	err := json.Unmarshal(payload, &c)
+	var te *json.UnmarshalTypeError
+	return shape(&c, err, named), c, err == nil || errors.As(err, &te)
+}
+
+// MaxWorkspaceRoots bounds the folders one event may name (a Cursor
+// window's workspace): the daemon refuses an event naming more.
+const MaxWorkspaceRoots = 256
+
+// Roots are a payload's workspace folders, decoded up to one more than
+// MaxWorkspaceRoots, so a payload naming 250,000 costs no more to decode
+// than one naming 257 (it cost the hook its time budget, and the daemon
+// its ack deadline). Values of another type are left out: a newer agent's
+// shape must not stop the rest of the payload from decoding.
+type Roots []string
+
+// UnmarshalJSON decodes at most MaxWorkspaceRoots+1 strings of an array.
+func (r *Roots) UnmarshalJSON(b []byte) error {
+	*r = nil
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+		return nil
+	}
+	for dec.More() && len(*r) <= MaxWorkspaceRoots {
+		var s string
+		if err := dec.Decode(&s); err != nil {
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) {
+				continue // not a string: the decoder has stepped over it
+			}
+			return nil
+		}
+		*r = append(*r, s)
+	}
+	return nil
+}
+
+// shape is the agent whose payload decoded into c (with err) looks like
+// (see Detect).
+func shape(c *Common, err error, named string) string {
+	if err != nil {
 		// A field of another type (a newer agent) leaves it zero and the
 		// others decoded: the shape still tells.
 		var te *json.UnmarshalTypeError
 		if !errors.As(err, &te) {
-			return named, c
+			return named
 		}
 	}
 	switch {
 	case named == AgentGemini || geminiOnlyEvents[c.HookEventName]:
-		return AgentGemini, c
+		return AgentGemini
 	case c.CursorVersion != "" || c.ConversationID != "" || startsLower(c.HookEventName):
-		return AgentCursor, c
+		return AgentCursor
 	case named == AgentCodex || c.TurnID != "" || isRollout(c.TranscriptPath):
-		return AgentCodex, c
+		return AgentCodex
 	case c.HookEventName != "" || c.SessionID != "":
-		return AgentClaude, c
+		return AgentClaude
 	}
-	return named, c
+	return named
 }
 
 // geminiOnlyEvents are Gemini CLI event names no other agent uses, so a

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -188,4 +189,74 @@ func startDaemon(t *testing.T, builders map[string]daemon.BuilderFactory) string
 	}
 	t.Cleanup(func() { d.Shutdown(context.Background()) })
 	return home
+}
+
+// manyValues is a payload of about 6 MB made of many small JSON values:
+// 250,000 workspace folders, or a tool response of 800,000 numbers.
+func manyValues(shape string) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"session_id":"s-many","transcript_path":"/nonexistent/t.jsonl","cwd":"/w","hook_event_name":"PostToolUse","tool_name":"Read",`)
+	switch shape {
+	case "roots":
+		b.WriteString(`"workspace_roots":[`)
+		for i := range 250_000 {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `"/home/u/p%d/a/b/c"`, i)
+		}
+	default:
+		b.WriteString(`"tool_response":[`)
+		for i := range 800_000 {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(strconv.Itoa(i))
+		}
+	}
+	b.WriteString("]}\n")
+	return b.Bytes()
+}
+
+// BenchmarkHookManyValues measures the whole hook process on a payload
+// under the frame cap that is made of many small values, with the daemon
+// up and down (the inbox): every pass the hook makes over such a payload
+// costs tens of milliseconds of its 200 ms budget.
+func BenchmarkHookManyValues(b *testing.B) {
+	bin := buildHook(b)
+	for _, shape := range []string{"roots", "numbers"} {
+		input := manyValues(shape)
+		for _, up := range []bool{true, false} {
+			name := shape + "/daemon-down"
+			if up {
+				name = shape + "/daemon-up"
+			}
+			b.Run(name, func(b *testing.B) {
+				home, err := os.MkdirTemp("", "wab-")
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { os.RemoveAll(home) })
+				if up {
+					home, _ = startBenchDaemon(b)
+				}
+				durs := make([]time.Duration, 0, b.N)
+				cpus := make([]time.Duration, 0, b.N)
+				for b.Loop() {
+					cmd := exec.Command(bin, "claude")
+					cmd.Env = []string{"WEAVE_AGENTD_HOME=" + home}
+					cmd.Stdin = bytes.NewReader(input)
+					start := time.Now()
+					if err := cmd.Run(); err != nil {
+						b.Fatal(err)
+					}
+					durs = append(durs, time.Since(start))
+					cpus = append(cpus, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
+				}
+				reportPercentiles(b, durs)
+				slices.Sort(cpus)
+				b.ReportMetric(float64(cpus[len(cpus)/2].Microseconds())/1000, "cpu-p50-ms")
+			})
+		}
+	}
 }

@@ -271,8 +271,12 @@ func (f *eventFilter) prepare(ev *hooks.Event) ([]byte, *hooks.Common, verdict) 
 		f.log.Warn("skipped a hook event whose session id is too long", "agent", ev.Agent, "event", status.Truncate(ev.Name, 40), "bytes", len(ev.Session))
 		return nil, nil, verdictMalformed
 	}
-	if len(hook.WorkspaceRoots) > maxWorkspaceRoots {
-		f.log.Warn("skipped a hook event naming too many workspace folders", "agent", ev.Agent, "folders", len(hook.WorkspaceRoots))
+	// Each root is checked against the exclusions, folder by folder up to
+	// the root: an event naming more than hooks.MaxWorkspaceRoots (its
+	// decoder keeps one more) is malformed, not cut, as a root left
+	// unchecked could be excluded.
+	if len(hook.WorkspaceRoots) > hooks.MaxWorkspaceRoots {
+		f.log.Warn("skipped a hook event naming too many workspace folders", "agent", ev.Agent, "max", hooks.MaxWorkspaceRoots)
 		return nil, nil, verdictMalformed
 	}
 	if f.excluded(&hook) {
@@ -307,12 +311,6 @@ type Exclusions struct {
 	cache  sync.Map // dir -> bool
 	cached atomic.Int64
 }
-
-// maxWorkspaceRoots bounds the folders one event may name (a Cursor
-// workspace's roots): each is checked against the exclusions, folder by
-// folder up to the root, and a payload can list a million. An event naming
-// more is malformed, not cut: a root left unchecked could be excluded.
-const maxWorkspaceRoots = 256
 
 // maxCachedDirs bounds the folders whose verdict is remembered; past it
 // the cache starts afresh.
