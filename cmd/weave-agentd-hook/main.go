@@ -1,9 +1,9 @@
-// Command weave-agentd-hook is the hook Claude Code, Codex CLI and Cursor
-// run on every event. It is deliberately tiny (standard library and the hooks package
+// Command weave-agentd-hook is the hook Claude Code, Cursor, Codex CLI and
+// Gemini CLI run on every event. It is deliberately tiny (standard library and the hooks package
 // only): it hands the event to the daemon, or to the inbox journal when the
 // daemon is away, prints exactly what the agent expects, and exits 0.
 //
-//	weave-agentd-hook [claude|codex|cursor] < payload.json
+//	weave-agentd-hook [claude|cursor|codex|gemini] < payload.json
 package main
 
 import (
