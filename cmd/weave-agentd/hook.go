@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"os/signal"
+	"syscall"
 
 	"github.com/weave-agentd/weave-agentd/hooks"
 )
@@ -17,6 +19,9 @@ expects on stdout and exits 0, always. The agent is detected from the payload;
 the argument is only a hint. Agents run the smaller weave-agentd-hook binary,
 which does exactly the same.`,
 		Run: func(_ context.Context, e *env, _ any, args []string) error {
+			// As weave-agentd-hook: an agent that stops reading our answer
+			// must not see the hook die of SIGPIPE (exit 141).
+			signal.Ignore(syscall.SIGPIPE)
 			hooks.RunHook(args, e.Stdin, e.Stdout, e.Getenv)
 			return nil
 		},
