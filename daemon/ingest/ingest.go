@@ -32,7 +32,8 @@ type Settings struct {
 	HookAgents    map[string]string
 	InboxInterval time.Duration // inbox re-scan while running
 	// Deliver routes a stored event (spool sequence seq) to its session,
-	// with its payload decoded once (hook).
+	// with its payload decoded once (hook). The event comes without its
+	// payload: the session reads it from the spool when it applies it.
 	Deliver func(seq uint64, ev *hooks.Event, hook *hooks.Common)
 	// Control answers every request that is not a hook event (status,
 	// flush, the control calls).
@@ -158,7 +159,8 @@ func (in *Ingest) handle(req *hooks.Request) *hooks.Response {
 // Concurrent hooks are group-committed: one transaction (one fsync) holds
 // every event that arrived while the previous commit was running, and a lone
 // event waits for no timer. A malformed event is only counted, in the same
-// group commit.
+// group commit. Accept consumes ev: its payload is redacted and moved into
+// the stored record (ev.Payload is nil after it).
 func (in *Ingest) Accept(ev *hooks.Event) error {
 	rec, hook, v := in.prepare(ev)
 	if v == verdictExcluded {
@@ -274,6 +276,10 @@ func (f *eventFilter) prepare(ev *hooks.Event) ([]byte, *hooks.Common, verdict) 
 	if err != nil {
 		return nil, nil, verdictMalformed
 	}
+	// The record holds the payload now, and the session's actor reads it
+	// back from the spool: memory holds an event of up to hooks.MaxFrame
+	// once, not twice, while it is committed.
+	ev.Payload = nil
 	return rec, &hook, verdictStore
 }
 
