@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -32,6 +33,31 @@ func TestCounterAndDeadLetterWriteErrorsAreReturned(t *testing.T) {
 	} {
 		if err := s.View(write); err == nil {
 			t.Errorf("%s in a read-only transaction returned no error: a failed write would be lost", name)
+		}
+	}
+}
+
+// A component still writing when the daemon's shutdown gave up waiting for
+// it (a session actor on a loaded machine) used to crash the daemon on its
+// way out: the closed spool's transactions dereferenced a nil database.
+// They now fail with ErrClosed.
+func TestTransactionsAfterCloseFailCleanly(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "spool.db"), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	noop := func(*Tx) error { return nil }
+	for name, run := range map[string]func() error{
+		"Update":         func() error { return s.Update(noop) },
+		"Batch":          func() error { return s.Batch(noop) },
+		"View":           func() error { return s.View(noop) },
+		"CompactIfLarge": func() error { _, err := s.CompactIfLarge(0); return err },
+	} {
+		if err := run(); !errors.Is(err, ErrClosed) {
+			t.Errorf("%s on a closed spool: %v, want ErrClosed", name, err)
 		}
 	}
 }

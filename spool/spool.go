@@ -65,6 +65,11 @@ const (
 // ErrLocked means another daemon holds the spool.
 var ErrLocked = errors.New("the spool is locked by another weave-agentd daemon")
 
+// ErrClosed is what a transaction gets once the spool is closed: a
+// component still running when a shutdown gave up waiting for it fails
+// its write instead of crashing the daemon on the way out.
+var ErrClosed = errors.New("the spool is closed")
+
 // Options tunes a Store.
 type Options struct {
 	MaxBytes    int64         // queue size cap; oldest spans dropped first (0: 1 GiB)
@@ -149,6 +154,9 @@ func (s *Store) Close() error {
 func (s *Store) Update(fn func(*Tx) error) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if s.db == nil {
+		return ErrClosed
+	}
 	return s.db.Update(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx, s: s}) })
 }
 
@@ -158,6 +166,9 @@ func (s *Store) Update(fn func(*Tx) error) error {
 func (s *Store) Batch(fn func(*Tx) error) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if s.db == nil {
+		return ErrClosed
+	}
 	return s.db.Batch(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx, s: s}) })
 }
 
@@ -165,6 +176,9 @@ func (s *Store) Batch(fn func(*Tx) error) error {
 func (s *Store) View(fn func(*Tx) error) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if s.db == nil {
+		return ErrClosed
+	}
 	return s.db.View(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx, s: s}) })
 }
 
@@ -646,6 +660,9 @@ func (s *Store) CompactIfLarge(threshold int64) (bool, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.db == nil {
+		return false, ErrClosed
+	}
 	tmp := s.path + ".compact"
 	_ = os.Remove(tmp)
 	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{NoSync: true})
