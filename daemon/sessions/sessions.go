@@ -628,6 +628,7 @@ func (a *actor) step(toEOF, paced bool) (active bool, err error) {
 		evs := a.queue
 		a.queue = nil
 		a.mu.Unlock()
+		var readErr error
 		for i, q := range evs {
 			if a.s.ctx.Err() != nil {
 				// Stopping: the rest stay in the spool for the next start,
@@ -636,10 +637,23 @@ func (a *actor) step(toEOF, paced bool) (active bool, err error) {
 				evs = evs[:i]
 				break
 			}
-			a.applyEvent(q)
+			if readErr = a.applyEvent(q); readErr != nil {
+				break
+			}
 			if a.transcript == "" {
 				a.transcript = q.transcript
 			}
+		}
+		if readErr != nil {
+			// As a failed commit: every event since the last commit is
+			// applied again after the caller's reload.
+			if inflight != nil {
+				if err := finish(evs); err != nil {
+					return true, err
+				}
+			}
+			a.requeue(evs)
+			return true, readErr
 		}
 		if paced {
 			a.waitForExport()
@@ -781,29 +795,37 @@ func (c *mergeCursor) Next() ([]byte, error) {
 
 // applyEvent feeds the builder a queued event with its payload read back
 // from the spool, where it stays until the commit that applies it. An
-// event that cannot be read back (not expected: only that commit deletes
-// it) is skipped.
-func (a *actor) applyEvent(q queuedEvent) {
+// event missing or undecodable there (not expected: only that commit
+// deletes it, and ingest encoded it) is skipped; a spool that cannot be
+// read fails the step.
+func (a *actor) applyEvent(q queuedEvent) error {
 	ev := q.ev
+	var skip error
 	err := a.s.store.View(func(t *spool.Tx) error {
 		rec := t.Event(q.seq)
 		if rec == nil {
-			return errors.New("not in the spool")
+			skip = errors.New("not in the spool")
+			return nil
 		}
 		var stored struct {
 			Payload json.RawMessage `json:"payload"`
 		}
 		if err := json.Unmarshal(rec, &stored); err != nil {
-			return err
+			skip = err
+			return nil
 		}
 		ev.Payload = stored.Payload
 		return nil
 	})
 	if err != nil {
-		a.log.Warn("skipped a hook event that could not be read back from the spool", "event", ev.Name, "seq", q.seq, "err", err)
-		return
+		return fmt.Errorf("reading hook event %d back from the spool: %w", q.seq, err)
+	}
+	if skip != nil {
+		a.log.Warn("skipped a stored hook event that could not be read back", "event", ev.Name, "seq", q.seq, "err", skip)
+		return nil
 	}
 	a.b.Hook(ev)
+	return nil
 }
 
 func (a *actor) requeue(evs []queuedEvent) {
