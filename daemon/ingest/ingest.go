@@ -8,6 +8,7 @@ package ingest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -271,16 +272,33 @@ func (f *eventFilter) prepare(ev *hooks.Event) ([]byte, *hooks.Common, verdict) 
 	if f.excluded(&hook) {
 		return nil, nil, verdictExcluded
 	}
-	ev.Payload = f.red.RedactJSON(ev.Payload)
-	rec, err := json.Marshal(ev)
+	rec, err := encodeRecord(ev, f.red.RedactJSON(ev.Payload))
 	if err != nil {
 		return nil, nil, verdictMalformed
 	}
-	// The record holds the payload now, and the session's actor reads it
-	// back from the spool: memory holds an event of up to hooks.MaxFrame
-	// once, not twice, while it is committed.
-	ev.Payload = nil
 	return rec, &hook, verdictStore
+}
+
+// encodeRecord encodes ev with payload as the stored record (hooks.Event's
+// JSON), and leaves ev without a payload: the record holds it now, and the
+// session's actor reads it back from the spool. A payload of up to
+// hooks.MaxFrame is copied once, into the record: json.Marshal would copy
+// it twice, into a buffer that its pool then keeps alive as well.
+func encodeRecord(ev *hooks.Event, payload []byte) ([]byte, error) {
+	ev.Payload = nil
+	if !json.Valid(payload) {
+		return nil, errors.New("the payload is not JSON")
+	}
+	head, err := json.Marshal(ev) // {"id":…}: never empty, the payload left out
+	if err != nil {
+		return nil, err
+	}
+	const key = `,"payload":`
+	rec := make([]byte, 0, len(head)+len(key)+len(payload))
+	rec = append(rec, head[:len(head)-1]...)
+	rec = append(rec, key...)
+	rec = append(rec, payload...)
+	return append(rec, '}'), nil
 }
 
 // excluded applies the config's exclude globs and .weave-agentd-ignore files
