@@ -429,11 +429,12 @@ func TestDuplicateEventIDIsDroppedOnce(t *testing.T) {
 	td := startTestDaemon(t, home, config.Target{URL: srv.URL}, nil)
 	ev := &hooks.Event{ID: "same", Agent: "claude", Name: "Stop", Session: "s", RecvNS: 1,
 		Payload: json.RawMessage(`{"session_id":"s","hook_event_name":"Stop"}`)}
+	journaled := *ev // Accept consumes its event (the payload moves into the record)
 	if err := td.ingest.Accept(ev); err != nil {
 		t.Fatal(err)
 	}
 	// The same event, journaled by a hook whose ack came late.
-	if err := hooks.AppendInbox(filepath.Join(home, "inbox.jsonl"), ev); err != nil {
+	if err := hooks.AppendInbox(filepath.Join(home, "inbox.jsonl"), &journaled); err != nil {
 		t.Fatal(err)
 	}
 	td.flush(t, 5*time.Second)

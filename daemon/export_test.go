@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/weave-agentd/weave-agentd/config"
+	"github.com/weave-agentd/weave-agentd/control"
 )
 
 // silentServer accepts connections and never answers.
@@ -139,6 +141,35 @@ func TestRefusingServerKeepsTheSpans(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A flush right after the server was fixed waits for an attempt of its
+// own: the refusal of the attempt under way when it began (answered by the
+// server before the fix) is no answer to it. Before, flush took that
+// refusal and gave up: TestRefusingServerKeepsTheSpans failed on a loaded
+// machine whenever a background retry was under way as it flushed.
+func TestFlushIgnoresTheRefusalOfAnAttemptBeganBeforeIt(t *testing.T) {
+	srv := newFakeOTLP(t)
+	inFlight, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	srv.setAnswer(func([]string) (int, http.Header, []byte) {
+		once.Do(func() { close(inFlight); <-release })
+		return 415, nil, []byte("refused")
+	})
+	home := t.TempDir()
+	td := startTestDaemon(t, home, config.Target{URL: srv.URL}, nil)
+	// One span: the attempt is one request. The server has refused it,
+	// and is fixed before the answer arrives.
+	hook(t, home, event("s", "SessionStart", ""))
+	<-inFlight
+	srv.setAnswer(nil)
+	flushed := make(chan control.FlushResult, 1)
+	go func() { flushed <- td.Flush(context.Background()) }()
+	time.Sleep(300 * time.Millisecond) // lets the flush begin first (the result does not depend on it)
+	close(release)
+	if res := <-flushed; !res.Done || res.Exported != 1 {
+		t.Fatalf("flush after the fix: %+v", res)
 	}
 }
 

@@ -145,6 +145,7 @@ func TestMalformedInboxLinesAtStartAreCountedNotFatal(t *testing.T) {
 	// hook journaled it as well.
 	late := &hooks.Event{ID: "acked-late", Agent: hooks.AgentClaude, Name: "Notification", Session: "good",
 		Payload: json.RawMessage(`{"session_id":"good","hook_event_name":"Notification"}`)}
+	journaled := *late // Accept consumes its event (the payload moves into the record)
 	td := relStartWithin(t, home, config.Target{URL: srv.URL})
 	if err := td.ingest.Accept(late); err != nil {
 		t.Fatal(err)
@@ -155,7 +156,7 @@ func TestMalformedInboxLinesAtStartAreCountedNotFatal(t *testing.T) {
 	lines, bad := relMalformedInbox(t)
 	good := []*hooks.Event{
 		{ID: "good-1", Agent: hooks.AgentClaude, Name: "SessionStart", Session: "good", Payload: json.RawMessage(`{"session_id":"good","hook_event_name":"SessionStart","transcript_path":` + jsonString(tr) + `}`)},
-		late,
+		&journaled,
 		{ID: "good-2", Name: "Stop", Payload: json.RawMessage(`{"session_id":"good","hook_event_name":"Stop"}`)}, // agent and session from the payload
 	}
 	var all [][]byte

@@ -513,6 +513,16 @@ func (s *Store) PendingEvents(max int) ([]PendingEvent, error) {
 	return out, err
 }
 
+// Event returns a stored hook event (nil if none). The bytes are valid only
+// inside the transaction.
+func (t *Tx) Event(seq uint64) []byte { return t.tx.Bucket(bEvents).Get(u64(seq)) }
+
+// Events calls fn for every stored hook event, in arrival order. The bytes
+// are valid only inside the transaction.
+func (t *Tx) Events(fn func(seq uint64, ev []byte)) {
+	_ = t.tx.Bucket(bEvents).ForEach(func(k, v []byte) error { fn(binary.BigEndian.Uint64(k), v); return nil })
+}
+
 // DeleteEvent removes a processed hook event.
 func (t *Tx) DeleteEvent(seq uint64) error { return t.tx.Bucket(bEvents).Delete(u64(seq)) }
 
@@ -664,6 +674,9 @@ func (s *Store) CompactIfLarge(threshold int64) (bool, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.db == nil {
+		return false, ErrClosed
+	}
 	tmp := s.path + ".compact"
 	_ = os.Remove(tmp)
 	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{NoSync: true})

@@ -111,8 +111,16 @@ func runSessions(ctx context.Context, e *env, f *sessionsFlags, args []string) e
 	}
 	hidden := 0
 	if f.limit > 0 && len(files) > f.limit {
+		// Only the newest files are read, but the list is ordered by what
+		// they contain: files modified at the same instant (restored
+		// together, or written within one clock tick) are all read, so
+		// which of them makes the cut does not depend on their names.
+		read := f.limit
+		for read < len(files) && files[read].ModTime.Equal(files[f.limit-1].ModTime) {
+			read++
+		}
 		hidden = len(files) - f.limit
-		files = files[:f.limit]
+		files = files[:read]
 	}
 	sums := catalog.SummarizeAll(ctx, o, files)
 	if err := ctx.Err(); err != nil {
@@ -130,6 +138,9 @@ func runSessions(ctx context.Context, e *env, f *sessionsFlags, args []string) e
 		sums = kept
 	}
 	catalog.SortNewestFirst(sums)
+	if f.limit > 0 && len(sums) > f.limit {
+		sums = sums[:f.limit]
+	}
 	exp := queryExported(e, sums)
 	rows := make([]sessionRow, len(sums))
 	for i, s := range sums {

@@ -485,7 +485,9 @@ const flushRetryEvery = time.Second
 // when the server refuses our requests (credentials, URL, every span).
 func (f *Forwarder) Flush(ctx context.Context) error {
 	target := f.store.LastSeq()
-	start := f.Health().Attempts
+	// Only an attempt that began after the flush tells whether the server
+	// refuses: one under way now may carry an answer from before a fix.
+	start := f.begun()
 	var kicked time.Time
 	for {
 		// Drained, and the attempt that drained it recorded (the last
@@ -507,6 +509,17 @@ func (f *Forwarder) Flush(ctx context.Context) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// begun counts the attempts that have started: those finished, and the one
+// under way.
+func (f *Forwarder) begun() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.sending {
+		return f.attempts + 1
+	}
+	return f.attempts
 }
 
 func (f *Forwarder) isSending() bool {

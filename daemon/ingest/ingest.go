@@ -8,6 +8,7 @@ package ingest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -33,7 +34,8 @@ type Settings struct {
 	HookAgents    map[string]string
 	InboxInterval time.Duration // inbox re-scan while running
 	// Deliver routes a stored event (spool sequence seq) to its session,
-	// with its payload decoded once (hook).
+	// with its payload decoded once (hook). The event comes without its
+	// payload: the session reads it from the spool when it applies it.
 	Deliver func(seq uint64, ev *hooks.Event, hook *hooks.Common)
 	// Control answers every request that is not a hook event (status,
 	// flush, the control calls).
@@ -159,7 +161,8 @@ func (in *Ingest) handle(req *hooks.Request) *hooks.Response {
 // Concurrent hooks are group-committed: one transaction (one fsync) holds
 // every event that arrived while the previous commit was running, and a lone
 // event waits for no timer. A malformed event is only counted, in the same
-// group commit.
+// group commit. Accept consumes ev: its payload is redacted and moved into
+// the stored record (ev.Payload is nil after it).
 func (in *Ingest) Accept(ev *hooks.Event) error {
 	rec, hook, v := in.prepare(ev)
 	if v == verdictExcluded {
@@ -282,12 +285,33 @@ func (f *eventFilter) prepare(ev *hooks.Event) ([]byte, *hooks.Common, verdict) 
 	if f.excluded(&hook) {
 		return nil, nil, verdictExcluded
 	}
-	ev.Payload = f.red.RedactJSON(ev.Payload)
-	rec, err := json.Marshal(ev)
+	rec, err := encodeRecord(ev, f.red.RedactJSON(ev.Payload))
 	if err != nil {
 		return nil, nil, verdictMalformed
 	}
 	return rec, &hook, verdictStore
+}
+
+// encodeRecord encodes ev with payload as the stored record (hooks.Event's
+// JSON), and leaves ev without a payload: the record holds it now, and the
+// session's actor reads it back from the spool. A payload of up to
+// hooks.MaxFrame is copied once, into the record: json.Marshal would copy
+// it twice, into a buffer that its pool then keeps alive as well.
+func encodeRecord(ev *hooks.Event, payload []byte) ([]byte, error) {
+	ev.Payload = nil
+	if !json.Valid(payload) {
+		return nil, errors.New("the payload is not JSON")
+	}
+	head, err := json.Marshal(ev) // {"id":…}: never empty, the payload left out
+	if err != nil {
+		return nil, err
+	}
+	const key = `,"payload":`
+	rec := make([]byte, 0, len(head)+len(key)+len(payload))
+	rec = append(rec, head[:len(head)-1]...)
+	rec = append(rec, key...)
+	rec = append(rec, payload...)
+	return append(rec, '}'), nil
 }
 
 // excluded applies the config's exclude globs and .weave-agentd-ignore files

@@ -3,6 +3,8 @@ package ingest
 import (
 	"encoding/json"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/weave-agentd/weave-agentd/config"
@@ -54,5 +56,38 @@ func TestStoredEventIsDeliveredWithItsPayloadDecoded(t *testing.T) {
 	var stored hooks.Event
 	if err := json.Unmarshal(pend[0].Data, &stored); err != nil || string(stored.Payload) != payload {
 		t.Errorf("stored payload %s (%v), want the bytes received", stored.Payload, err)
+	}
+}
+
+// Encoding an event's record copies its payload once, into the record,
+// and leaves the event without it (the session's actor reads it back from
+// the spool). Before, json.Marshal grew a buffer to the payload's size by
+// doubling and copied it out: for an 8 MiB payload, some 40 MiB alive at
+// once, which is where the daemon's live heap peaked in
+// TestManyLargeFramesAtOnceKeepTheHeapBounded under load.
+func TestRecordEncodingCopiesThePayloadOnce(t *testing.T) {
+	const size = 4 << 20
+	payload := []byte(`{"session_id":"s1","hook_event_name":"Notification","message":"` + strings.Repeat("x", size) + `"}`)
+	ev := &hooks.Event{ID: "e1", Agent: hooks.AgentClaude, Name: "Notification", Session: "s1", RecvNS: 1, Payload: payload}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	allocated := ms.TotalAlloc
+	rec, err := encodeRecord(ev, payload)
+	runtime.ReadMemStats(&ms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := ms.TotalAlloc - allocated; n > 3*size/2 {
+		t.Errorf("encoding the record of a %d KiB payload allocated %d KiB: want one copy", size>>10, n>>10)
+	}
+	if ev.Payload != nil {
+		t.Error("the event still holds its payload")
+	}
+	var stored hooks.Event
+	if err := json.Unmarshal(rec, &stored); err != nil || stored.ID != "e1" || stored.Session != "s1" || stored.RecvNS != 1 || string(stored.Payload) != string(payload) {
+		t.Errorf("record decodes to %s/%s/%d with a payload of %d bytes (%v)", stored.ID, stored.Session, stored.RecvNS, len(stored.Payload), err)
+	}
+	if _, err := encodeRecord(ev, []byte(`{"cut":`)); err == nil {
+		t.Error("a payload that is not JSON was encoded")
 	}
 }

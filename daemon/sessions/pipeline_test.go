@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 	"github.com/weave-agentd/weave-agentd/control"
 	"github.com/weave-agentd/weave-agentd/daemon/status"
 	"github.com/weave-agentd/weave-agentd/genai"
+	"github.com/weave-agentd/weave-agentd/hooks"
 	"github.com/weave-agentd/weave-agentd/redact"
 	"github.com/weave-agentd/weave-agentd/spool"
 	"github.com/weave-agentd/weave-agentd/transcript"
@@ -33,6 +35,7 @@ type countBuilder struct {
 	out     []genai.Span
 	n       int
 	onLine  func(n int)
+	onHook  func(transcript.Event)
 	state   func() error
 }
 
@@ -47,7 +50,11 @@ func (b *countBuilder) Line(_ string, line []byte) {
 		b.onLine(b.n)
 	}
 }
-func (b *countBuilder) Hook(transcript.Event)   {}
+func (b *countBuilder) Hook(ev transcript.Event) {
+	if b.onHook != nil {
+		b.onHook(ev)
+	}
+}
 func (b *countBuilder) Tick(time.Time)          {}
 func (b *countBuilder) Take() []genai.Span      { out := b.out; b.out = nil; return out }
 func (b *countBuilder) Files() []string         { return []string{b.path} }
@@ -72,19 +79,25 @@ func startActors(t *testing.T, root string, newB func(session, path string) *cou
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
+	return startActorsOn(t, store, root, newB), store
+}
+
+// startActorsOn starts the sessions component on store (see startActors).
+func startActorsOn(t *testing.T, store *spool.Store, root string, newB func(session, path string) *countBuilder) *Actors {
+	t.Helper()
 	cfg, _ := config.Load("")
 	red, err := redact.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := New(Settings{TickInterval: time.Hour,
+	c := New(Settings{TickInterval: time.Hour, HookAgents: map[string]string{hooks.AgentClaude: genai.AgentClaudeCode},
 		Builders: map[string]BuilderFactory{genai.AgentClaudeCode: func(_, s, p string) transcript.Builder { return newB(s, p) }},
 		Discover: []DiscoverRoot{{Agent: genai.AgentClaudeCode, Dir: root}}}, store, red, &status.Health{})
 	if err := c.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Shutdown(context.Background()) })
-	return c, store
+	return c
 }
 
 // writeBigTranscript writes lines of 1 KiB until the file holds more than
@@ -242,5 +255,133 @@ func TestBackfillWaitsForTheExportBeyondTheBacklog(t *testing.T) {
 	}
 	if got := spoolSpans(t, store); got != int64(lines) {
 		t.Fatalf("%d spans stored for %d lines", got, lines)
+	}
+}
+
+// A session's queue holds no payload: events wait for a busy actor in the
+// spool, and the actor reads each back when it applies it. Before, the
+// queue held every payload (up to hooks.MaxFrame each) until the actor got
+// to it: with the actor held in its first event here, the heap grew by the
+// payloads of all the events delivered meanwhile (the daemon's live heap
+// went to 43 MiB in TestManyLargeFramesAtOnceKeepTheHeapBounded on a loaded
+// machine). Every event is still applied once, in order, with its payload.
+func TestQueuedEventsLeaveTheirPayloadsInTheSpool(t *testing.T) {
+	const queued, size = 8, 1 << 20
+	inHook, release := make(chan struct{}), make(chan struct{})
+	var applied []string
+	c, store := startActors(t, t.TempDir(), func(s, p string) *countBuilder {
+		return &countBuilder{session: s, path: p, onHook: func(ev transcript.Event) {
+			var p struct{ Message string }
+			if err := json.Unmarshal(ev.Payload, &p); err != nil || len(p.Message) != size {
+				t.Errorf("event %s applied with a payload of %d bytes (%v), want its message of %d", ev.ID, len(ev.Payload), err, size)
+			}
+			applied = append(applied, ev.ID)
+			if len(applied) == 1 {
+				close(inHook)
+				<-release
+			}
+		}}
+	})
+	deliver := func(i int) { storeAndDeliver(t, c, store, i, size) }
+	deliver(0)
+	<-inHook // the actor is busy with the first event
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	before := ms.HeapAlloc
+	for i := 1; i <= queued; i++ {
+		deliver(i)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	grown := int64(ms.HeapAlloc) - int64(before)
+	close(release)
+	if grown > queued*size/2 {
+		t.Errorf("the heap grew by %d KiB with %d events of %d KiB queued: the queue holds their payloads", grown>>10, queued, size>>10)
+	}
+	if err := c.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"e0", "e1", "e2", "e3", "e4", "e5", "e6", "e7", "e8"}
+	if fmt.Sprint(applied) != fmt.Sprint(want) {
+		t.Errorf("applied %v, want %v", applied, want)
+	}
+	if st, _ := store.Stats(); st.PendingEvents != 0 {
+		t.Errorf("%d events still pending after the flush", st.PendingEvents)
+	}
+}
+
+// storeAndDeliver stores hook event "e<i>" of session s, its payload's
+// message of size bytes, as ingest does, and delivers it to the actors.
+func storeAndDeliver(t *testing.T, c *Actors, store *spool.Store, i, size int) {
+	t.Helper()
+	ev := &hooks.Event{ID: fmt.Sprintf("e%d", i), Agent: hooks.AgentClaude, Name: "Notification", Session: "s",
+		Payload: json.RawMessage(`{"session_id":"s","message":"` + strings.Repeat("x", size) + `"}`)}
+	rec, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seq uint64
+	if err := store.Update(func(t *spool.Tx) (err error) {
+		seq, _, err = t.PutEvent(ev.ID, rec, time.Now())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c.Deliver(seq, ev, &hooks.Common{SessionID: "s"})
+}
+
+// Shutdown waits for the event an actor is applying, not for its whole
+// queue: the rest stay in the spool and are applied, in order, at the next
+// start. Before, the actor applied and committed everything it had taken
+// from its queue first, which on a loaded machine took longer than the
+// shutdown deadline (TestManyLargeFramesAtOnceKeepTheHeapBounded: a few
+// 8 MiB events).
+func TestShutdownWaitsForOneEventNotTheQueue(t *testing.T) {
+	// e0 holds the actor while e1..e8 are queued; it then takes them in one
+	// step, and e1 holds it while the component stops.
+	held := map[string]chan struct{}{"e0": make(chan struct{}), "e1": make(chan struct{})}
+	release := map[string]chan struct{}{"e0": make(chan struct{}), "e1": make(chan struct{})}
+	var applied []string
+	newB := func(s, p string) *countBuilder {
+		return &countBuilder{session: s, path: p, onHook: func(ev transcript.Event) {
+			applied = append(applied, ev.ID)
+			if h, ok := held[ev.ID]; ok && len(applied) <= 2 {
+				close(h)
+				<-release[ev.ID]
+			}
+		}}
+	}
+	root := t.TempDir()
+	c, store := startActors(t, root, newB)
+	storeAndDeliver(t, c, store, 0, 10)
+	<-held["e0"]
+	for i := 1; i <= 8; i++ {
+		storeAndDeliver(t, c, store, i, 10)
+	}
+	close(release["e0"])
+	<-held["e1"]
+	stopped := make(chan error, 1)
+	go func() { stopped <- c.Shutdown(context.Background()) }()
+	<-c.sess.ctx.Done() // stopping
+	close(release["e1"])
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(applied) != "[e0 e1]" {
+		t.Errorf("applied %v by the stop, want [e0 e1]: only the event being applied when it began", applied)
+	}
+	if st, _ := store.Stats(); st.PendingEvents != 7 {
+		t.Errorf("%d events pending after the stop, want the 7 not applied", st.PendingEvents)
+	}
+	c = startActorsOn(t, store, root, newB)
+	if err := c.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if want := "[e0 e1 e2 e3 e4 e5 e6 e7 e8]"; fmt.Sprint(applied) != want {
+		t.Errorf("applied %v, want %v: each event once, in order", applied, want)
+	}
+	if st, _ := store.Stats(); st.PendingEvents != 0 {
+		t.Errorf("%d events still pending after the restart's flush", st.PendingEvents)
 	}
 }

@@ -102,12 +102,14 @@ func (s *sessions) pruneHourly() {
 func sessionKey(agent, session string) string { return agent + "\x00" + session }
 
 // deliver routes a committed event (spool sequence seq) to its actor, with
-// its payload decoded once on its way (hook). Ingest let only events of the
+// its payload decoded once on its way (hook). The actor's queue keeps no
+// payload (ev's is not used): the actor reads it back from the spool when
+// it applies the event (see queuedEvent). Ingest let only events of the
 // agents in Settings.HookAgents in.
 func (s *sessions) deliver(seq uint64, ev *hooks.Event, hook *hooks.Common) {
 	agent := s.set.HookAgents[ev.Agent]
 	q := queuedEvent{seq: seq, transcript: hook.TranscriptPath, ev: transcript.Event{
-		ID: ev.ID, Agent: agent, Name: ev.Name, ReceivedAt: time.Unix(0, ev.RecvNS), Payload: ev.Payload,
+		ID: ev.ID, Agent: agent, Name: ev.Name, ReceivedAt: time.Unix(0, ev.RecvNS),
 	}}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -211,31 +213,50 @@ func (s *sessions) restore(ctx context.Context) error {
 	for _, rec := range recent {
 		s.actor(rec.Agent, rec.Session, rec.Transcript)
 	}
-	pend, err := s.store.PendingEvents(1 << 30)
-	if err != nil {
+	// What routes each event, not its payload: the spool may hold many
+	// events of up to hooks.MaxFrame (the actors read them back one by one).
+	type pending struct {
+		seq  uint64
+		ev   hooks.Event
+		hook hooks.Common
+	}
+	var pend []pending
+	var bad []uint64
+	if err := s.store.View(func(t *spool.Tx) error {
+		t.Events(func(seq uint64, rec []byte) {
+			p := pending{seq: seq}
+			// An overlong session id (stored before ingest refused them)
+			// would fail every commit of its session.
+			if err := json.Unmarshal(rec, &p.ev); err != nil || len(p.ev.Session) > hooks.MaxSessionID {
+				bad = append(bad, seq)
+				return
+			}
+			_ = json.Unmarshal(p.ev.Payload, &p.hook)
+			p.ev.Payload = nil
+			pend = append(pend, p)
+		})
+		return nil
+	}); err != nil {
 		return err
 	}
-	var errs []error
-	for _, p := range pend {
-		var ev hooks.Event
-		// An overlong session id (stored before ingest refused them) would
-		// fail every commit of its session.
-		if err := json.Unmarshal(p.Data, &ev); err != nil || len(ev.Session) > hooks.MaxSessionID {
-			if err := s.store.Update(func(t *spool.Tx) error {
-				if err := t.DeleteEvent(p.Seq); err != nil {
-					return err
-				}
-				return t.Add(spool.CounterBadEvents, 1)
-			}); err != nil {
-				errs = append(errs, fmt.Errorf("dropping an undecodable stored event: %w", err))
-			}
-			continue
-		}
-		var hook hooks.Common
-		_ = json.Unmarshal(ev.Payload, &hook)
-		s.deliver(p.Seq, &ev, &hook)
+	for i := range pend {
+		s.deliver(pend[i].seq, &pend[i].ev, &pend[i].hook)
 	}
-	return errors.Join(errs...)
+	if len(bad) == 0 {
+		return nil
+	}
+	err := s.store.Update(func(t *spool.Tx) error {
+		for _, seq := range bad {
+			if err := t.DeleteEvent(seq); err != nil {
+				return err
+			}
+		}
+		return t.Add(spool.CounterBadEvents, int64(len(bad)))
+	})
+	if err != nil {
+		return fmt.Errorf("dropping %d undecodable stored events: %w", len(bad), err)
+	}
+	return nil
 }
 
 // sessionRetention is how long the state of a session no actor holds is
@@ -458,10 +479,14 @@ func (s *sessions) watch() {
 	}
 }
 
+// queuedEvent is a stored hook event waiting for its actor. Its payload
+// stays in the spool until the actor applies it (applyEvent): a session's
+// queue grows while its actor is busy, and payloads go up to
+// hooks.MaxFrame, so holding them would let memory grow with the queue.
 type queuedEvent struct {
 	seq        uint64
-	transcript string // the payload's transcript_path
-	ev         transcript.Event
+	transcript string           // the payload's transcript_path
+	ev         transcript.Event // without its Payload
 }
 
 // actor is one session's ordered worker.
@@ -637,8 +662,18 @@ func (a *actor) step(toEOF, paced bool) (active bool, err error) {
 		evs, found := a.queue, a.found
 		a.queue, a.found = nil, ""
 		a.mu.Unlock()
-		for _, q := range evs {
-			a.b.Hook(q.ev)
+		var readErr error
+		for i, q := range evs {
+			if a.s.ctx.Err() != nil {
+				// Stopping: the rest stay in the spool for the next start,
+				// and shutdown waits for one event, not the whole queue.
+				a.requeue(evs[i:])
+				evs = evs[:i]
+				break
+			}
+			if readErr = a.applyEvent(q); readErr != nil {
+				break
+			}
 			if a.transcript == "" {
 				a.transcript = a.s.ownTranscript(a.agent, a.session, q.transcript)
 			}
@@ -646,10 +681,27 @@ func (a *actor) step(toEOF, paced bool) (active bool, err error) {
 		if a.transcript == "" {
 			a.transcript = found
 		}
+		if readErr != nil {
+			// As a failed commit: every event since the last commit is
+			// applied again after the caller's reload.
+			if inflight != nil {
+				if err := finish(evs); err != nil {
+					return true, err
+				}
+			}
+			a.requeue(evs)
+			return true, readErr
+		}
 		if paced {
 			a.waitForExport()
 		}
-		eof, read := a.readFiles()
+		var eof bool
+		var read int64
+		if a.s.ctx.Err() == nil {
+			eof, read = a.readFiles()
+		} else {
+			toEOF = false // stopping: commit what was applied, read no more
+		}
 		a.b.Tick(a.s.set.Now())
 		spans := a.b.Take()
 		if len(evs) == 0 && read == 0 && len(spans) == 0 && !toEOF {
@@ -783,6 +835,41 @@ func (c *mergeCursor) Next() ([]byte, error) {
 	}
 	c.i++
 	return c.lines[c.i-1].b, nil
+}
+
+// applyEvent feeds the builder a queued event with its payload read back
+// from the spool, where it stays until the commit that applies it. An
+// event missing or undecodable there (not expected: only that commit
+// deletes it, and ingest encoded it) is skipped; a spool that cannot be
+// read fails the step.
+func (a *actor) applyEvent(q queuedEvent) error {
+	ev := q.ev
+	var skip error
+	err := a.s.store.View(func(t *spool.Tx) error {
+		rec := t.Event(q.seq)
+		if rec == nil {
+			skip = errors.New("not in the spool")
+			return nil
+		}
+		var stored struct {
+			Payload json.RawMessage `json:"payload"`
+		}
+		if err := json.Unmarshal(rec, &stored); err != nil {
+			skip = err
+			return nil
+		}
+		ev.Payload = stored.Payload
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reading hook event %d back from the spool: %w", q.seq, err)
+	}
+	if skip != nil {
+		a.log.Warn("skipped a stored hook event that could not be read back", "event", ev.Name, "seq", q.seq, "err", skip)
+		return nil
+	}
+	a.b.Hook(ev)
+	return nil
 }
 
 func (a *actor) requeue(evs []queuedEvent) {
