@@ -150,6 +150,90 @@ func TestTurnCompletion(t *testing.T) {
 			},
 		},
 		{
+			// A hook and the transcript line it follows reach the builder in
+			// either order (a daemon restart, the inbox): the turn must come
+			// out the same. Claude Code 2.1.328 sends error "unknown" for a 400.
+			name: "API error line, then StopFailure unknown",
+			steps: []step{
+				ln(prompt("u1", 0, "hi", nil)),
+				ln(func() []byte {
+					l := asst("a1", 1, "m1", "stop_sequence", use(0, 0, 0, 0), text("API Error: 400 bad"), obj{"isApiErrorMessage": true})
+					return []byte(replaceModel(string(l), "<synthetic>"))
+				}()),
+				hk(hookEv("StopFailure", 1.2, obj{"error": "unknown", "last_assistant_message": "API Error: 400 bad"})),
+				want("chat", turnN),
+			},
+			check: func(t *testing.T, r *run) {
+				s := r.find(t, turnN)
+				if a := testkit.AttrMap(s); s.Status != genai.StatusError || a["error.type"] != "api_error" || s.StatusMessage != "API Error: 400 bad" {
+					t.Errorf("turn status %v %q %q, want error api_error", s.Status, a["error.type"], s.StatusMessage)
+				}
+			},
+		},
+		{
+			// A hook and the transcript line it follows reach the builder in
+			// either order (a daemon restart, the inbox): the turn must come
+			// out the same. Claude Code 2.1.328 sends error "unknown" for a 400.
+			name: "StopFailure unknown, then its API error line",
+			steps: []step{
+				ln(prompt("u1", 0, "hi", nil)),
+				hk(hookEv("StopFailure", 1.2, obj{"error": "unknown", "last_assistant_message": "API Error: 400 bad"})),
+				ln(func() []byte {
+					l := asst("a1", 1, "m1", "stop_sequence", use(0, 0, 0, 0), text("API Error: 400 bad"), obj{"isApiErrorMessage": true})
+					return []byte(replaceModel(string(l), "<synthetic>"))
+				}()),
+				want("chat", turnN),
+			},
+			check: func(t *testing.T, r *run) {
+				s := r.find(t, turnN)
+				if a := testkit.AttrMap(s); s.Status != genai.StatusError || a["error.type"] != "api_error" || s.StatusMessage != "API Error: 400 bad" {
+					t.Errorf("turn status %v %q %q, want error api_error", s.Status, a["error.type"], s.StatusMessage)
+				}
+			},
+		},
+		{
+			// A hook and the transcript line it follows reach the builder in
+			// either order (a daemon restart, the inbox): the turn must come
+			// out the same. Claude Code 2.1.328 sends error "unknown" for a 400.
+			name: "StopFailure rate_limit, then its API error line",
+			steps: []step{
+				ln(prompt("u1", 0, "hi", nil)),
+				hk(hookEv("StopFailure", 1.2, obj{"error": "rate_limit", "last_assistant_message": "API Error: 400 bad"})),
+				ln(func() []byte {
+					l := asst("a1", 1, "m1", "stop_sequence", use(0, 0, 0, 0), text("API Error: 400 bad"), obj{"isApiErrorMessage": true})
+					return []byte(replaceModel(string(l), "<synthetic>"))
+				}()),
+				want("chat", turnN),
+			},
+			check: func(t *testing.T, r *run) {
+				s := r.find(t, turnN)
+				if a := testkit.AttrMap(s); s.Status != genai.StatusError || a["error.type"] != "rate_limit" || s.StatusMessage != "API Error: 400 bad" {
+					t.Errorf("turn status %v %q %q, want error rate_limit", s.Status, a["error.type"], s.StatusMessage)
+				}
+			},
+		},
+		{
+			// A hook and the transcript line it follows reach the builder in
+			// either order (a daemon restart, the inbox): the turn must come
+			// out the same. Claude Code 2.1.328 sends error "unknown" for a 400.
+			name: "API error line, then StopFailure rate_limit",
+			steps: []step{
+				ln(prompt("u1", 0, "hi", nil)),
+				ln(func() []byte {
+					l := asst("a1", 1, "m1", "stop_sequence", use(0, 0, 0, 0), text("API Error: 400 bad"), obj{"isApiErrorMessage": true})
+					return []byte(replaceModel(string(l), "<synthetic>"))
+				}()),
+				hk(hookEv("StopFailure", 1.2, obj{"error": "rate_limit", "last_assistant_message": "API Error: 400 bad"})),
+				want("chat", turnN),
+			},
+			check: func(t *testing.T, r *run) {
+				s := r.find(t, turnN)
+				if a := testkit.AttrMap(s); s.Status != genai.StatusError || a["error.type"] != "rate_limit" || s.StatusMessage != "API Error: 400 bad" {
+					t.Errorf("turn status %v %q %q, want error rate_limit", s.Status, a["error.type"], s.StatusMessage)
+				}
+			},
+		},
+		{
 			name: "api error and StopFailure",
 			steps: []step{
 				ln(prompt("u1", 0, "hi", nil)),

@@ -107,13 +107,19 @@ func (b *Builder) hook(name string, ev transcript.Event, p *hookPayload) {
 		}
 		t.LastEvent = at
 		if name == "StopFailure" {
+			// The transcript's API error line may come before or after
+			// this hook (a restart, the inbox): whichever comes first,
+			// the hook's specific error and details win, and its
+			// "unknown" never hides the line's api_error.
 			t.Status = genai.StatusError
-			t.ErrorType = jsonString(p.Error)
-			if t.ErrorType == "" {
+			if et := jsonString(p.Error); et != "" && et != "unknown" {
+				t.ErrorType = et
+			} else if t.ErrorType == "" {
 				t.ErrorType = "unknown"
 			}
-			t.StatusMsg = p.ErrorDetails
-			if t.StatusMsg == "" {
+			if p.ErrorDetails != "" {
+				t.StatusMsg = p.ErrorDetails
+			} else if t.StatusMsg == "" {
 				t.StatusMsg = p.LastAssistantMessage
 			}
 		}

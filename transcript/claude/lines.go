@@ -461,9 +461,15 @@ func (b *Builder) mainAssistant(r *record, ts time.Time) {
 	b.addAssistant(ctx, r, ts)
 	t.SeenAt = b.st.Now
 	if r.IsAPIErrorMessage && !t.Closed {
+		// A StopFailure hook applied before this line keeps its more
+		// specific error type and details (see Hook).
 		t.Status = genai.StatusError
-		t.ErrorType = "api_error"
-		t.StatusMsg = strings.Join(t.Th.Answer, "\n")
+		if t.ErrorType == "" || t.ErrorType == "unknown" {
+			t.ErrorType = "api_error"
+		}
+		if t.StatusMsg == "" {
+			t.StatusMsg = strings.Join(t.Th.Answer, "\n")
+		}
 	}
 	if isFinal(t.Th.Finish) && len(t.Th.Pending) == 0 {
 		t.Ending = true
