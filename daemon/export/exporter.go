@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
@@ -94,8 +95,21 @@ func (r exportResult) message() string {
 // to 4 MiB of the server's answer, a web page as often as not.
 const maxMessage = 1 << 10
 
-// clip shortens s to at most n bytes on a rune boundary, with a marker.
+// clip makes a server's text fit to keep and show: printable (a line
+// break or tab becomes a space; another control character, an escape
+// sequence's ESC or a NUL, and invalid UTF-8 become U+FFFD, so an answer
+// cannot write into the terminal of whoever runs status or deadletters),
+// and at most n bytes on a rune boundary, with a marker.
 func clip(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\r' || r == '\t':
+			return ' '
+		case unicode.IsControl(r):
+			return utf8.RuneError
+		}
+		return r
+	}, strings.ToValidUTF8(s, string(utf8.RuneError)))
 	if len(s) <= n {
 		return s
 	}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
@@ -266,7 +267,9 @@ func TestRedirectedExport(t *testing.T) {
 // success's message is bounded alike, and a negative rejected count (which
 // made flush count more spans accepted than it sent) is none.
 func TestServerAnswersAreKeptBounded(t *testing.T) {
-	page := strings.Repeat("<p>blocked by the firewall</p>", 40_000)
+	// Escape sequences, a NUL and invalid UTF-8 must not reach the
+	// terminal of whoever runs status or deadletters list.
+	page := "\x1b]0;owned\x07\x1b[31mred\x00\xff\n" + strings.Repeat("<p>blocked by the firewall</p>", 40_000)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/partial" {
 			b, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{PartialSuccess: &coltracepb.ExportTracePartialSuccess{
@@ -291,7 +294,7 @@ func TestServerAnswersAreKeptBounded(t *testing.T) {
 		t.Cleanup(exp.close)
 		res := exp.export(t.Context(), body)
 		if path == "/partial" {
-			if res.err != nil || res.rejected != 0 || len(res.rejectMsg) > 2*maxMessage {
+			if res.err != nil || res.rejected != 0 || len(res.rejectMsg) > 2*maxMessage || !printable(res.rejectMsg) {
 				t.Errorf("partial success: err %v, rejected %d, message of %d bytes", res.err, res.rejected, len(res.rejectMsg))
 			}
 			continue
@@ -299,10 +302,15 @@ func TestServerAnswersAreKeptBounded(t *testing.T) {
 		if res.err == nil || res.status != http.StatusBadRequest {
 			t.Fatalf("400: %+v", res)
 		}
-		if msg := res.message(); len(msg) > 2*maxMessage || !strings.HasPrefix(msg, "HTTP 400") || !utf8.ValidString(msg) {
+		if msg := res.message(); len(msg) > 2*maxMessage || !strings.HasPrefix(msg, "HTTP 400") || !printable(msg) {
 			t.Errorf("the kept message is %d bytes: %.200q", len(msg), msg)
 		}
 	}
+}
+
+// printable: valid UTF-8 without control characters.
+func printable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
 }
 
 // A 307 to another host is not followed: that host would have received
