@@ -75,3 +75,29 @@ func Open(path string) (*os.File, fs.FileInfo, error) {
 	}
 	return f, fi, nil
 }
+
+// NotOwnError is returned by OpenOwn for a file of another user.
+type NotOwnError struct {
+	Path string
+	UID  int
+}
+
+func (e *NotOwnError) Error() string {
+	return fmt.Sprintf("%s belongs to uid %d, not to this user (uid %d)", e.Path, e.UID, os.Getuid())
+}
+
+// OpenOwn is Open for a file that must also be the user's own: a file a
+// span builder reads beside a transcript (a subagent's metadata or chat
+// file), whose content would otherwise land in this user's traces from
+// someone else's hand.
+func OpenOwn(path string) (*os.File, fs.FileInfo, error) {
+	f, fi, err := Open(path)
+	if err != nil {
+		return f, fi, err
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+		f.Close()
+		return nil, fi, &NotOwnError{Path: path, UID: int(st.Uid)}
+	}
+	return f, fi, nil
+}

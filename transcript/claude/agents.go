@@ -577,7 +577,7 @@ func (b *Builder) addSubFile(path string) {
 }
 
 func (b *Builder) readMeta(a *agent, path string) {
-	f, _, err := regular.Open(path) // a FIFO must not block the session
+	f, _, err := regular.OpenOwn(path) // no FIFO (it would block the session), nobody else's file
 	if err != nil {
 		return
 	}

@@ -78,7 +78,7 @@ func (b *Builder) subagent(trace genai.TraceID, tool genai.Span, tc *toolCall) {
 	if path == "" {
 		return
 	}
-	f, _, err := regular.Open(path)
+	f, _, err := regular.OpenOwn(path) // the user's own regular file
 	if err != nil {
 		b.log.Debug("gemini builder: subagent chat file", "path", path, "err", err)
 		return
