@@ -494,25 +494,6 @@ func (t *Tx) PutEvent(id string, ev []byte, now time.Time) (uint64, bool, error)
 	return seq, true, evs.Put(u64(seq), ev)
 }
 
-// PendingEvent is a stored hook event not yet turned into spans.
-type PendingEvent struct {
-	Seq  uint64
-	Data []byte
-}
-
-// PendingEvents lists stored hook events in arrival order.
-func (s *Store) PendingEvents(max int) ([]PendingEvent, error) {
-	var out []PendingEvent
-	err := s.View(func(t *Tx) error {
-		c := t.tx.Bucket(bEvents).Cursor()
-		for k, v := c.First(); k != nil && len(out) < max; k, v = c.Next() {
-			out = append(out, PendingEvent{Seq: binary.BigEndian.Uint64(k), Data: bytes.Clone(v)})
-		}
-		return nil
-	})
-	return out, err
-}
-
 // Event returns a stored hook event (nil if none). The bytes are valid only
 // inside the transaction.
 func (t *Tx) Event(seq uint64) []byte { return t.tx.Bucket(bEvents).Get(u64(seq)) }

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/json"
 	"path/filepath"
 	"runtime"
@@ -49,12 +50,16 @@ func TestStoredEventIsDeliveredWithItsPayloadDecoded(t *testing.T) {
 	if ev.Agent != hooks.AgentClaude || ev.Session != "s1" || ev.Name != "Stop" || hook.TranscriptPath != "/t/s1.jsonl" || hook.Cwd != "/p" {
 		t.Errorf("delivered %+v with %+v", ev, hook)
 	}
-	pend, err := store.PendingEvents(10)
+	var pend [][]byte
+	err = store.View(func(t *spool.Tx) error {
+		t.Events(func(_ uint64, rec []byte) { pend = append(pend, bytes.Clone(rec)) })
+		return nil
+	})
 	if err != nil || len(pend) != 1 {
-		t.Fatalf("pending events %v, %v", pend, err)
+		t.Fatalf("pending events %q, %v", pend, err)
 	}
 	var stored hooks.Event
-	if err := json.Unmarshal(pend[0].Data, &stored); err != nil || string(stored.Payload) != payload {
+	if err := json.Unmarshal(pend[0], &stored); err != nil || string(stored.Payload) != payload {
 		t.Errorf("stored payload %s (%v), want the bytes received", stored.Payload, err)
 	}
 }
