@@ -24,7 +24,7 @@ import (
 // of another user), the event goes to the fallback journal beside it
 // (fallbackInbox), which DrainInbox drains too, rather than being lost.
 func AppendInbox(path string, ev *Event) error {
-	line, err := encodeEvent(ev)
+	line, err := MarshalEvent(ev)
 	if err != nil {
 		return fmt.Errorf("encode inbox event: %w", err)
 	}

@@ -67,7 +67,7 @@ func TestEventEncodingSplicesThePayload(t *testing.T) {
 		`["not","an","object"]`,
 	} {
 		ev := &Event{ID: "e1", Agent: AgentClaude, Name: "Stop", Session: "s", RecvNS: 42, Payload: json.RawMessage(payload), Dropped: []string{"tool_response"}}
-		line, err := encodeEvent(ev)
+		line, err := MarshalEvent(ev)
 		if err != nil {
 			t.Fatalf("%q: %v", payload, err)
 		}
@@ -97,7 +97,7 @@ func TestEventEncodingSplicesThePayload(t *testing.T) {
 			t.Errorf("frame of %q read back as %+v (%v)", payload, req, err)
 		}
 	}
-	if _, err := encodeEvent(&Event{ID: "e2", Payload: json.RawMessage("{\n\"cut\": ")}); err == nil || strings.Contains(err.Error(), "panic") {
+	if _, err := MarshalEvent(&Event{ID: "e2", Payload: json.RawMessage("{\n\"cut\": ")}); err == nil || strings.Contains(err.Error(), "panic") {
 		t.Errorf("an invalid payload on several lines was encoded (err %v)", err)
 	}
 }

@@ -74,17 +74,22 @@ func WriteFrame(w io.Writer, v any) error {
 	if err != nil {
 		return fmt.Errorf("encode frame: %w", err)
 	}
+	return writeFrameBytes(w, b)
+}
+
+// writeFrameBytes writes the encoded message b as one length-prefixed frame.
+func writeFrameBytes(w io.Writer, b []byte) error {
 	if len(b) > MaxFrame {
 		return ErrFrameTooLarge
 	}
 	buf := make([]byte, 4, 4+len(b))
 	binary.BigEndian.PutUint32(buf, uint32(len(b)))
-	_, err = w.Write(append(buf, b...))
+	_, err := w.Write(append(buf, b...))
 	return err
 }
 
 // writeRequest is WriteFrame for a request, with its event's payload
-// spliced in rather than re-encoded (see encodeEvent).
+// spliced in rather than re-encoded (see MarshalEvent).
 func writeRequest(w io.Writer, req *Request) error {
 	if req.Event == nil || len(req.Event.Payload) == 0 {
 		return WriteFrame(w, req)
@@ -95,28 +100,23 @@ func writeRequest(w io.Writer, req *Request) error {
 	if err != nil {
 		return fmt.Errorf("encode frame: %w", err)
 	}
-	ev, err := encodeEvent(req.Event)
+	ev, err := MarshalEvent(req.Event)
 	if err != nil {
 		return fmt.Errorf("encode frame: %w", err)
 	}
-	b := splice(head, "event", ev)
-	if len(b) > MaxFrame {
-		return ErrFrameTooLarge
-	}
-	buf := make([]byte, 4, 4+len(b))
-	binary.BigEndian.PutUint32(buf, uint32(len(b)))
-	_, err = w.Write(append(buf, b...))
-	return err
+	return writeFrameBytes(w, splice(head, "event", ev))
 }
 
-// encodeEvent is json.Marshal(ev) without a second pass over the payload,
+// MarshalEvent is json.Marshal(ev) without a second pass over the payload,
 // which encoding/json makes for a json.RawMessage (it re-checks and
 // compacts it): on a payload of megabytes that was a third of the hook's
-// time. A payload on one line is spliced in as it is: the hook put it there
-// only after json.Unmarshal had checked it. One on several lines (a
-// pretty-printed payload) is compacted, as the inbox holds one event per
-// line.
-func encodeEvent(ev *Event) ([]byte, error) {
+// time, and the copies held several times an 8 MiB payload alive in the
+// daemon. A payload on one line is spliced in as it is, copied once: the
+// caller must have checked it is JSON (the hook's json.Unmarshal, the
+// daemon's json.Valid). One on several lines (a pretty-printed payload) is
+// compacted, as the inbox holds one event per line. The hook's frames and
+// inbox lines and the daemon's stored records are all encoded here.
+func MarshalEvent(ev *Event) ([]byte, error) {
 	if len(ev.Payload) == 0 {
 		return json.Marshal(ev)
 	}

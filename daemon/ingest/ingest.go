@@ -293,25 +293,17 @@ func (f *eventFilter) prepare(ev *hooks.Event) ([]byte, *hooks.Common, verdict) 
 }
 
 // encodeRecord encodes ev with payload as the stored record (hooks.Event's
-// JSON), and leaves ev without a payload: the record holds it now, and the
-// session's actor reads it back from the spool. A payload of up to
-// hooks.MaxFrame is copied once, into the record: json.Marshal would copy
-// it twice, into a buffer that its pool then keeps alive as well.
+// JSON, hooks.MarshalEvent: the payload copied once), and leaves ev without
+// a payload: the record holds it now, and the session's actor reads it back
+// from the spool.
 func encodeRecord(ev *hooks.Event, payload []byte) ([]byte, error) {
 	ev.Payload = nil
 	if !json.Valid(payload) {
 		return nil, errors.New("the payload is not JSON")
 	}
-	head, err := json.Marshal(ev) // {"id":…}: never empty, the payload left out
-	if err != nil {
-		return nil, err
-	}
-	const key = `,"payload":`
-	rec := make([]byte, 0, len(head)+len(key)+len(payload))
-	rec = append(rec, head[:len(head)-1]...)
-	rec = append(rec, key...)
-	rec = append(rec, payload...)
-	return append(rec, '}'), nil
+	stored := *ev
+	stored.Payload = payload
+	return hooks.MarshalEvent(&stored)
 }
 
 // excluded applies the config's exclude globs and .weave-agentd-ignore files
