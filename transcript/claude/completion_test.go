@@ -15,11 +15,12 @@ const (
 
 func TestTurnCompletion(t *testing.T) {
 	block := func(i int) obj { return obj{"apiBlockIndex": i, "promptId": nil} }
-	cases := []struct {
+	type completionCase struct {
 		name  string
 		steps []step
 		check func(t *testing.T, r *run)
-	}{
+	}
+	cases := []completionCase{
 		{
 			name: "multi-block response (>=2.1.97) completed by the next record",
 			steps: []step{
@@ -150,90 +151,6 @@ func TestTurnCompletion(t *testing.T) {
 			},
 		},
 		{
-			// A hook and the transcript line it follows reach the builder in
-			// either order (a daemon restart, the inbox): the turn must come
-			// out the same. Claude Code 2.1.328 sends error "unknown" for a 400.
-			name: "API error line, then StopFailure unknown",
-			steps: []step{
-				ln(prompt("u1", 0, "hi", nil)),
-				ln(func() []byte {
-					l := asst("a1", 1, "m1", "stop_sequence", use(0, 0, 0, 0), text("API Error: 400 bad"), obj{"isApiErrorMessage": true})
-					return []byte(replaceModel(string(l), "<synthetic>"))
-				}()),
-				hk(hookEv("StopFailure", 1.2, obj{"error": "unknown", "last_assistant_message": "API Error: 400 bad"})),
-				want("chat", turnN),
-			},
-			check: func(t *testing.T, r *run) {
-				s := r.find(t, turnN)
-				if a := testkit.AttrMap(s); s.Status != genai.StatusError || a["error.type"] != "api_error" || s.StatusMessage != "API Error: 400 bad" {
-					t.Errorf("turn status %v %q %q, want error api_error", s.Status, a["error.type"], s.StatusMessage)
-				}
-			},
-		},
-		{
-			// A hook and the transcript line it follows reach the builder in
-			// either order (a daemon restart, the inbox): the turn must come
-			// out the same. Claude Code 2.1.328 sends error "unknown" for a 400.
-			name: "StopFailure unknown, then its API error line",
-			steps: []step{
-				ln(prompt("u1", 0, "hi", nil)),
-				hk(hookEv("StopFailure", 1.2, obj{"error": "unknown", "last_assistant_message": "API Error: 400 bad"})),
-				ln(func() []byte {
-					l := asst("a1", 1, "m1", "stop_sequence", use(0, 0, 0, 0), text("API Error: 400 bad"), obj{"isApiErrorMessage": true})
-					return []byte(replaceModel(string(l), "<synthetic>"))
-				}()),
-				want("chat", turnN),
-			},
-			check: func(t *testing.T, r *run) {
-				s := r.find(t, turnN)
-				if a := testkit.AttrMap(s); s.Status != genai.StatusError || a["error.type"] != "api_error" || s.StatusMessage != "API Error: 400 bad" {
-					t.Errorf("turn status %v %q %q, want error api_error", s.Status, a["error.type"], s.StatusMessage)
-				}
-			},
-		},
-		{
-			// A hook and the transcript line it follows reach the builder in
-			// either order (a daemon restart, the inbox): the turn must come
-			// out the same. Claude Code 2.1.328 sends error "unknown" for a 400.
-			name: "StopFailure rate_limit, then its API error line",
-			steps: []step{
-				ln(prompt("u1", 0, "hi", nil)),
-				hk(hookEv("StopFailure", 1.2, obj{"error": "rate_limit", "last_assistant_message": "API Error: 400 bad"})),
-				ln(func() []byte {
-					l := asst("a1", 1, "m1", "stop_sequence", use(0, 0, 0, 0), text("API Error: 400 bad"), obj{"isApiErrorMessage": true})
-					return []byte(replaceModel(string(l), "<synthetic>"))
-				}()),
-				want("chat", turnN),
-			},
-			check: func(t *testing.T, r *run) {
-				s := r.find(t, turnN)
-				if a := testkit.AttrMap(s); s.Status != genai.StatusError || a["error.type"] != "rate_limit" || s.StatusMessage != "API Error: 400 bad" {
-					t.Errorf("turn status %v %q %q, want error rate_limit", s.Status, a["error.type"], s.StatusMessage)
-				}
-			},
-		},
-		{
-			// A hook and the transcript line it follows reach the builder in
-			// either order (a daemon restart, the inbox): the turn must come
-			// out the same. Claude Code 2.1.328 sends error "unknown" for a 400.
-			name: "API error line, then StopFailure rate_limit",
-			steps: []step{
-				ln(prompt("u1", 0, "hi", nil)),
-				ln(func() []byte {
-					l := asst("a1", 1, "m1", "stop_sequence", use(0, 0, 0, 0), text("API Error: 400 bad"), obj{"isApiErrorMessage": true})
-					return []byte(replaceModel(string(l), "<synthetic>"))
-				}()),
-				hk(hookEv("StopFailure", 1.2, obj{"error": "rate_limit", "last_assistant_message": "API Error: 400 bad"})),
-				want("chat", turnN),
-			},
-			check: func(t *testing.T, r *run) {
-				s := r.find(t, turnN)
-				if a := testkit.AttrMap(s); s.Status != genai.StatusError || a["error.type"] != "rate_limit" || s.StatusMessage != "API Error: 400 bad" {
-					t.Errorf("turn status %v %q %q, want error rate_limit", s.Status, a["error.type"], s.StatusMessage)
-				}
-			},
-		},
-		{
 			name: "api error and StopFailure",
 			steps: []step{
 				ln(prompt("u1", 0, "hi", nil)),
@@ -350,6 +267,25 @@ func TestTurnCompletion(t *testing.T) {
 				}
 			},
 		},
+	}
+	// A StopFailure hook and the API error line it follows reach the
+	// builder in either order (a daemon restart, the inbox): the turn must
+	// come out the same. Claude Code 2.1.328 sends error "unknown" for a 400.
+	apiLine := ln(func() []byte {
+		l := asst("a1", 1, "m1", "stop_sequence", use(0, 0, 0, 0), text("API Error: 400 bad"), obj{"isApiErrorMessage": true})
+		return []byte(replaceModel(string(l), "<synthetic>"))
+	}())
+	for _, hookErr := range []struct{ sent, want string }{{"unknown", "api_error"}, {"rate_limit", "rate_limit"}} {
+		stop := hk(hookEv("StopFailure", 1.2, obj{"error": hookErr.sent, "last_assistant_message": "API Error: 400 bad"}))
+		check := func(t *testing.T, r *run) {
+			s := r.find(t, turnN)
+			if a := testkit.AttrMap(s); s.Status != genai.StatusError || a["error.type"] != hookErr.want || s.StatusMessage != "API Error: 400 bad" {
+				t.Errorf("turn status %v %q %q, want error %s", s.Status, a["error.type"], s.StatusMessage, hookErr.want)
+			}
+		}
+		cases = append(cases,
+			completionCase{"API error line, then StopFailure " + hookErr.sent, []step{ln(prompt("u1", 0, "hi", nil)), apiLine, stop, want("chat", turnN)}, check},
+			completionCase{"StopFailure " + hookErr.sent + ", then its API error line", []step{ln(prompt("u1", 0, "hi", nil)), stop, apiLine, want("chat", turnN)}, check})
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
