@@ -585,6 +585,17 @@ func TestCodexInstalledMidSession(t *testing.T) {
 	}
 }
 
+// codexUUID finds a thread (agent) id in a tool's output.
+var codexUUID = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+
+// multiAgentCall is a call of one of Codex's multi_agent_v1 tools
+// (spawn_agent, wait_agent, send_input).
+func multiAgentCall(name string, args any) oa.Item {
+	it := oa.FunctionCall(name, args)
+	it.Namespace = "multi_agent_v1"
+	return it
+}
+
 // A subagent: the model calls multi_agent_v1's spawn_agent, the child agent
 // runs a shell command in its own thread (its own rollout file, named by the
 // agent id; its hooks carry the parent's session_id, agent_id and
@@ -595,22 +606,16 @@ func TestCodexInstalledMidSession(t *testing.T) {
 // DESIGN.md wants an invoke_agent span under the spawn_agent tool span.)
 func TestCodexSubagent(t *testing.T) {
 	t.Parallel()
-	uuid := regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
-	multiAgent := func(name string, args any) oa.Item {
-		it := oa.FunctionCall(name, args)
-		it.Namespace = "multi_agent_v1"
-		return it
-	}
 	w := newCodexWorld(t, func(c *oa.Call) oa.Reply {
 		if strings.Contains(c.Req.TurnPrompt(), "SUBTASK") {
 			return oa.Steps(oa.Reply{Items: []oa.Item{oa.Exec("echo from-the-subagent")}, Usage: cu1}, oa.Say("Subtask done.", cu2))(c)
 		}
 		switch c.Req.Step() {
 		case 0:
-			return oa.Reply{Items: []oa.Item{multiAgent("spawn_agent", map[string]any{"message": "SUBTASK: run echo"})}, Usage: cu1}
+			return oa.Reply{Items: []oa.Item{multiAgentCall("spawn_agent", map[string]any{"message": "SUBTASK: run echo"})}, Usage: cu1}
 		case 1:
 			out, _ := c.Req.LastToolOutput()
-			return oa.Reply{Items: []oa.Item{multiAgent("wait_agent", map[string]any{"targets": []string{uuid.FindString(out.OutputText())}, "timeout_ms": 60000})}, Usage: cu2}
+			return oa.Reply{Items: []oa.Item{multiAgentCall("wait_agent", map[string]any{"targets": []string{codexUUID.FindString(out.OutputText())}, "timeout_ms": 60000})}, Usage: cu2}
 		}
 		return oa.Say("The subagent ran it.", cu1)
 	})
@@ -624,7 +629,7 @@ func TestCodexSubagent(t *testing.T) {
 	if len(parent.Calls) != 2 || parent.Calls[0].Name != "spawn_agent" || parent.Calls[1].Name != "wait_agent" {
 		t.Fatalf("parent calls: %+v", parent.Calls)
 	}
-	agentID := uuid.FindString(parent.Calls[0].Output)
+	agentID := codexUUID.FindString(parent.Calls[0].Output)
 	child, err := codexcli.ReadRollout(codexcli.FindRollout(w.o.Home, agentID))
 	if err != nil {
 		t.Fatalf("subagent %q rollout: %v", agentID, err)
@@ -723,12 +728,6 @@ func TestCodexSubagent(t *testing.T) {
 // span's parent arrives.
 func TestCodexSubagentFollowUp(t *testing.T) {
 	t.Parallel()
-	uuid := regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
-	multiAgent := func(name string, args any) oa.Item {
-		it := oa.FunctionCall(name, args)
-		it.Namespace = "multi_agent_v1"
-		return it
-	}
 	w := newCodexWorld(t, func(c *oa.Call) oa.Reply {
 		switch p := c.Req.TurnPrompt(); {
 		case strings.Contains(p, "FOLLOWUP"):
@@ -738,17 +737,17 @@ func TestCodexSubagentFollowUp(t *testing.T) {
 		}
 		agent := ""
 		for _, o := range c.Req.ToolOutputs() {
-			if id := uuid.FindString(o.OutputText()); id != "" && agent == "" {
+			if id := codexUUID.FindString(o.OutputText()); id != "" && agent == "" {
 				agent = id
 			}
 		}
 		switch c.Req.Step() {
 		case 0:
-			return oa.Reply{Items: []oa.Item{multiAgent("spawn_agent", map[string]any{"message": "SUBTASK: run echo"})}, Usage: cu1}
+			return oa.Reply{Items: []oa.Item{multiAgentCall("spawn_agent", map[string]any{"message": "SUBTASK: run echo"})}, Usage: cu1}
 		case 1, 3:
-			return oa.Reply{Items: []oa.Item{multiAgent("wait_agent", map[string]any{"targets": []string{agent}, "timeout_ms": 60000})}, Usage: cu2}
+			return oa.Reply{Items: []oa.Item{multiAgentCall("wait_agent", map[string]any{"targets": []string{agent}, "timeout_ms": 60000})}, Usage: cu2}
 		case 2:
-			return oa.Reply{Items: []oa.Item{multiAgent("send_input", map[string]any{"target": agent, "message": "FOLLOWUP: run it again"})}, Usage: cu1}
+			return oa.Reply{Items: []oa.Item{multiAgentCall("send_input", map[string]any{"target": agent, "message": "FOLLOWUP: run it again"})}, Usage: cu1}
 		}
 		return oa.Say("Both runs done.", cu1)
 	})
@@ -762,7 +761,7 @@ func TestCodexSubagentFollowUp(t *testing.T) {
 	if len(parent.Calls) != 4 || parent.Calls[0].Name != "spawn_agent" || parent.Calls[2].Name != "send_input" {
 		t.Fatalf("parent calls: %+v", parent.Calls)
 	}
-	agentID := uuid.FindString(parent.Calls[0].Output)
+	agentID := codexUUID.FindString(parent.Calls[0].Output)
 	child, err := codexcli.ReadRollout(codexcli.FindRollout(w.o.Home, agentID))
 	if err != nil {
 		t.Fatalf("subagent %q rollout: %v", agentID, err)
