@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/weave-agentd/weave-agentd/transcript"
 )
 
 // record is one rollout line: {"timestamp","ordinal","type","payload"}.
@@ -130,18 +132,7 @@ const maxListed = 4 * maxAgents
 type firstOf[T any] []T
 
 func (l *firstOf[T]) UnmarshalJSON(raw []byte) error {
-	*l = nil
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
-		return nil
-	}
-	for len(*l) < maxListed && dec.More() {
-		var v T
-		if err := dec.Decode(&v); err != nil {
-			return nil
-		}
-		*l = append(*l, v)
-	}
+	*l, _, _ = transcript.DecodeFirst[T](raw, maxListed) // what decoded before an error
 	return nil
 }
 

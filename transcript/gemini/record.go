@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/weave-agentd/weave-agentd/transcript"
 )
 
 // The chat file (FORMATS: ../shared/AGENTS.md, Gemini CLI) is append-only
@@ -82,27 +84,12 @@ type list[T any] struct {
 }
 
 func (l *list[T]) UnmarshalJSON(data []byte) error {
-	*l = list[T]{}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	tok, err := dec.Token()
-	if err != nil || tok == nil { // null
-		return err
+	items, cut, err := transcript.DecodeFirst[T](data, maxParts)
+	if errors.Is(err, transcript.ErrNotAList) {
+		err = fmt.Errorf("gemini: %s where a list was expected", data[:min(len(data), 16)])
 	}
-	if tok != json.Delim('[') {
-		return fmt.Errorf("gemini: %s where a list was expected", data[:min(len(data), 16)])
-	}
-	for dec.More() {
-		if len(l.Items) == maxParts {
-			l.Cut = true // the caller's decoder has checked the whole value
-			return nil
-		}
-		var v T
-		if err := dec.Decode(&v); err != nil {
-			return err
-		}
-		l.Items = append(l.Items, v)
-	}
-	return nil
+	*l = list[T]{Items: items, Cut: cut}
+	return err
 }
 
 var setPrefix = []byte(`{"$set"`)
